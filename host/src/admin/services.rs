@@ -1,0 +1,208 @@
+//! Services: list, details, upload (deploy), delete, invoke, configuration; servers.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::{ApiError, Shared};
+use crate::api::{DataFormat, ServiceDetails, ServiceInfo, ServiceSummary};
+use crate::channel::http::{json_response, new_cid, service_response, to_wit_format};
+use crate::deploy::Notice;
+use crate::runtime::{self, CallContext, ChannelKind};
+
+pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
+    let registry = state.deployer.runtime().registry();
+    let services: Vec<ServiceSummary> = state
+        .odb
+        .live_services()
+        .await?
+        .into_iter()
+        .map(|m| ServiceSummary {
+            running_version: registry.get(&m.name).map(|s| s.version),
+            name: m.name,
+            version: m.version,
+            sha256: m.sha256,
+            size: m.size,
+            description: m.description,
+            deployed_at: m.deployed_at,
+            source: m.source,
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &services))
+}
+
+pub async fn details(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let meta = state
+        .odb
+        .live_services()
+        .await?
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("service `{name}` is not deployed"),
+            )
+        })?;
+    let registry = state.deployer.runtime().registry();
+    let info: ServiceInfo = serde_json::from_str(&meta.info).map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("stored info of `{name}` is invalid: {e}"),
+        )
+    })?;
+    let config = registry
+        .config(&name)
+        .map(|c| (*c).clone())
+        .unwrap_or_default();
+    let details = ServiceDetails {
+        summary: ServiceSummary {
+            running_version: registry.get(&name).map(|s| s.version),
+            name: meta.name,
+            version: meta.version,
+            sha256: meta.sha256,
+            size: meta.size,
+            description: meta.description,
+            deployed_at: meta.deployed_at,
+            source: meta.source,
+        },
+        info,
+        config,
+    };
+    Ok(json_response(StatusCode::OK, &details))
+}
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    /// The uploaded file's name, for messages and the ODB.
+    #[serde(default)]
+    source: Option<String>,
+}
+
+pub async fn upload(
+    State(state): Shared,
+    Query(query): Query<UploadQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "empty upload: send the .wasm bytes as the body".into(),
+        ));
+    }
+    let source = format!("api:{}", query.source.as_deref().unwrap_or("upload"));
+    let outcome = state.deployer.deploy(body.to_vec(), &source).await?;
+    let status = if outcome.unchanged {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json_response(status, &outcome))
+}
+
+pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let outcome = state.deployer.delete(&name).await?;
+    Ok(json_response(StatusCode::OK, &outcome))
+}
+
+#[derive(Deserialize)]
+pub struct InvokeQuery {
+    #[serde(default)]
+    data_format: DataFormat,
+    /// Timeout in ms; the server default when absent.
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+/// Invokes a service with the request body as payload; the answer is the service's own.
+pub async fn invoke(
+    State(state): Shared,
+    Path(name): Path<String>,
+    Query(query): Query<InvokeQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let runtime = state.deployer.runtime();
+    let cid = new_cid();
+    let request = runtime::Request {
+        cid: cid.clone(),
+        channel: runtime::Channel {
+            kind: ChannelKind::Admin,
+            name: "admin".into(),
+        },
+        headers: headers
+            .iter()
+            .filter(|(k, _)| *k != http::header::AUTHORIZATION)
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        http: None,
+        payload: body.to_vec(),
+        data_format: to_wit_format(query.data_format),
+    };
+    let timeout = query
+        .timeout_ms
+        .map(std::time::Duration::from_millis)
+        .unwrap_or_else(|| runtime.settings().default_timeout());
+    let result = runtime
+        .call(&name, &request, CallContext::new(timeout))
+        .await;
+    service_response(result, query.data_format, &cid)
+}
+
+pub async fn get_config(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let config = state
+        .odb
+        .service_configs()
+        .await?
+        .remove(&name)
+        .unwrap_or_default();
+    Ok(json_response(StatusCode::OK, &config))
+}
+
+/// Replaces a service's whole configuration; running servers see it at once.
+pub async fn put_config(
+    State(state): Shared,
+    Path(name): Path<String>,
+    Json(config): Json<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    state.odb.set_service_config(&name, &config).await?;
+    state.deployer.reload_configs().await?;
+    state.deployer.notify(&Notice::Config).await;
+    Ok(json_response(StatusCode::OK, &config))
+}
+
+/// Registered servers with the versions they run.
+pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
+    let running = state.odb.running_versions().await?;
+    let servers: Vec<_> = state
+        .odb
+        .servers()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let services: BTreeMap<&str, i64> = running
+                .iter()
+                .filter(|(server, _, _)| *server == s.name)
+                .map(|(_, svc, v)| (svc.as_str(), *v))
+                .collect();
+            serde_json::json!({
+                "name": s.name,
+                "address": s.address,
+                "state": s.state,
+                "pid": s.pid,
+                "started_at": s.started_at,
+                "last_seen": s.last_seen,
+                "services": services,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &servers))
+}

@@ -1,0 +1,61 @@
+//! `zato:service/invoke`: calling another deployed service in-process.
+//!
+//! The callee gets a fresh instance, the caller's cid and what is left of the caller's
+//! deadline. A chain deeper than the configured limit (a cycle, most often) fails with
+//! a guest-visible error, and the chain is remembered so the top-level caller reports it.
+
+use std::sync::Arc;
+
+use crate::runtime::bindings::zato::service::invoke::Host;
+use crate::runtime::bindings::zato::service::types::{Channel, ChannelKind, DataFormat};
+use crate::runtime::{CallContext, Ctx, Request, Response, ServiceError};
+
+/// Longest service name accepted; anything longer cannot be a deployed service.
+const MAX_NAME_BYTES: usize = 256;
+
+impl Host for Ctx {
+    async fn invoke(
+        &mut self,
+        service: String,
+        payload: Vec<u8>,
+        data_format: DataFormat,
+    ) -> wasmtime::Result<Result<Response, ServiceError>> {
+        if service.is_empty() || service.len() > MAX_NAME_BYTES {
+            return Ok(Err(ServiceError::BadRequest(format!(
+                "invalid service name ({} bytes): must be 1 to {MAX_NAME_BYTES} bytes",
+                service.len()
+            ))));
+        }
+        let limit = self.runtime.settings().invoke_depth_limit;
+        if self.call.depth + 1 > limit {
+            let chain = format!(
+                "`{}` invoking `{service}` at depth {}, over the limit of {limit}",
+                self.service,
+                self.call.depth + 1
+            );
+            let _ = self.call.depth_exceeded.set(chain.clone());
+            return Ok(Err(ServiceError::Internal(format!(
+                "invoke depth limit exceeded: {chain}"
+            ))));
+        }
+        let request = Request {
+            cid: self.cid.to_string(),
+            channel: Channel {
+                kind: ChannelKind::Invoke,
+                name: self.service.to_string(),
+            },
+            headers: Vec::new(),
+            http: None,
+            payload,
+            data_format,
+        };
+        let call = CallContext {
+            depth: self.call.depth + 1,
+            ..self.call.clone()
+        };
+        let runtime = Arc::clone(&self.runtime);
+        // Boxed: the callee may invoke again, and a recursive async fn needs indirection.
+        let result = Box::pin(async move { runtime.call(&service, &request, call).await }).await;
+        Ok(result.map_err(|e| e.to_service_error()))
+    }
+}

@@ -1,0 +1,274 @@
+//! The server's configuration file (`server.toml`), typed.
+//!
+//! Every field is documented here: this is the reference. Relative paths are resolved
+//! against the directory of the file. `ZATO_*` environment variables override a few
+//! values where containers need it (see [`ServerConfig::apply_env`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Zato's first server port.
+pub const DEFAULT_PORT: u16 = 17010;
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_MEMORY_LIMIT_MIB: usize = 64;
+pub const DEFAULT_MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// One server's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Name of this server, unique in its cluster.
+    pub name: String,
+    /// Name of the cluster this server belongs to.
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    /// Address the HTTP listener binds to (channels, `/zato/ping`, admin API).
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    /// Directory watched for `.wasm` files to hot-deploy; none when absent.
+    #[serde(default)]
+    pub pickup_dir: Option<PathBuf>,
+    /// Directory for the artifact cache and other local state.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Operational database URL: `sqlite://path/to/odb.sqlite` (created when missing).
+    pub odb: String,
+    /// Key/value store and broker: `memory` (single server only).
+    #[serde(default = "default_kvdb")]
+    pub kvdb: String,
+    /// Admin API credentials.
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub deploy: DeploySettings,
+}
+
+/// Who may use the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub username: String,
+    /// Argon2id PHC string of the password (`zato quickstart create` writes it).
+    pub password_hash: String,
+}
+
+/// Sandbox limits and engine settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    /// Linear memory one instance may grow to, in MiB.
+    pub memory_limit_mib: usize,
+    /// Table elements one instance may have.
+    pub table_elements_limit: usize,
+    /// WebAssembly stack one call may use, in bytes.
+    pub max_wasm_stack_bytes: usize,
+    /// Default time a request may take (host calls included), in ms.
+    pub default_timeout_ms: u64,
+    /// Largest `.wasm` accepted, in bytes.
+    pub max_component_bytes: usize,
+    /// Longest a compilation may take, in ms.
+    pub compile_timeout_ms: u64,
+    /// Use the pooling allocator when the machine allows it.
+    pub pooling: bool,
+    /// Instances that may exist at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// How deep `invoke` chains may go before they fail.
+    pub invoke_depth_limit: u32,
+    /// How often the engine's epoch advances (timeouts and fairness), in ms.
+    pub epoch_tick_ms: u64,
+    /// Where compiled artifacts are cached; `data_dir/cache` when absent.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            memory_limit_mib: DEFAULT_MEMORY_LIMIT_MIB,
+            table_elements_limit: 100_000,
+            max_wasm_stack_bytes: 512 * 1024,
+            default_timeout_ms: DEFAULT_TIMEOUT_MS,
+            max_component_bytes: DEFAULT_MAX_COMPONENT_BYTES,
+            compile_timeout_ms: 120_000,
+            pooling: true,
+            max_instances: 1000,
+            invoke_depth_limit: 16,
+            epoch_tick_ms: 10,
+            cache_dir: None,
+        }
+    }
+}
+
+impl RuntimeSettings {
+    pub fn memory_limit_bytes(&self) -> usize {
+        self.memory_limit_mib * 1024 * 1024
+    }
+    pub fn default_timeout(&self) -> Duration {
+        Duration::from_millis(self.default_timeout_ms)
+    }
+    pub fn compile_timeout(&self) -> Duration {
+        Duration::from_millis(self.compile_timeout_ms)
+    }
+    /// `info()` is read at deploy time and must be quick.
+    pub fn info_timeout(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+    pub fn epoch_tick(&self) -> Duration {
+        Duration::from_millis(self.epoch_tick_ms.max(1))
+    }
+}
+
+/// Limits of the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Largest request body a channel accepts, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Time a client has to send its request head, in ms.
+    pub header_read_timeout_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 10 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            header_read_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Hot-deploy behaviour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploySettings {
+    /// How often each server reconciles what it runs with the ODB, in ms.
+    pub reconcile_interval_ms: u64,
+    /// How long the pickup watcher waits for a file to stop changing, in ms.
+    pub pickup_debounce_ms: u64,
+    /// Delete picked-up files once deployed (they live on in the ODB).
+    pub pickup_delete_deployed: bool,
+}
+
+impl Default for DeploySettings {
+    fn default() -> Self {
+        Self {
+            reconcile_interval_ms: 5_000,
+            pickup_debounce_ms: 100,
+            pickup_delete_deployed: true,
+        }
+    }
+}
+
+fn default_cluster() -> String {
+    "zato".into()
+}
+fn default_bind() -> String {
+    format!("127.0.0.1:{DEFAULT_PORT}")
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_kvdb() -> String {
+    "memory".into()
+}
+
+impl ServerConfig {
+    /// Reads `path`, resolves relative paths against its directory and applies `ZATO_*`
+    /// overrides.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read server config `{}`", path.display()))?;
+        let mut config: ServerConfig = toml::from_str(&text)
+            .with_context(|| format!("invalid server config `{}`", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.apply_env();
+        Ok(config)
+    }
+
+    /// Makes relative paths absolute against `base` (the config file's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        self.data_dir = abs(&self.data_dir);
+        self.pickup_dir = self.pickup_dir.as_deref().map(abs);
+        self.runtime.cache_dir = Some(match &self.runtime.cache_dir {
+            Some(dir) => abs(dir),
+            None => self.data_dir.join("cache"),
+        });
+        if let Some(rest) = self.odb.strip_prefix("sqlite://")
+            && !rest.starts_with('/')
+            && !rest.starts_with(':')
+        {
+            self.odb = format!("sqlite://{}", base.join(rest).display());
+        }
+    }
+
+    /// `ZATO_BIND`, `ZATO_ODB`, `ZATO_KVDB` and `ZATO_PICKUP_DIR` override the file.
+    pub fn apply_env(&mut self) {
+        if let Ok(v) = std::env::var("ZATO_BIND") {
+            self.bind = v;
+        }
+        if let Ok(v) = std::env::var("ZATO_ODB") {
+            self.odb = v;
+        }
+        if let Ok(v) = std::env::var("ZATO_KVDB") {
+            self.kvdb = v;
+        }
+        if let Ok(v) = std::env::var("ZATO_PICKUP_DIR") {
+            self.pickup_dir = Some(PathBuf::from(v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_gets_defaults_and_absolute_paths() {
+        let text = r#"
+            name = "server1"
+            odb = "sqlite://data/odb.sqlite"
+            pickup_dir = "../pickup"
+            [admin]
+            username = "admin"
+            password_hash = "x"
+        "#;
+        let mut config: ServerConfig = toml::from_str(text).unwrap();
+        config.resolve_paths(Path::new("/env/server1"));
+        assert_eq!(config.bind, "127.0.0.1:17010");
+        assert_eq!(config.odb, "sqlite:///env/server1/data/odb.sqlite");
+        assert_eq!(
+            config.pickup_dir.unwrap(),
+            Path::new("/env/server1/../pickup")
+        );
+        assert_eq!(
+            config.runtime.cache_dir.unwrap(),
+            Path::new("/env/server1/data/cache")
+        );
+        assert_eq!(config.runtime.memory_limit_mib, DEFAULT_MEMORY_LIMIT_MIB);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let text = "name = \"s\"\nodb = \"x\"\nbogus = 1\n[admin]\nusername = \"a\"\npassword_hash = \"h\"\n";
+        let err = toml::from_str::<ServerConfig>(text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+}

@@ -1,0 +1,428 @@
+//! The deploy pipeline: one path for every door (pickup directory, admin API).
+//!
+//! 1. receive bytes: size, component header, sha256;
+//! 2. take the deploy lock for these bytes in the KVDB (it only avoids duplicate work);
+//! 3. compile and read `info()`: a bad component is refused and the running version of
+//!    the service keeps serving;
+//! 4. store a new version in the ODB: `version = latest + 1` by a conditional insert, so
+//!    the version is the fencing token;
+//! 5. publish `{name, version, sha256}` on the broker;
+//! 6. every server applies versions newer than the one it runs (idempotent);
+//! 7. every server also reconciles with the ODB at start and periodically, because
+//!    pub/sub loses messages.
+//!
+//! Invariant: a server never replaces a version with an older one ([`Registry::install`]).
+//!
+//! [`Registry::install`]: crate::runtime::Registry::install
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::api::{DeleteOutcome, DeployOutcome, ServiceInfo};
+use crate::kvdb::{Broker, Kvdb, KvdbError};
+use crate::odb::{NewVersion, Odb, OdbError, VersionRef};
+use crate::runtime::{CallError, CompileError, Compiled, LoadedService, Runtime};
+
+/// The broker channel on which deploys and configuration changes are announced.
+pub const NOTICES: &str = "zato.notices";
+/// How long a deploy lock lives if its holder dies.
+const LOCK_TTL: Duration = Duration::from_secs(60);
+const LONGEST_NAME: usize = 200;
+
+#[derive(Debug, Error)]
+pub enum DeployError {
+    #[error("refused `{source_name}`: {error}")]
+    Refused {
+        source_name: String,
+        error: CompileError,
+    },
+    #[error("refused `{source_name}`: its info() failed: {error}")]
+    InfoFailed {
+        source_name: String,
+        error: CallError,
+    },
+    #[error("refused `{source_name}`: invalid service name `{name}`: {reason}")]
+    InvalidName {
+        source_name: String,
+        name: String,
+        reason: &'static str,
+    },
+    #[error("service `{0}` is not deployed")]
+    NotDeployed(String),
+    #[error("another deploy of the same bytes did not finish within {0:?}")]
+    LockTimeout(Duration),
+    #[error(transparent)]
+    Odb(#[from] OdbError),
+    #[error(transparent)]
+    Kvdb(#[from] KvdbError),
+}
+
+impl DeployError {
+    /// Whether the component itself is at fault (as opposed to the server).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused { .. } | Self::InfoFailed { .. } | Self::InvalidName { .. }
+        )
+    }
+}
+
+/// What servers tell each other on the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Notice {
+    /// A new version of a service (or its deletion) is in the ODB.
+    Service {
+        name: String,
+        version: i64,
+        sha256: String,
+        deleted: bool,
+    },
+    /// HTTP channels changed.
+    Channels,
+    /// Some service's configuration changed.
+    Config,
+}
+
+pub struct Deployer {
+    runtime: Arc<Runtime>,
+    odb: Arc<dyn Odb>,
+    kvdb: Arc<dyn Kvdb>,
+    broker: Arc<dyn Broker>,
+    server: String,
+    /// Serialises applying versions on this server: a broadcast and a reconcile of the
+    /// same version must not both compile it.
+    apply_lock: tokio::sync::Mutex<()>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Deployer {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        odb: Arc<dyn Odb>,
+        kvdb: Arc<dyn Kvdb>,
+        broker: Arc<dyn Broker>,
+        server: String,
+    ) -> Self {
+        Self {
+            runtime,
+            odb,
+            kvdb,
+            broker,
+            server,
+            apply_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Deploys `bytes`; `source` names where they came from (a file, an upload) for
+    /// messages and the ODB. Returns once this server runs the new version.
+    pub async fn deploy(&self, bytes: Vec<u8>, source: &str) -> Result<DeployOutcome, DeployError> {
+        let started = Instant::now();
+        let refused = |error| DeployError::Refused {
+            source_name: source.to_owned(),
+            error,
+        };
+        let limit = self.runtime.settings().max_component_bytes;
+        if bytes.len() > limit {
+            return Err(refused(CompileError::TooLarge {
+                size: bytes.len(),
+                limit,
+            }));
+        }
+        crate::runtime::check_header(&bytes).map_err(refused)?;
+        let sha256 = sha256_hex(&bytes);
+
+        let lock_key = format!("deploy-lock:{sha256}");
+        let token = uuid::Uuid::new_v4().to_string();
+        let deadline = Instant::now() + LOCK_TTL;
+        while !self.kvdb.try_lock(&lock_key, &token, LOCK_TTL).await? {
+            // Someone else is deploying these exact bytes: wait for their result.
+            if let Some(done) = self.odb.find_by_sha256(&sha256).await? {
+                self.apply(&done).await;
+                return Ok(DeployOutcome {
+                    name: done.name,
+                    version: done.version,
+                    sha256,
+                    unchanged: true,
+                    from_cache: true,
+                    elapsed_ms: started.elapsed().as_millis() as u64,
+                });
+            }
+            if Instant::now() > deadline {
+                return Err(DeployError::LockTimeout(LOCK_TTL));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let result = self.deploy_locked(bytes, source, sha256, started).await;
+        if let Err(e) = self.kvdb.unlock(&lock_key, &token).await {
+            tracing::warn!(
+                "could not release deploy lock `{lock_key}` (it expires by itself): {e}"
+            );
+        }
+        result
+    }
+
+    async fn deploy_locked(
+        &self,
+        bytes: Vec<u8>,
+        source: &str,
+        sha256: String,
+        started: Instant,
+    ) -> Result<DeployOutcome, DeployError> {
+        let bytes: Arc<[u8]> = bytes.into();
+        let compiled = self
+            .runtime
+            .compile_async(Arc::clone(&bytes), sha256.clone())
+            .await
+            .map_err(|error| DeployError::Refused {
+                source_name: source.to_owned(),
+                error,
+            })?;
+        let info = self
+            .runtime
+            .read_info(&compiled, source)
+            .await
+            .map_err(|error| DeployError::InfoFailed {
+                source_name: source.to_owned(),
+                error,
+            })?;
+        check_name(&info.name).map_err(|reason| DeployError::InvalidName {
+            source_name: source.to_owned(),
+            name: info.name.clone(),
+            reason,
+        })?;
+
+        let latest = self.odb.latest_version(&info.name).await?;
+        let unchanged = latest
+            .as_ref()
+            .is_some_and(|l| !l.deleted && l.sha256 == sha256);
+        let version = match latest {
+            Some(l) if unchanged => l.version,
+            _ => {
+                self.odb
+                    .insert_version(NewVersion {
+                        name: info.name.clone(),
+                        sha256: sha256.clone(),
+                        bytes: Some(bytes.to_vec()),
+                        description: info.description.clone(),
+                        info: serde_json::to_string(&info).expect("service info serialises"),
+                        source: source.to_owned(),
+                        deployed_by: self.server.clone(),
+                    })
+                    .await?
+            }
+        };
+        let from_cache = compiled.from_cache;
+        let name = info.name.clone();
+        {
+            let _apply = self.apply_lock.lock().await;
+            self.install(compiled, info, version, sha256.clone()).await;
+        }
+        self.notify(&Notice::Service {
+            name: name.clone(),
+            version,
+            sha256: sha256.clone(),
+            deleted: false,
+        })
+        .await;
+        tracing::info!(
+            service = %name,
+            version,
+            "deployed from `{source}` in {} ms{}",
+            started.elapsed().as_millis(),
+            if unchanged { " (unchanged)" } else { "" }
+        );
+        Ok(DeployOutcome {
+            name,
+            version,
+            sha256,
+            unchanged,
+            from_cache,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Deletes a service: its deletion is stored as a new version.
+    pub async fn delete(&self, name: &str) -> Result<DeleteOutcome, DeployError> {
+        match self.odb.latest_version(name).await? {
+            Some(latest) if !latest.deleted => {}
+            _ => return Err(DeployError::NotDeployed(name.to_owned())),
+        }
+        let version = self
+            .odb
+            .insert_version(NewVersion {
+                name: name.to_owned(),
+                sha256: String::new(),
+                bytes: None,
+                description: String::new(),
+                info: "{}".into(),
+                source: "delete".into(),
+                deployed_by: self.server.clone(),
+            })
+            .await?;
+        let target = VersionRef {
+            name: name.to_owned(),
+            version,
+            sha256: String::new(),
+            deleted: true,
+        };
+        self.apply(&target).await;
+        self.notify(&Notice::Service {
+            name: name.to_owned(),
+            version,
+            sha256: String::new(),
+            deleted: true,
+        })
+        .await;
+        tracing::info!(service = %name, version, "deleted");
+        Ok(DeleteOutcome {
+            name: name.to_owned(),
+            version,
+        })
+    }
+
+    /// Makes this server run `target` if it is newer than what it runs. Idempotent;
+    /// failures are logged (the next reconcile tries again).
+    pub async fn apply(&self, target: &VersionRef) {
+        if let Err(e) = self.try_apply(target).await {
+            tracing::error!(service = %target.name, version = target.version, "cannot apply: {e}");
+        }
+    }
+
+    async fn try_apply(&self, target: &VersionRef) -> anyhow::Result<()> {
+        let _apply = self.apply_lock.lock().await;
+        let registry = self.runtime.registry();
+        if registry
+            .known_version(&target.name)
+            .is_some_and(|v| v >= target.version)
+        {
+            return Ok(());
+        }
+        if target.deleted {
+            registry.remove(&target.name, target.version);
+            self.odb
+                .set_running_version(&self.server, &target.name, None)
+                .await?;
+            return Ok(());
+        }
+        let bytes = self
+            .odb
+            .version_bytes(&target.name, target.version)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("version {} is not in the ODB", target.version))?;
+        let compiled = self
+            .runtime
+            .compile_async(bytes.into(), target.sha256.clone())
+            .await?;
+        let info = self.runtime.read_info(&compiled, &target.name).await?;
+        self.install(compiled, info, target.version, target.sha256.clone())
+            .await;
+        Ok(())
+    }
+
+    /// Installs a compiled version (the caller holds `apply_lock`) and records it.
+    async fn install(&self, compiled: Compiled, info: ServiceInfo, version: i64, sha256: String) {
+        let name = info.name.clone();
+        if self
+            .runtime
+            .registry()
+            .install(LoadedService::new(compiled, info, version, sha256))
+            && let Err(e) = self
+                .odb
+                .set_running_version(&self.server, &name, Some(version))
+                .await
+        {
+            tracing::warn!(service = %name, version, "cannot record the running version: {e}");
+        }
+    }
+
+    /// Brings this server in line with the ODB: every service's latest version, and
+    /// every service's configuration.
+    pub async fn reconcile(&self) -> Result<(), DeployError> {
+        let latest = self.odb.latest_versions().await?;
+        for target in &latest {
+            let known = self.runtime.registry().known_version(&target.name);
+            if known.is_none_or(|v| v < target.version) {
+                self.apply(target).await;
+            }
+        }
+        self.reload_configs().await?;
+        Ok(())
+    }
+
+    pub async fn reload_configs(&self) -> Result<(), DeployError> {
+        self.runtime
+            .registry()
+            .set_configs(self.odb.service_configs().await?);
+        Ok(())
+    }
+
+    /// Publishes a notice; a lost notice only delays other servers until they reconcile.
+    pub async fn notify(&self, notice: &Notice) {
+        let payload = serde_json::to_vec(notice).expect("notices serialise");
+        if let Err(e) = self.broker.publish(NOTICES, &payload).await {
+            tracing::warn!(
+                "cannot publish {notice:?} (servers will catch up when they reconcile): {e}"
+            );
+        }
+    }
+}
+
+/// Service names are what channels and `invoke` refer to: keep them plain.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > LONGEST_NAME {
+        return Err("must be 1 to 200 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err("may only contain letters, digits, `.`, `_` and `-`");
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err("must start with a letter or a digit");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names_are_checked() {
+        assert!(check_name("demo.hello").is_ok());
+        assert!(check_name("a-b_c.1").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name(".hidden").is_err());
+        assert!(check_name("a/b").is_err());
+        assert!(check_name(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn notices_have_a_stable_wire_form() {
+        let n = Notice::Service {
+            name: "a".into(),
+            version: 2,
+            sha256: "ff".into(),
+            deleted: false,
+        };
+        let text = serde_json::to_string(&n).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"service","name":"a","version":2,"sha256":"ff","deleted":false}"#
+        );
+        assert_eq!(serde_json::from_str::<Notice>(&text).unwrap(), n);
+    }
+}

@@ -1,0 +1,400 @@
+//! The wasmtime runtime: one engine per server, compiled services, one fresh
+//! instance per call.
+//!
+//! Invariants:
+//! - the runtime knows nothing about HTTP or any other channel;
+//! - nothing of one call is visible to the next: every call gets a new `Store` and a
+//!   new instance from the service's `InstancePre`, dropped when the call ends;
+//! - a guest's trap, timeout, memory bomb or stack overflow becomes a [`CallError`] for
+//!   that call only.
+
+pub(crate) mod bindings;
+mod cache;
+mod engine;
+mod error;
+mod limits;
+mod registry;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use bindings::{
+    Channel, ChannelKind, DataFormat, Error as ServiceError, Field, FieldType, HttpRequest,
+    Request, Response, ServiceInfo,
+};
+pub use engine::AllocatorKind;
+pub use error::{CallError, CompileError};
+pub use registry::{LoadedService, Registry};
+
+use crate::config::RuntimeSettings;
+use bindings::{ZatoService, ZatoServicePre};
+use cache::ArtifactCache;
+use limits::Limiter;
+
+/// A component compiled for this engine and linked against the host's imports, ready
+/// to be instantiated once per call.
+#[derive(Clone)]
+pub struct Compiled {
+    pub(crate) pre: ZatoServicePre<Ctx>,
+    /// Whether the artifact came from the on-disk cache rather than Cranelift.
+    pub from_cache: bool,
+}
+
+/// Where a call sits in a chain of `invoke`s; shared by a request and every service it
+/// invokes, directly or not.
+#[derive(Clone)]
+pub struct CallContext {
+    /// The whole chain must finish by then (it covers time spent in host calls too).
+    pub deadline: Instant,
+    /// How many `invoke`s deep this call is; 0 for the service a channel called.
+    pub depth: u32,
+    /// Set by the first `invoke` that hit the depth limit, so the chain's caller can
+    /// report the loop instead of whatever the guests made of the error.
+    pub(crate) depth_exceeded: Arc<OnceLock<String>>,
+}
+
+impl CallContext {
+    /// A top-level call that must finish within `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + timeout,
+            depth: 0,
+            depth_exceeded: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+/// Per-call host state: what a guest's imports can reach.
+pub struct Ctx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) service: Arc<str>,
+    pub(crate) cid: Arc<str>,
+    pub(crate) call: CallContext,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The engine, the linker with every host import, and the registry of services.
+pub struct Runtime {
+    engine: Engine,
+    allocator: AllocatorKind,
+    linker: Linker<Ctx>,
+    cache: ArtifactCache,
+    registry: Registry,
+    settings: RuntimeSettings,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator when the machine allows it) and the linker.
+    pub fn new(settings: RuntimeSettings) -> anyhow::Result<Arc<Self>> {
+        let (engine, allocator) = engine::build(&settings)?;
+        let mut linker = Linker::<Ctx>::new(&engine);
+        // Services are built for wasm32-wasip2, whose std imports WASI (clocks, random,
+        // stdio, and the filesystem types). The context below grants no preopened
+        // directory and no network, so linking WASI gives them no way out.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        ZatoService::add_to_linker::<Ctx, HasSelf<Ctx>>(&mut linker, |ctx| ctx)?;
+        let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
+        let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
+        Ok(Arc::new(Self {
+            engine,
+            allocator,
+            linker,
+            cache,
+            registry: Registry::default(),
+            settings,
+            _ticker: ticker,
+        }))
+    }
+
+    /// The services this server runs.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn settings(&self) -> &RuntimeSettings {
+        &self.settings
+    }
+
+    pub fn allocator(&self) -> AllocatorKind {
+        self.allocator
+    }
+
+    /// Compiles (or loads from the artifact cache) and links a component. Blocking and
+    /// CPU-heavy: call it from [`Runtime::compile_async`] unless already off the reactor.
+    pub fn compile(&self, bytes: &[u8], sha256: &str) -> Result<Compiled, CompileError> {
+        if bytes.len() > self.settings.max_component_bytes {
+            return Err(CompileError::TooLarge {
+                size: bytes.len(),
+                limit: self.settings.max_component_bytes,
+            });
+        }
+        check_header(bytes)?;
+        let (component, from_cache) = match self.cache.load(&self.engine, sha256) {
+            Some(component) => (component, true),
+            None => {
+                let component = Component::from_binary(&self.engine, bytes)
+                    .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+                self.cache.store(sha256, &component);
+                (component, false)
+            }
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| CompileError::Link(format!("{e:#}")))?;
+        let pre =
+            ZatoServicePre::new(pre).map_err(|e| CompileError::NotAService(format!("{e:#}")))?;
+        Ok(Compiled { pre, from_cache })
+    }
+
+    /// Compiles off the reactor, within the configured compile timeout.
+    pub async fn compile_async(
+        self: &Arc<Self>,
+        bytes: Arc<[u8]>,
+        sha256: String,
+    ) -> Result<Compiled, CompileError> {
+        let this = Arc::clone(self);
+        let task = tokio::task::spawn_blocking(move || this.compile(&bytes, &sha256));
+        match tokio::time::timeout(self.settings.compile_timeout(), task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(CompileError::Invalid(format!(
+                "compiler task failed: {join}"
+            ))),
+            Err(_) => Err(CompileError::Timeout(self.settings.compile_timeout())),
+        }
+    }
+
+    /// Instantiates a freshly compiled component and asks it for its `info()`.
+    pub async fn read_info(
+        self: &Arc<Self>,
+        compiled: &Compiled,
+        what: &str,
+    ) -> Result<crate::api::ServiceInfo, CallError> {
+        let call = CallContext::new(self.settings.info_timeout());
+        let mut store = self.new_store(Arc::from(what), Arc::from("deploy"), call.clone());
+        let outcome = tokio::time::timeout(self.settings.info_timeout(), async {
+            let instance = compiled.pre.instantiate_async(&mut store).await?;
+            instance.zato_service_service().call_info(&mut store).await
+        })
+        .await;
+        match outcome {
+            Ok(Ok(info)) => Ok(info_to_api(info)),
+            Ok(Err(e)) => Err(self.classify(what, e, &store)),
+            Err(_) => Err(CallError::Timeout {
+                service: what.to_owned(),
+                after: self.settings.info_timeout(),
+            }),
+        }
+    }
+
+    /// Calls the service `name` with `request` in a fresh instance.
+    pub async fn call(
+        self: &Arc<Self>,
+        name: &str,
+        request: &Request,
+        call: CallContext,
+    ) -> Result<Response, CallError> {
+        let service = self
+            .registry
+            .get(name)
+            .ok_or_else(|| CallError::NotDeployed(name.to_owned()))?;
+        if request.data_format == DataFormat::Json && !service.info.input.is_empty() {
+            crate::sio::validate(&request.payload, &service.info.input).map_err(|reason| {
+                CallError::InvalidInput {
+                    service: name.to_owned(),
+                    reason,
+                }
+            })?;
+        }
+        let remaining = call.deadline.saturating_duration_since(Instant::now());
+        let exceeded = Arc::clone(&call.depth_exceeded);
+        let mut store = self.new_store(
+            Arc::clone(&service.name),
+            Arc::from(request.cid.as_str()),
+            call,
+        );
+        let outcome = tokio::time::timeout(remaining, async {
+            let instance = service.pre.instantiate_async(&mut store).await?;
+            instance
+                .zato_service_service()
+                .call_handle(&mut store, request)
+                .await
+        })
+        .await;
+        let result = match outcome {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(error))) => Err(CallError::Service {
+                service: name.to_owned(),
+                error,
+            }),
+            Ok(Err(trap)) => Err(self.classify(name, trap, &store)),
+            Err(_) => Err(CallError::Timeout {
+                service: name.to_owned(),
+                after: remaining,
+            }),
+        };
+        // A loop found further down the chain explains the failure better than what
+        // the guests on the way made of it.
+        match (result, exceeded.get()) {
+            (Err(_), Some(chain)) => Err(CallError::InvokeDepth {
+                chain: chain.clone(),
+            }),
+            (result, _) => result,
+        }
+    }
+
+    fn new_store(
+        self: &Arc<Self>,
+        service: Arc<str>,
+        cid: Arc<str>,
+        call: CallContext,
+    ) -> Store<Ctx> {
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let deadline = call.deadline;
+        let ctx = Ctx {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter::new(
+                self.settings.memory_limit_bytes(),
+                self.settings.table_elements_limit,
+            ),
+            runtime: Arc::clone(self),
+            service,
+            cid,
+            call,
+        };
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|ctx| &mut ctx.limiter);
+        // Each epoch tick lets other tasks run (a busy guest never holds a worker thread
+        // for long) and ends the call once its deadline has passed.
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+
+    /// Turns a trap into the error a caller can act on.
+    fn classify(&self, service: &str, error: wasmtime::Error, store: &Store<Ctx>) -> CallError {
+        let service = service.to_owned();
+        if let Some(limit) = store.data().limiter.memory_exceeded() {
+            return CallError::MemoryLimit { service, limit };
+        }
+        if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+            match trap {
+                wasmtime::Trap::Interrupt => {
+                    return CallError::Timeout {
+                        service,
+                        after: self.settings.default_timeout(),
+                    };
+                }
+                wasmtime::Trap::StackOverflow => return CallError::StackOverflow { service },
+                _ => {}
+            }
+        }
+        if error
+            .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+        {
+            return CallError::Busy { service };
+        }
+        CallError::Trap {
+            service,
+            message: trap_message(&error),
+        }
+    }
+}
+
+fn info_to_api(info: ServiceInfo) -> crate::api::ServiceInfo {
+    use crate::api::{Field as ApiField, FieldType as T};
+    let fields = |fields: Vec<Field>| {
+        fields
+            .into_iter()
+            .map(|f| ApiField {
+                name: f.name,
+                kind: match f.type_ {
+                    FieldType::Any => T::Any,
+                    FieldType::String => T::String,
+                    FieldType::Integer => T::Integer,
+                    FieldType::Number => T::Number,
+                    FieldType::Boolean => T::Boolean,
+                    FieldType::Object => T::Object,
+                    FieldType::Array => T::Array,
+                },
+                required: f.required,
+            })
+            .collect()
+    };
+    crate::api::ServiceInfo {
+        name: info.name,
+        description: info.description,
+        input: fields(info.input),
+        output: fields(info.output),
+        slow_threshold_ms: info.slow_threshold_ms,
+    }
+}
+
+/// The first line of a trap's message, plus the guest's panic message when it printed one.
+fn trap_message(error: &wasmtime::Error) -> String {
+    let text = format!("{error:#}");
+    text.lines().next().unwrap_or("trap").to_owned()
+}
+
+/// Refuses anything that is not a WebAssembly component before Cranelift sees it.
+pub(crate) fn check_header(bytes: &[u8]) -> Result<(), CompileError> {
+    const MAGIC: &[u8; 4] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(CompileError::NotWasm);
+    }
+    // Bytes 4..8: a core module is version 1 layer 0; a component has layer 1.
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(CompileError::CoreModule),
+        [_, _, 1, 0] => Ok(()),
+        _ => Err(CompileError::Invalid(format!(
+            "unknown WebAssembly version/layer {:02x?}",
+            &bytes[4..8]
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_tells_modules_from_components() {
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(CompileError::NotWasm)
+        ));
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0"),
+            Err(CompileError::CoreModule)
+        ));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(matches!(check_header(b"\0asm"), Err(CompileError::NotWasm)));
+    }
+}

@@ -1,0 +1,104 @@
+//! Errors of compiling and calling services, and the one mapping to status codes.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::ServiceError;
+
+/// Why a component cannot be deployed.
+#[derive(Debug, Error)]
+pub enum CompileError {
+    #[error("not a WebAssembly file (no `\\0asm` header)")]
+    NotWasm,
+    #[error(
+        "a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    #[error("{size} bytes is over the component size limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error("invalid component: {0}")]
+    Invalid(String),
+    #[error("component needs imports this server does not provide: {0}")]
+    Link(String),
+    #[error("component does not export the zato:service/service interface: {0}")]
+    NotAService(String),
+    #[error("compilation took longer than {0:?}")]
+    Timeout(Duration),
+}
+
+/// Why a call to a service failed.
+#[derive(Debug, Error)]
+pub enum CallError {
+    #[error("service `{0}` is not deployed")]
+    NotDeployed(String),
+    #[error("invalid input for service `{service}`: {reason}")]
+    InvalidInput { service: String, reason: String },
+    #[error("service `{service}` returned an error: {}", describe(error))]
+    Service {
+        service: String,
+        error: ServiceError,
+    },
+    #[error("service `{service}` trapped: {message}")]
+    Trap { service: String, message: String },
+    #[error("service `{service}` exceeded its memory limit of {limit} bytes")]
+    MemoryLimit { service: String, limit: usize },
+    #[error("service `{service}` overflowed its stack (unbounded recursion?)")]
+    StackOverflow { service: String },
+    #[error("service `{service}` timed out after {after:?}")]
+    Timeout { service: String, after: Duration },
+    #[error("invoke depth limit exceeded: {chain}")]
+    InvokeDepth { chain: String },
+    #[error("service `{service}` is busy: the server's instance pool is exhausted")]
+    Busy { service: String },
+}
+
+impl CallError {
+    /// The status every channel uses for this error; the only place errors become
+    /// status codes.
+    pub fn status(&self) -> u16 {
+        match self {
+            CallError::NotDeployed(_) => 404,
+            CallError::InvalidInput { .. } => 400,
+            CallError::Service { error, .. } => match error {
+                ServiceError::BadRequest(_) => 400,
+                ServiceError::Unauthorized(_) => 401,
+                ServiceError::Forbidden(_) => 403,
+                ServiceError::NotFound(_) => 404,
+                ServiceError::Conflict(_) => 409,
+                ServiceError::Retry(_) => 503,
+                ServiceError::Internal(_) => 500,
+            },
+            CallError::Trap { .. }
+            | CallError::MemoryLimit { .. }
+            | CallError::StackOverflow { .. } => 500,
+            CallError::Timeout { .. } => 504,
+            CallError::InvokeDepth { .. } => 508,
+            CallError::Busy { .. } => 503,
+        }
+    }
+
+    /// A guest-visible error for a failed `invoke`, so the caller can handle it.
+    pub fn to_service_error(&self) -> ServiceError {
+        match self {
+            CallError::NotDeployed(_) => ServiceError::NotFound(self.to_string()),
+            CallError::Service { error, .. } => error.clone(),
+            CallError::InvalidInput { .. } => ServiceError::BadRequest(self.to_string()),
+            CallError::Busy { .. } => ServiceError::Retry(self.to_string()),
+            _ => ServiceError::Internal(self.to_string()),
+        }
+    }
+}
+
+fn describe(error: &ServiceError) -> String {
+    let (kind, message) = match error {
+        ServiceError::BadRequest(m) => ("bad request", m),
+        ServiceError::Unauthorized(m) => ("unauthorized", m),
+        ServiceError::Forbidden(m) => ("forbidden", m),
+        ServiceError::NotFound(m) => ("not found", m),
+        ServiceError::Conflict(m) => ("conflict", m),
+        ServiceError::Retry(m) => ("retry", m),
+        ServiceError::Internal(m) => ("internal", m),
+    };
+    format!("{kind}: {message}")
+}

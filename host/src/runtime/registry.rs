@@ -1,0 +1,125 @@
+//! The services a server runs, swapped atomically on deploy.
+//!
+//! In-flight calls keep the `Arc<LoadedService>` they started with; new calls see the
+//! new version as soon as it is installed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::Compiled;
+use crate::api::ServiceInfo;
+
+/// One deployed version of a service, compiled and linked.
+pub struct LoadedService {
+    pub name: Arc<str>,
+    pub version: i64,
+    pub sha256: String,
+    pub info: ServiceInfo,
+    pub(crate) pre: super::ZatoServicePre<super::Ctx>,
+}
+
+impl LoadedService {
+    pub fn new(compiled: Compiled, info: ServiceInfo, version: i64, sha256: String) -> Self {
+        Self {
+            name: Arc::from(info.name.as_str()),
+            version,
+            sha256,
+            info,
+            pre: compiled.pre,
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+struct Snapshot {
+    services: HashMap<Arc<str>, Arc<LoadedService>>,
+    /// Version at which a service was deleted, so an older version is not reinstalled.
+    deleted: HashMap<Arc<str>, i64>,
+}
+
+/// Name -> current version, plus each service's configuration.
+#[derive(Default)]
+pub struct Registry {
+    snapshot: ArcSwap<Snapshot>,
+    configs: ArcSwap<HashMap<String, Arc<BTreeMap<String, String>>>>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedService>> {
+        self.snapshot.load().services.get(name).cloned()
+    }
+
+    /// The version this server runs or has deleted, if it knows the service at all.
+    pub fn known_version(&self, name: &str) -> Option<i64> {
+        let snapshot = self.snapshot.load();
+        snapshot
+            .services
+            .get(name)
+            .map(|s| s.version)
+            .or_else(|| snapshot.deleted.get(name).copied())
+    }
+
+    /// Every running service, sorted by name.
+    pub fn list(&self) -> Vec<Arc<LoadedService>> {
+        let mut all: Vec<_> = self.snapshot.load().services.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    /// Installs `service` unless this server already runs that version or a newer one.
+    /// Returns whether it was installed.
+    pub fn install(&self, service: LoadedService) -> bool {
+        let service = Arc::new(service);
+        let mut installed = false;
+        self.snapshot.rcu(|current| {
+            installed = current
+                .known_version_of(&service.name)
+                .is_none_or(|v| v < service.version);
+            let mut next = Snapshot::clone(current);
+            if installed {
+                next.deleted.remove(&service.name);
+                next.services
+                    .insert(Arc::clone(&service.name), Arc::clone(&service));
+            }
+            next
+        });
+        installed
+    }
+
+    /// Removes a service deleted at `version`, unless a newer version runs already.
+    pub fn remove(&self, name: &str, version: i64) -> bool {
+        let mut removed = false;
+        self.snapshot.rcu(|current| {
+            removed = current.known_version_of(name).is_none_or(|v| v < version);
+            let mut next = Snapshot::clone(current);
+            if removed {
+                next.services.remove(name);
+                next.deleted.insert(Arc::from(name), version);
+            }
+            next
+        });
+        removed
+    }
+
+    pub fn config(&self, service: &str) -> Option<Arc<BTreeMap<String, String>>> {
+        self.configs.load().get(service).cloned()
+    }
+
+    /// Replaces every service's configuration at once.
+    pub fn set_configs(&self, configs: HashMap<String, BTreeMap<String, String>>) {
+        self.configs.store(Arc::new(
+            configs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        ));
+    }
+}
+
+impl Snapshot {
+    fn known_version_of(&self, name: &str) -> Option<i64> {
+        self.services
+            .get(name)
+            .map(|s| s.version)
+            .or_else(|| self.deleted.get(name).copied())
+    }
+}

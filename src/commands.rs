@@ -1,0 +1,8 @@
+//! One module per `zato` command.
+
+pub mod channel;
+pub mod deploy;
+pub mod info;
+pub mod quickstart;
+pub mod service;
+pub mod start;

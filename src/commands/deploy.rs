@@ -1,0 +1,178 @@
+//! `zato deploy FILE.wasm...`: upload components and wait until every server runs them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use zato_host::api::DeployOutcome;
+
+use crate::client::{Body, Client, Target};
+use crate::exit::{CliError, CliResult, ExitCode};
+use crate::output::{Output, bytes};
+
+/// Servers not seen for this long are not waited for.
+const LIVE_WITHIN_MS: i64 = 30_000;
+
+/// Deploy WebAssembly components (built for wasm32-wasip2 with zato-sdk).
+///
+/// Exits 0 once every live server runs the new version, 1 if the server refused a
+/// component (the running version keeps serving), 3 if no server could be reached and
+/// 4 if some server did not run the new version within --timeout.
+#[derive(Debug, Args)]
+pub struct Deploy {
+    /// The .wasm files to deploy.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    target: Target,
+    /// Seconds to wait for every server to run the new version.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Deployed {
+    file: PathBuf,
+    #[serde(flatten)]
+    outcome: DeployOutcome,
+    /// Server name -> version it runs.
+    servers: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerEntry {
+    name: String,
+    state: String,
+    last_seen: i64,
+    services: BTreeMap<String, i64>,
+}
+
+impl Deploy {
+    pub async fn run(self, out: &Output) -> CliResult {
+        let client = Client::from_target(&self.target)?;
+        let mut results = Vec::new();
+        for file in &self.files {
+            let data = std::fs::read(file).map_err(|e| {
+                CliError::new(
+                    ExitCode::Failed,
+                    format!("cannot read `{}`: {e}", file.display()),
+                )
+            })?;
+            let label = file
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let spinner = out.spinner(format!("deploying {label} ({})", bytes(data.len() as i64)));
+            let path = format!(
+                "/zato/api/services?source={}",
+                crate::client::segment(&label)
+            );
+            let answer = client
+                .send(reqwest::Method::POST, &path, Some(Body::Bytes(data)))
+                .await;
+            let outcome: DeployOutcome = match answer.and_then(|a| a.json()) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    if let Some(s) = spinner {
+                        s.finish_and_clear();
+                    }
+                    return Err(CliError::new(
+                        e.code,
+                        format!("`{}` not deployed: {}", file.display(), e.message),
+                    ));
+                }
+            };
+            if let Some(s) = &spinner {
+                s.set_message(format!(
+                    "{label}: waiting for every server to run `{}` version {}",
+                    outcome.name, outcome.version
+                ));
+            }
+            let waited =
+                wait_for_servers(&client, &outcome, Duration::from_secs(self.timeout)).await;
+            if let Some(s) = spinner {
+                s.finish_and_clear();
+            }
+            let servers = waited?;
+            if !out.json {
+                let verb = if outcome.unchanged {
+                    "unchanged"
+                } else {
+                    "deployed"
+                };
+                println!(
+                    "{verb}: `{}` version {} from {} in {} ms, running on {}",
+                    outcome.name,
+                    outcome.version,
+                    file.display(),
+                    outcome.elapsed_ms,
+                    servers.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            results.push(Deployed {
+                file: file.clone(),
+                outcome,
+                servers,
+            });
+        }
+        if out.json {
+            out.print(&results, String::new);
+        }
+        Ok(())
+    }
+}
+
+/// Polls the servers' reported versions until every live one runs `outcome.version`.
+async fn wait_for_servers(
+    client: &Client,
+    outcome: &DeployOutcome,
+    timeout: Duration,
+) -> CliResult<BTreeMap<String, i64>> {
+    let started = Instant::now();
+    loop {
+        let servers: Vec<ServerEntry> = client.get("/zato/api/servers").await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let live: Vec<_> = servers
+            .iter()
+            .filter(|s| s.state == "running" && now - s.last_seen < LIVE_WITHIN_MS)
+            .collect();
+        let lagging: Vec<&str> = live
+            .iter()
+            .filter(|s| {
+                s.services
+                    .get(&outcome.name)
+                    .is_none_or(|v| *v < outcome.version)
+            })
+            .map(|s| s.name.as_str())
+            .collect();
+        if lagging.is_empty() {
+            return Ok(live
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.services.get(&outcome.name).copied().unwrap_or_default(),
+                    )
+                })
+                .collect());
+        }
+        if started.elapsed() > timeout {
+            return Err(CliError::new(
+                ExitCode::Timeout,
+                format!(
+                    "`{}` version {} is stored, but these servers did not run it within {timeout:?}: {}",
+                    outcome.name,
+                    outcome.version,
+                    lagging.join(", ")
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

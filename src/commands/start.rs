@@ -1,0 +1,202 @@
+//! `zato start [DIR]`: run servers in the foreground until SIGINT or SIGTERM.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use zato_host::Server;
+use zato_host::config::{DEFAULT_PORT, ServerConfig};
+
+use crate::client::{Body, Client, Target};
+use crate::env::{self, NewEnv};
+use crate::exit::{CliError, CliResult, ExitCode};
+use crate::output::Output;
+
+/// Start a server, or the server of an environment, in the foreground.
+///
+/// Without DIR: a development environment in ./.zato (created on first start, with the
+/// admin password printed once), ./pickup as its pickup directory, and the examples
+/// deployed with an HTTP channel each when they have been built
+/// (`cargo build --release --target wasm32-wasip2 --manifest-path examples/Cargo.toml`).
+///
+/// SIGINT (Ctrl-C) or SIGTERM stops it gracefully: requests in flight finish.
+#[derive(Debug, Args)]
+pub struct Start {
+    /// Environment directory (from `zato quickstart create`) or one server's directory.
+    dir: Option<PathBuf>,
+    /// Port of the development environment, when it is created.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+}
+
+impl Start {
+    pub async fn run(self, out: &Output) -> CliResult {
+        init_logging();
+        let dev = self.dir.is_none();
+        let dir = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env::DEV_ENV_DIR));
+        if dev && !dir.join(env::ENV_FILE).exists() {
+            std::fs::create_dir_all("pickup").context("cannot create ./pickup")?;
+            let created = env::create(&NewEnv {
+                dir: &dir,
+                base_port: self.port,
+                cluster: "dev",
+                pickup_dir: Some("../../pickup"),
+            })?;
+            eprintln!(
+                "Created the development environment in {}: admin user `{}`, password `{}` \
+                 (shown once; saved in {}/{} for the CLI)",
+                dir.display(),
+                created.username,
+                created.password,
+                dir.display(),
+                env::CREDENTIALS_FILE
+            );
+        }
+        let configs = env::server_configs(&dir)?;
+        let [config_path] = configs.as_slice() else {
+            return Err(CliError::new(
+                ExitCode::Failed,
+                format!(
+                    "`{}` has {} servers: start each with `zato start {}/SERVER` (a cluster of several servers needs Redis)",
+                    dir.display(),
+                    configs.len(),
+                    dir.display()
+                ),
+            ));
+        };
+        let config = ServerConfig::load(config_path)?;
+        let server = Server::start(config).await?;
+        let stop = server.shutdown_token();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: waiting for requests in flight");
+            stop.cancel();
+        });
+        if dev {
+            let target = Target {
+                env: Some(dir.clone()),
+                url: None,
+                user: None,
+                password: None,
+            };
+            if let Err(e) = deploy_examples(&server, &Client::from_target(&target)?, out).await {
+                tracing::warn!("cannot deploy the examples: {e:#}");
+            }
+        }
+        server.run_until_stopped().await?;
+        Ok(())
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,cranelift=warn,wasmtime=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Where the README's build command puts the examples.
+fn examples_dir() -> Option<PathBuf> {
+    let mut candidates = vec![PathBuf::from("examples/target/wasm32-wasip2/release")];
+    if let Ok(target) = std::env::var("CARGO_TARGET_DIR") {
+        candidates.insert(0, Path::new(&target).join("wasm32-wasip2/release"));
+    }
+    candidates.into_iter().find(|d| d.is_dir())
+}
+
+/// Deploys every built example and gives each an HTTP channel at `/` + its name with
+/// dots as slashes (`demo.hello` -> `/demo/hello`).
+async fn deploy_examples(server: &Server, client: &Client, out: &Output) -> anyhow::Result<()> {
+    let base = client.base().to_owned();
+    let Some(dir) = examples_dir() else {
+        eprintln!(
+            "\nServer on {base}. No built examples found: build them with\n  \
+             cargo build --release --target wasm32-wasip2 --manifest-path examples/Cargo.toml\n\
+             and copy the .wasm files into ./pickup."
+        );
+        return Ok(());
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    let mut paths = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file)?;
+        let label = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        match server
+            .deployer()
+            .deploy(bytes, &format!("examples:{label}"))
+            .await
+        {
+            Ok(outcome) => {
+                let path = format!("/{}", outcome.name.replace('.', "/"));
+                let channel = serde_json::json!({ "name": outcome.name, "path": path, "service": outcome.name });
+                let answer = client
+                    .send(
+                        reqwest::Method::POST,
+                        "/zato/api/channels/http",
+                        Some(Body::Json(channel)),
+                    )
+                    .await?;
+                if !answer.status.is_success() && answer.status != reqwest::StatusCode::CONFLICT {
+                    tracing::warn!(
+                        "cannot create a channel for `{}`: {}",
+                        outcome.name,
+                        answer.error_message()
+                    );
+                }
+                paths.push((outcome.name, path));
+            }
+            Err(e) => tracing::warn!("example `{label}` not deployed: {e}"),
+        }
+    }
+    if !out.json {
+        let mut text = format!(
+            "\nzato is running on {base} with {} example services:\n",
+            paths.len()
+        );
+        for (name, path) in &paths {
+            text.push_str(&format!("  {name:<18} {base}{path}\n"));
+        }
+        text.push_str(&format!(
+            "\nTry:\n  curl '{base}/demo/hello?name=you'\n  \
+             curl -X POST {base}/demo/transform -d '{{\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":\"ada@example.com\"}}'\n\
+             Deploy your own: copy a .wasm into ./pickup, or `zato deploy FILE.wasm`. Ctrl-C stops the server.\n"
+        ));
+        eprintln!("{text}");
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Environments: a directory made by `zato quickstart create` holding one or more
+//! servers' configuration, the shared pickup directory and the admin credentials.
+//!
+//! ```text
+//! DIR/zato.toml             the environment: cluster name and its servers
+//! DIR/credentials.toml      admin credentials for the CLI (mode 0600)
+//! DIR/pickup/               hot-deploy directory shared by the servers
+//! DIR/data/odb.sqlite       the ODB (SQLite by default)
+//! DIR/server1/server.toml   one server's configuration (see zato_host::config)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use zato_host::config::{AdminConfig, ServerConfig};
+
+pub const ENV_FILE: &str = "zato.toml";
+pub const SERVER_FILE: &str = "server.toml";
+pub const CREDENTIALS_FILE: &str = "credentials.toml";
+/// Where `zato start` without a directory keeps its development environment.
+pub const DEV_ENV_DIR: &str = ".zato";
+
+/// `DIR/zato.toml`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvFile {
+    /// Name of the cluster the servers form.
+    pub cluster: String,
+    /// Port of the first server; the next ones take the following ports.
+    pub base_port: u16,
+    /// Server directories, relative to the environment.
+    pub servers: Vec<String>,
+}
+
+/// `DIR/credentials.toml`: what the CLI needs to talk to the admin API.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// What `zato quickstart create` makes.
+pub struct NewEnv<'a> {
+    pub dir: &'a Path,
+    pub base_port: u16,
+    pub cluster: &'a str,
+    /// Pickup directory relative to each server's directory; `../pickup` by default.
+    pub pickup_dir: Option<&'a str>,
+}
+
+/// The admin password, generated once and shown once.
+pub struct Created {
+    pub username: String,
+    pub password: String,
+}
+
+pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
+    let dir = new.dir;
+    if dir.join(ENV_FILE).exists() {
+        bail!(
+            "`{}` already holds an environment ({ENV_FILE} exists)",
+            dir.display()
+        );
+    }
+    if dir.exists() && dir.read_dir()?.next().is_some() {
+        bail!(
+            "`{}` exists and is not empty: choose a new directory",
+            dir.display()
+        );
+    }
+    let server_dir = dir.join("server1");
+    for d in [
+        dir.to_path_buf(),
+        dir.join("pickup"),
+        dir.join("data"),
+        server_dir.clone(),
+    ] {
+        std::fs::create_dir_all(&d).with_context(|| format!("cannot create `{}`", d.display()))?;
+    }
+    let username = "admin".to_string();
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let env = EnvFile {
+        cluster: new.cluster.into(),
+        base_port: new.base_port,
+        servers: vec!["server1".into()],
+    };
+    write(
+        &dir.join(ENV_FILE),
+        &format!(
+            "# A zato environment: its servers are in the directories listed below.\n{}",
+            toml::to_string(&env)?
+        ),
+    )?;
+    let server = ServerConfig {
+        name: "server1".into(),
+        cluster: new.cluster.into(),
+        bind: format!("127.0.0.1:{}", new.base_port),
+        pickup_dir: Some(PathBuf::from(new.pickup_dir.unwrap_or("../pickup"))),
+        data_dir: PathBuf::from("data"),
+        odb: "sqlite://../data/odb.sqlite".into(),
+        kvdb: "memory".into(),
+        admin: AdminConfig {
+            username: username.clone(),
+            password_hash: zato_host::admin::hash_password(&password),
+        },
+        runtime: Default::default(),
+        http: Default::default(),
+        deploy: Default::default(),
+    };
+    write(
+        &server_dir.join(SERVER_FILE),
+        &format!(
+            "# Server configuration; every field is documented in zato_host::config::ServerConfig.\n{}",
+            toml::to_string(&server)?
+        ),
+    )?;
+    let credentials = Credentials {
+        username: username.clone(),
+        password: password.clone(),
+    };
+    let path = dir.join(CREDENTIALS_FILE);
+    write(&path, &toml::to_string(&credentials)?)?;
+    restrict(&path)?;
+    Ok(Created { username, password })
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+#[cfg(unix)]
+fn restrict(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict `{}`", path.display()))
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+pub fn read_env(dir: &Path) -> anyhow::Result<EnvFile> {
+    let path = dir.join(ENV_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("`{}` is not an environment (no {ENV_FILE}); create one with `zato quickstart create {}`", dir.display(), dir.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid `{}`", path.display()))
+}
+
+pub fn read_credentials(dir: &Path) -> anyhow::Result<Credentials> {
+    let path = dir.join(CREDENTIALS_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read admin credentials `{}`", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid `{}`", path.display()))
+}
+
+/// The configuration files of an environment's servers, or of the one server `dir` is.
+pub fn server_configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if dir.join(SERVER_FILE).exists() {
+        return Ok(vec![dir.join(SERVER_FILE)]);
+    }
+    let env = read_env(dir)?;
+    Ok(env
+        .servers
+        .iter()
+        .map(|s| dir.join(s).join(SERVER_FILE))
+        .collect())
+}
+
+/// The admin API URL of an environment: its first server's address.
+pub fn admin_url(dir: &Path) -> anyhow::Result<String> {
+    let first = server_configs(dir)?
+        .into_iter()
+        .next()
+        .context("the environment has no servers")?;
+    let config = ServerConfig::load(&first)?;
+    Ok(format!("http://{}", config.bind))
+}
