@@ -1,0 +1,38 @@
+//! The service's configuration: key/value pairs kept in the ODB and editable while the
+//! server runs, so read them per request rather than caching them.
+//!
+//! ```
+//! use zato_sdk::config;
+//!
+//! let greeting = config::get_or("greeting", "Hello");
+//! # assert_eq!(greeting, "Hello");
+//! ```
+//!
+//! Outside a zato host (in a native unit test) there is no configuration: [`get`] finds
+//! nothing and [`get_all`] is empty.
+
+/// The value of `key`, if it is set.
+pub fn get(key: &str) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::bindings::zato::service::config::get(key);
+
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = key;
+        None
+    }
+}
+
+/// The value of `key`, or `default` if it is not set.
+pub fn get_or(key: &str, default: &str) -> String {
+    get(key).unwrap_or_else(|| default.to_owned())
+}
+
+/// Every key/value pair of the service's configuration.
+pub fn get_all() -> Vec<(String, String)> {
+    #[cfg(target_arch = "wasm32")]
+    return crate::bindings::zato::service::config::get_all();
+
+    #[cfg(not(target_arch = "wasm32"))]
+    Vec::new()
+}

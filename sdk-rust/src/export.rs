@@ -1,0 +1,49 @@
+//! What the [`#[service]`](crate::service) attribute's expansion calls: the glue between
+//! the generated `Guest` trait and the user's function. Not a public API.
+
+use std::sync::Once;
+
+use crate::bindings::zato::service::types as wit;
+use crate::metadata::ServiceInfo;
+use crate::{Error, Request, Response};
+
+pub use crate::bindings::exports::zato::service::service::Guest;
+
+/// The generated request type, as the expansion's `Guest` impl receives it.
+pub type RawRequest = wit::Request;
+/// The generated response type, as the expansion's `Guest` impl returns it.
+pub type RawResponse = wit::Response;
+/// The generated error type, as the expansion's `Guest` impl returns it.
+pub type RawError = wit::Error;
+/// The generated service-info type, as the expansion's `Guest` impl returns it.
+pub type RawServiceInfo = wit::ServiceInfo;
+
+/// Runs `service` on `request`, converting on the way in and out.
+pub fn handle<F>(request: RawRequest, service: F) -> Result<RawResponse, RawError>
+where
+    F: FnOnce(Request) -> Result<Response, Error>,
+{
+    install_panic_hook();
+    service(request.into()).map(Into::into).map_err(Into::into)
+}
+
+/// Converts the attribute's static description for the host.
+pub fn info(info: &ServiceInfo) -> RawServiceInfo {
+    info.into()
+}
+
+/// Sends panic messages to the server's log as well as to standard error.
+///
+/// A panic traps the instance (guests are built with `panic=abort`); without this hook
+/// its message would only reach the guest's stderr, which the host may not keep, and
+/// the log line carries the service's name and the cid.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |panic| {
+            crate::log::error(&format!("service panicked: {panic}"));
+            default(panic);
+        }));
+    });
+}

@@ -1,0 +1,480 @@
+//! [`Request`]: typed, read-only access to what the host passed to `handle`.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::json;
+
+/// Which kind of channel a request came in through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    /// A REST/HTTP channel.
+    Http,
+    /// Another service, through [`invoke`](crate::invoke).
+    Invoke,
+    /// The admin API.
+    Admin,
+    /// The scheduler.
+    Scheduler,
+    /// An AMQP channel.
+    Amqp,
+    /// A ZeroMQ channel.
+    Zeromq,
+    /// A SOAP channel.
+    Soap,
+}
+
+impl ChannelKind {
+    /// The kind's name as the WIT contract spells it, e.g. `http`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Invoke => "invoke",
+            Self::Admin => "admin",
+            Self::Scheduler => "scheduler",
+            Self::Amqp => "amqp",
+            Self::Zeromq => "zeromq",
+            Self::Soap => "soap",
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a payload is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataFormat {
+    /// JSON: the host validates Simple IO input fields before calling the service.
+    Json,
+    /// XML (SOAP channels).
+    Xml,
+    /// Anything else: the payload is passed through as bytes.
+    Raw,
+}
+
+impl DataFormat {
+    /// The format's name as the WIT contract spells it, e.g. `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Xml => "xml",
+            Self::Raw => "raw",
+        }
+    }
+}
+
+impl fmt::Display for DataFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP part of a request, present when it came through an HTTP channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Http {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) path_params: Vec<(String, String)>,
+}
+
+/// One request to a service.
+///
+/// The host builds it; a service reads it. Lookups by name return the first match, and
+/// the `*_pairs`/[`headers`](Request::headers) iterators give every pair in order.
+/// Outside the host (in native unit tests of a service) build one with
+/// [`Request::builder`].
+///
+/// ```
+/// use zato_sdk::{ChannelKind, Request};
+///
+/// let req = Request::builder()
+///     .http("GET", "/customers/42")
+///     .path_param("id", "42")
+///     .query("verbose", "true")
+///     .header("X-Api-Key", "secret")
+///     .build();
+///
+/// assert_eq!(req.channel_kind(), ChannelKind::Http);
+/// assert_eq!(req.path_param("id"), Some("42"));
+/// assert_eq!(req.query("verbose"), Some("true"));
+/// assert_eq!(req.header("x-api-key"), Some("secret"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub(crate) cid: String,
+    pub(crate) channel_kind: ChannelKind,
+    pub(crate) channel_name: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) http: Option<Http>,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) data_format: DataFormat,
+}
+
+impl Request {
+    /// Starts building a request, for testing a service outside the host.
+    pub fn builder() -> RequestBuilder {
+        RequestBuilder::default()
+    }
+
+    /// The correlation id: unique per incoming request and shared by nested invokes.
+    pub fn cid(&self) -> &str {
+        &self.cid
+    }
+
+    /// The kind of channel the request came in through.
+    pub fn channel_kind(&self) -> ChannelKind {
+        self.channel_kind
+    }
+
+    /// The configured name of the channel; for [`ChannelKind::Invoke`], the calling
+    /// service.
+    pub fn channel_name(&self) -> &str {
+        &self.channel_name
+    }
+
+    /// The value of the first header called `name`, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.headers, |key| key.eq_ignore_ascii_case(name))
+    }
+
+    /// Every header, in order; names are lowercase.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(&self.headers)
+    }
+
+    /// Whether the request came through an HTTP channel (and so has a method and path).
+    pub fn is_http(&self) -> bool {
+        self.http.is_some()
+    }
+
+    /// The HTTP method, e.g. `GET`, for requests from an HTTP channel.
+    pub fn method(&self) -> Option<&str> {
+        self.http.as_ref().map(|http| http.method.as_str())
+    }
+
+    /// The HTTP path, e.g. `/customers/42`, for requests from an HTTP channel.
+    pub fn path(&self) -> Option<&str> {
+        self.http.as_ref().map(|http| http.path.as_str())
+    }
+
+    /// The first decoded value of the query string parameter `name`.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        let http = self.http.as_ref()?;
+        find(&http.query, |key| key == name)
+    }
+
+    /// Every decoded query string pair, in order.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.http.iter().flat_map(|http| pairs(&http.query))
+    }
+
+    /// The value of the `{name}` segment of the channel's path pattern.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        let http = self.http.as_ref()?;
+        find(&http.path_params, |key| key == name)
+    }
+
+    /// Every path parameter, in the order of the channel's path pattern.
+    pub fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.http.iter().flat_map(|http| pairs(&http.path_params))
+    }
+
+    /// The raw payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Takes the payload out of the request without copying it.
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+
+    /// How the payload is encoded.
+    pub fn data_format(&self) -> DataFormat {
+        self.data_format
+    }
+
+    /// The payload as text.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadRequest`] if the payload is not UTF-8.
+    pub fn text(&self) -> Result<&str, Error> {
+        std::str::from_utf8(&self.payload)
+            .map_err(|err| Error::bad_request(format!("the request payload is not UTF-8: {err}")))
+    }
+
+    /// Parses the JSON payload into `T`.
+    ///
+    /// An empty payload reads as JSON `null`, so `Option<T>` accepts a request without
+    /// a body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadRequest`] naming what is wrong if the payload is not JSON or does not
+    /// fit `T`: the caller sent it, so the caller is to blame.
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use zato_sdk::{Error, Request};
+    ///
+    /// #[derive(Debug, Deserialize)]
+    /// struct Order {
+    ///     amount: f64,
+    /// }
+    ///
+    /// let order: Order = Request::builder().payload(r#"{"amount": 12.5}"#).build().json()?;
+    /// assert_eq!(order.amount, 12.5);
+    ///
+    /// let err = Request::builder().payload("{").build().json::<Order>().unwrap_err();
+    /// assert!(matches!(err, Error::BadRequest(_)));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        json::from_payload(&self.payload).map_err(|err| match err {
+            json::PayloadError::Empty => {
+                Error::bad_request("the request has no payload, expected a JSON document")
+            }
+            json::PayloadError::Invalid(err) => {
+                Error::bad_request(format!("invalid JSON payload: {err}"))
+            }
+        })
+    }
+
+    /// Parses the JSON payload into a [`serde_json::Value`]; an empty payload is
+    /// [`Value::Null`](serde_json::Value::Null).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadRequest`] if the payload is not JSON.
+    pub fn json_value(&self) -> Result<serde_json::Value, Error> {
+        self.json()
+    }
+}
+
+/// Builds a [`Request`] the way the host would, for testing a service natively.
+///
+/// Defaults: an empty cid, an [`ChannelKind::Invoke`] channel with an empty name, no
+/// headers, no HTTP part, an empty payload and [`DataFormat::Json`].
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    request: Request,
+}
+
+impl Default for RequestBuilder {
+    fn default() -> Self {
+        Self {
+            request: Request {
+                cid: String::new(),
+                channel_kind: ChannelKind::Invoke,
+                channel_name: String::new(),
+                headers: Vec::new(),
+                http: None,
+                payload: Vec::new(),
+                data_format: DataFormat::Json,
+            },
+        }
+    }
+}
+
+impl RequestBuilder {
+    /// Sets the correlation id.
+    pub fn cid(mut self, cid: impl Into<String>) -> Self {
+        self.request.cid = cid.into();
+        self
+    }
+
+    /// Sets the channel the request came in through.
+    pub fn channel(mut self, kind: ChannelKind, name: impl Into<String>) -> Self {
+        self.request.channel_kind = kind;
+        self.request.channel_name = name.into();
+        self
+    }
+
+    /// Adds a header; the name is lowercased as the host does.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into().to_ascii_lowercase();
+        self.request.headers.push((name, value.into()));
+        self
+    }
+
+    /// Makes this an HTTP request with `method` and `path`, and sets the channel kind
+    /// to [`ChannelKind::Http`].
+    pub fn http(mut self, method: impl Into<String>, path: impl Into<String>) -> Self {
+        let http = self.request.http.get_or_insert_with(Http::default);
+        http.method = method.into();
+        http.path = path.into();
+        self.request.channel_kind = ChannelKind::Http;
+        self
+    }
+
+    /// Adds a decoded query string pair (and makes this an HTTP request if it was not).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.http_part().query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a path parameter (and makes this an HTTP request if it was not).
+    pub fn path_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.http_part()
+            .path_params
+            .push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the payload.
+    pub fn payload(mut self, payload: impl Into<Vec<u8>>) -> Self {
+        self.request.payload = payload.into();
+        self
+    }
+
+    /// Serialises `value` as the JSON payload and sets the data format to JSON.
+    ///
+    /// # Panics
+    ///
+    /// If `value` cannot be represented as JSON (a map with non-string keys, or a
+    /// `Serialize` implementation that fails): this is a builder for tests.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        self.request.payload =
+            serde_json::to_vec(value).expect("the test payload must serialise as JSON");
+        self.request.data_format = DataFormat::Json;
+        self
+    }
+
+    /// Sets the data format.
+    pub fn data_format(mut self, data_format: DataFormat) -> Self {
+        self.request.data_format = data_format;
+        self
+    }
+
+    /// Finishes the request.
+    pub fn build(self) -> Request {
+        self.request
+    }
+
+    fn http_part(&mut self) -> &mut Http {
+        if self.request.http.is_none() {
+            self.request.channel_kind = ChannelKind::Http;
+        }
+        self.request.http.get_or_insert_with(Http::default)
+    }
+}
+
+/// The value of the first pair whose key matches.
+pub(crate) fn find(
+    pairs: &[(String, String)],
+    mut matches: impl FnMut(&str) -> bool,
+) -> Option<&str> {
+    pairs
+        .iter()
+        .find(|(key, _)| matches(key))
+        .map(|(_, value)| value.as_str())
+}
+
+/// Borrows a list of owned pairs as string slices.
+pub(crate) fn pairs(pairs: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lookup_ignores_case_and_takes_the_first() {
+        let req = Request::builder()
+            .header("Content-Type", "application/json")
+            .header("x-tag", "one")
+            .header("X-Tag", "two")
+            .build();
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(req.header("CONTENT-TYPE"), Some("application/json"));
+        assert_eq!(req.header("x-tag"), Some("one"));
+        assert_eq!(req.header("missing"), None);
+        let names: Vec<_> = req.headers().map(|(name, _)| name).collect();
+        assert_eq!(names, ["content-type", "x-tag", "x-tag"]);
+    }
+
+    #[test]
+    fn http_parts_are_none_outside_http() {
+        let req = Request::builder().build();
+        assert!(!req.is_http());
+        assert_eq!(req.method(), None);
+        assert_eq!(req.path(), None);
+        assert_eq!(req.query("a"), None);
+        assert_eq!(req.path_param("a"), None);
+        assert_eq!(req.query_pairs().count(), 0);
+        assert_eq!(req.path_params().count(), 0);
+    }
+
+    #[test]
+    fn query_and_path_params_are_looked_up_exactly() {
+        let req = Request::builder()
+            .http("POST", "/users/7")
+            .path_param("id", "7")
+            .query("tag", "a")
+            .query("tag", "b")
+            .build();
+        assert_eq!(req.channel_kind(), ChannelKind::Http);
+        assert_eq!(req.method(), Some("POST"));
+        assert_eq!(req.path(), Some("/users/7"));
+        assert_eq!(req.path_param("id"), Some("7"));
+        assert_eq!(req.path_param("ID"), None);
+        assert_eq!(req.query("tag"), Some("a"));
+        let tags: Vec<_> = req.query_pairs().map(|(_, value)| value).collect();
+        assert_eq!(tags, ["a", "b"]);
+    }
+
+    #[test]
+    fn json_maps_every_failure_to_bad_request() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Customer {
+            name: String,
+        }
+
+        let empty = Request::builder().build();
+        assert_eq!(
+            empty.json::<Customer>().unwrap_err(),
+            Error::bad_request("the request has no payload, expected a JSON document")
+        );
+        assert_eq!(
+            empty.json::<Option<Customer>>().unwrap().map(|c| c.name),
+            None
+        );
+        assert_eq!(empty.json_value().unwrap(), serde_json::Value::Null);
+
+        let broken = Request::builder().payload("{\"name\":").build();
+        let err = broken.json_value().unwrap_err();
+        assert!(
+            matches!(&err, Error::BadRequest(m) if m.starts_with("invalid JSON payload: ")),
+            "{err:?}"
+        );
+
+        let wrong_shape = Request::builder()
+            .json(&serde_json::json!({"name": 1}))
+            .build();
+        let err = wrong_shape.json::<Customer>().unwrap_err();
+        assert!(
+            matches!(&err, Error::BadRequest(m) if m.contains("invalid type")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn text_rejects_invalid_utf8() {
+        let req = Request::builder().payload(vec![0xff, 0xfe]).build();
+        assert!(matches!(req.text(), Err(Error::BadRequest(_))));
+        let req = Request::builder().payload("héllo").build();
+        assert_eq!(req.text().unwrap(), "héllo");
+    }
+}

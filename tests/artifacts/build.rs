@@ -1,0 +1,281 @@
+//! Builds the guest workspaces (`examples/` and `tests/guests/`) for `wasm32-wasip2`
+//! and writes the path of every component into `$OUT_DIR/artifacts.rs`.
+//!
+//! Each workspace is built with one nested `cargo build`, not one per test, so the
+//! host's tests only ever wait for the guests once; cargo reruns this script only when
+//! the WIT contract, the SDK or a guest's sources change.
+
+use std::env;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The target guests are built for: it produces components directly.
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Variables the outer build may set that must not reach the nested one: flags meant
+/// for the host target (or for clippy, through the wrapper) would break or slow down a
+/// wasm build, and a forced target would override ours.
+const ENV_TO_REMOVE: [&str; 5] = [
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_RUSTFLAGS",
+    "RUSTC_WORKSPACE_WRAPPER",
+];
+
+/// One component, exposed as a constant.
+struct Artifact {
+    /// The constant's name.
+    constant: &'static str,
+    /// The component's file name without `.wasm`, as cargo names the crate's library.
+    file: &'static str,
+    /// The constant's documentation.
+    doc: &'static str,
+}
+
+/// A guest workspace and the components it produces.
+struct Workspace {
+    /// The workspace's directory, relative to the repository root.
+    dir: &'static str,
+    artifacts: &'static [Artifact],
+}
+
+const EXAMPLES: Workspace = Workspace {
+    dir: "examples",
+    artifacts: &[
+        Artifact {
+            constant: "HELLO",
+            file: "hello",
+            doc: "`demo.hello` (`examples/hello`): greets the `name` from the path, query or JSON payload.",
+        },
+        Artifact {
+            constant: "TRANSFORM",
+            file: "transform",
+            doc: "`demo.transform` (`examples/transform`): validates a customer record and summarises it.",
+        },
+        Artifact {
+            constant: "INVOKER",
+            file: "invoker",
+            doc: "`demo.invoker` (`examples/invoker`): invokes `demo.hello` and wraps its answer.",
+        },
+        Artifact {
+            constant: "CONFIGURED",
+            file: "configured",
+            doc: "`demo.configured` (`examples/configured`): greets with its `greeting` and `target` config keys.",
+        },
+    ],
+};
+
+const TEST_GUESTS: Workspace = Workspace {
+    dir: "tests/guests",
+    artifacts: &[
+        Artifact {
+            constant: "TRAP",
+            file: "trap",
+            doc: "`test.trap`: panics in `handle`, so the instance traps.",
+        },
+        Artifact {
+            constant: "SPIN",
+            file: "spin",
+            doc: "`test.loop`: loops forever.",
+        },
+        Artifact {
+            constant: "MEMBOMB",
+            file: "membomb",
+            doc: "`test.memory`: allocates and touches memory without bound.",
+        },
+        Artifact {
+            constant: "RECURSE",
+            file: "recurse",
+            doc: "`test.recurse`: recurses without bound.",
+        },
+        Artifact {
+            constant: "CYCLE_A",
+            file: "cycle_a",
+            doc: "`test.cycle-a`: invokes `test.cycle-b` and propagates its error.",
+        },
+        Artifact {
+            constant: "CYCLE_B",
+            file: "cycle_b",
+            doc: "`test.cycle-b`: invokes `test.cycle-a` and propagates its error.",
+        },
+        Artifact {
+            constant: "VERSION1",
+            file: "version1",
+            doc: "`test.version`, first version: answers `{\"version\": 1}`.",
+        },
+        Artifact {
+            constant: "VERSION2",
+            file: "version2",
+            doc: "`test.version`, second version: answers `{\"version\": 2}`.",
+        },
+        Artifact {
+            constant: "ECHO",
+            file: "echo",
+            doc: "`test.echo`: answers a JSON description of the request and its config.",
+        },
+        Artifact {
+            constant: "HOSTILE_INVOKE",
+            file: "hostile_invoke",
+            doc: "`test.hostile`: invokes with an empty, a 1 MiB and an unknown service name; answers the errors.",
+        },
+    ],
+};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Cargo shows a failed build script's stderr.
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(env_var("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(env_var("OUT_DIR")?);
+    let repo = manifest_dir.ancestors().nth(2).ok_or_else(|| {
+        format!(
+            "`{}` is not `<repo>/tests/artifacts`",
+            manifest_dir.display()
+        )
+    })?;
+    let target_dir = guest_target_dir(&out_dir);
+
+    println!("cargo::rerun-if-changed=build.rs");
+    for path in ["wit", "sdk-rust", "rust-toolchain.toml"] {
+        rerun_if_changed(&repo.join(path));
+    }
+
+    let mut constants =
+        String::from("// @generated by tests/artifacts/build.rs: the guest components it built.\n");
+    for workspace in [&EXAMPLES, &TEST_GUESTS] {
+        let dir = repo.join(workspace.dir);
+        watch_workspace(&dir)?;
+        build(&dir, &target_dir)?;
+        for artifact in workspace.artifacts {
+            let path = target_dir
+                .join(WASM_TARGET)
+                .join("release")
+                .join(format!("{}.wasm", artifact.file));
+            if !path.is_file() {
+                return Err(format!(
+                    "`{}` built but did not produce `{}`: does a member's `[lib]` still \
+                     produce `{}`?",
+                    workspace.dir,
+                    path.display(),
+                    artifact.file
+                ));
+            }
+            let path = path
+                .to_str()
+                .ok_or_else(|| format!("`{}` is not UTF-8", path.display()))?;
+            let _ = writeln!(
+                constants,
+                "\n/// {}\npub const {}: &str = {path:?};",
+                artifact.doc, artifact.constant
+            );
+        }
+    }
+    let examples: Vec<&str> = EXAMPLES.artifacts.iter().map(|a| a.constant).collect();
+    let _ = writeln!(
+        constants,
+        "\n/// Every example component, in the order of `examples/Cargo.toml`.\n\
+         pub const EXAMPLES: &[&str] = &[{}];",
+        examples.join(", ")
+    );
+
+    let generated = out_dir.join("artifacts.rs");
+    fs::write(&generated, constants)
+        .map_err(|err| format!("failed to write `{}`: {err}", generated.display()))
+}
+
+/// Runs `cargo build --release --target wasm32-wasip2` for the workspace in `dir`.
+fn build(dir: &Path, target_dir: &Path) -> Result<(), String> {
+    let manifest = dir.join("Cargo.toml");
+    // `CARGO` is the cargo running this script: the same toolchain builds the guests.
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--locked", "--target", WASM_TARGET])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        // The workspace's own directory, so a `rust-toolchain.toml` above it applies.
+        .current_dir(dir)
+        // Never the outer build's target directory: cargo holds its lock while this
+        // script runs.
+        .env("CARGO_TARGET_DIR", target_dir);
+    for name in ENV_TO_REMOVE {
+        command.env_remove(name);
+    }
+
+    let output = command
+        .output()
+        .map_err(|err| format!("failed to run cargo for `{}`: {err}", manifest.display()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The lock files are committed and the build is `--locked`, so that every machine
+    // builds the same guests: a dependency change must update them on purpose.
+    let hint = if stderr.contains("--locked") {
+        format!(
+            "\nhint: the SDK's or a guest's dependencies changed; update the lock file with \
+             `cargo update --workspace --manifest-path {}` and commit it",
+            manifest.display()
+        )
+    } else {
+        String::new()
+    };
+    Err(format!(
+        "failed to build the guest components of `{}` for {WASM_TARGET} ({}); cargo said:\n{}{hint}",
+        manifest.display(),
+        output.status,
+        stderr.trim_end()
+    ))
+}
+
+/// Where the nested builds put their output: `wasm-guests/` inside the outer build's
+/// target directory, found as the nearest ancestor of `OUT_DIR` that cargo tagged with
+/// `CACHEDIR.TAG` (so it works with `--target`, custom profiles and `CARGO_TARGET_DIR`).
+/// Both workspaces share it, which lets them share the compiled SDK.
+fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .unwrap_or(out_dir)
+        .join("wasm-guests")
+}
+
+/// Watches a guest workspace's manifest, lock file and member directories, but not its
+/// `target/`: cargo compares the modification times of everything under a watched
+/// directory, and a build of the workspace by hand must not trigger this script.
+fn watch_workspace(dir: &Path) -> Result<(), String> {
+    rerun_if_changed(&dir.join("Cargo.toml"));
+    rerun_if_changed(&dir.join("Cargo.lock"));
+    let read_error = |err| format!("failed to read `{}`: {err}", dir.display());
+    let mut members = fs::read_dir(dir)
+        .map_err(read_error)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error)?;
+    members.retain(|path| path.join("Cargo.toml").is_file());
+    members.sort();
+    for member in members {
+        rerun_if_changed(&member);
+    }
+    Ok(())
+}
+
+fn rerun_if_changed(path: &Path) {
+    println!("cargo::rerun-if-changed={}", path.display());
+}
+
+fn env_var(name: &str) -> Result<OsString, String> {
+    env::var_os(name).ok_or_else(|| format!("cargo did not set `{name}`"))
+}

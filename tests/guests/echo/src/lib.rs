@@ -1,0 +1,62 @@
+//! `test.echo`: answers with what it was given.
+//!
+//! The host's tests read the answer to check that every part of a request reaches the
+//! service intact, and that configuration is per service:
+//!
+//! ```json
+//! {
+//!   "cid": "...",
+//!   "channel": {"kind": "http", "name": "api"},
+//!   "method": "POST",
+//!   "path": "/echo/7",
+//!   "query": [["a", "1"], ["a", "2"]],
+//!   "path_params": {"id": "7"},
+//!   "headers": {"content-type": "application/json"},
+//!   "payload": "{\"x\":1}",
+//!   "data_format": "json",
+//!   "config": {"key": "value"}
+//! }
+//! ```
+//!
+//! `method` and `path` are `null` outside HTTP channels. Query pairs stay a list so that
+//! order and repeated names show; for a repeated header or path parameter the first
+//! value is kept. The payload is decoded as UTF-8, invalid bytes replaced with U+FFFD.
+
+use zato_sdk::prelude::*;
+use zato_sdk::serde_json::{Map, Value, json};
+
+/// Describes the request.
+#[zato_sdk::service(
+    name = "test.echo",
+    description = "Answers with a JSON description of the request and the service's configuration",
+    output = "cid: string, channel: object, method: string?, path: string?, query: array, \
+              path_params: object, headers: object, payload: string, data_format: string, \
+              config: object"
+)]
+fn echo(req: Request) -> Result<Response, Error> {
+    let query: Vec<Value> = req
+        .query_pairs()
+        .map(|(name, value)| json!([name, value]))
+        .collect();
+    Response::json(&json!({
+        "cid": req.cid(),
+        "channel": { "kind": req.channel_kind().as_str(), "name": req.channel_name() },
+        "method": req.method(),
+        "path": req.path(),
+        "query": query,
+        "path_params": object(req.path_params()),
+        "headers": object(req.headers()),
+        "payload": String::from_utf8_lossy(req.payload()),
+        "data_format": req.data_format().as_str(),
+        "config": object(config::get_all().iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+    }))
+}
+
+/// A JSON object of string pairs, keeping the first value of a repeated name.
+fn object<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
+    let mut object = Map::new();
+    for (name, value) in pairs {
+        object.entry(name).or_insert_with(|| Value::from(value));
+    }
+    Value::Object(object)
+}
