@@ -195,7 +195,7 @@ impl Runtime {
         .await;
         match outcome {
             Ok(Ok(info)) => Ok(info_to_api(info)),
-            Ok(Err(e)) => Err(self.classify(what, e, &store)),
+            Ok(Err(e)) => Err(self.classify(what, e, &store, self.settings.info_timeout())),
             Err(_) => Err(CallError::Timeout {
                 service: what.to_owned(),
                 after: self.settings.info_timeout(),
@@ -223,6 +223,8 @@ impl Runtime {
             })?;
         }
         let remaining = call.deadline.saturating_duration_since(Instant::now());
+        // Whole milliseconds, rounded up, so messages say "1s" rather than "999.98ms".
+        let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
         let exceeded = Arc::clone(&call.depth_exceeded);
         let mut store = self.new_store(
             Arc::clone(&service.name),
@@ -243,7 +245,7 @@ impl Runtime {
                 service: name.to_owned(),
                 error,
             }),
-            Ok(Err(trap)) => Err(self.classify(name, trap, &store)),
+            Ok(Err(trap)) => Err(self.classify(name, trap, &store, budget)),
             Err(_) => Err(CallError::Timeout {
                 service: name.to_owned(),
                 after: remaining,
@@ -290,7 +292,12 @@ impl Runtime {
             if Instant::now() >= deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                Ok(UpdateDeadline::Yield(1))
+                // tokio's own yield goes to the back of the run queue; a plain wake
+                // from inside the poll would land in the LIFO slot and starve others.
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         store.set_epoch_deadline(1);
@@ -298,7 +305,13 @@ impl Runtime {
     }
 
     /// Turns a trap into the error a caller can act on.
-    fn classify(&self, service: &str, error: wasmtime::Error, store: &Store<Ctx>) -> CallError {
+    fn classify(
+        &self,
+        service: &str,
+        error: wasmtime::Error,
+        store: &Store<Ctx>,
+        budget: Duration,
+    ) -> CallError {
         let service = service.to_owned();
         if let Some(limit) = store.data().limiter.memory_exceeded() {
             return CallError::MemoryLimit { service, limit };
@@ -308,10 +321,13 @@ impl Runtime {
                 wasmtime::Trap::Interrupt => {
                     return CallError::Timeout {
                         service,
-                        after: self.settings.default_timeout(),
+                        after: budget,
                     };
                 }
                 wasmtime::Trap::StackOverflow => return CallError::StackOverflow { service },
+                wasmtime::Trap::MemoryOutOfBounds if shadow_stack_overflow(&error) => {
+                    return CallError::StackOverflow { service };
+                }
                 _ => {}
             }
         }
@@ -359,8 +375,31 @@ fn info_to_api(info: ServiceInfo) -> crate::api::ServiceInfo {
 
 /// The first line of a trap's message, plus the guest's panic message when it printed one.
 fn trap_message(error: &wasmtime::Error) -> String {
-    let text = format!("{error:#}");
-    text.lines().next().unwrap_or("trap").to_owned()
+    // The chain is [backtrace header, ..., trap]: report the causes, innermost first.
+    let mut causes: Vec<String> = error.chain().skip(1).map(|c| c.to_string()).collect();
+    causes.reverse();
+    match causes.split_first() {
+        None => format!("{error}")
+            .lines()
+            .next()
+            .unwrap_or("trap")
+            .to_owned(),
+        Some((trap, [])) => trap.clone(),
+        Some((trap, details)) => format!("{trap} ({})", details.join(": ")),
+    }
+}
+
+/// Whether an out-of-bounds access is a Rust guest's shadow stack (at the bottom of its
+/// linear memory) growing below address 0, i.e. unbounded recursion.
+fn shadow_stack_overflow(error: &wasmtime::Error) -> bool {
+    const PREFIX: &str = "memory fault at wasm address 0x";
+    error.chain().any(|cause| {
+        let text = cause.to_string();
+        text.strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .is_some_and(|address| (0xFFFF_0000..=0xFFFF_FFFF).contains(&address))
+    })
 }
 
 /// Refuses anything that is not a WebAssembly component before Cranelift sees it.

@@ -98,15 +98,16 @@ fn sqlite_url(url: &str) -> OdbResult<String> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let file = path.split('?').next().unwrap_or(path);
-    if !file.is_empty() && !file.starts_with(':') {
-        if let Some(dir) = std::path::Path::new(file).parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                OdbError::Invalid(format!(
-                    "cannot create ODB directory `{}`: {e}",
-                    dir.display()
-                ))
-            })?;
-        }
+    if !file.is_empty()
+        && !file.starts_with(':')
+        && let Some(dir) = std::path::Path::new(file).parent()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            OdbError::Invalid(format!(
+                "cannot create ODB directory `{}`: {e}",
+                dir.display()
+            ))
+        })?;
     }
     Ok(if url.contains('?') {
         url.to_owned()

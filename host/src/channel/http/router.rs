@@ -17,6 +17,9 @@ pub enum RouteError {
     },
 }
 
+/// Decoded `{param}` values of a matched path, in pattern order.
+pub type PathParams = Vec<(String, String)>;
+
 /// One channel, ready to match.
 pub struct Route {
     pub config: HttpChannel,
@@ -70,7 +73,7 @@ impl ChannelRouter {
     }
 
     /// The channel for `path` and its decoded path parameters.
-    pub fn find(&self, path: &str) -> Option<(Arc<Route>, Vec<(String, String)>)> {
+    pub fn find(&self, path: &str) -> Option<(Arc<Route>, PathParams)> {
         let matched = self.router.at(path).ok()?;
         let params = matched
             .params

@@ -1,0 +1,59 @@
+//! The admin API's authentication and invoke endpoint.
+
+use reqwest::{Method, StatusCode};
+use zato_test_artifacts as wasm;
+
+use crate::harness::TestServer;
+
+#[tokio::test]
+async fn the_admin_api_needs_the_right_credentials() {
+    let server = TestServer::start().await;
+    let url = format!("{}/zato/api/services", server.base);
+    let response = server.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().contains_key("www-authenticate"));
+    let response = server
+        .http
+        .get(&url)
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = server
+        .http
+        .post(&url)
+        .body(std::fs::read(wasm::HELLO).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "no deploy without credentials"
+    );
+    assert!(server.services().await.is_empty());
+}
+
+#[tokio::test]
+async fn invoke_runs_a_service_and_invoke_chains_work() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    server.deploy(wasm::INVOKER).await;
+    let response = server
+        .admin(Method::POST, "/zato/api/services/demo.invoker/invoke")
+        .body(r#"{"name":"chain"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["from"], "demo.hello");
+    assert_eq!(body["answer"]["message"], "Hello, chain!");
+    let response = server
+        .admin(Method::POST, "/zato/api/services/no.such/invoke")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,174 @@
+//! Hot deploy through every door, refusal of bad components, restarts.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use zato_test_artifacts as wasm;
+
+use crate::harness::{TestServer, config, eventually};
+
+#[tokio::test]
+async fn a_wasm_dropped_in_pickup_is_served_over_http() {
+    let server = TestServer::start().await;
+    let started = Instant::now();
+    std::fs::copy(wasm::HELLO, server.pickup().join("hello.wasm")).unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "demo.hello deployed from pickup",
+        || async { server.running_version("demo.hello").await },
+    )
+    .await;
+    println!("pickup -> running: {} ms", started.elapsed().as_millis());
+    server.channel("hello", "/hello", "demo.hello", 0).await;
+    let (status, body) = server.get("/hello?name=pickup").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Hello, pickup!");
+    let pickup = server.pickup().join("hello.wasm");
+    eventually(Duration::from_secs(5), "deployed file removed", || async {
+        (!pickup.exists()).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pickup_ignores_hidden_temporary_and_outside_links_and_keeps_failed_files() {
+    let server = TestServer::start().await;
+    let pickup = server.pickup();
+    std::fs::copy(wasm::HELLO, pickup.join(".hidden.wasm")).unwrap();
+    std::fs::copy(wasm::HELLO, pickup.join("hello.wasm.tmp")).unwrap();
+    std::fs::copy(wasm::HELLO, pickup.join("hello.wasm.part")).unwrap();
+    // A link to a component outside the directory must not be followed.
+    let outside = server.dir.path().join("outside.wasm");
+    std::fs::copy(wasm::TRANSFORM, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, pickup.join("link.wasm")).unwrap();
+    std::fs::write(pickup.join("broken.wasm"), b"not wasm at all").unwrap();
+    // A component that is good, as a marker that the watcher went through its events.
+    std::fs::copy(wasm::ECHO, pickup.join("echo.wasm")).unwrap();
+    eventually(Duration::from_secs(20), "echo deployed", || async {
+        server.running_version("test.echo").await
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let names: Vec<String> = server
+        .services()
+        .await
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["test.echo"],
+        "only the complete, visible, local component is deployed"
+    );
+    assert!(
+        pickup.join("broken.wasm").exists(),
+        "a failed file stays for the user to see"
+    );
+    assert!(outside.exists());
+}
+
+#[tokio::test]
+async fn broken_and_non_component_files_are_refused_and_the_old_version_keeps_serving() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    server.channel("hello", "/hello", "demo.hello", 0).await;
+
+    let hello = std::fs::read(wasm::HELLO).unwrap();
+    // A minimal valid core module: header only.
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "garbage",
+            b"definitely not wasm".to_vec(),
+            "not a WebAssembly file",
+        ),
+        (
+            "core module",
+            core_module,
+            "core WebAssembly module, not a component",
+        ),
+        (
+            "truncated component",
+            hello[..hello.len() / 2].to_vec(),
+            "invalid component",
+        ),
+        ("empty", Vec::new(), "empty upload"),
+    ];
+    for (what, bytes, expected) in cases {
+        let (status, body) = server.try_deploy(bytes).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains(expected), "{what}: {message}");
+    }
+    // Through the pickup door too: the file fails, the running version stays.
+    std::fs::write(server.pickup().join("hello.wasm"), &hello[..1000]).unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (status, body) = server.get("/hello?name=still").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Hello, still!");
+    assert_eq!(server.running_version("demo.hello").await, Some(1));
+}
+
+#[tokio::test]
+async fn same_bytes_twice_are_one_version_and_new_bytes_are_the_next() {
+    let server = TestServer::start().await;
+    let first = server.deploy(wasm::VERSION1).await;
+    assert_eq!(
+        (first.name.as_str(), first.version, first.unchanged),
+        ("test.version", 1, false)
+    );
+    let again = server.deploy(wasm::VERSION1).await;
+    assert_eq!((again.version, again.unchanged), (1, true));
+    let second = server.deploy(wasm::VERSION2).await;
+    assert_eq!((second.version, second.unchanged), (2, false));
+    assert_eq!(server.running_version("test.version").await, Some(2));
+}
+
+#[tokio::test]
+async fn a_restarted_server_runs_what_the_odb_holds_from_its_artifact_cache() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    server.channel("hello", "/hello", "demo.hello", 0).await;
+    let dir = server.stop().await;
+    let cached: Vec<_> = std::fs::read_dir(dir.path().join("data/cache"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(cached.len(), 1, "one compiled artifact cached");
+
+    let config = config(dir.path());
+    let restarted = TestServer::start_in(dir, config).await;
+    let (status, body) = restarted.get("/hello?name=again").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "Hello, again!");
+    // Same bytes deployed again: found in the cache, not recompiled, same version.
+    let outcome = restarted.deploy(wasm::HELLO).await;
+    assert!(outcome.unchanged && outcome.from_cache);
+}
+
+#[tokio::test]
+async fn a_deleted_service_stops_answering() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    server.channel("hello", "/hello", "demo.hello", 0).await;
+    let response = server
+        .admin(Method::DELETE, "/zato/api/services/demo.hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = server.get("/hello").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"].as_str().unwrap().contains("not deployed"),
+        "{body}"
+    );
+    let response = server
+        .admin(Method::DELETE, "/zato/api/services/demo.hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // Deploying it again makes version 3 (1 = deploy, 2 = deletion).
+    assert_eq!(server.deploy(wasm::HELLO).await.version, 3);
+}

@@ -1,0 +1,147 @@
+//! Guests that trap, loop, allocate or recurse without bound, or invoke in a cycle:
+//! each fails only its own request, with the right status and a message naming it,
+//! and the server keeps serving everything else.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use zato_test_artifacts as wasm;
+
+use crate::harness::TestServer;
+
+async fn hostile_server() -> TestServer {
+    let server = TestServer::start_with(|c| {
+        c.runtime.memory_limit_mib = 32;
+    })
+    .await;
+    for (component, name, path, timeout) in [
+        (wasm::HELLO, "demo.hello", "/hello", 0),
+        (wasm::TRAP, "test.trap", "/trap", 0),
+        (wasm::SPIN, "test.loop", "/loop", 1000),
+        (wasm::MEMBOMB, "test.memory", "/memory", 0),
+        (wasm::RECURSE, "test.recurse", "/recurse", 0),
+        (wasm::CYCLE_A, "test.cycle-a", "/cycle", 0),
+        (wasm::CYCLE_B, "test.cycle-b", "/cycle-b", 0),
+        (wasm::HOSTILE_INVOKE, "test.hostile", "/hostile", 0),
+    ] {
+        assert_eq!(server.deploy(component).await.name, name);
+        server.channel(name, path, name, timeout).await;
+    }
+    server
+}
+
+async fn assert_hello_still_answers(server: &TestServer) {
+    let (status, body) = server.get("/hello?name=survivor").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "Hello, survivor!");
+}
+
+fn error_of(body: &Value) -> &str {
+    assert!(
+        body["cid"].as_str().is_some_and(|c| c.len() == 32),
+        "error bodies carry the cid: {body}"
+    );
+    body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {body}"))
+}
+
+#[tokio::test]
+async fn each_hostile_guest_fails_only_its_own_request() {
+    let server = hostile_server().await;
+    let cases: [(&str, StatusCode, &[&str]); 5] = [
+        (
+            "/trap",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &["service `test.trap` trapped"],
+        ),
+        (
+            "/loop",
+            StatusCode::GATEWAY_TIMEOUT,
+            &["service `test.loop` timed out"],
+        ),
+        (
+            "/memory",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &["`test.memory` exceeded its memory limit of 33554432 bytes"],
+        ),
+        (
+            "/recurse",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &["`test.recurse` overflowed its stack"],
+        ),
+        (
+            "/cycle",
+            StatusCode::LOOP_DETECTED,
+            &["invoke depth limit exceeded", "test.cycle-"],
+        ),
+    ];
+    for (path, expected_status, expected_text) in cases {
+        let (status, body) = server.get(path).await;
+        assert_eq!(status, expected_status, "{path}: {body}");
+        let message = error_of(&body);
+        for text in expected_text {
+            assert!(
+                message.contains(text),
+                "{path}: `{message}` should contain `{text}`"
+            );
+        }
+        assert_hello_still_answers(&server).await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_invoke_arguments_come_back_as_errors_the_guest_handles() {
+    let server = hostile_server().await;
+    let (status, body) = server.get("/hostile").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("invalid service name (0 bytes)"), "{text}");
+    assert!(
+        text.contains("invalid service name (1048576 bytes)"),
+        "{text}"
+    );
+    assert!(text.contains("is not deployed"), "{text}");
+    assert_hello_still_answers(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_spinning_on_every_worker_thread_do_not_stop_other_requests() {
+    let server = hostile_server().await;
+    // More looping requests than the runtime has worker threads.
+    let loops: Vec<_> = (0..4)
+        .map(|_| {
+            let request = server.http.get(format!("{}/loop", server.base)).send();
+            tokio::spawn(async move { request.await.unwrap().status() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    assert_hello_still_answers(&server).await;
+    println!(
+        "hello answered in {} ms while 4 guests spun",
+        started.elapsed().as_millis()
+    );
+    assert!(
+        loops.iter().all(|l| !l.is_finished()),
+        "the loops were still running while hello answered"
+    );
+    for l in loops {
+        assert_eq!(l.await.unwrap(), StatusCode::GATEWAY_TIMEOUT);
+    }
+    // And a burst of traps and memory bombs in parallel leaves the server whole.
+    let burst: Vec<_> = [
+        "/trap", "/memory", "/recurse", "/trap", "/memory", "/recurse",
+    ]
+    .into_iter()
+    .map(|path| {
+        let request = server.http.get(format!("{}{path}", server.base)).send();
+        tokio::spawn(async move { request.await.unwrap().status() })
+    })
+    .collect();
+    for b in burst {
+        assert_eq!(b.await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    assert_hello_still_answers(&server).await;
+}

@@ -1,0 +1,163 @@
+//! HTTP channels: routing, what reaches the service, limits and error bodies.
+
+use reqwest::{Method, StatusCode};
+use zato_test_artifacts as wasm;
+
+use crate::harness::TestServer;
+
+#[tokio::test]
+async fn path_params_query_headers_and_payload_reach_the_service() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::ECHO).await;
+    server
+        .channel("echo", "/customers/{id}/orders/{order}", "test.echo", 0)
+        .await;
+    let response = server
+        .http
+        .post(format!(
+            "{}/customers/c%201/orders/42?x=1&y=two%20words",
+            server.base
+        ))
+        .header("X-Custom", "yes")
+        .body("hello body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cid = response.headers()["x-zato-cid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["cid"], cid);
+    assert_eq!(body["channel"]["kind"], "http");
+    assert_eq!(body["channel"]["name"], "echo");
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["path"], "/customers/c%201/orders/42");
+    assert_eq!(body["path_params"]["id"], "c 1");
+    assert_eq!(body["path_params"]["order"], "42");
+    assert_eq!(body["query"][1][1], "two words");
+    assert_eq!(body["headers"]["x-custom"], "yes");
+    assert_eq!(body["payload"], "hello body");
+}
+
+#[tokio::test]
+async fn config_changes_reach_a_running_service_without_redeploy() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::CONFIGURED).await;
+    server
+        .channel("configured", "/configured", "demo.configured", 0)
+        .await;
+    let (_, body) = server.get("/configured").await;
+    assert_eq!(body["message"], "Hello, world!");
+    let config = serde_json::json!({ "greeting": "Howdy", "target": "partner" });
+    let response = server
+        .admin(Method::PUT, "/zato/api/services/demo.configured/config")
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, body) = server.get("/configured").await;
+    assert_eq!(body["message"], "Howdy, partner!");
+}
+
+#[tokio::test]
+async fn unknown_paths_wrong_methods_and_large_bodies_get_json_errors() {
+    let server = TestServer::start_with(|c| c.http.max_body_bytes = 1024).await;
+    server.deploy(wasm::HELLO).await;
+    let channel = serde_json::json!({ "name": "h", "path": "/h", "service": "demo.hello", "methods": ["get"] });
+    let response = server
+        .admin(Method::POST, "/zato/api/channels/http")
+        .json(&channel)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let (status, body) = server.get("/nowhere").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "no channel for path `/nowhere`");
+    assert!(body["cid"].is_string());
+
+    let (status, body) = server.post("/h", "{}").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+
+    let response = server
+        .http
+        .get(format!("{}/h", server.base))
+        .body("x".repeat(2048))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (status, body) = server.get("/zato/ping").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn input_validation_answers_400_naming_the_field() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::TRANSFORM).await;
+    server.channel("t", "/t", "demo.transform", 0).await;
+    let (status, body) = server.post("/t", r#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","orders":[{"amount":2.5},{"amount":4}]}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["full_name"], "Ada Lovelace");
+    assert_eq!(body["email_domain"], "example.com");
+    assert_eq!(body["order_count"], 2);
+    assert_eq!(body["total"], 6.5);
+    let (status, body) = server.post("/t", r#"{"first_name":"Ada"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("`last_name`"),
+        "{body}"
+    );
+    let (status, _) = server
+        .post("/t", r#"{"first_name":1,"last_name":"x"}"#)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn channels_are_checked_when_created() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    server.channel("a", "/a/{id}", "demo.hello", 0).await;
+    let create = |body: serde_json::Value| {
+        let request = server
+            .admin(Method::POST, "/zato/api/channels/http")
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) =
+        create(serde_json::json!({ "name": "b", "path": "/a/{other}", "service": "demo.hello" }))
+            .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) =
+        create(serde_json::json!({ "name": "a", "path": "/new", "service": "demo.hello" })).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) =
+        create(serde_json::json!({ "name": "z", "path": "/zato/mine", "service": "demo.hello" }))
+            .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, body) =
+        create(serde_json::json!({ "name": "c", "path": "/c", "service": "no.such" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("not deployed"));
+
+    let response = server
+        .admin(Method::DELETE, "/zato/api/channels/http/a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.get("/a/1").await.0, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the whole system: one test binary, one module per area.
+//!
+//! Servers run in-process on 127.0.0.1:0 (or as real `zato` processes in `cli`), each
+//! with its own temporary directory, SQLite ODB and pickup directory. The guest
+//! components come from `zato-test-artifacts`, built once per test run.
+
+mod harness;
+
+mod admin;
+mod cli;
+mod deploy;
+mod hostile;
+mod http;
+mod redeploy;
