@@ -48,6 +48,12 @@ pub struct NewEnv<'a> {
     pub cluster: &'a str,
     /// Pickup directory relative to each server's directory; `../pickup` by default.
     pub pickup_dir: Option<&'a str>,
+    /// How many servers the cluster has.
+    pub servers: u16,
+    /// ODB URL; an SQLite file in the environment when absent.
+    pub odb: Option<&'a str>,
+    /// Redis URL of the KVDB and broker; the in-memory one (a single server) when absent.
+    pub redis: Option<&'a str>,
 }
 
 /// The admin password, generated once and shown once.
@@ -70,21 +76,34 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             dir.display()
         );
     }
-    let server_dir = dir.join("server1");
-    for d in [
-        dir.to_path_buf(),
-        dir.join("pickup"),
-        dir.join("data"),
-        server_dir.clone(),
-    ] {
+    if new.servers == 0 {
+        bail!("an environment needs at least one server");
+    }
+    if new.servers > 1 && new.redis.is_none() {
+        bail!(
+            "a cluster of {} servers needs a shared Redis for its broker and locks: \
+             pass --redis redis://127.0.0.1:6379",
+            new.servers
+        );
+    }
+    let last_port = u32::from(new.base_port) + u32::from(new.servers) - 1;
+    if last_port > u32::from(u16::MAX) {
+        bail!(
+            "ports {}..={last_port} do not fit: choose a lower --base-port",
+            new.base_port
+        );
+    }
+    let names: Vec<String> = (1..=new.servers).map(|i| format!("server{i}")).collect();
+    for d in [dir.to_path_buf(), dir.join("pickup"), dir.join("data")] {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create `{}`", d.display()))?;
     }
     let username = "admin".to_string();
     let password = uuid::Uuid::new_v4().simple().to_string();
+    let password_hash = zato_host::admin::hash_password(&password);
     let env = EnvFile {
         cluster: new.cluster.into(),
         base_port: new.base_port,
-        servers: vec!["server1".into()],
+        servers: names.clone(),
     };
     write(
         &dir.join(ENV_FILE),
@@ -93,29 +112,35 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             toml::to_string(&env)?
         ),
     )?;
-    let server = ServerConfig {
-        name: "server1".into(),
-        cluster: new.cluster.into(),
-        bind: format!("127.0.0.1:{}", new.base_port),
-        pickup_dir: Some(PathBuf::from(new.pickup_dir.unwrap_or("../pickup"))),
-        data_dir: PathBuf::from("data"),
-        odb: "sqlite://../data/odb.sqlite".into(),
-        kvdb: "memory".into(),
-        admin: AdminConfig {
-            username: username.clone(),
-            password_hash: zato_host::admin::hash_password(&password),
-        },
-        runtime: Default::default(),
-        http: Default::default(),
-        deploy: Default::default(),
-    };
-    write(
-        &server_dir.join(SERVER_FILE),
-        &format!(
-            "# Server configuration; every field is documented in zato_host::config::ServerConfig.\n{}",
-            toml::to_string(&server)?
-        ),
-    )?;
+    for (i, name) in names.iter().enumerate() {
+        let server_dir = dir.join(name);
+        std::fs::create_dir_all(&server_dir)
+            .with_context(|| format!("cannot create `{}`", server_dir.display()))?;
+        let server = ServerConfig {
+            name: name.clone(),
+            cluster: new.cluster.into(),
+            bind: format!("127.0.0.1:{}", u32::from(new.base_port) + i as u32),
+            pickup_dir: Some(PathBuf::from(new.pickup_dir.unwrap_or("../pickup"))),
+            data_dir: PathBuf::from("data"),
+            odb: new.odb.unwrap_or("sqlite://../data/odb.sqlite").into(),
+            kvdb: new.redis.unwrap_or("memory").into(),
+            admin: AdminConfig {
+                username: username.clone(),
+                password_hash: password_hash.clone(),
+            },
+            runtime: Default::default(),
+            http: Default::default(),
+            deploy: Default::default(),
+            membership: Default::default(),
+        };
+        write(
+            &server_dir.join(SERVER_FILE),
+            &format!(
+                "# Server configuration; every field is documented in zato_host::config::ServerConfig.\n{}",
+                toml::to_string(&server)?
+            ),
+        )?;
+    }
     let credentials = Credentials {
         username: username.clone(),
         password: password.clone(),

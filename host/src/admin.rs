@@ -30,6 +30,8 @@ pub struct AdminState {
     pub server_name: String,
     pub address: String,
     pub started: Instant,
+    /// A running server not seen for this long is reported as `gone`.
+    pub dead_after_ms: i64,
 }
 
 type Shared = State<Arc<AdminState>>;
@@ -65,6 +67,7 @@ pub fn router(state: Arc<AdminState>, auth: Arc<AdminAuth>, max_upload: usize) -
 
 async fn server_status(State(state): Shared) -> Response {
     let runtime = state.deployer.runtime();
+    let (compilations, cache_hits) = runtime.compile_counts();
     json_response(
         StatusCode::OK,
         &ServerStatus {
@@ -74,6 +77,8 @@ async fn server_status(State(state): Shared) -> Response {
             allocator: format!("{:?}", runtime.allocator()),
             uptime_s: state.started.elapsed().as_secs(),
             services: runtime.registry().list().len(),
+            compilations,
+            cache_hits,
         },
     )
 }

@@ -143,6 +143,10 @@ pub struct ServerStatus {
     pub allocator: String,
     pub uptime_s: u64,
     pub services: usize,
+    /// Components compiled by Cranelift since the server started.
+    pub compilations: u64,
+    /// Components loaded from the artifact cache since the server started.
+    pub cache_hits: u64,
 }
 
 /// The JSON body of every error response.

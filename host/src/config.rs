@@ -46,6 +46,27 @@ pub struct ServerConfig {
     pub http: HttpSettings,
     #[serde(default)]
     pub deploy: DeploySettings,
+    #[serde(default)]
+    pub membership: MembershipSettings,
+}
+
+/// How servers of a cluster see each other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MembershipSettings {
+    /// How often a server renews its `last seen` time in the ODB, in ms.
+    pub heartbeat_ms: u64,
+    /// A running server not seen for this long is reported as gone (it died), in ms.
+    pub dead_after_ms: u64,
+}
+
+impl Default for MembershipSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 2_000,
+            dead_after_ms: 10_000,
+        }
+    }
 }
 
 /// Who may use the admin API.

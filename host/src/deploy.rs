@@ -146,19 +146,11 @@ impl Deployer {
         let lock_key = format!("deploy-lock:{sha256}");
         let token = uuid::Uuid::new_v4().to_string();
         let deadline = Instant::now() + LOCK_TTL;
+        // Someone else deploying these exact bytes (another server watching the same
+        // pickup directory, most often) holds the lock: wait for them. Once it is free,
+        // the ODB has their version and `deploy_locked` finds it unchanged, so this server
+        // only compiles the component for itself (from its artifact cache, if it has it).
         while !self.kvdb.try_lock(&lock_key, &token, LOCK_TTL).await? {
-            // Someone else is deploying these exact bytes: wait for their result.
-            if let Some(done) = self.odb.find_by_sha256(&sha256).await? {
-                self.apply(&done).await;
-                return Ok(DeployOutcome {
-                    name: done.name,
-                    version: done.version,
-                    sha256,
-                    unchanged: true,
-                    from_cache: true,
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                });
-            }
             if Instant::now() > deadline {
                 return Err(DeployError::LockTimeout(LOCK_TTL));
             }

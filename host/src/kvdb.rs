@@ -1,11 +1,18 @@
 //! The KVDB (key/values, locks, work queues) and the broker (pub/sub), as traits.
 //!
-//! [`memory::MemoryKvdb`] implements both for a single server; a cluster uses Redis
-//! behind the same traits. A cluster of several servers cannot use the in-memory one:
-//! each server would have its own.
+//! [`memory::MemoryKvdb`] implements both for a single server; a cluster uses
+//! [`redis::RedisKvdb`] behind the same traits. A cluster of several servers cannot use
+//! the in-memory one: each server would have its own.
+//!
+//! Both implementations keep the same semantics; `suite` (tests only) holds the
+//! behavioural tests that run against each of them.
 
 pub mod memory;
+pub mod redis;
+#[cfg(test)]
+mod suite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +25,7 @@ pub enum KvdbError {
     Unavailable(String),
     #[error("value of `{0}` is not an integer")]
     NotAnInteger(String),
-    #[error("unsupported KVDB URL `{0}`: expected `memory`")]
+    #[error("unsupported KVDB URL `{0}`: expected `memory` or `redis://host:port[/db]`")]
     UnsupportedUrl(String),
 }
 
@@ -63,13 +70,55 @@ pub trait Broker: Send + Sync {
     async fn subscribe(&self, channel: &str) -> KvdbResult<mpsc::Receiver<BrokerEvent>>;
 }
 
-/// Both halves of the KVDB a server needs, from one URL.
-pub fn open(url: &str) -> KvdbResult<(std::sync::Arc<dyn Kvdb>, std::sync::Arc<dyn Broker>)> {
+/// Both halves of the KVDB a server needs, from one URL: `memory`, or
+/// `redis://[user:password@]host:port[/db]`.
+///
+/// `prefix` (the cluster's name) starts every Redis key and channel, as `{prefix}:`, so
+/// that several clusters can share one Redis; the in-memory KVDB ignores it.
+pub async fn open(url: &str, prefix: &str) -> KvdbResult<(Arc<dyn Kvdb>, Arc<dyn Broker>)> {
     match url {
         "memory" | "memory://" => {
-            let kvdb = std::sync::Arc::new(memory::MemoryKvdb::default());
+            let kvdb = Arc::new(memory::MemoryKvdb::default());
             Ok((kvdb.clone(), kvdb))
         }
-        other => Err(KvdbError::UnsupportedUrl(other.to_owned())),
+        url if url.starts_with("redis://") => {
+            let kvdb = Arc::new(redis::RedisKvdb::connect(url, prefix).await?);
+            Ok((kvdb.clone(), kvdb))
+        }
+        other => Err(KvdbError::UnsupportedUrl(redact(other))),
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(
+            redact("redis://:secret@127.0.0.1:6379/2"),
+            "redis://***@127.0.0.1:6379/2"
+        );
+        assert_eq!(redact("redis://user:p@ss@host:1/0"), "redis://***@host:1/0");
+        assert_eq!(redact("redis://host:1/a@b"), "redis://host:1/a@b");
+        assert_eq!(redact("memory"), "memory");
+    }
+
+    #[tokio::test]
+    async fn open_rejects_an_unknown_url_naming_it() {
+        let err = open("mongodb://h", "c").await.err().expect("an error");
+        assert!(err.to_string().contains("`mongodb://h`"), "{err}");
     }
 }

@@ -15,6 +15,7 @@ mod error;
 mod limits;
 mod registry;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -96,7 +97,15 @@ pub struct Runtime {
     cache: ArtifactCache,
     registry: Registry,
     settings: RuntimeSettings,
+    stats: CompileStats,
     _ticker: engine::EpochTicker,
+}
+
+/// How often components were compiled by Cranelift and loaded from the artifact cache.
+#[derive(Default)]
+struct CompileStats {
+    compiled: AtomicU64,
+    cache_hits: AtomicU64,
 }
 
 impl Runtime {
@@ -118,6 +127,7 @@ impl Runtime {
             cache,
             registry: Registry::default(),
             settings,
+            stats: CompileStats::default(),
             _ticker: ticker,
         }))
     }
@@ -135,6 +145,15 @@ impl Runtime {
         self.allocator
     }
 
+    /// (components compiled by Cranelift, components loaded from the artifact cache)
+    /// since the server started.
+    pub fn compile_counts(&self) -> (u64, u64) {
+        (
+            self.stats.compiled.load(Ordering::Relaxed),
+            self.stats.cache_hits.load(Ordering::Relaxed),
+        )
+    }
+
     /// Compiles (or loads from the artifact cache) and links a component. Blocking and
     /// CPU-heavy: call it from [`Runtime::compile_async`] unless already off the reactor.
     pub fn compile(&self, bytes: &[u8], sha256: &str) -> Result<Compiled, CompileError> {
@@ -146,10 +165,14 @@ impl Runtime {
         }
         check_header(bytes)?;
         let (component, from_cache) = match self.cache.load(&self.engine, sha256) {
-            Some(component) => (component, true),
+            Some(component) => {
+                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                (component, true)
+            }
             None => {
                 let component = Component::from_binary(&self.engine, bytes)
                     .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
+                self.stats.compiled.fetch_add(1, Ordering::Relaxed);
                 self.cache.store(sha256, &component);
                 (component, false)
             }

@@ -18,9 +18,6 @@ use crate::kvdb::{self, BrokerEvent};
 use crate::odb::{Odb, SqlOdb, VersionRef};
 use crate::runtime::Runtime;
 
-/// How often a server tells the ODB it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-
 pub struct Server {
     addr: SocketAddr,
     name: String,
@@ -41,7 +38,7 @@ impl Server {
                 .await
                 .with_context(|| format!("cannot open the ODB at `{}`", config.odb))?,
         );
-        let (kvdb, broker) = kvdb::open(&config.kvdb)?;
+        let (kvdb, broker) = kvdb::open(&config.kvdb, &config.cluster).await?;
         let listener = TcpListener::bind(&config.bind)
             .await
             .with_context(|| format!("cannot listen on `{}`", config.bind))?;
@@ -78,6 +75,7 @@ impl Server {
             server_name: config.name.clone(),
             address: http::base_url(addr),
             started,
+            dead_after_ms: config.membership.dead_after_ms as i64,
         });
         let http_state = Arc::new(HttpState {
             runtime: runtime.clone(),
@@ -107,6 +105,7 @@ impl Server {
         tasks.push(tokio::spawn(heartbeat(
             odb.clone(),
             config.name.clone(),
+            Duration::from_millis(config.membership.heartbeat_ms.max(100)),
             shutdown.clone(),
         )));
         if let Some(dir) = &config.pickup_dir {
@@ -245,8 +244,8 @@ async fn reconcile_loop(
     }
 }
 
-async fn heartbeat(odb: Arc<dyn Odb>, name: String, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(HEARTBEAT);
+async fn heartbeat(odb: Arc<dyn Odb>, name: String, every: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -10,10 +10,7 @@ use zato_host::api::DeployOutcome;
 
 use crate::client::{Body, Client, Target};
 use crate::exit::{CliError, CliResult, ExitCode};
-use crate::output::{Output, bytes};
-
-/// Servers not seen for this long are not waited for.
-const LIVE_WITHIN_MS: i64 = 30_000;
+use crate::output::{Output, bytes, table};
 
 /// Deploy WebAssembly components (built for wasm32-wasip2 with zato-sdk).
 ///
@@ -45,7 +42,6 @@ struct Deployed {
 struct ServerEntry {
     name: String,
     state: String,
-    last_seen: i64,
     services: BTreeMap<String, i64>,
 }
 
@@ -104,13 +100,17 @@ impl Deploy {
                     "deployed"
                 };
                 println!(
-                    "{verb}: `{}` version {} from {} in {} ms, running on {}",
+                    "{verb}: `{}` version {} from {} in {} ms",
                     outcome.name,
                     outcome.version,
                     file.display(),
                     outcome.elapsed_ms,
-                    servers.keys().cloned().collect::<Vec<_>>().join(", ")
                 );
+                let rows: Vec<Vec<String>> = servers
+                    .iter()
+                    .map(|(server, version)| vec![format!("  {server}"), version.to_string()])
+                    .collect();
+                println!("{}", table(&["  SERVER", "RUNS VERSION"], &rows));
             }
             results.push(Deployed {
                 file: file.clone(),
@@ -134,14 +134,8 @@ async fn wait_for_servers(
     let started = Instant::now();
     loop {
         let servers: Vec<ServerEntry> = client.get("/zato/api/servers").await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let live: Vec<_> = servers
-            .iter()
-            .filter(|s| s.state == "running" && now - s.last_seen < LIVE_WITHIN_MS)
-            .collect();
+        // The server reports dead ones as `gone` and stopped ones as `stopped`.
+        let live: Vec<_> = servers.iter().filter(|s| s.state == "running").collect();
         let lagging: Vec<&str> = live
             .iter()
             .filter(|s| {

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use zato_host::config::DEFAULT_PORT;
 
 use crate::env::{self, NewEnv};
-use crate::exit::CliResult;
+use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::Output;
 
 /// Create a ready-to-start environment.
@@ -33,9 +33,20 @@ struct Create {
     /// Port of the first server (127.0.0.1:PORT); further servers take the next ports.
     #[arg(long, default_value_t = DEFAULT_PORT, env = "ZATO_BASE_PORT")]
     base_port: u16,
-    /// Name of the cluster.
+    /// Name of the cluster (also the prefix of its keys in Redis).
     #[arg(long, default_value = "zato")]
     cluster: String,
+    /// Number of servers; more than one needs --redis.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    servers: u16,
+    /// ODB URL: sqlite://PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB
+    /// (an SQLite file in DIR/data when absent).
+    #[arg(long)]
+    odb: Option<String>,
+    /// Redis URL for the KVDB and broker, e.g. redis://127.0.0.1:6379 (required with
+    /// more than one server).
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 impl Quickstart {
@@ -46,19 +57,41 @@ impl Quickstart {
             base_port: create.base_port,
             cluster: &create.cluster,
             pickup_dir: None,
-        })?;
-        let url = format!("http://127.0.0.1:{}", create.base_port);
+            servers: create.servers,
+            odb: create.odb.as_deref(),
+            redis: create.redis.as_deref(),
+        })
+        .map_err(|e| CliError::new(ExitCode::Usage, format!("{e:#}")))?;
+        let servers: Vec<_> = (0..create.servers)
+            .map(|i| {
+                serde_json::json!({
+                    "name": format!("server{}", i + 1),
+                    "url": format!("http://127.0.0.1:{}", u32::from(create.base_port) + u32::from(i)),
+                })
+            })
+            .collect();
+        let listing = servers
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} on {}",
+                    s["name"].as_str().unwrap_or(""),
+                    s["url"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let dir = create.dir.display();
         out.print(
             &serde_json::json!({
                 "dir": create.dir,
-                "servers": [{ "name": "server1", "url": url }],
+                "servers": servers,
                 "username": created.username,
                 "password": created.password,
             }),
             || {
                 format!(
-                    "Created environment `{dir}` (cluster `{}`): server1 on {url}\n\
+                    "Created environment `{dir}` (cluster `{}`): {listing}\n\
                      Admin user `{}`, password `{}` (shown once; the CLI reads it from {dir}/{})\n\
                      Start it:          zato start {dir}\n\
                      Deploy a service:  cp my_service.wasm {dir}/pickup/   or   zato deploy my_service.wasm --env {dir}",

@@ -44,6 +44,9 @@ impl Start {
                 base_port: self.port,
                 cluster: "dev",
                 pickup_dir: Some("../../pickup"),
+                servers: 1,
+                odb: None,
+                redis: None,
             })?;
             eprintln!(
                 "Created the development environment in {}: admin user `{}`, password `{}` \
@@ -56,17 +59,15 @@ impl Start {
             );
         }
         let configs = env::server_configs(&dir)?;
-        let [config_path] = configs.as_slice() else {
-            return Err(CliError::new(
+        if configs.len() > 1 {
+            return run_cluster(&configs).await;
+        }
+        let config_path = configs.first().ok_or_else(|| {
+            CliError::new(
                 ExitCode::Failed,
-                format!(
-                    "`{}` has {} servers: start each with `zato start {}/SERVER` (a cluster of several servers needs Redis)",
-                    dir.display(),
-                    configs.len(),
-                    dir.display()
-                ),
-            ));
-        };
+                format!("`{}` lists no servers", dir.display()),
+            )
+        })?;
         let config = ServerConfig::load(config_path)?;
         let server = Server::start(config).await?;
         let stop = server.shutdown_token();
@@ -88,6 +89,67 @@ impl Start {
         }
         server.run_until_stopped().await?;
         Ok(())
+    }
+}
+
+/// Runs each server of a cluster as a process of its own (`zato start DIR/serverN`),
+/// stops them all on SIGINT/SIGTERM, and stops the others if one exits.
+async fn run_cluster(configs: &[PathBuf]) -> CliResult {
+    let exe = std::env::current_exe().context("cannot find the zato executable")?;
+    let (exited_tx, mut exited_rx) = tokio::sync::mpsc::channel(configs.len());
+    let mut pids = Vec::new();
+    for config in configs {
+        let server_dir = config.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = server_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let mut child = tokio::process::Command::new(&exe)
+            .arg("start")
+            .arg(&server_dir)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", server_dir.display()))?;
+        pids.extend(child.id());
+        let tx = exited_tx.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let _ = tx.send((name, status)).await;
+        });
+    }
+    drop(exited_tx);
+    tracing::info!(
+        "started {} servers; Ctrl-C or SIGTERM stops them all",
+        configs.len()
+    );
+    let mut failed = Vec::new();
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        Some((name, status)) = exited_rx.recv() => {
+            tracing::error!("server `{name}` exited ({status:?}); stopping the others");
+            failed.push(name);
+        }
+    }
+    for pid in pids {
+        // The children stop gracefully on SIGTERM, as `zato start` does.
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    while let Some((name, status)) = exited_rx.recv().await {
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            ExitCode::Failed,
+            format!("servers that did not stop cleanly: {}", failed.join(", ")),
+        ))
     }
 }
 

@@ -238,3 +238,195 @@ async fn commands_without_an_environment_say_what_to_pass() {
     let error: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(error["exit_code"], 3);
 }
+
+/// A base port with `n` free ports after it.
+fn free_ports(n: u16) -> u16 {
+    for _ in 0..100 {
+        let base = free_port();
+        if base.checked_add(n).is_some()
+            && (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports");
+}
+
+async fn wait_for_ping(port: u16) {
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(30),
+        &format!("a server answering on port {port}"),
+        || {
+            let request = http
+                .get(format!("http://127.0.0.1:{port}/zato/ping"))
+                .send();
+            async move {
+                request
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            }
+        },
+    )
+    .await;
+}
+
+/// Makes membership quick to notice a dead server, for the test's sake.
+fn fast_membership(server_toml: &Path) {
+    let mut config: toml::Table = std::fs::read_to_string(server_toml)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let membership = config
+        .entry("membership")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let table = membership.as_table_mut().unwrap();
+    table.insert("heartbeat_ms".into(), toml::Value::Integer(200));
+    table.insert("dead_after_ms".into(), toml::Value::Integer(1500));
+    std::fs::write(server_toml, toml::to_string(&config).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::harness::TestDb::new(crate::harness::Backend::Postgres, dir.path()).await;
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    let port = free_ports(3);
+    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
+    let created = zato(&[
+        "quickstart",
+        "create",
+        env_arg,
+        "--base-port",
+        &port.to_string(),
+        "--servers",
+        "3",
+        "--odb",
+        &db.url,
+        "--redis",
+        crate::harness::REDIS,
+        "--cluster",
+        &cluster,
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let mut servers = Vec::new();
+    for i in 1..=3u16 {
+        let server_dir = env.join(format!("server{i}"));
+        fast_membership(&server_dir.join("server.toml"));
+        servers.push(start(&server_dir, &dir.path().join(format!("server{i}.log"))).await);
+    }
+    for i in 0..3 {
+        wait_for_ping(port + i).await;
+    }
+
+    let first = zato(&["deploy", wasm::VERSION1, "--env", env_arg, "--json"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(
+        report[0]["servers"].as_object().unwrap().len(),
+        3,
+        "all three run it: {report}"
+    );
+
+    // kill -9: no deregistration, the others must notice by themselves.
+    let victim = servers.pop().unwrap();
+    let pid = victim.0.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let second = zato(&[
+        "deploy",
+        wasm::VERSION2,
+        "--env",
+        env_arg,
+        "--json",
+        "--timeout",
+        "30",
+    ])
+    .await;
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let report: Value = serde_json::from_slice(&second.stdout).unwrap();
+    let followed = report[0]["servers"].as_object().unwrap();
+    assert_eq!(
+        followed.len(),
+        2,
+        "the dead server is not waited for: {report}"
+    );
+
+    let info = zato(&["info", env_arg, "--json"]).await;
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    let server3 = info
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "server3")
+        .unwrap();
+    assert_eq!(server3["state"], "gone");
+
+    // Restarted, it reconciles with the ODB and runs version 2 at once.
+    drop(victim);
+    servers.push(start(&env.join("server3"), &dir.path().join("server3-again.log")).await);
+    wait_for_ping(port + 2).await;
+    let answer = zato(&[
+        "service",
+        "list",
+        "--url",
+        &format!("http://127.0.0.1:{}", port + 2),
+        "--user",
+        "admin",
+        "--password",
+        &password_of(&env),
+        "--json",
+    ])
+    .await;
+    let services: Value = serde_json::from_slice(&answer.stdout).unwrap();
+    assert_eq!(services[0]["running_version"], 2, "{services}");
+
+    for server in &servers {
+        let pid = server.0.id().unwrap().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status().await;
+    }
+    for mut server in servers {
+        let _ = tokio::time::timeout(Duration::from_secs(20), server.0.wait()).await;
+    }
+    db.drop_database().await;
+}
+
+fn password_of(env: &Path) -> String {
+    let credentials = std::fs::read_to_string(env.join("credentials.toml")).unwrap();
+    let line = credentials
+        .lines()
+        .find(|l| l.starts_with("password"))
+        .unwrap();
+    line.split('"').nth(1).unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_cluster_without_redis_is_refused_with_what_to_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let output = zato(&[
+        "quickstart",
+        "create",
+        env.to_str().unwrap(),
+        "--servers",
+        "3",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--redis redis://"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!env.join("zato.toml").exists(), "nothing is written");
+}

@@ -186,3 +186,187 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Which ODB a cluster test uses; each test gets a database of its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+const MYSQL_ADMIN: &str = "mysql://root@127.0.0.1:3306/test";
+pub const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// A fresh, empty database for one test, dropped by [`Cluster::stop`].
+pub struct TestDb {
+    pub url: String,
+    drop_sql: Option<(String, &'static str)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend, dir: &Path) -> Self {
+        use sqlx::Connection as _;
+        let name = format!("zato_t_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}/cluster-odb.sqlite", dir.display()),
+                drop_sql: None,
+            },
+            Backend::Postgres => {
+                let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN)
+                    .await
+                    .expect("PostgreSQL is running");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                Self {
+                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    drop_sql: Some((
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        POSTGRES_ADMIN,
+                    )),
+                }
+            }
+            Backend::MySql => {
+                let mut admin = sqlx::MySqlConnection::connect(MYSQL_ADMIN)
+                    .await
+                    .expect("MariaDB is running");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                Self {
+                    url: format!("mysql://root@127.0.0.1:3306/{name}"),
+                    drop_sql: Some((format!("DROP DATABASE IF EXISTS {name}"), MYSQL_ADMIN)),
+                }
+            }
+        }
+    }
+
+    pub async fn drop_database(self) {
+        use sqlx::Connection as _;
+        let Some((sql, admin)) = self.drop_sql else {
+            return;
+        };
+        let result = if admin.starts_with("postgres") {
+            let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .map(|_| ())
+        } else {
+            let mut c = sqlx::MySqlConnection::connect(admin).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .map(|_| ())
+        };
+        if let Err(e) = result {
+            eprintln!("could not drop a test database: {e}");
+        }
+    }
+}
+
+/// Several in-process servers of one cluster: one ODB, one Redis key prefix, one
+/// pickup directory, and a data directory (artifact cache) each.
+pub struct Cluster {
+    pub servers: Vec<TestServer>,
+    pub name: String,
+    pub pickup: PathBuf,
+    pub odb: String,
+    pub redis: String,
+    dir: tempfile::TempDir,
+    db: Option<TestDb>,
+}
+
+impl Cluster {
+    pub async fn start(n: usize, backend: Backend) -> Self {
+        Self::start_with_redis(n, backend, REDIS).await
+    }
+
+    pub async fn start_with_redis(n: usize, backend: Backend, redis: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::new(backend, dir.path()).await;
+        let name = format!("t{}", uuid::Uuid::new_v4().simple());
+        let pickup = dir.path().join("pickup");
+        let mut cluster = Self {
+            servers: Vec::new(),
+            name,
+            pickup,
+            odb: db.url.clone(),
+            redis: redis.into(),
+            dir,
+            db: Some(db),
+        };
+        for i in 1..=n {
+            cluster.add_server(&format!("server{i}")).await;
+        }
+        cluster
+    }
+
+    /// Starts one more server of the cluster.
+    pub async fn add_server(&mut self, name: &str) {
+        let server_dir = tempfile::tempdir_in(self.dir.path()).unwrap();
+        let mut config = config(server_dir.path());
+        config.name = name.into();
+        config.cluster = self.name.clone();
+        config.odb = self.odb.clone();
+        config.kvdb = self.redis.clone();
+        config.pickup_dir = Some(self.pickup.clone());
+        config.membership.heartbeat_ms = 200;
+        self.servers
+            .push(TestServer::start_in(server_dir, config).await);
+    }
+
+    /// Waits until every server runs `version` of `service`; returns how long it took.
+    pub async fn wait_for_version(&self, service: &str, version: i64, limit: Duration) -> Duration {
+        let started = Instant::now();
+        for server in &self.servers {
+            eventually(
+                limit,
+                &format!("{service} version {version} on {}", server.base),
+                || async { (server.running_version(service).await >= Some(version)).then_some(()) },
+            )
+            .await;
+        }
+        started.elapsed()
+    }
+
+    pub async fn stop(self) {
+        for server in self.servers {
+            server.stop().await;
+        }
+        if let Some(db) = self.db {
+            db.drop_database().await;
+        }
+    }
+}
+
+/// `component` with a custom section appended: a new component (new sha256) that
+/// behaves exactly like the original.
+pub fn variant(component: &[u8], n: u32) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"zato-test-variant";
+    let mut section = Vec::new();
+    leb128(name.len(), &mut section);
+    section.extend_from_slice(name);
+    section.extend_from_slice(&n.to_le_bytes());
+    let mut out = component.to_vec();
+    out.push(0); // custom section id
+    leb128(section.len(), &mut out);
+    out.extend_from_slice(&section);
+    out
+}

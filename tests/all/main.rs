@@ -8,6 +8,7 @@ mod harness;
 
 mod admin;
 mod cli;
+mod cluster;
 mod deploy;
 mod hostile;
 mod http;

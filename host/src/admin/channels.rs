@@ -31,13 +31,10 @@ pub async fn create(
             return Err(bad(format!("invalid HTTP method `{method}`")));
         }
     }
-    if state
-        .deployer
-        .runtime()
-        .registry()
-        .get(&channel.service)
-        .is_none()
-    {
+    // The ODB, not this server's registry: in a cluster, the service may be deployed
+    // and not yet applied here.
+    let deployed = state.odb.latest_version(&channel.service).await?;
+    if deployed.is_none_or(|v| v.deleted) {
         return Err(bad(format!(
             "service `{}` is not deployed",
             channel.service

@@ -182,6 +182,7 @@ pub async fn put_config(
 /// Registered servers with the versions they run.
 pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
     let running = state.odb.running_versions().await?;
+    let now = crate::odb::now_ms();
     let servers: Vec<_> = state
         .odb
         .servers()
@@ -196,7 +197,7 @@ pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
             serde_json::json!({
                 "name": s.name,
                 "address": s.address,
-                "state": s.state,
+                "state": liveness(&s.state, now - s.last_seen, state.dead_after_ms),
                 "pid": s.pid,
                 "started_at": s.started_at,
                 "last_seen": s.last_seen,
@@ -205,4 +206,13 @@ pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
         })
         .collect();
     Ok(json_response(StatusCode::OK, &servers))
+}
+
+/// A server that says it runs but has not been seen for too long died: it is `gone`.
+fn liveness(state: &str, unseen_ms: i64, dead_after_ms: i64) -> &str {
+    if state == "running" && unseen_ms > dead_after_ms {
+        "gone"
+    } else {
+        state
+    }
 }

@@ -1,0 +1,259 @@
+//! Behavioural tests written once against the traits and run for every implementation,
+//! so that the in-memory KVDB and Redis keep the same semantics.
+//!
+//! Each test takes what [`open`](super::open) returns. [`behaviour_tests!`] expands into
+//! one `#[tokio::test]` per test, given an async `setup` function that returns that pair
+//! and a guard dropped at the end (Redis uses it to delete the test's keys).
+//!
+//! Durations leave generous margins: Redis counts TTLs in milliseconds and the test
+//! machine is shared.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{Broker, BrokerEvent, Kvdb, KvdbError};
+
+pub(crate) type Opened = (Arc<dyn Kvdb>, Arc<dyn Broker>);
+
+/// Long enough for anything that should happen to happen.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Expands into one test per behaviour, each with a fresh backend from `$setup`.
+macro_rules! behaviour_tests {
+    ($setup:path) => {
+        $crate::kvdb::suite::behaviour_tests!(@each $setup;
+            values_expire,
+            incr_counts_from_zero_keeps_the_ttl_and_refuses_text,
+            locks_are_released_and_extended_only_by_their_holder,
+            an_expired_lock_is_free,
+            an_extended_lock_outlives_its_first_ttl,
+            pop_waits_for_a_push_and_keeps_the_order,
+            each_queue_item_goes_to_exactly_one_of_two_consumers,
+            every_subscriber_gets_each_message_of_its_channel,
+            a_dropped_subscriber_does_not_stop_the_others
+        );
+    };
+    (@each $setup:path; $($name:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (opened, _guard) = $setup().await;
+                $crate::kvdb::suite::$name(opened).await;
+            }
+        )*
+    };
+}
+pub(crate) use behaviour_tests;
+
+/// The next message, skipping `Reconnected`: that event may come at any time (someone
+/// may kill pub/sub clients on a shared Redis) and only asks for a reconciliation.
+pub(crate) async fn next_message(rx: &mut mpsc::Receiver<BrokerEvent>) -> Vec<u8> {
+    loop {
+        match tokio::time::timeout(PATIENCE, rx.recv()).await {
+            Ok(Some(BrokerEvent::Message(m))) => return m,
+            Ok(Some(BrokerEvent::Reconnected)) => {}
+            Ok(None) => panic!("the subscription ended"),
+            Err(_) => panic!("no message within {PATIENCE:?}"),
+        }
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+pub(crate) async fn values_expire((kv, _): Opened) {
+    kv.set("k", b"v", Some(ms(150))).await.unwrap();
+    assert_eq!(kv.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    tokio::time::sleep(ms(300)).await;
+    assert_eq!(kv.get("k").await.unwrap(), None);
+    assert!(
+        !kv.delete("k").await.unwrap(),
+        "an expired key did not exist"
+    );
+
+    kv.set("p", b"1", Some(ms(100))).await.unwrap();
+    kv.set("p", b"2", None).await.unwrap();
+    tokio::time::sleep(ms(250)).await;
+    assert_eq!(
+        kv.get("p").await.unwrap().as_deref(),
+        Some(&b"2"[..]),
+        "a set without TTL keeps the value for good"
+    );
+    assert!(kv.delete("p").await.unwrap());
+    assert!(!kv.delete("p").await.unwrap());
+    assert_eq!(kv.get("p").await.unwrap(), None);
+}
+
+pub(crate) async fn incr_counts_from_zero_keeps_the_ttl_and_refuses_text((kv, _): Opened) {
+    assert_eq!(kv.incr("n", 2).await.unwrap(), 2);
+    assert_eq!(kv.incr("n", -5).await.unwrap(), -3);
+    assert_eq!(kv.get("n").await.unwrap().as_deref(), Some(&b"-3"[..]));
+
+    kv.set("s", b"x", None).await.unwrap();
+    match kv.incr("s", 1).await {
+        Err(KvdbError::NotAnInteger(key)) => assert_eq!(key, "s"),
+        other => panic!("expected NotAnInteger, got {other:?}"),
+    }
+
+    kv.set("t", b"5", Some(ms(150))).await.unwrap();
+    assert_eq!(kv.incr("t", 1).await.unwrap(), 6);
+    tokio::time::sleep(ms(300)).await;
+    assert_eq!(kv.get("t").await.unwrap(), None, "incr kept the TTL");
+}
+
+pub(crate) async fn locks_are_released_and_extended_only_by_their_holder((kv, _): Opened) {
+    let ttl = Duration::from_secs(10);
+    assert!(kv.try_lock("l", "a", ttl).await.unwrap());
+    assert!(!kv.try_lock("l", "b", ttl).await.unwrap());
+    assert!(
+        !kv.try_lock("l", "a", ttl).await.unwrap(),
+        "a lock is not re-entrant"
+    );
+    assert!(!kv.unlock("l", "b").await.unwrap());
+    assert!(!kv.extend_lock("l", "b", ttl).await.unwrap());
+    assert!(kv.extend_lock("l", "a", ttl).await.unwrap());
+    assert!(kv.unlock("l", "a").await.unwrap());
+    assert!(!kv.unlock("l", "a").await.unwrap(), "released twice");
+    assert!(kv.try_lock("l", "b", ttl).await.unwrap());
+    assert!(!kv.unlock("other", "b").await.unwrap());
+}
+
+pub(crate) async fn an_expired_lock_is_free((kv, _): Opened) {
+    assert!(kv.try_lock("l", "a", ms(100)).await.unwrap());
+    assert!(!kv.try_lock("l", "b", ms(100)).await.unwrap());
+    tokio::time::sleep(ms(250)).await;
+    assert!(
+        !kv.extend_lock("l", "a", ms(100)).await.unwrap(),
+        "too late to extend"
+    );
+    assert!(
+        kv.try_lock("l", "c", Duration::from_secs(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !kv.unlock("l", "a").await.unwrap(),
+        "the old holder cannot release it"
+    );
+    assert!(kv.unlock("l", "c").await.unwrap());
+}
+
+pub(crate) async fn an_extended_lock_outlives_its_first_ttl((kv, _): Opened) {
+    assert!(kv.try_lock("l", "a", ms(300)).await.unwrap());
+    assert!(
+        kv.extend_lock("l", "a", Duration::from_secs(10))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(ms(500)).await;
+    assert!(!kv.try_lock("l", "b", ms(100)).await.unwrap());
+    assert!(kv.unlock("l", "a").await.unwrap());
+}
+
+pub(crate) async fn pop_waits_for_a_push_and_keeps_the_order((kv, _): Opened) {
+    let waiter = {
+        let kv = kv.clone();
+        tokio::spawn(async move { kv.pop("q", PATIENCE).await.unwrap() })
+    };
+    tokio::time::sleep(ms(100)).await;
+    kv.push("q", b"1").await.unwrap();
+    assert_eq!(waiter.await.unwrap().as_deref(), Some(&b"1"[..]));
+
+    assert_eq!(kv.pop("q", ms(100)).await.unwrap(), None);
+    assert_eq!(kv.pop("q", Duration::ZERO).await.unwrap(), None);
+
+    // A value and a queue of the same name are different things.
+    kv.set("q", b"value", None).await.unwrap();
+    for item in [&b"a"[..], b"b", b"c"] {
+        kv.push("q", item).await.unwrap();
+    }
+    assert_eq!(
+        kv.pop("q", Duration::ZERO).await.unwrap().as_deref(),
+        Some(&b"a"[..])
+    );
+    assert_eq!(
+        kv.pop("q", ms(100)).await.unwrap().as_deref(),
+        Some(&b"b"[..])
+    );
+    assert_eq!(
+        kv.pop("q", ms(100)).await.unwrap().as_deref(),
+        Some(&b"c"[..])
+    );
+    assert_eq!(kv.get("q").await.unwrap().as_deref(), Some(&b"value"[..]));
+}
+
+pub(crate) async fn each_queue_item_goes_to_exactly_one_of_two_consumers((kv, _): Opened) {
+    const ITEMS: u32 = 200;
+    let consumer = |kv: Arc<dyn Kvdb>| {
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            // Stops once the queue stayed empty for a while, after everything was pushed.
+            while let Some(item) = kv.pop("work", Duration::from_secs(1)).await.unwrap() {
+                got.push(std::str::from_utf8(&item).unwrap().parse::<u32>().unwrap());
+            }
+            got
+        })
+    };
+    let first = consumer(kv.clone());
+    let second = consumer(kv.clone());
+    tokio::time::sleep(ms(100)).await;
+    for i in 0..ITEMS {
+        kv.push("work", i.to_string().as_bytes()).await.unwrap();
+    }
+    let first = first.await.unwrap();
+    let second = second.await.unwrap();
+    let mut all: Vec<u32> = first.iter().chain(&second).copied().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..ITEMS).collect::<Vec<_>>(),
+        "every item exactly once (first got {}, second {})",
+        first.len(),
+        second.len()
+    );
+}
+
+pub(crate) async fn every_subscriber_gets_each_message_of_its_channel((_, broker): Opened) {
+    let mut a = broker.subscribe("c").await.unwrap();
+    let mut b = broker.subscribe("c").await.unwrap();
+    let mut other = broker.subscribe("other").await.unwrap();
+    broker.publish("c", b"m1").await.unwrap();
+    broker.publish("other", b"x").await.unwrap();
+    broker.publish("c", b"m2").await.unwrap();
+    broker.publish("c", b"end").await.unwrap();
+    for rx in [&mut a, &mut b] {
+        // Had "x" leaked into "c", it would come before "end".
+        assert_eq!(next_message(rx).await, b"m1");
+        assert_eq!(next_message(rx).await, b"m2");
+        assert_eq!(next_message(rx).await, b"end");
+    }
+    assert_eq!(next_message(&mut other).await, b"x");
+}
+
+pub(crate) async fn a_dropped_subscriber_does_not_stop_the_others((_, broker): Opened) {
+    let gone = broker.subscribe("c").await.unwrap();
+    let mut kept = broker.subscribe("c").await.unwrap();
+    drop(gone);
+    broker.publish("c", b"m1").await.unwrap();
+    broker.publish("c", b"m2").await.unwrap();
+    assert_eq!(next_message(&mut kept).await, b"m1");
+    assert_eq!(next_message(&mut kept).await, b"m2");
+    let mut late = broker.subscribe("c").await.unwrap();
+    broker.publish("c", b"m3").await.unwrap();
+    assert_eq!(next_message(&mut late).await, b"m3");
+    assert_eq!(next_message(&mut kept).await, b"m3");
+}
+
+mod memory {
+    use super::Opened;
+
+    async fn setup() -> (Opened, ()) {
+        let opened = crate::kvdb::open("memory", "ignored").await.unwrap();
+        (opened, ())
+    }
+
+    super::behaviour_tests!(setup);
+}

@@ -1,0 +1,327 @@
+//! A cluster of servers sharing an ODB (PostgreSQL, MariaDB or SQLite) and a Redis:
+//! one deploy reaches every server, none is left on an old version, and a lost message
+//! or a dead server costs a delay, never a divergence.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use zato_test_artifacts as wasm;
+
+use crate::harness::{Backend, Cluster, eventually, variant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_on_one_server_is_served_by_all_three() {
+    let cluster = Cluster::start(3, Backend::Postgres).await;
+    let outcome = cluster.servers[0].deploy(wasm::HELLO).await;
+    let took = cluster
+        .wait_for_version("demo.hello", outcome.version, Duration::from_secs(10))
+        .await;
+    println!(
+        "deploy accepted -> last of 3 servers running it: {} ms",
+        took.as_millis()
+    );
+    // A channel created on one server is live on all of them.
+    cluster.servers[1]
+        .channel("hello", "/hello", "demo.hello", 0)
+        .await;
+    for server in &cluster.servers {
+        eventually(
+            Duration::from_secs(10),
+            "the channel on every server",
+            || async {
+                let (status, body) = server.get("/hello?name=cluster").await;
+                (status == StatusCode::OK && body["message"] == "Hello, cluster!").then_some(())
+            },
+        )
+        .await;
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_all() {
+    let cluster = Cluster::start(3, Backend::Sqlite).await;
+    std::fs::copy(wasm::VERSION1, cluster.pickup.join("version.wasm")).unwrap();
+    cluster
+        .wait_for_version("test.version", 1, Duration::from_secs(20))
+        .await;
+    // Three watchers saw the file; one version exists.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let services = cluster.servers[2].services().await;
+    assert_eq!(services.len(), 1);
+    assert_eq!(
+        services[0]["version"], 1,
+        "three watchers, one deploy: {services:?}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deploys_from_three_servers_are_monotonic_and_the_last_wins_everywhere() {
+    let cluster = Cluster::start(3, Backend::MySql).await;
+    let base = std::fs::read(wasm::VERSION1).unwrap();
+    let deploys: Vec<_> = (0..10u32)
+        .map(|i| {
+            let request = cluster.servers[i as usize % 3]
+                .admin(Method::POST, "/zato/api/services?source=variant.wasm")
+                .body(variant(&base, i))
+                .send();
+            tokio::spawn(async move {
+                let response = request.await.unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                let outcome: serde_json::Value = response.json().await.unwrap();
+                (
+                    outcome["version"].as_i64().unwrap(),
+                    outcome["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for d in deploys {
+        outcomes.push(d.await.unwrap());
+    }
+    outcomes.sort();
+    let versions: Vec<i64> = outcomes.iter().map(|(v, _)| *v).collect();
+    assert_eq!(
+        versions,
+        (1..=10).collect::<Vec<_>>(),
+        "each deploy got its own version"
+    );
+    let last_sha = &outcomes[9].1;
+    cluster
+        .wait_for_version("test.version", 10, Duration::from_secs(20))
+        .await;
+    for server in &cluster.servers {
+        let services = server.services().await;
+        assert_eq!(services[0]["sha256"], last_sha.as_str());
+        assert_eq!(services[0]["running_version"], 10);
+        let status: serde_json::Value = server
+            .admin(Method::GET, "/zato/api/server")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let compiled = status["compilations"].as_u64().unwrap();
+        assert!(
+            (1..=10).contains(&compiled),
+            "each component compiled at most once per server: {status}"
+        );
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_later_catches_up_by_itself() {
+    let mut cluster = Cluster::start(2, Backend::Postgres).await;
+    cluster.servers[0].deploy(wasm::VERSION1).await;
+    cluster.servers[1].deploy(wasm::VERSION2).await;
+    cluster.add_server("server3").await;
+    // Reconciled at start: no notice needed.
+    assert_eq!(
+        cluster.servers[2].running_version("test.version").await,
+        Some(2)
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_notice_costs_a_delay_not_a_divergence() {
+    let cluster = Cluster::start(3, Backend::Sqlite).await;
+    cluster.servers[0].deploy(wasm::VERSION1).await;
+    cluster
+        .wait_for_version("test.version", 1, Duration::from_secs(10))
+        .await;
+    // Store version 2 the way a deploy does, but never publish it: only the periodic
+    // reconcile (500 ms in these tests) can bring it to the servers.
+    let details: serde_json::Value = cluster.servers[0]
+        .admin(Method::GET, "/zato/api/services/test.version")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bytes = std::fs::read(wasm::VERSION2).unwrap();
+    let odb = zato_host::odb::SqlOdb::connect(&cluster.odb).await.unwrap();
+    let version = zato_host::odb::Odb::insert_version(
+        &odb,
+        zato_host::odb::NewVersion {
+            name: "test.version".into(),
+            sha256: zato_host::deploy::sha256_hex(&bytes),
+            bytes: Some(bytes),
+            description: String::new(),
+            info: details["info"].to_string(),
+            source: "test: notice lost".into(),
+            deployed_by: "nobody".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(version, 2);
+    let took = cluster
+        .wait_for_version("test.version", 2, Duration::from_secs(10))
+        .await;
+    println!("caught up by reconciling in {} ms", took.as_millis());
+    cluster.stop().await;
+}
+
+/// A Redis of the test's own, so that killing its connections or restarting it does
+/// not disturb the tests running in parallel on the shared one.
+struct PrivateRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl PrivateRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let child = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        eventually(
+            Duration::from_secs(10),
+            "the private Redis answering",
+            || async {
+                self.cli(&["ping"])
+                    .await
+                    .filter(|out| out.contains("PONG"))
+                    .map(|_| ())
+            },
+        )
+        .await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    async fn cli(&self, args: &[&str]) -> Option<String> {
+        let output = tokio::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .await
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_whose_redis_subscriptions_are_killed_during_a_deploy_catch_up() {
+    let redis = PrivateRedis::start().await;
+    let cluster = Cluster::start_with_redis(3, Backend::Sqlite, &redis.url()).await;
+    cluster.servers[0].deploy(wasm::VERSION1).await;
+    cluster
+        .wait_for_version("test.version", 1, Duration::from_secs(10))
+        .await;
+    let killed = redis
+        .cli(&["client", "kill", "type", "pubsub"])
+        .await
+        .unwrap();
+    assert!(
+        killed.trim().parse::<u32>().unwrap() >= 3,
+        "every server's subscription was cut: {killed}"
+    );
+    cluster.servers[0].deploy(wasm::VERSION2).await;
+    let took = cluster
+        .wait_for_version("test.version", 2, Duration::from_secs(10))
+        .await;
+    println!("caught up after the cut in {} ms", took.as_millis());
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_recovers_by_itself_when_redis_restarts() {
+    let mut redis = PrivateRedis::start().await;
+    let cluster = Cluster::start_with_redis(2, Backend::Sqlite, &redis.url()).await;
+    cluster.servers[0].deploy(wasm::VERSION1).await;
+    cluster.servers[1]
+        .channel("version", "/version", "test.version", 0)
+        .await;
+    cluster
+        .wait_for_version("test.version", 1, Duration::from_secs(10))
+        .await;
+
+    redis.stop().await;
+    // Without Redis, what is deployed keeps serving.
+    for server in &cluster.servers {
+        eventually(
+            Duration::from_secs(10),
+            "the channel on every server",
+            || async {
+                let (status, body) = server.get("/version").await;
+                (status == StatusCode::OK && body["version"] == 1).then_some(())
+            },
+        )
+        .await;
+    }
+    let (status, body) = cluster.servers[0]
+        .try_deploy(std::fs::read(wasm::VERSION2).unwrap())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "a deploy needs the KVDB: {body}"
+    );
+    assert!(body["error"].as_str().unwrap().contains("Redis"), "{body}");
+
+    redis.restart().await;
+    // Nobody intervenes: the servers reconnect, and the next deploy goes everywhere.
+    let bytes = std::fs::read(wasm::VERSION2).unwrap();
+    let outcome = eventually(
+        Duration::from_secs(15),
+        "a deploy accepted after the restart",
+        || {
+            let deploy = cluster.servers[0].try_deploy(bytes.clone());
+            async move {
+                let (status, body) = deploy.await;
+                status.is_success().then_some(body)
+            }
+        },
+    )
+    .await;
+    assert_eq!(outcome["version"], 2);
+    cluster
+        .wait_for_version("test.version", 2, Duration::from_secs(15))
+        .await;
+    for server in &cluster.servers {
+        let (_, body) = server.get("/version").await;
+        assert_eq!(body["version"], 2);
+    }
+    cluster.stop().await;
+}
