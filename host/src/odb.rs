@@ -5,6 +5,8 @@
 //! pipeline writes the ODB.
 
 mod sql;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,6 +20,8 @@ pub use sql::SqlOdb;
 pub enum OdbError {
     #[error("{0}")]
     Conflict(String),
+    /// An unusable ODB URL, or a value that some backend could not store as given
+    /// (every backend refuses it alike).
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]

@@ -2,13 +2,22 @@
 //!
 //! Queries are written once with `?` placeholders and rewritten to `$n` for
 //! PostgreSQL; only the types `Any` carries (integers, text, blobs) are used, so the
-//! same code runs on every backend. Each backend has its own migrations folder.
+//! same code runs on every backend. Each backend has its own migrations folder, with
+//! equivalent schemas: keys compare byte by byte everywhere (SQLite's default, "C" on
+//! PostgreSQL, utf8mb4_bin on MySQL).
+//!
+//! What a schema alone cannot make equal is checked here, before any SQL runs, so that
+//! every backend accepts and refuses the same values: key lengths (PostgreSQL and
+//! MySQL keys are VARCHAR), trailing spaces in keys (MySQL ignores them when it
+//! compares) and NUL characters in text (PostgreSQL cannot store them).
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 
 use async_trait::async_trait;
+use rand_core::RngCore;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 
 use super::{NewVersion, Odb, OdbError, OdbResult, ServerRow, VersionMeta, VersionRef, now_ms};
 use crate::api::{DataFormat, HttpChannel};
@@ -25,8 +34,17 @@ pub struct SqlOdb {
     dialect: Dialect,
 }
 
-/// How many times a version insert is retried when another writer took the number.
-const INSERT_RETRIES: usize = 20;
+/// How many times a version insert, or a transaction, is retried when a concurrent
+/// writer got in the way (took the version number, or made the transaction fail).
+const RETRIES: usize = 20;
+
+/// The longest name or key, in characters: `VARCHAR(255)` in the PostgreSQL and
+/// MySQL schemas, which also keeps two-column keys within MySQL's index limits.
+const LONGEST_KEY: usize = 255;
+/// The longest HTTP channel path: `VARCHAR(700)`, as long as MySQL can index whole.
+const LONGEST_PATH: usize = 700;
+/// `VARCHAR(64)`: a hex SHA-256.
+const LONGEST_SHA256: usize = 64;
 
 impl SqlOdb {
     /// Connects to `url` and runs the migrations of its backend.
@@ -91,6 +109,61 @@ impl SqlOdb {
         }
         AssertSqlSafe(out)
     }
+
+    /// A transaction whose outcome is as if it ran alone. At PostgreSQL's default
+    /// (READ COMMITTED) two replacements of one configuration can interleave into a
+    /// mix of both; SERIALIZABLE makes one of them fail instead, and [`Self::retry`]
+    /// runs it again. MySQL's DELETE locks the range it empties (concurrent ones may
+    /// deadlock, which is retried too) and SQLite has a single writer.
+    async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                    .await
+            }
+            Dialect::Sqlite | Dialect::MySql => self.pool.begin().await,
+        }
+    }
+
+    /// Runs `transaction` until it is not [`contended`], at most [`RETRIES`] times.
+    async fn retry<F, Fut>(&self, what: String, mut transaction: F) -> OdbResult<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), sqlx::Error>>,
+    {
+        for attempt in 0..RETRIES {
+            match transaction().await {
+                Err(e) if contended(&e) => backoff(attempt).await,
+                result => return Ok(result?),
+            }
+        }
+        Err(OdbError::Conflict(format!(
+            "could not {what}: {RETRIES} concurrent writers won in a row"
+        )))
+    }
+}
+
+/// Whether `e` only means that a concurrent writer got in the way, so that the same
+/// statement or transaction can run again: a unique key taken meanwhile, a
+/// serialization failure (SQLSTATE 40001, which is also how MySQL reports a
+/// deadlock) or a PostgreSQL deadlock (40P01).
+fn contended(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => {
+            e.is_unique_violation() || matches!(e.code().as_deref(), Some("40001" | "40P01"))
+        }
+        _ => false,
+    }
+}
+
+/// Waits a random while, longer after each failed attempt: writers that deadlocked
+/// and retried at once would meet again, and on MySQL they were seen to do so for
+/// twenty attempts in a row.
+async fn backoff(attempt: usize) {
+    let ceiling_ms = 1u32 << attempt.min(6);
+    let ms = rand_core::OsRng.next_u32() % ceiling_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
 }
 
 fn sqlite_url(url: &str) -> OdbResult<String> {
@@ -116,6 +189,41 @@ fn sqlite_url(url: &str) -> OdbResult<String> {
     })
 }
 
+/// Whether a lookup by `key` can find anything: [`check_key`] refuses keys that end
+/// with a space, and MySQL would otherwise match `a ` against a stored `a`.
+fn storable(key: &str) -> bool {
+    !key.ends_with(' ')
+}
+
+/// Refuses a key (a name, a path) that some backend would refuse, cut or confuse with
+/// another: too long, ending with a space, or with control characters (which MySQL
+/// sorts before the spaces it pads with, unlike the other backends).
+fn check_key(what: &str, key: &str, longest: usize) -> OdbResult<()> {
+    let problem = if key.chars().count() > longest {
+        format!("is longer than {longest} characters")
+    } else if !storable(key) {
+        "ends with a space".to_owned()
+    } else if key.chars().any(char::is_control) {
+        "contains a control character".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(OdbError::Invalid(format!(
+        "{what} `{}` {problem}",
+        key.escape_debug()
+    )))
+}
+
+/// Refuses text PostgreSQL cannot store (a NUL character) on every backend alike.
+fn check_text(what: &str, text: &str) -> OdbResult<()> {
+    if text.contains('\0') {
+        return Err(OdbError::Invalid(format!(
+            "{what} contains a NUL character"
+        )));
+    }
+    Ok(())
+}
+
 fn version_ref(row: &AnyRow) -> Result<VersionRef, sqlx::Error> {
     Ok(VersionRef {
         name: row.try_get("name")?,
@@ -137,6 +245,9 @@ impl Odb for SqlOdb {
     }
 
     async fn latest_version(&self, name: &str) -> OdbResult<Option<VersionRef>> {
+        if !storable(name) {
+            return Ok(None);
+        }
         let row = sqlx::query(self.sql(
             "SELECT name, version, sha256, deleted FROM service_version WHERE name = ? \
              ORDER BY version DESC LIMIT 1",
@@ -148,6 +259,9 @@ impl Odb for SqlOdb {
     }
 
     async fn find_by_sha256(&self, sha256: &str) -> OdbResult<Option<VersionRef>> {
+        if !storable(sha256) {
+            return Ok(None);
+        }
         let row = sqlx::query(self.sql(
             "SELECT name, version, sha256, deleted FROM service_version WHERE sha256 = ? AND deleted = 0 \
              ORDER BY deployed_at DESC LIMIT 1",
@@ -159,6 +273,9 @@ impl Odb for SqlOdb {
     }
 
     async fn version_bytes(&self, name: &str, version: i64) -> OdbResult<Option<Vec<u8>>> {
+        if !storable(name) {
+            return Ok(None);
+        }
         let row = sqlx::query(
             self.sql("SELECT bytes FROM service_version WHERE name = ? AND version = ?"),
         )
@@ -194,9 +311,16 @@ impl Odb for SqlOdb {
     }
 
     async fn insert_version(&self, new: NewVersion) -> OdbResult<i64> {
+        check_key("service name", &new.name, LONGEST_KEY)?;
+        check_key("sha256", &new.sha256, LONGEST_SHA256)?;
+        let of = |field: &str| format!("the {field} of service `{}`", new.name);
+        check_text(&of("description"), &new.description)?;
+        check_text(&of("info"), &new.info)?;
+        check_text(&of("source"), &new.source)?;
+        check_text(&of("deployer"), &new.deployed_by)?;
         let deleted = i64::from(new.bytes.is_none());
         let bytes = new.bytes.unwrap_or_default();
-        for _ in 0..INSERT_RETRIES {
+        for attempt in 0..RETRIES {
             let latest: Option<i64> = sqlx::query_scalar(
                 self.sql("SELECT MAX(version) FROM service_version WHERE name = ?"),
             )
@@ -223,13 +347,14 @@ impl Odb for SqlOdb {
             .await;
             match inserted {
                 Ok(_) => return Ok(version),
-                // Another writer took this version number: read the new latest and retry.
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                // Another writer took this version number (or deadlocked with this
+                // insert): read the new latest and retry.
+                Err(e) if contended(&e) => backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(OdbError::Conflict(format!(
-            "could not store a new version of `{}`: {INSERT_RETRIES} concurrent writers won in a row",
+            "could not store a new version of `{}`: {RETRIES} concurrent writers won in a row",
             new.name
         )))
     }
@@ -253,23 +378,34 @@ impl Odb for SqlOdb {
         service: &str,
         config: &BTreeMap<String, String>,
     ) -> OdbResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.sql("DELETE FROM service_config WHERE service = ?"))
-            .bind(service)
-            .execute(&mut *tx)
-            .await?;
+        check_key("service name", service, LONGEST_KEY)?;
         for (key, value) in config {
-            sqlx::query(self.sql(
-                "INSERT INTO service_config (service, config_key, config_value) VALUES (?, ?, ?)",
-            ))
-            .bind(service)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
+            check_key("configuration key", key, LONGEST_KEY)?;
+            check_text(
+                &format!("the value of `{key}` for service `{service}`"),
+                value,
+            )?;
         }
-        tx.commit().await?;
-        Ok(())
+        let replace = || async move {
+            let mut tx = self.begin().await?;
+            sqlx::query(self.sql("DELETE FROM service_config WHERE service = ?"))
+                .bind(service)
+                .execute(&mut *tx)
+                .await?;
+            for (key, value) in config {
+                sqlx::query(self.sql(
+                    "INSERT INTO service_config (service, config_key, config_value) VALUES (?, ?, ?)",
+                ))
+                .bind(service)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        };
+        let what = format!("replace the configuration of service `{service}`");
+        self.retry(what, replace).await
     }
 
     async fn http_channels(&self) -> OdbResult<Vec<HttpChannel>> {
@@ -299,13 +435,21 @@ impl Odb for SqlOdb {
     }
 
     async fn create_http_channel(&self, channel: &HttpChannel) -> OdbResult<()> {
+        check_key("HTTP channel name", &channel.name, LONGEST_KEY)?;
+        check_key("HTTP channel path", &channel.path, LONGEST_PATH)?;
+        check_key("service name", &channel.service, LONGEST_KEY)?;
+        let methods = channel.methods.join(",");
+        check_text(
+            &format!("the methods of HTTP channel `{}`", channel.name),
+            &methods,
+        )?;
         let result = sqlx::query(self.sql(
             "INSERT INTO http_channel (name, path, methods, service, data_format, timeout_ms, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(&channel.name)
         .bind(&channel.path)
-        .bind(channel.methods.join(","))
+        .bind(methods)
         .bind(&channel.service)
         .bind(channel.data_format.as_str())
         .bind(channel.timeout_ms as i64)
@@ -325,6 +469,9 @@ impl Odb for SqlOdb {
     }
 
     async fn delete_http_channel(&self, name: &str) -> OdbResult<bool> {
+        if !storable(name) {
+            return Ok(false);
+        }
         let done = sqlx::query(self.sql("DELETE FROM http_channel WHERE name = ?"))
             .bind(name)
             .execute(&self.pool)
@@ -333,31 +480,39 @@ impl Odb for SqlOdb {
     }
 
     async fn register_server(&self, name: &str, address: &str, pid: i64) -> OdbResult<()> {
-        let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.sql("DELETE FROM server WHERE name = ?"))
+        check_key("server name", name, LONGEST_KEY)?;
+        check_text(&format!("the address of server `{name}`"), address)?;
+        let register = || async move {
+            let now = now_ms();
+            let mut tx = self.begin().await?;
+            sqlx::query(self.sql("DELETE FROM server WHERE name = ?"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql("DELETE FROM server_service WHERE server = ?"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(self.sql(
+                "INSERT INTO server (name, address, state, pid, started_at, last_seen) VALUES (?, ?, 'running', ?, ?, ?)",
+            ))
             .bind(name)
+            .bind(address)
+            .bind(pid)
+            .bind(now)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(self.sql("DELETE FROM server_service WHERE server = ?"))
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(self.sql(
-            "INSERT INTO server (name, address, state, pid, started_at, last_seen) VALUES (?, ?, 'running', ?, ?, ?)",
-        ))
-        .bind(name)
-        .bind(address)
-        .bind(pid)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+            tx.commit().await
+        };
+        self.retry(format!("register server `{name}`"), register)
+            .await
     }
 
     async fn touch_server(&self, name: &str) -> OdbResult<()> {
+        if !storable(name) {
+            return Ok(());
+        }
         sqlx::query(self.sql("UPDATE server SET last_seen = ? WHERE name = ?"))
             .bind(now_ms())
             .bind(name)
@@ -367,6 +522,9 @@ impl Odb for SqlOdb {
     }
 
     async fn deregister_server(&self, name: &str) -> OdbResult<()> {
+        if !storable(name) {
+            return Ok(());
+        }
         sqlx::query(self.sql("UPDATE server SET state = 'stopped', last_seen = ? WHERE name = ?"))
             .bind(now_ms())
             .bind(name)
@@ -405,24 +563,31 @@ impl Odb for SqlOdb {
         service: &str,
         version: Option<i64>,
     ) -> OdbResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(self.sql("DELETE FROM server_service WHERE server = ? AND service = ?"))
-            .bind(server)
-            .bind(service)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(version) = version {
-            sqlx::query(
-                self.sql("INSERT INTO server_service (server, service, version) VALUES (?, ?, ?)"),
-            )
-            .bind(server)
-            .bind(service)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        check_key("server name", server, LONGEST_KEY)?;
+        check_key("service name", service, LONGEST_KEY)?;
+        let set = || async move {
+            let mut tx = self.begin().await?;
+            sqlx::query(self.sql("DELETE FROM server_service WHERE server = ? AND service = ?"))
+                .bind(server)
+                .bind(service)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(version) = version {
+                sqlx::query(
+                    self.sql(
+                        "INSERT INTO server_service (server, service, version) VALUES (?, ?, ?)",
+                    ),
+                )
+                .bind(server)
+                .bind(service)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        };
+        let what = format!("record the version of `{service}` that `{server}` runs");
+        self.retry(what, set).await
     }
 
     async fn running_versions(&self) -> OdbResult<Vec<(String, String, i64)>> {
@@ -438,122 +603,5 @@ impl Odb for SqlOdb {
             ));
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn odb() -> (tempfile::TempDir, SqlOdb) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/odb.sqlite", dir.path().display());
-        (dir, SqlOdb::connect(&url).await.unwrap())
-    }
-
-    fn version(name: &str, sha: &str) -> NewVersion {
-        NewVersion {
-            name: name.into(),
-            sha256: sha.into(),
-            bytes: Some(vec![1, 2, 3]),
-            description: String::new(),
-            info: "{}".into(),
-            source: "test".into(),
-            deployed_by: "s1".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn versions_increase_and_deletion_is_a_version() {
-        let (_dir, odb) = odb().await;
-        assert_eq!(odb.insert_version(version("a", "aa")).await.unwrap(), 1);
-        assert_eq!(odb.insert_version(version("a", "bb")).await.unwrap(), 2);
-        assert_eq!(odb.insert_version(version("b", "cc")).await.unwrap(), 1);
-        let deletion = NewVersion {
-            bytes: None,
-            ..version("b", "")
-        };
-        assert_eq!(odb.insert_version(deletion).await.unwrap(), 2);
-
-        let mut latest = odb.latest_versions().await.unwrap();
-        latest.sort_by(|x, y| x.name.cmp(&y.name));
-        assert_eq!(
-            latest[0],
-            VersionRef {
-                name: "a".into(),
-                version: 2,
-                sha256: "bb".into(),
-                deleted: false
-            }
-        );
-        assert!(latest[1].deleted && latest[1].version == 2);
-        let live: Vec<_> = odb
-            .live_services()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
-        assert_eq!(live, ["a"]);
-        assert_eq!(odb.version_bytes("a", 1).await.unwrap().unwrap(), [1, 2, 3]);
-        assert_eq!(odb.find_by_sha256("bb").await.unwrap().unwrap().version, 2);
-    }
-
-    #[tokio::test]
-    async fn concurrent_inserts_get_distinct_versions() {
-        let (_dir, odb) = odb().await;
-        let odb = std::sync::Arc::new(odb);
-        let tasks: Vec<_> = (0..10)
-            .map(|i| {
-                let odb = odb.clone();
-                tokio::spawn(async move {
-                    odb.insert_version(version("x", &format!("{i}")))
-                        .await
-                        .unwrap()
-                })
-            })
-            .collect();
-        let mut versions = Vec::new();
-        for t in tasks {
-            versions.push(t.await.unwrap());
-        }
-        versions.sort();
-        assert_eq!(versions, (1..=10).collect::<Vec<i64>>());
-    }
-
-    #[tokio::test]
-    async fn channels_are_unique_by_name_and_path() {
-        let (_dir, odb) = odb().await;
-        let ch = HttpChannel {
-            name: "c1".into(),
-            path: "/a/{id}".into(),
-            methods: vec!["GET".into(), "POST".into()],
-            service: "s".into(),
-            data_format: DataFormat::Json,
-            timeout_ms: 0,
-        };
-        odb.create_http_channel(&ch).await.unwrap();
-        let dup_path = HttpChannel {
-            name: "c2".into(),
-            ..ch.clone()
-        };
-        assert!(matches!(
-            odb.create_http_channel(&dup_path).await,
-            Err(OdbError::Conflict(_))
-        ));
-        assert_eq!(odb.http_channels().await.unwrap(), vec![ch]);
-        assert!(odb.delete_http_channel("c1").await.unwrap());
-        assert!(!odb.delete_http_channel("c1").await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn config_is_replaced_whole() {
-        let (_dir, odb) = odb().await;
-        let mut cfg =
-            BTreeMap::from([("a".to_string(), "1".to_string()), ("b".into(), "2".into())]);
-        odb.set_service_config("svc", &cfg).await.unwrap();
-        cfg.remove("a");
-        odb.set_service_config("svc", &cfg).await.unwrap();
-        assert_eq!(odb.service_configs().await.unwrap()["svc"], cfg);
     }
 }
