@@ -35,7 +35,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Operational database URL: `sqlite://path/to/odb.sqlite` (created when missing).
     pub odb: String,
-    /// Key/value store and broker: `memory` (single server only).
+    /// Key/value store and broker: `memory` (a single server only) or
+    /// `redis://host:port[/db]`, shared by every server of the cluster; the cluster's
+    /// name prefixes its keys and channels, so clusters can share one Redis.
     #[serde(default = "default_kvdb")]
     pub kvdb: String,
     /// Admin API credentials.

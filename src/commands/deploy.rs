@@ -81,14 +81,13 @@ impl Deploy {
                     ));
                 }
             };
-            if let Some(s) = &spinner {
-                s.set_message(format!(
-                    "{label}: waiting for every server to run `{}` version {}",
-                    outcome.name, outcome.version
-                ));
-            }
-            let waited =
-                wait_for_servers(&client, &outcome, Duration::from_secs(self.timeout)).await;
+            let waited = wait_for_servers(
+                &client,
+                &outcome,
+                Duration::from_secs(self.timeout),
+                spinner.as_ref(),
+            )
+            .await;
             if let Some(s) = spinner {
                 s.finish_and_clear();
             }
@@ -130,6 +129,7 @@ async fn wait_for_servers(
     client: &Client,
     outcome: &DeployOutcome,
     timeout: Duration,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> CliResult<BTreeMap<String, i64>> {
     let started = Instant::now();
     loop {
@@ -145,6 +145,15 @@ async fn wait_for_servers(
             })
             .map(|s| s.name.as_str())
             .collect();
+        if let Some(bar) = progress {
+            bar.set_message(format!(
+                "`{}` version {}: {}/{} servers run it",
+                outcome.name,
+                outcome.version,
+                live.len() - lagging.len(),
+                live.len()
+            ));
+        }
         if lagging.is_empty() {
             return Ok(live
                 .iter()

@@ -325,3 +325,26 @@ async fn the_cluster_recovers_by_itself_when_redis_restarts() {
     }
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_cleanly_deregisters() {
+    let mut cluster = Cluster::start(2, Backend::Sqlite).await;
+    let leaving = cluster.servers.pop().unwrap();
+    leaving.stop().await;
+    let servers: serde_json::Value = cluster.servers[0]
+        .admin(Method::GET, "/zato/api/servers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<(&str, &str)> = servers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("server1", "running"), ("server2", "stopped")]);
+    cluster.stop().await;
+}
