@@ -15,6 +15,7 @@ mod error;
 mod limits;
 mod registry;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -98,6 +99,8 @@ pub struct Runtime {
     registry: Registry,
     settings: RuntimeSettings,
     stats: CompileStats,
+    /// sha256 -> the gate of a compilation in progress.
+    compiling: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     _ticker: engine::EpochTicker,
 }
 
@@ -128,6 +131,7 @@ impl Runtime {
             registry: Registry::default(),
             settings,
             stats: CompileStats::default(),
+            compiling: Default::default(),
             _ticker: ticker,
         }))
     }
@@ -192,6 +196,15 @@ impl Runtime {
         bytes: Arc<[u8]>,
         sha256: String,
     ) -> Result<Compiled, CompileError> {
+        // One compilation per component at a time: a deploy and a broadcast of the same
+        // bytes (or two deploys) arriving together must not both run Cranelift; the
+        // second waits and loads the first one's artifact from the cache.
+        let gate = {
+            let mut compiling = self.compiling.lock().unwrap_or_else(|e| e.into_inner());
+            compiling.retain(|_, gate| Arc::strong_count(gate) > 1);
+            Arc::clone(compiling.entry(sha256.clone()).or_default())
+        };
+        let _turn = gate.lock().await;
         let this = Arc::clone(self);
         let task = tokio::task::spawn_blocking(move || this.compile(&bytes, &sha256));
         match tokio::time::timeout(self.settings.compile_timeout(), task).await {

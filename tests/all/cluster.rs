@@ -53,6 +53,20 @@ async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_al
         services[0]["version"], 1,
         "three watchers, one deploy: {services:?}"
     );
+    for server in &cluster.servers {
+        let status: serde_json::Value = server
+            .admin(Method::GET, "/zato/api/server")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            status["compilations"], 1,
+            "compiled once on each server: {status}"
+        );
+    }
     cluster.stop().await;
 }
 
