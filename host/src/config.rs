@@ -106,6 +106,9 @@ pub struct RuntimeSettings {
     pub epoch_tick_ms: u64,
     /// Where compiled artifacts are cached; `data_dir/cache` when absent.
     pub cache_dir: Option<PathBuf>,
+    /// Idle warm instances kept per service that opted in to instance reuse
+    /// (service configuration `zato.instance_reuse = N`).
+    pub warm_pool_max: usize,
 }
 
 impl Default for RuntimeSettings {
@@ -122,6 +125,7 @@ impl Default for RuntimeSettings {
             invoke_depth_limit: 16,
             epoch_tick_ms: 10,
             cache_dir: None,
+            warm_pool_max: 64,
         }
     }
 }

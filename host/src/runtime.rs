@@ -14,10 +14,11 @@ mod engine;
 mod error;
 mod limits;
 mod registry;
+mod warm;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -31,6 +32,7 @@ pub use bindings::{
 pub use engine::AllocatorKind;
 pub use error::{CallError, CompileError};
 pub use registry::{LoadedService, Registry};
+pub use warm::REUSE_KEY;
 
 use crate::config::RuntimeSettings;
 use bindings::{ZatoService, ZatoServicePre};
@@ -75,7 +77,8 @@ pub struct Ctx {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
-    pub(crate) runtime: Arc<Runtime>,
+    /// Weak: a warm instance's store lives in the registry, which the runtime owns.
+    pub(crate) runtime: Weak<Runtime>,
     pub(crate) service: Arc<str>,
     pub(crate) cid: Arc<str>,
     pub(crate) call: CallContext,
@@ -262,29 +265,65 @@ impl Runtime {
         // Whole milliseconds, rounded up, so messages say "1s" rather than "999.98ms".
         let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
         let exceeded = Arc::clone(&call.depth_exceeded);
-        let mut store = self.new_store(
-            Arc::clone(&service.name),
-            Arc::from(request.cid.as_str()),
-            call,
-        );
+        let reuse = warm::reuse_limit(self.registry.config(name).as_deref());
+        let (mut store, warm_bindings, uses) = match reuse.and_then(|_| service.warm.take()) {
+            Some(mut warm) => {
+                // A warm store starts each request like a new one: cid, deadline, depth.
+                let ctx = warm.store.data_mut();
+                ctx.cid = Arc::from(request.cid.as_str());
+                ctx.call = call;
+                warm.store.set_epoch_deadline(1);
+                (warm.store, Some(warm.bindings), warm.uses)
+            }
+            None => (
+                self.new_store(
+                    Arc::clone(&service.name),
+                    Arc::from(request.cid.as_str()),
+                    call,
+                ),
+                None,
+                0,
+            ),
+        };
         let outcome = tokio::time::timeout(remaining, async {
-            let instance = service.pre.instantiate_async(&mut store).await?;
-            instance
+            let bindings = match warm_bindings {
+                Some(bindings) => bindings,
+                None => service.pre.instantiate_async(&mut store).await?,
+            };
+            let answer = bindings
                 .zato_service_service()
                 .call_handle(&mut store, request)
-                .await
+                .await?;
+            wasmtime::Result::Ok((bindings, answer))
         })
         .await;
+        let outcome = match outcome {
+            Ok(Ok((bindings, answer))) => {
+                if let Some(max_uses) = reuse {
+                    let warm = warm::WarmInstance {
+                        store,
+                        bindings,
+                        uses: uses + 1,
+                    };
+                    service
+                        .warm
+                        .give_back(warm, max_uses, self.settings.warm_pool_max);
+                }
+                Ok(Ok(answer))
+            }
+            Ok(Err(trap)) => Ok(Err(self.classify(name, trap, &store, budget))),
+            Err(elapsed) => Err(elapsed),
+        };
         let result = match outcome {
             Ok(Ok(Ok(response))) => Ok(response),
             Ok(Ok(Err(error))) => Err(CallError::Service {
                 service: name.to_owned(),
                 error,
             }),
-            Ok(Err(trap)) => Err(self.classify(name, trap, &store, budget)),
+            Ok(Err(classified)) => Err(classified),
             Err(_) => Err(CallError::Timeout {
                 service: name.to_owned(),
-                after: remaining,
+                after: budget,
             }),
         };
         // A loop found further down the chain explains the failure better than what
@@ -307,7 +346,6 @@ impl Runtime {
         wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let deadline = call.deadline;
         let ctx = Ctx {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -315,7 +353,7 @@ impl Runtime {
                 self.settings.memory_limit_bytes(),
                 self.settings.table_elements_limit,
             ),
-            runtime: Arc::clone(self),
+            runtime: Arc::downgrade(self),
             service,
             cid,
             call,
@@ -324,8 +362,8 @@ impl Runtime {
         store.limiter(|ctx| &mut ctx.limiter);
         // Each epoch tick lets other tasks run (a busy guest never holds a worker thread
         // for long) and ends the call once its deadline has passed.
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().call.deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 // tokio's own yield goes to the back of the run queue; a plain wake

@@ -161,3 +161,50 @@ async fn channels_are_checked_when_created() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(server.get("/a/1").await.0, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn each_request_gets_a_fresh_instance_unless_the_service_opts_in_to_reuse() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::COUNTER).await;
+    server
+        .channel("counter", "/counter", "test.counter", 0)
+        .await;
+    let mut counts = Vec::new();
+    for _ in 0..4 {
+        counts.push(server.get("/counter").await.1["count"].as_u64().unwrap());
+    }
+    assert_eq!(
+        counts,
+        [1, 1, 1, 1],
+        "nothing of one request is visible to the next"
+    );
+
+    // Opting in: an instance serves up to 3 requests, one at a time.
+    let config = serde_json::json!({ "zato.instance_reuse": "3" });
+    let response = server
+        .admin(Method::PUT, "/zato/api/services/test.counter/config")
+        .json(&config)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut counts = Vec::new();
+    for _ in 0..7 {
+        counts.push(server.get("/counter").await.1["count"].as_u64().unwrap());
+    }
+    assert_eq!(
+        counts,
+        [1, 2, 3, 1, 2, 3, 1],
+        "each instance retired after 3 uses"
+    );
+
+    // A trap retires the instance at once.
+    assert_eq!(server.get("/counter").await.1["count"], 2);
+    let (status, _) = server.post("/counter", "trap").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        server.get("/counter").await.1["count"],
+        1,
+        "the trapped instance was not reused"
+    );
+}

@@ -122,6 +122,11 @@ const TEST_GUESTS: Workspace = Workspace {
             file: "hostile_invoke",
             doc: "`test.hostile`: invokes with an empty, a 1 MiB and an unknown service name; answers the errors.",
         },
+        Artifact {
+            constant: "COUNTER",
+            file: "counter",
+            doc: "`test.counter` (`tests/guests/counter`): counts the requests its instance served; traps on the payload `trap`.",
+        },
     ],
 };
 

@@ -4,8 +4,6 @@
 //! deadline. A chain deeper than the configured limit (a cycle, most often) fails with
 //! a guest-visible error, and the chain is remembered so the top-level caller reports it.
 
-use std::sync::Arc;
-
 use crate::runtime::bindings::zato::service::invoke::Host;
 use crate::runtime::bindings::zato::service::types::{Channel, ChannelKind, DataFormat};
 use crate::runtime::{CallContext, Ctx, Request, Response, ServiceError};
@@ -26,7 +24,10 @@ impl Host for Ctx {
                 service.len()
             ))));
         }
-        let limit = self.runtime.settings().invoke_depth_limit;
+        let Some(runtime) = self.runtime.upgrade() else {
+            return Ok(Err(ServiceError::Retry("the server is stopping".into())));
+        };
+        let limit = runtime.settings().invoke_depth_limit;
         if self.call.depth + 1 > limit {
             let chain = format!(
                 "`{}` invoking `{service}` at depth {}, over the limit of {limit}",
@@ -53,7 +54,6 @@ impl Host for Ctx {
             depth: self.call.depth + 1,
             ..self.call.clone()
         };
-        let runtime = Arc::clone(&self.runtime);
         // Boxed: the callee may invoke again, and a recursive async fn needs indirection.
         let result = Box::pin(async move { runtime.call(&service, &request, call).await }).await;
         Ok(result.map_err(|e| e.to_service_error()))

@@ -18,6 +18,8 @@ pub struct LoadedService {
     pub sha256: String,
     pub info: ServiceInfo,
     pub(crate) pre: super::ZatoServicePre<super::Ctx>,
+    /// Idle warm instances, used only if the service opted in.
+    pub(crate) warm: super::warm::WarmPool,
 }
 
 impl LoadedService {
@@ -28,6 +30,7 @@ impl LoadedService {
             sha256,
             info,
             pre: compiled.pre,
+            warm: Default::default(),
         }
     }
 }

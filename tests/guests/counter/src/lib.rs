@@ -1,0 +1,21 @@
+//! `test.counter`: answers `{"count": N}`, N being how many requests this instance has
+//! served, kept in a global. With a fresh instance per request N is always 1; with
+//! instance reuse it climbs. A payload of `trap` makes it trap (after counting), so tests
+//! can check that a trapped instance is not reused.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use zato_sdk::prelude::*;
+
+/// Requests this instance has served.
+static SERVED: AtomicU32 = AtomicU32::new(0);
+
+/// Counts the requests its instance served.
+#[zato_sdk::service(name = "test.counter")]
+fn counter(req: Request) -> Result<Response, Error> {
+    let count = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
+    if req.payload() == b"trap" {
+        panic!("asked to trap after {count} requests");
+    }
+    Response::json(&serde_json::json!({ "count": count }))
+}
