@@ -32,6 +32,16 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Sends `signal` (TERM, KILL) to the process `pid`.
+async fn signal(pid: &str, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
 /// Kills the server if the test fails half-way.
 struct Running(Child);
 
@@ -190,14 +200,7 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
 
     // SIGTERM stops the server gracefully.
     let pid = server.0.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "TERM").await;
     let status = tokio::time::timeout(Duration::from_secs(20), server.0.wait())
         .await
         .expect("server stops")
@@ -335,14 +338,7 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
     // kill -9: no deregistration, the others must notice by themselves.
     let victim = servers.pop().unwrap();
     let pid = victim.0.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .await
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "KILL").await;
     let second = zato(&[
         "deploy",
         wasm::VERSION2,

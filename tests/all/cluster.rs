@@ -54,14 +54,7 @@ async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_al
         "three watchers, one deploy: {services:?}"
     );
     for server in &cluster.servers {
-        let status: serde_json::Value = server
-            .admin(Method::GET, "/zato/api/server")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = server.admin_get("/zato/api/server").await;
         assert_eq!(
             status["compilations"], 1,
             "compiled once on each server: {status}"
@@ -110,14 +103,7 @@ async fn concurrent_deploys_from_three_servers_are_monotonic_and_the_last_wins_e
         let services = server.services().await;
         assert_eq!(services[0]["sha256"], last_sha.as_str());
         assert_eq!(services[0]["running_version"], 10);
-        let status: serde_json::Value = server
-            .admin(Method::GET, "/zato/api/server")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = server.admin_get("/zato/api/server").await;
         let compiled = status["compilations"].as_u64().unwrap();
         assert!(
             (1..=10).contains(&compiled),
@@ -150,14 +136,9 @@ async fn a_lost_notice_costs_a_delay_not_a_divergence() {
         .await;
     // Store version 2 the way a deploy does, but never publish it: only the periodic
     // reconcile (500 ms in these tests) can bring it to the servers.
-    let details: serde_json::Value = cluster.servers[0]
-        .admin(Method::GET, "/zato/api/services/test.version")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let details = cluster.servers[0]
+        .admin_get("/zato/api/services/test.version")
+        .await;
     let bytes = std::fs::read(wasm::VERSION2).unwrap();
     let odb = zato_host::odb::SqlOdb::connect(&cluster.odb).await.unwrap();
     let version = zato_host::odb::Odb::insert_version(
@@ -345,14 +326,7 @@ async fn a_server_that_stops_cleanly_deregisters() {
     let mut cluster = Cluster::start(2, Backend::Sqlite).await;
     let leaving = cluster.servers.pop().unwrap();
     leaving.stop().await;
-    let servers: serde_json::Value = cluster.servers[0]
-        .admin(Method::GET, "/zato/api/servers")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let servers = cluster.servers[0].admin_get("/zato/api/servers").await;
     let states: Vec<(&str, &str)> = servers
         .as_array()
         .unwrap()

@@ -83,6 +83,13 @@ impl TestServer {
             .basic_auth(USER, Some(PASSWORD))
     }
 
+    /// GETs an admin API document.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let response = self.admin(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     /// Deploys through the admin API, panicking with the server's message on failure.
     pub async fn deploy(&self, wasm: &str) -> DeployOutcome {
         let (status, body) = self.try_deploy(std::fs::read(wasm).unwrap()).await;
@@ -144,13 +151,7 @@ impl TestServer {
 
     /// The services as the admin API lists them.
     pub async fn services(&self) -> Vec<Value> {
-        let response = self
-            .admin(Method::GET, "/zato/api/services")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.unwrap()
+        serde_json::from_value(self.admin_get("/zato/api/services").await).unwrap()
     }
 
     /// The version of `name` this server runs, if any.
