@@ -426,3 +426,46 @@ async fn a_cluster_without_redis_is_refused_with_what_to_pass() {
     );
     assert!(!env.join("zato.toml").exists(), "nothing is written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    let port = free_port();
+    let created = zato(&[
+        "quickstart",
+        "create",
+        env_arg,
+        "--base-port",
+        &port.to_string(),
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let server = start(&env, &dir.path().join("server.log")).await;
+    wait_for_ping(port).await;
+
+    // A server that heartbeats but never applies anything (hung, or partitioned from
+    // its broker and its ODB reads): deploy must not call that a success.
+    let odb_url = format!("sqlite://{}", env.join("data/odb.sqlite").display());
+    let odb = zato_host::odb::SqlOdb::connect(&odb_url).await.unwrap();
+    use zato_host::odb::Odb as _;
+    odb.register_server("stuck", "http://127.0.0.1:9", 1)
+        .await
+        .unwrap();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            odb.touch_server("stuck").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let output = zato(&["deploy", wasm::HELLO, "--env", env_arg, "--timeout", "2"]).await;
+    heartbeat.abort();
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output.stderr));
+    let message = text(&output.stderr);
+    assert!(
+        message.contains("did not run it within 2s: stuck"),
+        "{message}"
+    );
+    drop(server);
+}
