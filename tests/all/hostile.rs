@@ -109,10 +109,13 @@ async fn hostile_invoke_arguments_come_back_as_errors_the_guest_handles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guests_spinning_on_every_worker_thread_do_not_stop_other_requests() {
     let server = hostile_server().await;
+    // Long enough that the loops are surely still running when hello answers, even on
+    // a loaded machine.
+    server.channel("long-loop", "/long-loop", "test.loop", 5000).await;
     // More looping requests than the runtime has worker threads.
     let loops: Vec<_> = (0..4)
         .map(|_| {
-            let request = server.http.get(format!("{}/loop", server.base)).send();
+            let request = server.http.get(format!("{}/long-loop", server.base)).send();
             tokio::spawn(async move { request.await.unwrap().status() })
         })
         .collect();
