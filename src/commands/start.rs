@@ -12,7 +12,7 @@ use crate::env::{self, NewEnv};
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::Output;
 
-/// Start a server, or the server of an environment, in the foreground.
+/// Start a server, or every server of an environment (one process each), in the foreground.
 ///
 /// Without DIR: a development environment in ./.zato (created on first start, with the
 /// admin password printed once), ./pickup as its pickup directory, and the examples
