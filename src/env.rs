@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
-use zato_host::config::{AdminConfig, ServerConfig};
+use zato_host::config::{AdminConfig, DeploySettings, ServerConfig};
 
 pub const ENV_FILE: &str = "zato.toml";
 pub const SERVER_FILE: &str = "server.toml";
@@ -54,6 +54,8 @@ pub struct NewEnv<'a> {
     pub odb: Option<&'a str>,
     /// Redis URL of the KVDB and broker; the in-memory one (a single server) when absent.
     pub redis: Option<&'a str>,
+    /// Give each new service an HTTP channel by itself (the development environment).
+    pub auto_http_channels: bool,
 }
 
 /// The admin password, generated once and shown once.
@@ -130,7 +132,10 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             },
             runtime: Default::default(),
             http: Default::default(),
-            deploy: Default::default(),
+            deploy: DeploySettings {
+                auto_http_channels: new.auto_http_channels,
+                ..Default::default()
+            },
             membership: Default::default(),
         };
         write(

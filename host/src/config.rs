@@ -181,6 +181,10 @@ pub struct DeploySettings {
     pub pickup_debounce_ms: u64,
     /// Delete picked-up files once deployed (they live on in the ODB).
     pub pickup_delete_deployed: bool,
+    /// Give each newly deployed service that has no HTTP channel one at `/` + its name
+    /// with dots as slashes (`demo.hello` -> `/demo/hello`). On in the development
+    /// environment of `zato start`, off otherwise.
+    pub auto_http_channels: bool,
 }
 
 impl Default for DeploySettings {
@@ -189,6 +193,7 @@ impl Default for DeploySettings {
             reconcile_interval_ms: 5_000,
             pickup_debounce_ms: 100,
             pickup_delete_deployed: true,
+            auto_http_channels: false,
         }
     }
 }

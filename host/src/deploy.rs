@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::api::{DeleteOutcome, DeployOutcome, ServiceInfo};
+use crate::api::{DataFormat, DeleteOutcome, DeployOutcome, HttpChannel, ServiceInfo};
+use crate::channel::http::ChannelRouter;
 use crate::kvdb::{Broker, Kvdb, KvdbError};
 use crate::odb::{NewVersion, Odb, OdbError, VersionRef};
 use crate::runtime::{CallError, CompileError, Compiled, LoadedService, Runtime};
@@ -94,6 +95,8 @@ pub struct Deployer {
     kvdb: Arc<dyn Kvdb>,
     broker: Arc<dyn Broker>,
     server: String,
+    /// See `DeploySettings::auto_http_channels`.
+    auto_http_channels: bool,
     /// Serialises applying versions on this server: a broadcast and a reconcile of the
     /// same version must not both compile it.
     apply_lock: tokio::sync::Mutex<()>,
@@ -110,6 +113,7 @@ impl Deployer {
         kvdb: Arc<dyn Kvdb>,
         broker: Arc<dyn Broker>,
         server: String,
+        auto_http_channels: bool,
     ) -> Self {
         Self {
             runtime,
@@ -117,6 +121,7 @@ impl Deployer {
             kvdb,
             broker,
             server,
+            auto_http_channels,
             apply_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -228,6 +233,9 @@ impl Deployer {
             deleted: false,
         })
         .await;
+        if self.auto_http_channels {
+            self.ensure_http_channel(&name).await?;
+        }
         tracing::info!(
             service = %name,
             version,
@@ -243,6 +251,38 @@ impl Deployer {
             from_cache,
             elapsed_ms: started.elapsed().as_millis() as u64,
         })
+    }
+
+    /// Gives `service` an HTTP channel at `/` + its name with dots as slashes, unless
+    /// some channel already routes to it or that path would clash with another channel.
+    async fn ensure_http_channel(&self, service: &str) -> Result<(), DeployError> {
+        let mut channels = self.odb.http_channels().await?;
+        if channels.iter().any(|c| c.service == service) {
+            return Ok(());
+        }
+        let channel = HttpChannel {
+            name: service.to_owned(),
+            path: format!("/{}", service.replace('.', "/")),
+            methods: Vec::new(),
+            service: service.to_owned(),
+            data_format: DataFormat::Json,
+            timeout_ms: 0,
+        };
+        channels.push(channel.clone());
+        // A channel that would stop the route table from building is never stored.
+        if let Err(e) = ChannelRouter::build(&channels) {
+            tracing::warn!(service, "no automatic HTTP channel: {e}");
+            return Ok(());
+        }
+        match self.odb.create_http_channel(&channel).await {
+            Ok(()) => {
+                tracing::info!(service, path = %channel.path, "automatic HTTP channel created");
+                self.notify(&Notice::Channels).await;
+            }
+            Err(OdbError::Conflict(e)) => tracing::warn!(service, "no automatic HTTP channel: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
 
     /// Deletes a service: its deletion is stored as a new version.

@@ -49,6 +49,7 @@ impl Server {
             kvdb,
             broker.clone(),
             config.name.clone(),
+            config.deploy.auto_http_channels,
         ));
         let channels = Arc::new(Channels::new(odb.clone()));
         let shutdown = CancellationToken::new();

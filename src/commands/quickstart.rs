@@ -60,6 +60,7 @@ impl Quickstart {
             servers: create.servers,
             odb: create.odb.as_deref(),
             redis: create.redis.as_deref(),
+            auto_http_channels: false,
         })
         .map_err(|e| CliError::new(ExitCode::Usage, format!("{e:#}")))?;
         let servers: Vec<_> = (0..create.servers)

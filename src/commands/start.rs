@@ -7,7 +7,6 @@ use clap::Args;
 use zato_host::Server;
 use zato_host::config::{DEFAULT_PORT, ServerConfig};
 
-use crate::client::{Body, Client, Target};
 use crate::env::{self, NewEnv};
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::Output;
@@ -47,6 +46,7 @@ impl Start {
                 servers: 1,
                 odb: None,
                 redis: None,
+                auto_http_channels: true,
             })?;
             eprintln!(
                 "Created the development environment in {}: admin user `{}`, password `{}` \
@@ -76,16 +76,8 @@ impl Start {
             tracing::info!("stopping: waiting for requests in flight");
             stop.cancel();
         });
-        if dev {
-            let target = Target {
-                env: Some(dir.clone()),
-                url: None,
-                user: None,
-                password: None,
-            };
-            if let Err(e) = deploy_examples(&server, &Client::from_target(&target)?, out).await {
-                tracing::warn!("cannot deploy the examples: {e:#}");
-            }
+        if dev && let Err(e) = deploy_examples(&server, out).await {
+            tracing::warn!("cannot deploy the examples: {e:#}");
         }
         server.run_until_stopped().await?;
         Ok(())
@@ -194,8 +186,8 @@ fn examples_dir() -> Option<PathBuf> {
 
 /// Deploys every built example and gives each an HTTP channel at `/` + its name with
 /// dots as slashes (`demo.hello` -> `/demo/hello`).
-async fn deploy_examples(server: &Server, client: &Client, out: &Output) -> anyhow::Result<()> {
-    let base = client.base().to_owned();
+async fn deploy_examples(server: &Server, out: &Output) -> anyhow::Result<()> {
+    let base = format!("http://{}", server.addr());
     let Some(dir) = examples_dir() else {
         eprintln!(
             "\nServer on {base}. No built examples found: build them with\n  \
@@ -210,7 +202,7 @@ async fn deploy_examples(server: &Server, client: &Client, out: &Output) -> anyh
         .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
         .collect();
     files.sort();
-    let mut paths = Vec::new();
+    let mut names = Vec::new();
     for file in files {
         let bytes = std::fs::read(&file)?;
         let label = file
@@ -218,45 +210,29 @@ async fn deploy_examples(server: &Server, client: &Client, out: &Output) -> anyh
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
+        // The development environment gives each new service an HTTP channel by itself.
         match server
             .deployer()
             .deploy(bytes, &format!("examples:{label}"))
             .await
         {
-            Ok(outcome) => {
-                let path = format!("/{}", outcome.name.replace('.', "/"));
-                let channel = serde_json::json!({ "name": outcome.name, "path": path, "service": outcome.name });
-                let answer = client
-                    .send(
-                        reqwest::Method::POST,
-                        "/zato/api/channels/http",
-                        Some(Body::Json(channel)),
-                    )
-                    .await?;
-                if !answer.status.is_success() && answer.status != reqwest::StatusCode::CONFLICT {
-                    tracing::warn!(
-                        "cannot create a channel for `{}`: {}",
-                        outcome.name,
-                        answer.error_message()
-                    );
-                }
-                paths.push((outcome.name, path));
-            }
+            Ok(outcome) => names.push(outcome.name),
             Err(e) => tracing::warn!("example `{label}` not deployed: {e}"),
         }
     }
     if !out.json {
         let mut text = format!(
             "\nzato is running on {base} with {} example services:\n",
-            paths.len()
+            names.len()
         );
-        for (name, path) in &paths {
-            text.push_str(&format!("  {name:<18} {base}{path}\n"));
+        for name in &names {
+            text.push_str(&format!("  {name:<18} {base}/{}\n", name.replace('.', "/")));
         }
         text.push_str(&format!(
             "\nTry:\n  curl '{base}/demo/hello?name=you'\n  \
              curl -X POST {base}/demo/transform -d '{{\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":\"ada@example.com\"}}'\n\
-             Deploy your own: copy a .wasm into ./pickup, or `zato deploy FILE.wasm`. Ctrl-C stops the server.\n"
+             Deploy your own: copy a .wasm into ./pickup (service `a.b` answers at {base}/a/b),\n\
+             or `zato deploy FILE.wasm`. Ctrl-C stops the server.\n"
         ));
         eprintln!("{text}");
     }

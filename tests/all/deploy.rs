@@ -172,3 +172,43 @@ async fn a_deleted_service_stops_answering() {
     // Deploying it again makes version 3 (1 = deploy, 2 = deletion).
     assert_eq!(server.deploy(wasm::HELLO).await.version, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_development_environment_a_dropped_wasm_answers_at_its_own_url() {
+    let server = TestServer::start_with(|c| c.deploy.auto_http_channels = true).await;
+    let started = Instant::now();
+    std::fs::copy(wasm::ECHO, server.pickup().join("echo.wasm")).unwrap();
+    let body = eventually(
+        Duration::from_secs(20),
+        "test.echo answering at /test/echo",
+        || async {
+            let (status, body) = server.get("/test/echo?x=1").await;
+            (status == StatusCode::OK).then_some(body)
+        },
+    )
+    .await;
+    println!(
+        "copied into pickup -> answering over HTTP: {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(body["channel"]["name"], "test.echo");
+    // A service that already has a channel gets no second one.
+    server.deploy(wasm::HELLO).await;
+    server.channel("mine", "/my/hello", "demo.hello", 0).await;
+    std::fs::copy(wasm::VERSION1, server.pickup().join("v.wasm")).unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "test.version at /test/version",
+        || async { (server.get("/test/version").await.0 == StatusCode::OK).then_some(()) },
+    )
+    .await;
+    let channels = server.admin_get("/zato/api/channels/http").await;
+    let mut names: Vec<&str> = channels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["demo.hello", "mine", "test.echo", "test.version"]);
+}

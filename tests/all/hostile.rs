@@ -111,7 +111,9 @@ async fn guests_spinning_on_every_worker_thread_do_not_stop_other_requests() {
     let server = hostile_server().await;
     // Long enough that the loops are surely still running when hello answers, even on
     // a loaded machine.
-    server.channel("long-loop", "/long-loop", "test.loop", 5000).await;
+    server
+        .channel("long-loop", "/long-loop", "test.loop", 5000)
+        .await;
     // More looping requests than the runtime has worker threads.
     let loops: Vec<_> = (0..4)
         .map(|_| {
