@@ -1,0 +1,73 @@
+//! The scenarios, one module each, and what they share.
+//!
+//! - [`http`]: 1. HTTP throughput and latency against plain hyper and `wasmtime serve`,
+//!   and 5. the servers' resident memory under that load;
+//! - [`sandbox`]: 2. instantiate + call + drop of a service, pooling vs on-demand;
+//! - [`deploy`]: 3. hot deploy, from accepted to answering, on one server and on three;
+//! - [`scale`]: 4. a server starting with many services, and its memory per service.
+
+pub mod deploy;
+pub mod http;
+pub mod sandbox;
+pub mod scale;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::prepare::Artifacts;
+
+/// How much to measure; `--quick` shrinks every figure.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    /// Rounds of the HTTP scenario; each round runs every target once, in turn.
+    pub rounds: u32,
+    /// Measured time of one HTTP run.
+    pub duration: Duration,
+    /// Unmeasured load before each HTTP run.
+    pub warmup: Duration,
+    /// Connection counts of the HTTP scenario.
+    pub connections: Vec<u32>,
+    /// Timed calls per configuration in the sandbox scenario.
+    pub calls: usize,
+    /// Deploys timed per case in the deploy scenario.
+    pub deploys: usize,
+    /// Services of the scale scenario.
+    pub services: usize,
+    /// Where servers and wrk run, when pinned.
+    pub pin: Option<Pin>,
+    pub cores: usize,
+    /// Redis of the cluster in the deploy scenario.
+    pub redis: String,
+    /// PostgreSQL server on which the cluster's ODB is created (SQLite when unreachable).
+    pub postgres: String,
+}
+
+/// Servers on one CPU, the load generator on another, so that each server gets the
+/// same CPU whatever the load generator needs to load it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pin {
+    pub server: usize,
+    pub load: usize,
+}
+
+/// What every scenario gets.
+pub struct Ctx<'a> {
+    pub plan: &'a Plan,
+    pub artifacts: &'a Artifacts,
+    /// A fresh directory for environments, caches and scripts.
+    pub work: &'a Path,
+    /// Where each started process writes its output.
+    pub logs: PathBuf,
+    /// wrk, when a scenario that needs it runs.
+    pub wrk: Option<PathBuf>,
+}
+
+impl Ctx<'_> {
+    pub fn server_cpu(&self) -> Option<usize> {
+        self.plan.pin.map(|p| p.server)
+    }
+    pub fn load_cpu(&self) -> Option<usize> {
+        self.plan.pin.map(|p| p.load)
+    }
+}

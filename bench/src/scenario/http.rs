@@ -1,0 +1,435 @@
+//! Scenario 1: HTTP throughput and latency, keep-alive, and scenario 5: resident memory
+//! of the servers under that load.
+//!
+//! Targets, each a process of its own on 127.0.0.1:
+//! - plain hyper answering what `demo.hello` answers (`zato-bench-hyper`): the baseline;
+//! - `zato start` with `demo.hello` and `demo.transform` behind HTTP channels (a fresh
+//!   instance per request), and a copy of `demo.hello` opted in to warm instances
+//!   (`zato.instance_reuse`), to show what instantiation costs;
+//! - `wasmtime serve` running an equivalent wasi:http hello, when `wasmtime` is on the
+//!   PATH (`cargo install wasmtime-cli --version 48.0.8`).
+//!
+//! For each connection count, every round runs every target once (warm-up, then the
+//! measured run), starting each round with the next target so none always goes first;
+//! the table gives the median of the rounds. Servers are pinned to one CPU and wrk to
+//! another unless `--no-pin`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use super::Ctx;
+use crate::component::renamed;
+use crate::process::{self, Proc, rss_of};
+use crate::report::{Row, Section, mib, ms, ratio, thousands};
+use crate::stats::{max, median};
+use crate::wrk::{self, Load, Outcome};
+use crate::zato::{Env, EnvOptions, client, wait_for};
+
+/// The opted-in copy of `demo.hello` (same length as the original name).
+const WARM_SERVICE: &str = "demo.hwarm";
+/// Requests one warm instance serves before it is replaced.
+const WARM_REUSE: u32 = 1000;
+
+/// The customer record `demo.transform` reshapes.
+const TRANSFORM_BODY: &str = r#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","orders":[{"amount":10.5},{"amount":20}]}"#;
+
+/// A process serving one or more targets.
+struct Server {
+    label: String,
+    proc: Proc,
+    idle_rss: Option<u64>,
+    /// Connections -> highest resident memory seen during measured runs.
+    peak_rss: BTreeMap<u32, u64>,
+}
+
+/// One URL under load.
+struct Target {
+    label: String,
+    url: String,
+    script: Option<PathBuf>,
+    /// Index of its process in the servers.
+    server: usize,
+    /// What a correct answer contains.
+    expect: &'static str,
+}
+
+/// One measured run.
+struct Run {
+    target: usize,
+    connections: u32,
+    outcome: Outcome,
+}
+
+/// The two sections this module fills.
+pub struct Results {
+    pub throughput: Section,
+    pub memory: Section,
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
+    let wrk = ctx.wrk.as_deref().context("the HTTP scenario needs wrk")?;
+    let mut notes = Vec::new();
+    let mut servers = Vec::new();
+    let mut targets = Vec::new();
+
+    eprintln!("[bench] http: starting the baseline, zato and wasmtime serve");
+    let mut cmd = process::command(&ctx.artifacts.hyper, ctx.server_cpu());
+    cmd.arg("127.0.0.1:0");
+    let mut hyper = Proc::spawn("hyper-baseline", cmd, &ctx.logs, true)?;
+    let addr = hyper.first_line()?;
+    targets.push(Target {
+        label: "hyper hello (baseline)".into(),
+        url: format!("http://{addr}/hello?name=bench"),
+        script: None,
+        server: 0,
+        expect: "Hello, bench!",
+    });
+    servers.push(Server::new("plain hyper (baseline)", hyper));
+
+    let env = Env::create(
+        &ctx.artifacts.zato,
+        &ctx.work.join("http"),
+        &EnvOptions {
+            servers: 1,
+            cluster: "bench-http",
+            redis: None,
+            odb: None,
+        },
+    )?;
+    let mut zato = env.start(0, ctx.server_cpu(), &ctx.logs)?;
+    wait_for(
+        &format!("{}/zato/ping", env.base(0)),
+        &mut zato,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let admin = env.admin(0);
+    admin.status().await?;
+    let hello = std::fs::read(&ctx.artifacts.hello)?;
+    let transform = std::fs::read(&ctx.artifacts.transform)?;
+    // A copy of demo.hello under another name, opted in to warm instances.
+    let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
+    for (bytes, service, path) in [
+        (hello, "demo.hello", "/demo/hello"),
+        (transform, "demo.transform", "/demo/transform"),
+        (warm, WARM_SERVICE, "/demo/hwarm"),
+    ] {
+        admin.deploy(bytes, service).await?;
+        admin.channel(service, path, service).await?;
+    }
+    admin
+        .config(
+            WARM_SERVICE,
+            &serde_json::json!({ zato_host::runtime::REUSE_KEY: WARM_REUSE.to_string() }),
+        )
+        .await?;
+    let script = ctx.work.join("transform.lua");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = '{TRANSFORM_BODY}'\n"
+        ),
+    )?;
+    let zato_index = servers.len();
+    targets.push(Target {
+        label: "zato demo.hello".into(),
+        url: format!("{}/demo/hello?name=bench", env.base(0)),
+        script: None,
+        server: zato_index,
+        expect: "Hello, bench!",
+    });
+    targets.push(Target {
+        label: "zato demo.transform".into(),
+        url: format!("{}/demo/transform", env.base(0)),
+        script: Some(script.clone()),
+        server: zato_index,
+        expect: "\"full_name\":\"Ada Lovelace\"",
+    });
+    targets.push(Target {
+        label: "zato demo.hello, warm instances (opt-in)".into(),
+        url: format!("{}/demo/hwarm?name=bench", env.base(0)),
+        script: None,
+        server: zato_index,
+        expect: "Hello, bench!",
+    });
+    servers.push(Server::new("zato (all three services)", zato));
+
+    match &ctx.artifacts.wasmtime {
+        Some((wasmtime, version)) => {
+            let port = process::free_ports(1)?;
+            let mut cmd = process::command(wasmtime, ctx.server_cpu());
+            // `-Scli`: like every wasm32-wasip2 Rust component, the hello imports
+            // wasi:cli (std reads the environment), which zato links too.
+            cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
+                .arg(&ctx.artifacts.http_hello);
+            let mut proc = Proc::spawn("wasmtime-serve", cmd, &ctx.logs, false)?;
+            let url = format!("http://127.0.0.1:{port}/?name=bench");
+            wait_for(&url, &mut proc, Duration::from_secs(120)).await?;
+            targets.push(Target {
+                label: "wasmtime serve hello".into(),
+                url,
+                script: None,
+                server: servers.len(),
+                expect: "Hello, bench!",
+            });
+            servers.push(Server::new("wasmtime serve", proc));
+            notes.push(format!(
+                "`wasmtime serve` is {version}, with its defaults plus `-Scli` (pooling allocator when available, a fresh instance per request)."
+            ));
+        }
+        None => notes.push(
+            "`wasmtime serve` skipped: `wasmtime` is not on the PATH (install it with \
+             `cargo install wasmtime-cli --version 48.0.8`)."
+                .into(),
+        ),
+    }
+
+    for target in &targets {
+        check_answer(target).await?;
+    }
+    // Let the servers settle after deploys and first requests before the idle figure.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for server in &mut servers {
+        server.idle_rss = server.proc.rss();
+    }
+
+    let plan = ctx.plan;
+    let mut runs = Vec::new();
+    for &connections in &plan.connections {
+        for round in 0..plan.rounds as usize {
+            for k in 0..targets.len() {
+                let t = (round + k) % targets.len();
+                let target = &targets[t];
+                eprintln!(
+                    "[bench] http: {connections} connections, round {}/{}: {}",
+                    round + 1,
+                    plan.rounds,
+                    target.label
+                );
+                let load = |duration| Load {
+                    url: &target.url,
+                    connections,
+                    duration,
+                    script: target.script.as_deref(),
+                    cpu: ctx.load_cpu(),
+                    cores: plan.cores,
+                };
+                if !plan.warmup.is_zero() {
+                    wrk::run(wrk, &load(plan.warmup)).await?;
+                }
+                let server = &mut servers[target.server];
+                server.proc.check_running()?;
+                let (outcome, peak) = with_peak_rss(server.proc.pid(), async {
+                    wrk::run(wrk, &load(plan.duration)).await
+                })
+                .await;
+                let outcome = outcome?;
+                let entry = server.peak_rss.entry(connections).or_default();
+                *entry = (*entry).max(peak);
+                runs.push(Run {
+                    target: t,
+                    connections,
+                    outcome,
+                });
+            }
+        }
+    }
+    let mut memory_rows = Vec::new();
+    for server in &servers {
+        let after = server.proc.rss();
+        memory_rows.push(server.memory_row(after, &plan.connections));
+    }
+
+    let warmup = match plan.warmup.as_secs() {
+        0 => ", no warm-up".to_owned(),
+        s => format!(" after {s} s of warm-up"),
+    };
+    let mut throughput = Section::new(
+        format!(
+            "1. HTTP throughput and latency (keep-alive, {} s runs{warmup}, median of {} round{})",
+            plan.duration.as_secs(),
+            plan.rounds,
+            if plan.rounds == 1 { "" } else { "s" }
+        ),
+        vec![
+            "target",
+            "conns",
+            "req/s",
+            "p50",
+            "p99",
+            "req/s vs baseline",
+            "p99 vs baseline",
+            "req/s per round",
+        ],
+    );
+    for &connections in &plan.connections {
+        let of = |t: usize| -> Vec<&Outcome> {
+            runs.iter()
+                .filter(|r| r.target == t && r.connections == connections)
+                .map(|r| &r.outcome)
+                .collect()
+        };
+        let baseline = summarise(&of(0));
+        for (t, target) in targets.iter().enumerate() {
+            let outcomes = of(t);
+            let s = summarise(&outcomes);
+            let errors: u64 = outcomes.iter().map(|o| o.non_2xx + o.socket_errors).sum();
+            if errors > 0 {
+                notes.push(format!(
+                    "{} at {connections} connections: {errors} failed answers or socket errors during measured runs.",
+                    target.label
+                ));
+            }
+            let rps_ratio = s.rps / baseline.rps;
+            let p99_ratio = s.p99_ms / baseline.p99_ms;
+            let per_round = outcomes
+                .iter()
+                .map(|o| thousands(o.rps))
+                .collect::<Vec<_>>()
+                .join(" / ");
+            let mut row = Row::new("http", &target.label)
+                .extra("connections", connections)
+                .extra("p99_ratio_to_baseline", p99_ratio)
+                .extra(
+                    "rounds_rps",
+                    outcomes.iter().map(|o| o.rps).collect::<Vec<_>>(),
+                )
+                .extra("errors", errors)
+                .cells(vec![
+                    target.label.clone(),
+                    connections.to_string(),
+                    thousands(s.rps),
+                    ms(s.p50_ms),
+                    ms(s.p99_ms),
+                    ratio(rps_ratio),
+                    ratio(p99_ratio),
+                    per_round,
+                ]);
+            row.rps = Some(s.rps);
+            row.p50_ms = Some(s.p50_ms);
+            row.p99_ms = Some(s.p99_ms);
+            row.ratio_to_baseline = Some(rps_ratio);
+            throughput.rows.push(row);
+        }
+    }
+    match plan.pin {
+        Some(pin) => notes.push(format!(
+            "Every server is pinned to CPU {} and wrk (one thread) to CPU {}: each server gets one core, whatever loading it costs wrk.",
+            pin.server, pin.load
+        )),
+        None => notes.push(
+            "Not pinned: the servers and wrk share every core, so a cheaper server leaves more CPU to wrk."
+                .into(),
+        ),
+    }
+    throughput.notes = notes;
+
+    let mut memory = Section::new(
+        "5. Resident memory of the servers during scenario 1",
+        vec![
+            "server",
+            "idle before load",
+            "peak, 64 conns",
+            "peak, 1 conn",
+            "after load",
+        ],
+    );
+    memory.rows = memory_rows;
+    memory.notes.push(
+        "Resident set (VmRSS) sampled every 100 ms during the measured runs; zato's row covers all of its targets."
+            .into(),
+    );
+    for server in servers {
+        server.proc.stop();
+    }
+    Ok(Results { throughput, memory })
+}
+
+impl Server {
+    fn new(label: &str, proc: Proc) -> Self {
+        Self {
+            label: label.into(),
+            proc,
+            idle_rss: None,
+            peak_rss: BTreeMap::new(),
+        }
+    }
+
+    fn memory_row(&self, after: Option<u64>, connections: &[u32]) -> Row {
+        let to_f = |v: Option<u64>| v.map_or(f64::NAN, |b| b as f64);
+        let peak = |c: u32| to_f(self.peak_rss.get(&c).copied());
+        let all_peaks: Vec<f64> = connections.iter().map(|&c| peak(c)).collect();
+        let mut row = Row::new("memory", &self.label)
+            .extra("idle_rss_mib", to_f(self.idle_rss) / MIB)
+            .extra("peak_rss_mib_64", peak(64) / MIB)
+            .extra("peak_rss_mib_1", peak(1) / MIB)
+            .extra("after_load_rss_mib", to_f(after) / MIB)
+            .extra("peak_rss_mib", max(&all_peaks) / MIB)
+            .cells(vec![
+                self.label.clone(),
+                mib(to_f(self.idle_rss)),
+                mib(peak(64)),
+                mib(peak(1)),
+                mib(to_f(after)),
+            ]);
+        row.extra.retain(|_, v| !v.is_null());
+        row
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Summary {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn summarise(outcomes: &[&Outcome]) -> Summary {
+    let pick = |f: fn(&Outcome) -> f64| median(&outcomes.iter().map(|o| f(o)).collect::<Vec<_>>());
+    Summary {
+        rps: pick(|o| o.rps),
+        p50_ms: pick(|o| o.p50_ms),
+        p99_ms: pick(|o| o.p99_ms),
+    }
+}
+
+/// Makes sure a target answers what it should before it is measured: a benchmark of
+/// 404s would be fast and worthless.
+async fn check_answer(target: &Target) -> anyhow::Result<()> {
+    let http = client();
+    let request = match &target.script {
+        Some(_) => http
+            .post(&target.url)
+            .header("content-type", "application/json")
+            .body(TRANSFORM_BODY),
+        None => http.get(&target.url),
+    };
+    let response = request.send().await?;
+    let status = response.status();
+    let body = response.text().await?;
+    if !status.is_success() || !body.contains(target.expect) {
+        bail!(
+            "{} answered {status} `{body}` instead of `{}`",
+            target.label,
+            target.expect
+        );
+    }
+    Ok(())
+}
+
+/// Runs `work` while sampling the resident memory of `pid`; returns its peak.
+async fn with_peak_rss<T>(pid: u32, work: impl Future<Output = T>) -> (T, u64) {
+    let mut peak = rss_of(pid).unwrap_or(0);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return (out, peak.max(rss_of(pid).unwrap_or(0))),
+            _ = tick.tick() => peak = peak.max(rss_of(pid).unwrap_or(0)),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! zato as a user runs it: an environment made by `zato quickstart create`, servers
+//! started with `zato start`, each in a process of its own, and the admin API.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use zato_host::api::DeployOutcome;
+
+use crate::process::{self, Proc};
+
+/// An environment directory and how to reach its servers.
+pub struct Env {
+    pub dir: PathBuf,
+    zato: PathBuf,
+    base_port: u16,
+    servers: u16,
+    user: String,
+    password: String,
+}
+
+/// What the environment needs besides its directory.
+pub struct EnvOptions<'a> {
+    pub servers: u16,
+    pub cluster: &'a str,
+    pub redis: Option<&'a str>,
+    pub odb: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+impl Env {
+    /// `zato quickstart create DIR` on free ports.
+    pub fn create(zato: &Path, dir: &Path, options: &EnvOptions<'_>) -> anyhow::Result<Self> {
+        let base_port = process::free_ports(options.servers)?;
+        let mut cmd = process::command(zato, None);
+        cmd.args(["--json", "quickstart", "create"])
+            .arg(dir)
+            .args(["--base-port", &base_port.to_string()])
+            .args(["--servers", &options.servers.to_string()])
+            .args(["--cluster", options.cluster]);
+        if let Some(redis) = options.redis {
+            cmd.args(["--redis", redis]);
+        }
+        if let Some(odb) = options.odb {
+            cmd.args(["--odb", odb]);
+        }
+        process::run("zato quickstart create", &mut cmd)?;
+        let path = dir.join("credentials.toml");
+        let credentials: Credentials = toml::from_str(
+            &std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?,
+        )?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            zato: zato.to_path_buf(),
+            base_port,
+            servers: options.servers,
+            user: credentials.username,
+            password: credentials.password,
+        })
+    }
+
+    /// Starts server `i` (0-based) as `zato start DIR/serverN`, pinned to `cpu` if given.
+    pub fn start(&self, i: u16, cpu: Option<usize>, logs: &Path) -> anyhow::Result<Proc> {
+        let mut cmd = process::command(&self.zato, cpu);
+        cmd.arg("start")
+            .arg(self.dir.join(format!("server{}", i + 1)));
+        let label = self
+            .dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        Proc::spawn(&format!("zato-{label}-server{}", i + 1), cmd, logs, false)
+    }
+
+    /// `http://127.0.0.1:PORT` of server `i`.
+    pub fn base(&self, i: u16) -> String {
+        assert!(i < self.servers, "server {i} is not in the environment");
+        format!("http://127.0.0.1:{}", self.base_port + i)
+    }
+
+    /// The admin API of server `i`.
+    pub fn admin(&self, i: u16) -> Admin {
+        Admin {
+            http: client(),
+            base: self.base(i),
+            user: self.user.clone(),
+            password: self.password.clone(),
+        }
+    }
+
+    /// Where server `i` keeps its compiled artifacts.
+    pub fn cache_dir(&self, i: u16) -> PathBuf {
+        self.dir.join(format!("server{}/data/cache", i + 1))
+    }
+}
+
+/// A client for the benchmark's own requests: no proxy, no pooling surprises.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .expect("a plain HTTP client builds")
+}
+
+/// The admin API of one server.
+pub struct Admin {
+    http: reqwest::Client,
+    pub base: String,
+    user: String,
+    password: String,
+}
+
+impl Admin {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .basic_auth(&self.user, Some(&self.password))
+    }
+
+    /// Deploys `bytes`; returns once this server runs the new version.
+    pub async fn deploy(&self, bytes: Vec<u8>, source: &str) -> anyhow::Result<DeployOutcome> {
+        let response = self
+            .request(Method::POST, &format!("/zato/api/services?source={source}"))
+            .body(bytes)
+            .send()
+            .await
+            .with_context(|| format!("cannot deploy `{source}` to {}", self.base))?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("deploy of `{source}` refused: {status} {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Creates an HTTP channel from `path` to `service`.
+    pub async fn channel(&self, name: &str, path: &str, service: &str) -> anyhow::Result<()> {
+        let body = serde_json::json!({ "name": name, "path": path, "service": service });
+        let response = self
+            .request(Method::POST, "/zato/api/channels/http")
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status != StatusCode::CREATED {
+            bail!(
+                "channel `{name}` refused: {status} {}",
+                response.text().await?
+            );
+        }
+        Ok(())
+    }
+
+    /// Replaces the configuration of `service`.
+    pub async fn config(&self, service: &str, config: &serde_json::Value) -> anyhow::Result<()> {
+        let response = self
+            .request(Method::PUT, &format!("/zato/api/services/{service}/config"))
+            .json(config)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!(
+                "configuration of `{service}` refused: {} {}",
+                response.status(),
+                response.text().await?
+            );
+        }
+        Ok(())
+    }
+
+    /// The server's status; the first call also pays for argon2 once, so timed calls
+    /// after it do not.
+    pub async fn status(&self) -> anyhow::Result<serde_json::Value> {
+        let response = self.request(Method::GET, "/zato/api/server").send().await?;
+        if !response.status().is_success() {
+            bail!("admin API of {}: {}", self.base, response.status());
+        }
+        Ok(response.json().await?)
+    }
+}
+
+/// Waits until `url` answers 200, failing early if `proc` exits; returns the wait.
+pub async fn wait_for(url: &str, proc: &mut Proc, limit: Duration) -> anyhow::Result<Duration> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = http.get(url).send().await
+            && response.status() == StatusCode::OK
+        {
+            return Ok(started.elapsed());
+        }
+        proc.check_running()?;
+        if started.elapsed() > limit {
+            bail!(
+                "{} did not answer {url} within {limit:?}{}",
+                proc.name(),
+                proc.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
