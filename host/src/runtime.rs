@@ -265,7 +265,7 @@ impl Runtime {
         // Whole milliseconds, rounded up, so messages say "1s" rather than "999.98ms".
         let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
         let exceeded = Arc::clone(&call.depth_exceeded);
-        let reuse = warm::reuse_limit(self.registry.config(name).as_deref());
+        let reuse = self.registry.instance_reuse(name);
         let (mut store, warm_bindings, uses) = match reuse.and_then(|_| service.warm.take()) {
             Some(mut warm) => {
                 // A warm store starts each request like a new one: cid, deadline, depth.

@@ -32,6 +32,20 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `zato quickstart create ENV --base-port PORT`, which must succeed.
+async fn quickstart(env: &str, port: u16) -> Output {
+    let created = zato(&[
+        "quickstart",
+        "create",
+        env,
+        "--base-port",
+        &port.to_string(),
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    created
+}
+
 /// Sends `signal` (TERM, KILL) to the process `pid`.
 async fn signal(pid: &str, signal: &str) {
     let sent = Command::new("kill")
@@ -71,23 +85,10 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
 
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--base-port",
-        &port.to_string(),
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
-    let credentials = std::fs::read_to_string(env.join("credentials.toml")).unwrap();
-    let password_line = credentials
-        .lines()
-        .find(|l| l.starts_with("password"))
-        .unwrap();
-    let password = password_line.split('"').nth(1).unwrap();
+    let created = quickstart(env_arg, port).await;
+    let password = password_of(&env);
     assert!(
-        text(&created.stdout).contains(password),
+        text(&created.stdout).contains(&password),
         "the password is shown once at creation"
     );
     use std::os::unix::fs::PermissionsExt;
@@ -433,15 +434,7 @@ async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
     let port = free_port();
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--base-port",
-        &port.to_string(),
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
+    quickstart(env_arg, port).await;
     let server = start(&env, &dir.path().join("server.log")).await;
     wait_for_ping(port).await;
 

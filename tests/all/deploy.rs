@@ -212,3 +212,23 @@ async fn in_the_development_environment_a_dropped_wasm_answers_at_its_own_url() 
     names.sort();
     assert_eq!(names, ["demo.hello", "mine", "test.echo", "test.version"]);
 }
+
+#[tokio::test]
+async fn a_component_over_the_size_limit_is_refused_before_compiling() {
+    let server = TestServer::start_with(|c| c.runtime.max_component_bytes = 64 * 1024).await;
+    let hello = std::fs::read(wasm::HELLO).unwrap();
+    assert!(
+        hello.len() > 64 * 1024,
+        "the example is larger than the test's limit"
+    );
+    let (status, body) = server.try_deploy(hello).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("over the component size limit of 65536 bytes"),
+        "{body}"
+    );
+    assert!(server.services().await.is_empty());
+}

@@ -208,3 +208,31 @@ async fn each_request_gets_a_fresh_instance_unless_the_service_opts_in_to_reuse(
         "the trapped instance was not reused"
     );
 }
+
+#[tokio::test]
+async fn request_heads_over_the_header_limit_are_refused() {
+    let server = TestServer::start_with(|c| c.http.max_header_bytes = 16 * 1024).await;
+    server.deploy(wasm::HELLO).await;
+    server.channel("h", "/h", "demo.hello", 0).await;
+    let (status, _) = server.get("/h").await;
+    assert_eq!(status, StatusCode::OK);
+    let response = server
+        .http
+        .get(format!("{}/h", server.base))
+        .header("x-big", "x".repeat(32 * 1024))
+        .send()
+        .await;
+    // hyper answers 431 or closes the connection, depending on when the limit is hit.
+    match response {
+        Ok(r) => assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(e) => assert!(
+            e.is_request() || e.is_connect() || e.to_string().contains("closed"),
+            "{e}"
+        ),
+    }
+    assert_eq!(
+        server.get("/h").await.0,
+        StatusCode::OK,
+        "the server goes on serving"
+    );
+}

@@ -87,8 +87,22 @@ pub struct UploadQuery {
 pub async fn upload(
     State(state): Shared,
     Query(query): Query<UploadQuery>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // The body limit stops an oversized upload before it is read whole; say which limit.
+    let body = body.map_err(|rejection| {
+        let limit = state.deployer.runtime().settings().max_component_bytes;
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("upload is over the component size limit of {limit} bytes"),
+            ),
+            status => ApiError(
+                status,
+                format!("cannot read the upload: {}", rejection.body_text()),
+            ),
+        }
+    })?;
     if body.is_empty() {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,

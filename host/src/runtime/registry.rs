@@ -46,7 +46,16 @@ struct Snapshot {
 #[derive(Default)]
 pub struct Registry {
     snapshot: ArcSwap<Snapshot>,
-    configs: ArcSwap<HashMap<String, Arc<BTreeMap<String, String>>>>,
+    configs: ArcSwap<Configs>,
+}
+
+/// Every service's configuration, and what the runtime derives from it, swapped whole.
+#[derive(Default)]
+struct Configs {
+    by_service: HashMap<String, Arc<BTreeMap<String, String>>>,
+    /// Uses per instance of the services that opted in to warm instances; parsed here
+    /// once per change rather than on every request.
+    instance_reuse: HashMap<String, u32>,
 }
 
 impl Registry {
@@ -107,14 +116,25 @@ impl Registry {
     }
 
     pub fn config(&self, service: &str) -> Option<Arc<BTreeMap<String, String>>> {
-        self.configs.load().get(service).cloned()
+        self.configs.load().by_service.get(service).cloned()
+    }
+
+    /// The uses per warm instance of `service`, if it opted in to instance reuse.
+    pub(crate) fn instance_reuse(&self, service: &str) -> Option<u32> {
+        self.configs.load().instance_reuse.get(service).copied()
     }
 
     /// Replaces every service's configuration at once.
     pub fn set_configs(&self, configs: HashMap<String, BTreeMap<String, String>>) {
-        self.configs.store(Arc::new(
-            configs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-        ));
+        let instance_reuse = configs
+            .iter()
+            .filter_map(|(name, config)| Some((name.clone(), super::warm::reuse_limit(config)?)))
+            .collect();
+        let by_service = configs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        self.configs.store(Arc::new(Configs {
+            by_service,
+            instance_reuse,
+        }));
     }
 }
 

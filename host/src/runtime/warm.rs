@@ -49,10 +49,8 @@ impl WarmPool {
 }
 
 /// The uses per instance a service's configuration asks for, if it opted in.
-pub(crate) fn reuse_limit(
-    config: Option<&std::collections::BTreeMap<String, String>>,
-) -> Option<u32> {
-    let value = config?.get(REUSE_KEY)?;
+pub(crate) fn reuse_limit(config: &std::collections::BTreeMap<String, String>) -> Option<u32> {
+    let value = config.get(REUSE_KEY)?;
     match value.trim().parse::<u32>() {
         Ok(n) if n >= 2 => Some(n),
         _ => None,
@@ -68,11 +66,10 @@ mod tests {
     #[test]
     fn only_a_count_of_two_or_more_opts_in() {
         let config = |v: &str| BTreeMap::from([(REUSE_KEY.to_string(), v.to_string())]);
-        assert_eq!(reuse_limit(Some(&config("100"))), Some(100));
-        assert_eq!(reuse_limit(Some(&config(" 2 "))), Some(2));
-        assert_eq!(reuse_limit(Some(&config("1"))), None);
-        assert_eq!(reuse_limit(Some(&config("many"))), None);
-        assert_eq!(reuse_limit(Some(&BTreeMap::new())), None);
-        assert_eq!(reuse_limit(None), None);
+        assert_eq!(reuse_limit(&config("100")), Some(100));
+        assert_eq!(reuse_limit(&config(" 2 ")), Some(2));
+        assert_eq!(reuse_limit(&config("1")), None);
+        assert_eq!(reuse_limit(&config("many")), None);
+        assert_eq!(reuse_limit(&BTreeMap::new()), None);
     }
 }
