@@ -81,6 +81,15 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
             .args(["build", "--release", "-p", "zato", "-p", "zato-bench"]);
         status("the release build of zato", &mut cmd)?;
 
+        // rustup installs the toolchain's pinned targets only with the toolchain: on a
+        // machine that already had Rust 1.95 the wasm target may still be missing.
+        step("rustup target add wasm32-wasip2");
+        let mut cmd = Command::new("rustup");
+        cmd.current_dir(&root).args(["target", "add", WASM_TARGET]);
+        if let Err(e) = status("rustup target add", cmd.stderr(std::process::Stdio::null())) {
+            eprintln!("[bench] warning: {e:#}; building the guests anyway");
+        }
+
         step("cargo build --release --target wasm32-wasip2 --manifest-path examples/Cargo.toml");
         let mut cmd = wasm_build(&cargo, &root.join("examples/Cargo.toml"));
         cmd.env_remove("CARGO_TARGET_DIR");
