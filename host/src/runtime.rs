@@ -74,7 +74,9 @@ impl CallContext {
 
 /// Per-call host state: what a guest's imports can reach.
 pub struct Ctx {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: most calls make none, and building one
+    /// (its random generators are seeded) costs more than the rest of the store.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     limiter: Limiter,
     /// Weak: a warm instance's store lives in the registry, which the runtime owns.
@@ -87,7 +89,7 @@ pub struct Ctx {
 impl WasiView for Ctx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(new_wasi_ctx),
             table: &mut self.table,
         }
     }
@@ -342,12 +344,8 @@ impl Runtime {
         cid: Arc<str>,
         call: CallContext,
     ) -> Store<Ctx> {
-        let mut wasi = WasiCtx::builder();
-        wasi.allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
         let ctx = Ctx {
-            wasi: wasi.build(),
+            wasi: None,
             table: ResourceTable::new(),
             limiter: Limiter::new(
                 self.settings.memory_limit_bytes(),
@@ -416,6 +414,16 @@ impl Runtime {
             message: trap_message(&error),
         }
     }
+}
+
+/// A guest's WASI context: no preopened directory, no environment, no network, closed
+/// stdio, the host's clocks and random sources.
+fn new_wasi_ctx() -> WasiCtx {
+    let mut wasi = WasiCtx::builder();
+    wasi.allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    wasi.build()
 }
 
 fn info_to_api(info: ServiceInfo) -> crate::api::ServiceInfo {

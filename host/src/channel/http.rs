@@ -27,6 +27,7 @@ use tower::ServiceExt as _;
 
 use crate::api::{DataFormat, ErrorBody, HttpChannel};
 use crate::config::HttpSettings;
+use crate::deploy::Startup;
 use crate::odb::Odb;
 use crate::runtime::{self, CallContext, CallError, ChannelKind, Runtime};
 pub use router::{ChannelRouter, RouteError};
@@ -43,6 +44,8 @@ pub struct HttpState {
     pub admin: axum::Router,
     pub settings: HttpSettings,
     pub server_name: String,
+    /// The first load of the services: `/zato/ping` answers 503 until it is done.
+    pub startup: Arc<Startup>,
 }
 
 /// The live HTTP channel table, rebuilt from the ODB and swapped whole.
@@ -126,6 +129,22 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: Cance
 async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path();
     if path == "/zato/ping" {
+        let progress = state.startup.progress();
+        if progress.loading {
+            let mut response = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({
+                    "status": "loading",
+                    "server": state.server_name,
+                    "loaded": progress.done,
+                    "total": progress.total,
+                }),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         return json_response(
             StatusCode::OK,
             &serde_json::json!({ "status": "ok", "server": state.server_name }),
@@ -164,6 +183,27 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         if let Ok(allow) = HeaderValue::from_str(&channel.config.methods.join(", ")) {
             response.headers_mut().insert(header::ALLOW, allow);
         }
+        return response;
+    }
+    if state.startup.is_loading()
+        && state
+            .runtime
+            .registry()
+            .get(&channel.config.service)
+            .is_none()
+    {
+        let progress = state.startup.progress();
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "service `{}` is not loaded yet: the server is starting ({} of {} services loaded)",
+                channel.config.service, progress.done, progress.total
+            ),
+            Some(&cid),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
     let (parts, body) = req.into_parts();
@@ -311,9 +351,11 @@ pub fn to_wit_format(format: DataFormat) -> runtime::DataFormat {
     }
 }
 
-/// A new correlation id: 32 hex characters, unique per incoming request.
+/// A new correlation id: 32 hex characters (128 random bits), unique per incoming
+/// request. From the thread's CSPRNG, which the OS seeds: a uuid v4 would ask the
+/// kernel (a `getrandom` system call) on every request.
 pub fn new_cid() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Whether `method` is a valid HTTP method token.
