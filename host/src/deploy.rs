@@ -15,6 +15,8 @@
 //!
 //! [`Registry::install`]: crate::runtime::Registry::install
 
+mod startup;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,7 @@ use crate::channel::http::ChannelRouter;
 use crate::kvdb::{Broker, Kvdb, KvdbError};
 use crate::odb::{NewVersion, Odb, OdbError, VersionRef};
 use crate::runtime::{CallError, CompileError, Compiled, LoadedService, Runtime};
+pub use startup::{Progress, Startup};
 
 /// The broker channel on which deploys and configuration changes are announced.
 pub const NOTICES: &str = "zato.notices";
@@ -334,20 +337,33 @@ impl Deployer {
 
     async fn try_apply(&self, target: &VersionRef) -> anyhow::Result<()> {
         let _apply = self.apply_lock.lock().await;
-        let registry = self.runtime.registry();
-        if registry
-            .known_version(&target.name)
-            .is_some_and(|v| v >= target.version)
-        {
+        if self.runs(target) {
             return Ok(());
         }
         if target.deleted {
-            registry.remove(&target.name, target.version);
+            self.runtime.registry().remove(&target.name, target.version);
             self.odb
                 .set_running_version(&self.server, &target.name, None)
                 .await?;
             return Ok(());
         }
+        let (compiled, info) = self.prepare(target).await?;
+        self.install(compiled, info, target.version, target.sha256.clone())
+            .await;
+        Ok(())
+    }
+
+    /// Whether this server runs `target`'s version of its service, or a newer one.
+    fn runs(&self, target: &VersionRef) -> bool {
+        self.runtime
+            .registry()
+            .known_version(&target.name)
+            .is_some_and(|v| v >= target.version)
+    }
+
+    /// Fetches a version's component from the ODB, compiles it (or loads it from the
+    /// artifact cache) and reads its `info()`.
+    async fn prepare(&self, target: &VersionRef) -> anyhow::Result<(Compiled, ServiceInfo)> {
         let bytes = self
             .odb
             .version_bytes(&target.name, target.version)
@@ -358,9 +374,7 @@ impl Deployer {
             .compile_async(bytes.into(), target.sha256.clone())
             .await?;
         let info = self.runtime.read_info(&compiled, &target.name).await?;
-        self.install(compiled, info, target.version, target.sha256.clone())
-            .await;
-        Ok(())
+        Ok((compiled, info))
     }
 
     /// Installs a compiled version (the caller holds `apply_lock`) and records it.

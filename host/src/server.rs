@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminAuth, AdminState};
 use crate::channel::http::{self, Channels, HttpState};
 use crate::config::ServerConfig;
-use crate::deploy::{Deployer, NOTICES, Notice};
+use crate::deploy::{Deployer, NOTICES, Notice, Startup};
 use crate::kvdb::{self, BrokerEvent};
 use crate::odb::{Odb, SqlOdb, VersionRef};
 use crate::runtime::Runtime;
@@ -22,13 +22,15 @@ pub struct Server {
     addr: SocketAddr,
     name: String,
     deployer: Arc<Deployer>,
+    startup: Arc<Startup>,
     odb: Arc<dyn Odb>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Starts a server and returns once it listens and runs every service in the ODB.
+    /// Starts a server and returns once it listens. The services in the ODB are loaded
+    /// in the background: [`Server::loaded`] waits for them (see `deploy::startup`).
     pub async fn start(config: ServerConfig) -> anyhow::Result<Self> {
         let started = Instant::now();
         let runtime =
@@ -60,10 +62,11 @@ impl Server {
             i64::from(std::process::id()),
         )
         .await?;
-        // Subscribe before reconciling, so nothing published in between is missed.
+        // Subscribe before loading, so nothing published in between is missed.
         let notices = broker.subscribe(NOTICES).await?;
-        deployer.reconcile().await?;
         channels.reload().await?;
+        let startup = Arc::new(Startup::default());
+        let todo = deployer.plan_load(&startup).await?;
 
         let auth = Arc::new(AdminAuth::new(
             config.admin.username.clone(),
@@ -84,6 +87,7 @@ impl Server {
             admin: admin::router(admin_state, auth, config.runtime.max_component_bytes),
             settings: config.http.clone(),
             server_name: config.name.clone(),
+            startup: startup.clone(),
         });
 
         let mut tasks = vec![tokio::spawn(http::serve(
@@ -91,6 +95,13 @@ impl Server {
             http_state,
             shutdown.clone(),
         ))];
+        tasks.push(tokio::spawn(load_services(
+            todo,
+            deployer.clone(),
+            channels.clone(),
+            startup.clone(),
+            shutdown.clone(),
+        )));
         tasks.push(tokio::spawn(follow_notices(
             notices,
             deployer.clone(),
@@ -100,6 +111,7 @@ impl Server {
         tasks.push(tokio::spawn(reconcile_loop(
             deployer.clone(),
             channels.clone(),
+            startup.clone(),
             Duration::from_millis(config.deploy.reconcile_interval_ms.max(100)),
             shutdown.clone(),
         )));
@@ -120,9 +132,8 @@ impl Server {
         }
         tracing::info!(
             server = %config.name,
-            "listening on {} ({} services, {:?} allocator, ready in {} ms)",
+            "listening on {} ({:?} allocator, in {} ms)",
             http::base_url(addr),
-            runtime.registry().list().len(),
             runtime.allocator(),
             started.elapsed().as_millis()
         );
@@ -130,10 +141,20 @@ impl Server {
             addr,
             name: config.name,
             deployer,
+            startup,
             odb,
             shutdown,
             tasks,
         })
+    }
+
+    /// Returns once the services that were in the ODB at start are loaded (or refused).
+    pub async fn loaded(&self) {
+        self.startup.wait().await;
+    }
+
+    pub fn startup(&self) -> &Arc<Startup> {
+        &self.startup
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -165,6 +186,25 @@ impl Server {
         tracing::info!(server = %self.name, "stopped");
         Ok(())
     }
+}
+
+/// The first load of the ODB's services, while the server already listens.
+async fn load_services(
+    todo: Vec<VersionRef>,
+    deployer: Arc<Deployer>,
+    channels: Arc<Channels>,
+    startup: Arc<Startup>,
+    shutdown: CancellationToken,
+) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = deployer.load(todo, &startup) => {
+            if let Err(e) = channels.reload().await {
+                tracing::warn!("reloading channels failed: {e:#}");
+            }
+        }
+    }
+    startup.finish();
 }
 
 async fn follow_notices(
@@ -226,9 +266,15 @@ async fn follow_notices(
 async fn reconcile_loop(
     deployer: Arc<Deployer>,
     channels: Arc<Channels>,
+    startup: Arc<Startup>,
     every: Duration,
     shutdown: CancellationToken,
 ) {
+    // Until the first load is done, a reconcile would only redo its work one by one.
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = startup.wait() => {}
+    }
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {

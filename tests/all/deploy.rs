@@ -147,6 +147,55 @@ async fn a_restarted_server_runs_what_the_odb_holds_from_its_artifact_cache() {
 }
 
 #[tokio::test]
+async fn a_starting_server_listens_at_once_and_answers_503_until_its_services_are_loaded() {
+    let server = TestServer::start().await;
+    for component in [wasm::HELLO, wasm::ECHO, wasm::COUNTER] {
+        server.deploy(component).await;
+    }
+    server.channel("hello", "/hello", "demo.hello", 0).await;
+    let dir = server.stop().await;
+    // An empty artifact cache: the restarted server compiles all three (hundreds of
+    // milliseconds), while the requests below take a few.
+    std::fs::remove_dir_all(dir.path().join("data/cache")).unwrap();
+
+    let config = config(dir.path());
+    let restarted = TestServer::start_loading(dir, config).await;
+    let (status, body) = restarted.get("/zato/ping").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "loading", "{body}");
+    assert_eq!(body["total"], 3, "{body}");
+    let response = restarted
+        .http
+        .get(format!("{}/hello", restarted.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = crate::harness::json_or_text(response).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("`demo.hello` is not loaded yet"),
+        "{body}"
+    );
+    // The admin API works meanwhile.
+    assert_eq!(restarted.services().await.len(), 3);
+
+    restarted.loaded().await;
+    let (status, body) = restarted.get("/zato/ping").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &"ok".into()),
+        "{body}"
+    );
+    let (status, body) = restarted.get("/hello?name=loaded").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"], "Hello, loaded!");
+}
+
+#[tokio::test]
 async fn a_deleted_service_stops_answering() {
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;

@@ -57,6 +57,13 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, config: ServerConfig) -> Self {
+        let server = Self::start_loading(dir, config).await;
+        server.loaded().await;
+        server
+    }
+
+    /// Starts a server without waiting for it to load the services in its ODB.
+    pub async fn start_loading(dir: tempfile::TempDir, config: ServerConfig) -> Self {
         let server = Server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr());
         Self {
@@ -65,6 +72,11 @@ impl TestServer {
             base,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Waits until the services that were in the ODB at start are loaded.
+    pub async fn loaded(&self) {
+        self.server.as_ref().unwrap().loaded().await;
     }
 
     pub fn pickup(&self) -> PathBuf {
