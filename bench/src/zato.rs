@@ -189,8 +189,27 @@ impl Admin {
     }
 }
 
+/// Waits until `url` answers with any status (a starting zato server answers 503).
+pub async fn wait_listening(
+    url: &str,
+    proc: &mut Proc,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    poll(url, proc, limit, |_| true).await
+}
+
 /// Waits until `url` answers 200, failing early if `proc` exits; returns the wait.
 pub async fn wait_for(url: &str, proc: &mut Proc, limit: Duration) -> anyhow::Result<Duration> {
+    poll(url, proc, limit, |status| status == StatusCode::OK).await
+}
+
+/// Polls `url` until its status satisfies `done`, failing early if `proc` exits.
+async fn poll(
+    url: &str,
+    proc: &mut Proc,
+    limit: Duration,
+    done: impl Fn(StatusCode) -> bool,
+) -> anyhow::Result<Duration> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(5))
@@ -198,7 +217,7 @@ pub async fn wait_for(url: &str, proc: &mut Proc, limit: Duration) -> anyhow::Re
     let started = Instant::now();
     loop {
         if let Ok(response) = http.get(url).send().await
-            && response.status() == StatusCode::OK
+            && done(response.status())
         {
             return Ok(started.elapsed());
         }

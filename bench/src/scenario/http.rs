@@ -7,7 +7,8 @@
 //!   instance per request), and a copy of `demo.hello` opted in to warm instances
 //!   (`zato.instance_reuse`), to show what instantiation costs;
 //! - `wasmtime serve` running an equivalent wasi:http hello, when `wasmtime` is on the
-//!   PATH (`cargo install wasmtime-cli --version 48.0.8`).
+//!   PATH (`cargo install wasmtime-cli --version 48.0.8`): with its defaults, and with
+//!   its pooling allocator tuned as zato's engine is.
 //!
 //! For each connection count, every round runs every target once (warm-up, then the
 //! measured run), starting each round with the next target so none always goes first;
@@ -22,7 +23,7 @@ use anyhow::{Context as _, bail};
 
 use super::Ctx;
 use crate::component::renamed;
-use crate::process::{self, Proc, rss_of};
+use crate::process::{self, Proc, cpu_time_of, rss_of};
 use crate::report::{Row, Section, mib, ms, ratio, thousands};
 use crate::stats::{max, median};
 use crate::wrk::{self, Load, Outcome};
@@ -32,6 +33,20 @@ use crate::zato::{Env, EnvOptions, client, wait_for};
 const WARM_SERVICE: &str = "demo.hwarm";
 /// Requests one warm instance serves before it is replaced.
 const WARM_REUSE: u32 = 1000;
+
+/// The two `wasmtime serve` targets: its defaults, and its pooling allocator tuned as
+/// zato's engine is (keep-resident memory and tables reset with `PAGEMAP_SCAN`). zato
+/// also turns off `Config::concurrency_support`; `wasmtime serve` 48 cannot run without
+/// it (its request loop uses `run_concurrent`).
+const WASMTIME_SERVE: [(&str, &[&str]); 2] = [
+    ("wasmtime serve hello (defaults)", &[]),
+    (
+        "wasmtime serve hello (pooling tuned as zato's)",
+        &[
+            "-Opooling-allocator=y,pooling-memory-keep-resident=1048576,pooling-table-keep-resident=65536,pooling-pagemap-scan=auto",
+        ],
+    ),
+];
 
 /// The customer record `demo.transform` reshapes.
 const TRANSFORM_BODY: &str = r#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","orders":[{"amount":10.5},{"amount":20}]}"#;
@@ -61,6 +76,8 @@ struct Run {
     target: usize,
     connections: u32,
     outcome: Outcome,
+    /// CPU time the serving process used per answered request, in µs.
+    cpu_us: Option<f64>,
 }
 
 /// The two sections this module fills.
@@ -159,25 +176,29 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
 
     match &ctx.artifacts.wasmtime {
         Some((wasmtime, version)) => {
-            let port = process::free_ports(1)?;
-            let mut cmd = process::command(wasmtime, ctx.server_cpu());
-            // `-Scli`: like every wasm32-wasip2 Rust component, the hello imports
-            // wasi:cli (std reads the environment), which zato links too.
-            cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
-                .arg(&ctx.artifacts.http_hello);
-            let mut proc = Proc::spawn("wasmtime-serve", cmd, &ctx.logs, false)?;
-            let url = format!("http://127.0.0.1:{port}/?name=bench");
-            wait_for(&url, &mut proc, Duration::from_secs(120)).await?;
-            targets.push(Target {
-                label: "wasmtime serve hello".into(),
-                url,
-                script: None,
-                server: servers.len(),
-                expect: "Hello, bench!",
-            });
-            servers.push(Server::new("wasmtime serve", proc));
+            for (label, options) in WASMTIME_SERVE {
+                let port = process::free_ports(1)?;
+                let mut cmd = process::command(wasmtime, ctx.server_cpu());
+                // `-Scli`: like every wasm32-wasip2 Rust component, the hello imports
+                // wasi:cli (std reads the environment), which zato links too.
+                cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
+                    .args(options.iter())
+                    .arg(&ctx.artifacts.http_hello);
+                let mut proc = Proc::spawn("wasmtime-serve", cmd, &ctx.logs, false)?;
+                let url = format!("http://127.0.0.1:{port}/?name=bench");
+                wait_for(&url, &mut proc, Duration::from_secs(120)).await?;
+                targets.push(Target {
+                    label: (*label).into(),
+                    url,
+                    script: None,
+                    server: servers.len(),
+                    expect: "Hello, bench!",
+                });
+                servers.push(Server::new(label, proc));
+            }
             notes.push(format!(
-                "`wasmtime serve` is {version}, with its defaults plus `-Scli` (pooling allocator when available, a fresh instance per request)."
+                "`wasmtime serve` is {version} (a fresh instance per request, pooling allocator when available), once with its defaults plus `-Scli`, and once tuned as zato's engine is: `{}`.",
+                WASMTIME_SERVE[1].1.join(" ")
             ));
         }
         None => notes.push(
@@ -222,17 +243,25 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
                 }
                 let server = &mut servers[target.server];
                 server.proc.check_running()?;
+                let cpu_before = cpu_time_of(server.proc.pid());
                 let (outcome, peak) = with_peak_rss(server.proc.pid(), async {
                     wrk::run(wrk, &load(plan.duration)).await
                 })
                 .await;
                 let outcome = outcome?;
+                let cpu_us = match (cpu_before, cpu_time_of(server.proc.pid())) {
+                    (Some(before), Some(after)) if outcome.requests > 0 => {
+                        Some((after - before).as_secs_f64() * 1e6 / outcome.requests as f64)
+                    }
+                    _ => None,
+                };
                 let entry = server.peak_rss.entry(connections).or_default();
                 *entry = (*entry).max(peak);
                 runs.push(Run {
                     target: t,
                     connections,
                     outcome,
+                    cpu_us,
                 });
             }
         }
@@ -262,6 +291,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
             "p99",
             "req/s vs baseline",
             "p99 vs baseline",
+            "server CPU/req",
             "req/s per round",
         ],
     );
@@ -276,6 +306,12 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         for (t, target) in targets.iter().enumerate() {
             let outcomes = of(t);
             let s = summarise(&outcomes);
+            let cpu: Vec<f64> = runs
+                .iter()
+                .filter(|r| r.target == t && r.connections == connections)
+                .filter_map(|r| r.cpu_us)
+                .collect();
+            let cpu_us = (!cpu.is_empty()).then(|| median(&cpu));
             let errors: u64 = outcomes.iter().map(|o| o.non_2xx + o.socket_errors).sum();
             if errors > 0 {
                 notes.push(format!(
@@ -298,6 +334,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
                     outcomes.iter().map(|o| o.rps).collect::<Vec<_>>(),
                 )
                 .extra("errors", errors)
+                .extra("server_cpu_us_per_request", cpu_us)
                 .cells(vec![
                     target.label.clone(),
                     connections.to_string(),
@@ -306,6 +343,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
                     ms(s.p99_ms),
                     ratio(rps_ratio),
                     ratio(p99_ratio),
+                    cpu_us.map_or("-".into(), |us| format!("{us:.1} µs")),
                     per_round,
                 ]);
             row.rps = Some(s.rps);
@@ -325,6 +363,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
                 .into(),
         ),
     }
+    notes.push(
+        "Server CPU/req: CPU time (user + system, all threads) the serving process used during the measured run, divided by the requests wrk counted; it includes the kernel's share of loopback TCP (waking wrk on its core is part of it)."
+            .into(),
+    );
     throughput.notes = notes;
 
     let mut memory = Section::new(

@@ -2,8 +2,10 @@
 //! N services (copies of `demo.hello` renamed `demo.h0001`, `demo.h0002`, ..., each with
 //! an HTTP channel), stopped, then started again twice: *cold*, its artifact cache
 //! emptied, so it compiles every service before serving, and *warm*, from the cache.
-//! Each start is timed from the process's spawn until every channel has answered, and
-//! its resident memory read once it is idle; a server with no service gives the base
+//! Each start is timed from the process's spawn until it listens (`/zato/ping` answers,
+//! 503 while it loads its services), until it has loaded them all (`/zato/ping` answers
+//! 200) and until every channel has answered, and its resident memory read once it is
+//! idle; a server with no service gives the base
 //! from which the memory per service is counted.
 
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use super::Ctx;
 use crate::component::renamed;
 use crate::report::{Row, Section, mib, ms};
-use crate::zato::{Env, EnvOptions, client, wait_for};
+use crate::zato::{Env, EnvOptions, client, wait_for, wait_listening};
 
 /// The service name the copies replace (same length as theirs: `demo.h0001`).
 const ORIGINAL: &str = "demo.hello";
@@ -25,7 +27,9 @@ const PROBES_IN_FLIGHT: usize = 16;
 
 /// What one start of the populated server measured.
 struct Start {
-    /// Spawn -> `/zato/ping` answers (the server serves only once it runs every service).
+    /// Spawn -> `/zato/ping` answers at all (503 while the services load).
+    listening: Duration,
+    /// Spawn -> `/zato/ping` answers 200: every service is loaded.
     ready: Duration,
     /// Spawn -> the last channel answered.
     all_answering: Duration,
@@ -99,7 +103,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         ),
         vec![
             "case",
-            "ready (/zato/ping)",
+            "listening",
+            "loaded (/zato/ping 200)",
             "all answering",
             "per service",
             "resident memory",
@@ -118,6 +123,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         .cells(vec![
             format!("deploy {n} services + channels through the admin API ({DEPLOYS_IN_FLIGHT} at a time)"),
             "-".into(),
+            "-".into(),
             ms(populate.as_secs_f64() * 1000.0),
             ms(per(populate)),
             "-".into(),
@@ -133,6 +139,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         let per_rss = per_service_rss(figures.rss);
         let mut row = Row::new("scale", format!("{case}, {n} services"))
             .extra("services", n)
+            .extra("listening_ms", figures.listening.as_secs_f64() * 1000.0)
             .extra("ready_ms", figures.ready.as_secs_f64() * 1000.0)
             .extra("all_answering_ms", all_ms)
             .extra("per_service_ms", per(figures.all_answering))
@@ -142,6 +149,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             .extra("cache_hits", figures.cache_hits)
             .cells(vec![
                 case.into(),
+                ms(figures.listening.as_secs_f64() * 1000.0),
                 ms(figures.ready.as_secs_f64() * 1000.0),
                 ms(all_ms),
                 ms(per(figures.all_answering)),
@@ -162,6 +170,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             .extra("rss_mib", base_rss.map(|b| b as f64 / MIB))
             .cells(vec![
                 "idle server, no service".into(),
+                "-".into(),
                 "-".into(),
                 "-".into(),
                 "-".into(),
@@ -200,6 +209,8 @@ async fn start(
 ) -> anyhow::Result<Start> {
     let spawned = Instant::now();
     let mut proc = env.start(0, None, &ctx.logs)?;
+    wait_listening(&ping(env), &mut proc, limit).await?;
+    let listening = spawned.elapsed();
     wait_for(&ping(env), &mut proc, limit).await?;
     let ready = spawned.elapsed();
     probe_all(env, names, spawned, limit).await?;
@@ -209,6 +220,7 @@ async fn start(
     let status = env.admin(0).status().await?;
     proc.stop();
     Ok(Start {
+        listening,
         ready,
         all_answering,
         rss,
