@@ -396,6 +396,8 @@ impl Deployer {
     /// Brings this server in line with the ODB: every service's latest version, and
     /// every service's configuration.
     pub async fn reconcile(&self) -> Result<(), DeployError> {
+        // Configurations first: a service installed below never runs without its own.
+        self.reload_configs().await?;
         let latest = self.odb.latest_versions().await?;
         for target in &latest {
             let known = self.runtime.registry().known_version(&target.name);
@@ -403,7 +405,6 @@ impl Deployer {
                 self.apply(target).await;
             }
         }
-        self.reload_configs().await?;
         Ok(())
     }
 

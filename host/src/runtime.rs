@@ -251,10 +251,13 @@ impl Runtime {
         request: &Request,
         call: CallContext,
     ) -> Result<Response, CallError> {
-        let service = self
-            .registry
-            .get(name)
-            .ok_or_else(|| CallError::NotDeployed(name.to_owned()))?;
+        let service = self.registry.get(name).ok_or_else(|| {
+            if self.registry.is_pending(name) {
+                CallError::NotLoaded(name.to_owned())
+            } else {
+                CallError::NotDeployed(name.to_owned())
+            }
+        })?;
         if request.data_format == DataFormat::Json && !service.info.input.is_empty() {
             crate::sio::validate(&request.payload, &service.info.input).map_err(|reason| {
                 CallError::InvalidInput {

@@ -106,6 +106,7 @@ impl Server {
             notices,
             deployer.clone(),
             channels.clone(),
+            startup.clone(),
             shutdown.clone(),
         )));
         tasks.push(tokio::spawn(reconcile_loop(
@@ -197,20 +198,22 @@ async fn load_services(
     shutdown: CancellationToken,
 ) {
     tokio::select! {
+        // A server stopped while loading never reports itself loaded.
         _ = shutdown.cancelled() => {}
         _ = deployer.load(todo, &startup) => {
             if let Err(e) = channels.reload().await {
                 tracing::warn!("reloading channels failed: {e:#}");
             }
+            startup.finish();
         }
     }
-    startup.finish();
 }
 
 async fn follow_notices(
     mut notices: tokio::sync::mpsc::Receiver<BrokerEvent>,
     deployer: Arc<Deployer>,
     channels: Arc<Channels>,
+    startup: Arc<Startup>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -229,6 +232,9 @@ async fn follow_notices(
                     continue;
                 }
             },
+            // While the first load runs, the reconcile loop has yet to start: it will
+            // catch up on what the lost connection missed.
+            BrokerEvent::Reconnected if startup.is_loading() => continue,
             BrokerEvent::Reconnected => {
                 if let Err(e) = deployer.reconcile().await {
                     tracing::warn!("reconcile after reconnecting failed: {e}");

@@ -149,13 +149,22 @@ async fn a_restarted_server_runs_what_the_odb_holds_from_its_artifact_cache() {
 #[tokio::test]
 async fn a_starting_server_listens_at_once_and_answers_503_until_its_services_are_loaded() {
     let server = TestServer::start().await;
-    for component in [wasm::HELLO, wasm::ECHO, wasm::COUNTER] {
+    for component in [
+        wasm::HELLO,
+        wasm::ECHO,
+        wasm::COUNTER,
+        wasm::TRAP,
+        wasm::VERSION1,
+    ] {
         server.deploy(component).await;
     }
-    server.channel("hello", "/hello", "demo.hello", 0).await;
+    server
+        .channel("version", "/version", "test.version", 0)
+        .await;
     let dir = server.stop().await;
-    // An empty artifact cache: the restarted server compiles all three (hundreds of
-    // milliseconds), while the requests below take a few.
+    // An empty artifact cache: the restarted server compiles all five, one per core, in
+    // name order, so `test.version` comes last, after at least two rounds of compiling
+    // (hundreds of milliseconds), while the requests below take a few.
     std::fs::remove_dir_all(dir.path().join("data/cache")).unwrap();
 
     let config = config(dir.path());
@@ -163,36 +172,48 @@ async fn a_starting_server_listens_at_once_and_answers_503_until_its_services_ar
     let (status, body) = restarted.get("/zato/ping").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "loading", "{body}");
-    assert_eq!(body["total"], 3, "{body}");
+    assert_eq!(body["total"], 5, "{body}");
     let response = restarted
         .http
-        .get(format!("{}/hello", restarted.base))
+        .get(format!("{}/version", restarted.base))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "1");
     let body = crate::harness::json_or_text(response).await;
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("`demo.hello` is not loaded yet"),
-        "{body}"
-    );
-    // The admin API works meanwhile.
-    assert_eq!(restarted.services().await.len(), 3);
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("`test.version` is not loaded yet"), "{body}");
+    // The admin API answers meanwhile, and says the same of an invoke.
+    assert_eq!(restarted.services().await.len(), 5);
+    let response = restarted
+        .admin(Method::POST, "/zato/api/services/test.version/invoke")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // A service that is not in the ODB is still simply not deployed.
+    let response = restarted
+        .admin(Method::POST, "/zato/api/services/no.such/invoke")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 
     restarted.loaded().await;
     let (status, body) = restarted.get("/zato/ping").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        (status, &body["status"]),
-        (StatusCode::OK, &"ok".into()),
+        (&body["status"], &body["failed_to_load"]),
+        (&"ok".into(), &0.into()),
         "{body}"
     );
-    let (status, body) = restarted.get("/hello?name=loaded").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["message"], "Hello, loaded!");
+    let (status, body) = restarted.get("/version").await;
+    assert_eq!(
+        (status, &body["version"]),
+        (StatusCode::OK, &1.into()),
+        "{body}"
+    );
 }
 
 #[tokio::test]

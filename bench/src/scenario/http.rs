@@ -38,10 +38,15 @@ const WARM_REUSE: u32 = 1000;
 /// zato's engine is (keep-resident memory and tables reset with `PAGEMAP_SCAN`). zato
 /// also turns off `Config::concurrency_support`; `wasmtime serve` 48 cannot run without
 /// it (its request loop uses `run_concurrent`).
-const WASMTIME_SERVE: [(&str, &[&str]); 2] = [
-    ("wasmtime serve hello (defaults)", &[]),
+const WASMTIME_SERVE: [(&str, &str, &[&str]); 2] = [
+    (
+        "wasmtime serve hello (defaults)",
+        "wasmtime-serve-defaults",
+        &[],
+    ),
     (
         "wasmtime serve hello (pooling tuned as zato's)",
+        "wasmtime-serve-tuned",
         &[
             "-Opooling-allocator=y,pooling-memory-keep-resident=1048576,pooling-table-keep-resident=65536,pooling-pagemap-scan=auto",
         ],
@@ -176,7 +181,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
 
     match &ctx.artifacts.wasmtime {
         Some((wasmtime, version)) => {
-            for (label, options) in WASMTIME_SERVE {
+            for (label, proc_name, options) in WASMTIME_SERVE {
                 let port = process::free_ports(1)?;
                 let mut cmd = process::command(wasmtime, ctx.server_cpu());
                 // `-Scli`: like every wasm32-wasip2 Rust component, the hello imports
@@ -184,7 +189,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
                 cmd.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
                     .args(options.iter())
                     .arg(&ctx.artifacts.http_hello);
-                let mut proc = Proc::spawn("wasmtime-serve", cmd, &ctx.logs, false)?;
+                let mut proc = Proc::spawn(proc_name, cmd, &ctx.logs, false)?;
                 let url = format!("http://127.0.0.1:{port}/?name=bench");
                 wait_for(&url, &mut proc, Duration::from_secs(120)).await?;
                 targets.push(Target {
@@ -198,7 +203,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
             }
             notes.push(format!(
                 "`wasmtime serve` is {version} (a fresh instance per request, pooling allocator when available), once with its defaults plus `-Scli`, and once tuned as zato's engine is: `{}`.",
-                WASMTIME_SERVE[1].1.join(" ")
+                WASMTIME_SERVE[1].2.join(" ")
             ));
         }
         None => notes.push(

@@ -138,6 +138,7 @@ async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
                     "server": state.server_name,
                     "loaded": progress.done,
                     "total": progress.total,
+                    "failed": progress.failed,
                 }),
             );
             response
@@ -145,9 +146,15 @@ async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
         }
+        // Services that failed to load at start are logged and retried by the reconcile
+        // loop; the server itself serves.
         return json_response(
             StatusCode::OK,
-            &serde_json::json!({ "status": "ok", "server": state.server_name }),
+            &serde_json::json!({
+                "status": "ok",
+                "server": state.server_name,
+                "failed_to_load": progress.failed,
+            }),
         );
     }
     if path == "/zato/api" || path.starts_with("/zato/api/") {
@@ -183,27 +190,6 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         if let Ok(allow) = HeaderValue::from_str(&channel.config.methods.join(", ")) {
             response.headers_mut().insert(header::ALLOW, allow);
         }
-        return response;
-    }
-    if state.startup.is_loading()
-        && state
-            .runtime
-            .registry()
-            .get(&channel.config.service)
-            .is_none()
-    {
-        let progress = state.startup.progress();
-        let mut response = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "service `{}` is not loaded yet: the server is starting ({} of {} services loaded)",
-                channel.config.service, progress.done, progress.total
-            ),
-            Some(&cid),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
     let (parts, body) = req.into_parts();
@@ -282,12 +268,19 @@ pub fn service_response(
         Err(error) => {
             let status =
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            if status.is_server_error() {
+            let starting = matches!(error, CallError::NotLoaded(_));
+            if status.is_server_error() && !starting {
                 tracing::error!(cid, "{error}");
             } else {
                 tracing::debug!(cid, "{error}");
             }
-            error_response(status, error.to_string(), Some(cid))
+            let mut response = error_response(status, error.to_string(), Some(cid));
+            if starting {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            response
         }
     }
 }

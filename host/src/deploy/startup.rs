@@ -3,12 +3,15 @@
 //! Compiling a thousand components takes minutes; a server that waited for all of them
 //! before listening would be silent for that long. Instead it listens at once:
 //! `/zato/ping` answers 503 with the progress until every service is loaded (a load
-//! balancer's health check keeps traffic away meanwhile), a channel whose service is not
-//! loaded yet answers 503 with `Retry-After`, and the admin API works. Components are
+//! balancer's health check keeps traffic away meanwhile), a call to a service not loaded
+//! yet fails with `CallError::NotLoaded` (503, and `Retry-After` over HTTP), whether it
+//! comes through a channel, the admin API or another service's `invoke`, and the admin
+//! API works. Components are
 //! compiled (or read from the artifact cache) a few at a time, one per core.
 //!
-//! Invariant: service configurations are loaded before any service, so no call ever
-//! runs with a configuration missing.
+//! Invariants: service configurations are loaded before any service, so no call ever
+//! runs with a configuration missing; a service deleted in the ODB is recorded as
+//! deleted before the server listens.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -53,13 +56,6 @@ impl Default for Startup {
 }
 
 impl Startup {
-    /// A startup with nothing to load, already finished.
-    pub fn finished() -> Self {
-        let startup = Self::default();
-        startup.finish();
-        startup
-    }
-
     pub fn progress(&self) -> Progress {
         Progress {
             loading: !*self.loaded.borrow(),
@@ -91,13 +87,19 @@ impl Deployer {
     /// `startup`.
     pub async fn plan_load(&self, startup: &Startup) -> Result<Vec<VersionRef>, DeployError> {
         self.reload_configs().await?;
-        let todo: Vec<_> = self
-            .odb
-            .latest_versions()
-            .await?
-            .into_iter()
-            .filter(|target| !target.deleted && !self.runs(target))
-            .collect();
+        let registry = self.runtime.registry();
+        let mut todo = Vec::new();
+        for target in self.odb.latest_versions().await? {
+            if target.deleted {
+                // Recorded, so that a late notice of an older version cannot revive it.
+                registry.remove(&target.name, target.version);
+            } else if !self.runs(&target) {
+                todo.push(target);
+            }
+        }
+        // In name order, so that logs and tests see the same order on every backend.
+        todo.sort_by(|a, b| a.name.cmp(&b.name));
+        registry.set_pending(todo.iter().map(|target| target.name.clone()));
         startup.total.store(todo.len(), Ordering::Relaxed);
         Ok(todo)
     }
@@ -137,6 +139,7 @@ impl Deployer {
                     );
                 }
             }
+            self.runtime.registry().done_pending(&target.name);
             let done = startup.done.fetch_add(1, Ordering::Relaxed) + 1;
             if done < total && last_report.elapsed() >= PROGRESS_EVERY {
                 last_report = Instant::now();
@@ -186,6 +189,5 @@ mod tests {
             .expect("wait() returns after finish()")
             .unwrap();
         assert!(!startup.progress().loading);
-        assert!(!Startup::finished().is_loading());
     }
 }

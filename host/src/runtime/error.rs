@@ -32,6 +32,8 @@ pub enum CompileError {
 pub enum CallError {
     #[error("service `{0}` is not deployed")]
     NotDeployed(String),
+    #[error("service `{0}` is not loaded yet: the server is starting (retry shortly)")]
+    NotLoaded(String),
     #[error("invalid input for service `{service}`: {reason}")]
     InvalidInput { service: String, reason: String },
     #[error("service `{service}` returned an error: {}", describe(error))]
@@ -59,6 +61,7 @@ impl CallError {
     pub fn status(&self) -> u16 {
         match self {
             CallError::NotDeployed(_) => 404,
+            CallError::NotLoaded(_) => 503,
             CallError::InvalidInput { .. } => 400,
             CallError::Service { error, .. } => match error {
                 ServiceError::BadRequest(_) => 400,

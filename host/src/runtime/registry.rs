@@ -3,8 +3,8 @@
 //! In-flight calls keep the `Arc<LoadedService>` they started with; new calls see the
 //! new version as soon as it is installed.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
@@ -47,6 +47,9 @@ struct Snapshot {
 pub struct Registry {
     snapshot: ArcSwap<Snapshot>,
     configs: ArcSwap<Configs>,
+    /// Services in the ODB that a starting server has not loaded yet: a call to one is
+    /// "not loaded yet" (503), not "not deployed" (404). Read only on that error path.
+    pending: Mutex<HashSet<String>>,
 }
 
 /// Every service's configuration, and what the runtime derives from it, swapped whole.
@@ -61,6 +64,24 @@ struct Configs {
 impl Registry {
     pub fn get(&self, name: &str) -> Option<Arc<LoadedService>> {
         self.snapshot.load().services.get(name).cloned()
+    }
+
+    /// Marks services as about to be loaded (a starting server's first load).
+    pub fn set_pending(&self, names: impl IntoIterator<Item = String>) {
+        self.pending_set().extend(names);
+    }
+
+    /// Marks a service's first load as over, whether it loaded or failed.
+    pub fn done_pending(&self, name: &str) {
+        self.pending_set().remove(name);
+    }
+
+    pub fn is_pending(&self, name: &str) -> bool {
+        self.pending_set().contains(name)
+    }
+
+    fn pending_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The version this server runs or has deleted, if it knows the service at all.
