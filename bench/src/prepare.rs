@@ -40,6 +40,8 @@ pub struct Artifacts {
     pub version: [PathBuf; 2],
     /// The wasi:http hello for `wasmtime serve`.
     pub http_hello: PathBuf,
+    /// `demo.lean`: the hello without std, WASI or the SDK.
+    pub lean_hello: PathBuf,
     /// `wasmtime` on the PATH, and what `wasmtime --version` says.
     pub wasmtime: Option<(PathBuf, String)>,
 }
@@ -105,6 +107,11 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         let mut cmd = wasm_build(&cargo, &root.join("bench/guests/http-hello/Cargo.toml"));
         cmd.arg("--target-dir").arg(&guests_target);
         status("the build of the wasi:http hello", &mut cmd)?;
+
+        step("demo.lean (bench/guests/lean-hello) into target/bench-guests");
+        let mut cmd = wasm_build(&cargo, &root.join("bench/guests/lean-hello/Cargo.toml"));
+        cmd.arg("--target-dir").arg(&guests_target);
+        status("the build of demo.lean", &mut cmd)?;
     }
 
     let examples = root
@@ -125,6 +132,7 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         transform: examples.join("transform.wasm"),
         version: [guests.join("version1.wasm"), guests.join("version2.wasm")],
         http_hello: guests.join("http_hello.wasm"),
+        lean_hello: guests.join("lean_hello.wasm"),
         wasmtime,
         root,
     };
@@ -136,6 +144,7 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         &artifacts.version[0],
         &artifacts.version[1],
         &artifacts.http_hello,
+        &artifacts.lean_hello,
     ] {
         if !path.is_file() {
             bail!(

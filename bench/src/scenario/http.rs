@@ -5,7 +5,8 @@
 //! - plain hyper answering what `demo.hello` answers (`zato-bench-hyper`): the baseline;
 //! - `zato start` with `demo.hello` and `demo.transform` behind HTTP channels (a fresh
 //!   instance per request), and a copy of `demo.hello` opted in to warm instances
-//!   (`zato.instance_reuse`), to show what instantiation costs;
+//!   (`zato.instance_reuse`), to show what instantiation costs, and `demo.lean`, the same
+//!   answer from a guest without std, WASI or the SDK, to show what the guest brings;
 //! - `wasmtime serve` running an equivalent wasi:http hello, when `wasmtime` is on the
 //!   PATH (`cargo install wasmtime-cli --version 48.0.8`): with its defaults, and with
 //!   its pooling allocator tuned as zato's engine is.
@@ -132,12 +133,14 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
     admin.status().await?;
     let hello = std::fs::read(&ctx.artifacts.hello)?;
     let transform = std::fs::read(&ctx.artifacts.transform)?;
+    let lean = std::fs::read(&ctx.artifacts.lean_hello)?;
     // A copy of demo.hello under another name, opted in to warm instances.
     let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
     for (bytes, service, path) in [
         (hello, "demo.hello", "/demo/hello"),
         (transform, "demo.transform", "/demo/transform"),
         (warm, WARM_SERVICE, "/demo/hwarm"),
+        (lean, "demo.lean", "/demo/lean"),
     ] {
         admin.deploy(bytes, service).await?;
         admin.channel(service, path, service).await?;
@@ -177,7 +180,18 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         server: zato_index,
         expect: "Hello, bench!",
     });
-    servers.push(Server::new("zato (all three services)", zato));
+    targets.push(Target {
+        label: "zato demo.lean (no std, no WASI)".into(),
+        url: format!("{}/demo/lean?name=bench", env.base(0)),
+        script: None,
+        server: zato_index,
+        expect: "Hello, bench!",
+    });
+    notes.push(
+        "`demo.lean` answers what demo.hello answers from a guest without Rust std, WASI or the SDK (bench/guests/lean-hello): a fresh instance per request as well."
+            .into(),
+    );
+    servers.push(Server::new("zato (all four services)", zato));
 
     match &ctx.artifacts.wasmtime {
         Some((wasmtime, version)) => {

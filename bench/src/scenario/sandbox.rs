@@ -38,12 +38,15 @@ struct Config {
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let hello = std::fs::read(&ctx.artifacts.hello)?;
     let transform = std::fs::read(&ctx.artifacts.transform)?;
+    let lean = std::fs::read(&ctx.artifacts.lean_hello)?;
     let cache = ctx.work.join("sandbox-cache");
     let mut configs = Vec::new();
     let cases = [
         ("demo.hello", &hello, hello_request(), true, false),
         ("demo.hello", &hello, hello_request(), false, false),
         ("demo.hello", &hello, hello_request(), true, true),
+        // The same answer from a guest without std, WASI or the SDK: the floor.
+        ("demo.lean", &lean, hello_request(), true, false),
         (
             "demo.transform",
             &transform,
@@ -157,6 +160,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     }
     section.notes.push(
         "In-process, through `zato_host::runtime::Runtime::call` with the server's default settings (64 MiB memory limit, epoch interruption, WASI linked); one task on a multi-thread tokio runtime."
+            .into(),
+    );
+    section.notes.push(
+        "`demo.lean` (bench/guests/lean-hello) gives demo.hello's answer without Rust std, WASI or the SDK (no_std, a bump allocator over a 64 KiB arena, a 14 KB component with no WASI import): what a fresh instance costs when the guest brings nothing but zato's contract."
             .into(),
     );
     Ok(section)
