@@ -176,13 +176,39 @@ pub fn rss_of(pid: u32) -> Option<u64> {
 /// `/proc/PID/stat`, whose clock ticks are USER_HZ = 100 per second on Linux (10 ms
 /// resolution: over a 10 s run, well under 1% of the figure).
 pub fn cpu_time_of(pid: u32) -> Option<std::time::Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces.
+    cpu_time_in(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// utime + stime of a `/proc/PID/stat` line.
+fn cpu_time_in(stat: &str) -> Option<std::time::Duration> {
+    // The command name (field 2) is in parentheses and may contain spaces and `)`.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // Fields 14 and 15 of the file: utime and stime; `rest` starts at field 3.
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(std::time::Duration::from_millis(ticks * 10))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_utime_plus_stime_whatever_the_command_name() {
+        // Fields 1-17 of a real line; utime = 731 and stime = 269 ticks.
+        let stat = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 2290 0 0 0 731 269 0 0 20";
+        assert_eq!(cpu_time_in(stat), Some(Duration::from_millis(10_000)));
+        assert_eq!(cpu_time_in("4242 (zato) S 1 2"), None);
+    }
+
+    #[test]
+    fn a_live_process_has_a_cpu_time_and_a_missing_one_none() {
+        assert!(cpu_time_of(std::process::id()).is_some());
+        // Linux pids stop at 2^22.
+        assert_eq!(cpu_time_of(u32::MAX), None);
+    }
 }
 
 /// `n` consecutive free ports on 127.0.0.1 (free when checked; the servers bind them
