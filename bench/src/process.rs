@@ -189,28 +189,6 @@ fn cpu_time_in(stat: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_millis(ticks * 10))
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn cpu_time_is_utime_plus_stime_whatever_the_command_name() {
-        // Fields 1-17 of a real line; utime = 731 and stime = 269 ticks.
-        let stat = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 2290 0 0 0 731 269 0 0 20";
-        assert_eq!(cpu_time_in(stat), Some(Duration::from_millis(10_000)));
-        assert_eq!(cpu_time_in("4242 (zato) S 1 2"), None);
-    }
-
-    #[test]
-    fn a_live_process_has_a_cpu_time_and_a_missing_one_none() {
-        assert!(cpu_time_of(std::process::id()).is_some());
-        // Linux pids stop at 2^22.
-        assert_eq!(cpu_time_of(u32::MAX), None);
-    }
-}
-
 /// `n` consecutive free ports on 127.0.0.1 (free when checked; the servers bind them
 /// moments later).
 pub fn free_ports(n: u16) -> anyhow::Result<u16> {
@@ -251,4 +229,26 @@ pub fn run(what: &str, cmd: &mut Command) -> anyhow::Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_utime_plus_stime_whatever_the_command_name() {
+        // Fields 1-17 of a real line; utime = 731 and stime = 269 ticks.
+        let stat = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 2290 0 0 0 731 269 0 0 20";
+        assert_eq!(cpu_time_in(stat), Some(Duration::from_millis(10_000)));
+        assert_eq!(cpu_time_in("4242 (zato) S 1 2"), None);
+    }
+
+    #[test]
+    fn a_live_process_has_a_cpu_time_and_a_missing_one_none() {
+        assert!(cpu_time_of(std::process::id()).is_some());
+        // Linux pids stop at 2^22.
+        assert_eq!(cpu_time_of(u32::MAX), None);
+    }
 }
