@@ -10,6 +10,7 @@
 
 pub(crate) mod bindings;
 mod cache;
+mod componentize;
 mod engine;
 mod error;
 mod limits;
@@ -172,13 +173,21 @@ impl Runtime {
                 limit: self.settings.max_component_bytes,
             });
         }
-        check_header(bytes)?;
+        let kind = check_header(bytes)?;
         let (component, from_cache) = match self.cache.load(&self.engine, sha256) {
             Some(component) => {
                 self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                 (component, true)
             }
             None => {
+                let wrapped;
+                let bytes = match kind {
+                    WasmKind::Component => bytes,
+                    WasmKind::CoreModule => {
+                        wrapped = componentize::componentize(bytes)?;
+                        &wrapped[..]
+                    }
+                };
                 let component = Component::from_binary(&self.engine, bytes)
                     .map_err(|e| CompileError::Invalid(format!("{e:#}")))?;
                 self.stats.compiled.fetch_add(1, Ordering::Relaxed);
@@ -487,16 +496,25 @@ fn shadow_stack_overflow(error: &wasmtime::Error) -> bool {
     })
 }
 
-/// Refuses anything that is not a WebAssembly component before Cranelift sees it.
-pub(crate) fn check_header(bytes: &[u8]) -> Result<(), CompileError> {
+/// What a `.wasm` file holds, from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WasmKind {
+    Component,
+    /// Deployed when it carries zato's WIT world: see [`componentize`].
+    CoreModule,
+}
+
+/// Tells a component from a core module, and refuses anything else before Cranelift
+/// sees it.
+pub(crate) fn check_header(bytes: &[u8]) -> Result<WasmKind, CompileError> {
     const MAGIC: &[u8; 4] = b"\0asm";
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
         return Err(CompileError::NotWasm);
     }
     // Bytes 4..8: a core module is version 1 layer 0; a component has layer 1.
     match bytes[4..8] {
-        [1, 0, 0, 0] => Err(CompileError::CoreModule),
-        [_, _, 1, 0] => Ok(()),
+        [1, 0, 0, 0] => Ok(WasmKind::CoreModule),
+        [_, _, 1, 0] => Ok(WasmKind::Component),
         _ => Err(CompileError::Invalid(format!(
             "unknown WebAssembly version/layer {:02x?}",
             &bytes[4..8]
@@ -516,9 +534,12 @@ mod tests {
         ));
         assert!(matches!(
             check_header(b"\0asm\x01\0\0\0"),
-            Err(CompileError::CoreModule)
+            Ok(WasmKind::CoreModule)
         ));
-        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(matches!(
+            check_header(b"\0asm\x0d\0\x01\0"),
+            Ok(WasmKind::Component)
+        ));
         assert!(matches!(check_header(b"\0asm"), Err(CompileError::NotWasm)));
     }
 }

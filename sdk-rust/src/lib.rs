@@ -46,6 +46,13 @@
 #[allow(missing_docs, unsafe_code)]
 pub mod bindings;
 
+#[cfg(all(
+    feature = "arena",
+    target_arch = "wasm32",
+    target_os = "unknown",
+    not(target_feature = "atomics")
+))]
+mod arena;
 pub mod config;
 mod convert;
 mod error;

@@ -85,7 +85,7 @@ async fn broken_and_non_component_files_are_refused_and_the_old_version_keeps_se
         (
             "core module",
             core_module,
-            "core WebAssembly module, not a component",
+            "core WebAssembly module that is not a zato service: it has no `component-type` section",
         ),
         (
             "truncated component",

@@ -12,4 +12,5 @@ mod cluster;
 mod deploy;
 mod hostile;
 mod http;
+mod lean;
 mod redeploy;

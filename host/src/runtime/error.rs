@@ -11,10 +11,9 @@ use super::ServiceError;
 pub enum CompileError {
     #[error("not a WebAssembly file (no `\\0asm` header)")]
     NotWasm,
-    #[error(
-        "a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`"
-    )]
-    CoreModule,
+    /// A core module zato cannot wrap into a component (one it can is deployed).
+    #[error("a core WebAssembly module that is not a zato service: {0}")]
+    CoreModule(String),
     #[error("{size} bytes is over the component size limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("invalid component: {0}")]

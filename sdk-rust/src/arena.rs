@@ -1,0 +1,123 @@
+//! The allocator of a lean build (`wasm32-unknown-unknown`).
+//!
+//! On that target Rust's allocator takes every byte from `memory.grow`, so the first
+//! allocation of every instance grows its linear memory, and wasmtime's pooling
+//! allocator pays two `mprotect` system calls per request for it (making the pages
+//! accessible, then inaccessible again when the slot is recycled): about a quarter of
+//! a fresh instance's cost. (A `wasm32-wasip2` build does not pay it: wasi-libc's
+//! allocator starts in the slack of the module's initial memory.)
+//!
+//! This allocator serves allocations from an arena in the module's static memory first
+//! and from Rust's allocator once the arena is used up. It is a bump allocator that
+//! frees the most recent allocation and grows or shrinks it in place (temporaries,
+//! `Vec` and `String` growth); other frees are reclaimed when the instance is dropped,
+//! which a fresh instance per request does after every request. A warm instance
+//! (`zato.instance_reuse`) that fills the arena carries on with Rust's allocator.
+//!
+//! On by default through the `arena` feature; a service with its own
+//! `#[global_allocator]` turns it off with `default-features = false`.
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
+
+/// The arena's size: 256 KiB, four wasm pages added to the module's initial memory.
+/// What a request of the examples allocates fits several times over.
+pub const ARENA_BYTES: usize = 256 * 1024;
+
+#[repr(C, align(16))]
+struct Bytes([u8; ARENA_BYTES]);
+
+struct Arena {
+    bytes: UnsafeCell<Bytes>,
+    /// Offset of the first free byte.
+    next: UnsafeCell<usize>,
+}
+
+// SAFETY: the arena is compiled only for wasm32-unknown-unknown without the `atomics`
+// target feature, where a module has exactly one thread.
+unsafe impl Sync for Arena {}
+
+static ARENA: Arena = Arena {
+    bytes: UnsafeCell::new(Bytes([0; ARENA_BYTES])),
+    next: UnsafeCell::new(0),
+};
+
+impl Arena {
+    fn base(&self) -> *mut u8 {
+        self.bytes.get().cast()
+    }
+
+    /// The offset of `ptr` in the arena, if it is one of the arena's.
+    fn offset_of(&self, ptr: *mut u8) -> Option<usize> {
+        (ptr as usize)
+            .checked_sub(self.base() as usize)
+            .filter(|offset| *offset < ARENA_BYTES)
+    }
+
+    /// # Safety
+    /// Single-threaded use only (see the `Sync` impl), no reference to `next` alive.
+    unsafe fn next(&self) -> &mut usize {
+        unsafe { &mut *self.next.get() }
+    }
+}
+
+/// Arena first, then Rust's allocator: see the module's documentation.
+pub struct ArenaThenSystem;
+
+// SAFETY: every pointer handed out is either inside the arena, aligned as asked and not
+// overlapping any live allocation (a bump pointer only moves back over the allocation
+// being freed or resized), or comes from `System`, to which it is given back.
+unsafe impl GlobalAlloc for ArenaThenSystem {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let next = unsafe { ARENA.next() };
+        let base = ARENA.base() as usize;
+        // Align the address, not the offset: the arena's own alignment is only 16.
+        let start = (base + *next).next_multiple_of(layout.align()) - base;
+        match start.checked_add(layout.size()) {
+            Some(end) if end <= ARENA_BYTES => {
+                *next = end;
+                unsafe { ARENA.base().add(start) }
+            }
+            _ => unsafe { System.alloc(layout) },
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        match ARENA.offset_of(ptr) {
+            Some(offset) => {
+                let next = unsafe { ARENA.next() };
+                if offset + layout.size() == *next {
+                    *next = offset;
+                }
+            }
+            None => unsafe { System.dealloc(ptr, layout) },
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Some(offset) = ARENA.offset_of(ptr) else {
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        };
+        let next = unsafe { ARENA.next() };
+        if offset + layout.size() == *next && offset + new_size <= ARENA_BYTES {
+            *next = offset + new_size;
+            return ptr;
+        }
+        // SAFETY: the caller guarantees that `new_size`, rounded up to the alignment,
+        // does not overflow `isize`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: ArenaThenSystem = ArenaThenSystem;
