@@ -16,6 +16,8 @@ use crate::process;
 
 /// The wasm target guests build for: it produces components directly.
 const WASM_TARGET: &str = "wasm32-wasip2";
+/// The target of lean builds (core modules without WASI, wrapped at deploy).
+const LEAN_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Variables `cargo run` may set for the host build that must not reach a wasm build.
 const HOST_ONLY_ENV: [&str; 5] = [
@@ -36,6 +38,8 @@ pub struct Artifacts {
     pub hello: PathBuf,
     /// `demo.transform`.
     pub transform: PathBuf,
+    /// `demo.hello` built for wasm32-unknown-unknown: a lean build (a core module).
+    pub hello_lean: PathBuf,
     /// `test.version` answering `{"version": 1}` and `{"version": 2}`.
     pub version: [PathBuf; 2],
     /// The wasi:http hello for `wasmtime serve`.
@@ -85,31 +89,47 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
 
         // rustup installs the toolchain's pinned targets only with the toolchain: on a
         // machine that already had Rust 1.95 the wasm target may still be missing.
-        step("rustup target add wasm32-wasip2");
+        step("rustup target add wasm32-wasip2 wasm32-unknown-unknown");
         let mut cmd = Command::new("rustup");
-        cmd.current_dir(&root).args(["target", "add", WASM_TARGET]);
+        cmd.current_dir(&root)
+            .args(["target", "add", WASM_TARGET, LEAN_TARGET]);
         if let Err(e) = status("rustup target add", cmd.stderr(std::process::Stdio::null())) {
             eprintln!("[bench] warning: {e:#}; building the guests anyway");
         }
 
         step("cargo build --release --target wasm32-wasip2 --manifest-path examples/Cargo.toml");
-        let mut cmd = wasm_build(&cargo, &root.join("examples/Cargo.toml"));
+        let mut cmd = wasm_build(&cargo, &root.join("examples/Cargo.toml"), WASM_TARGET);
         cmd.env_remove("CARGO_TARGET_DIR");
         status("the examples' build", &mut cmd)?;
 
+        step(
+            "cargo build --release --target wasm32-unknown-unknown --manifest-path examples/Cargo.toml -p hello",
+        );
+        let mut cmd = wasm_build(&cargo, &root.join("examples/Cargo.toml"), LEAN_TARGET);
+        cmd.env_remove("CARGO_TARGET_DIR").args(["-p", "hello"]);
+        status("the lean build of demo.hello", &mut cmd)?;
+
         step("test.version 1 and 2 (tests/guests) into target/bench-guests");
-        let mut cmd = wasm_build(&cargo, &root.join("tests/guests/Cargo.toml"));
+        let mut cmd = wasm_build(&cargo, &root.join("tests/guests/Cargo.toml"), WASM_TARGET);
         cmd.args(["-p", "version1", "-p", "version2", "--target-dir"])
             .arg(&guests_target);
         status("the build of test.version", &mut cmd)?;
 
         step("the wasi:http hello (bench/guests/http-hello) into target/bench-guests");
-        let mut cmd = wasm_build(&cargo, &root.join("bench/guests/http-hello/Cargo.toml"));
+        let mut cmd = wasm_build(
+            &cargo,
+            &root.join("bench/guests/http-hello/Cargo.toml"),
+            WASM_TARGET,
+        );
         cmd.arg("--target-dir").arg(&guests_target);
         status("the build of the wasi:http hello", &mut cmd)?;
 
         step("demo.lean (bench/guests/lean-hello) into target/bench-guests");
-        let mut cmd = wasm_build(&cargo, &root.join("bench/guests/lean-hello/Cargo.toml"));
+        let mut cmd = wasm_build(
+            &cargo,
+            &root.join("bench/guests/lean-hello/Cargo.toml"),
+            WASM_TARGET,
+        );
         cmd.arg("--target-dir").arg(&guests_target);
         status("the build of demo.lean", &mut cmd)?;
     }
@@ -130,6 +150,10 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         hyper: release.join("zato-bench-hyper"),
         hello: examples.join("hello.wasm"),
         transform: examples.join("transform.wasm"),
+        hello_lean: root
+            .join("examples/target")
+            .join(LEAN_TARGET)
+            .join("release/hello.wasm"),
         version: [guests.join("version1.wasm"), guests.join("version2.wasm")],
         http_hello: guests.join("http_hello.wasm"),
         lean_hello: guests.join("lean_hello.wasm"),
@@ -141,6 +165,7 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         &artifacts.hyper,
         &artifacts.hello,
         &artifacts.transform,
+        &artifacts.hello_lean,
         &artifacts.version[0],
         &artifacts.version[1],
         &artifacts.http_hello,
@@ -167,16 +192,10 @@ fn step(what: &str) {
 
 /// `cargo build --release --target wasm32-wasip2 --manifest-path MANIFEST`, without the
 /// host build's flags.
-fn wasm_build(cargo: &std::ffi::OsStr, manifest: &Path) -> Command {
+fn wasm_build(cargo: &std::ffi::OsStr, manifest: &Path, target: &str) -> Command {
     let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--release",
-        "--target",
-        WASM_TARGET,
-        "--manifest-path",
-    ])
-    .arg(manifest);
+    cmd.args(["build", "--release", "--target", target, "--manifest-path"])
+        .arg(manifest);
     for var in HOST_ONLY_ENV {
         cmd.env_remove(var);
     }

@@ -12,7 +12,8 @@ use crate::client::{Body, Client, Target};
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, bytes, table};
 
-/// Deploy WebAssembly components (built for wasm32-wasip2 with zato-sdk).
+/// Deploy WebAssembly services (built with zato-sdk for wasm32-wasip2, or for
+/// wasm32-unknown-unknown: a lean build, wrapped into a component by the server).
 ///
 /// Exits 0 once every live server runs the new version, 1 if the server refused a
 /// component (the running version keeps serving), 3 if no server could be reached and

@@ -6,7 +6,8 @@
 //! - `zato start` with `demo.hello` and `demo.transform` behind HTTP channels (a fresh
 //!   instance per request), and a copy of `demo.hello` opted in to warm instances
 //!   (`zato.instance_reuse`), to show what instantiation costs, and `demo.lean`, the same
-//!   answer from a guest without std, WASI or the SDK, to show what the guest brings;
+//!   answer from a guest without std, WASI or the SDK, to show what the guest brings, and
+//!   demo.hello's lean build (wasm32-unknown-unknown: no WASI, wrapped at deploy);
 //! - `wasmtime serve` running an equivalent wasi:http hello, when `wasmtime` is on the
 //!   PATH (`cargo install wasmtime-cli --version 48.0.8`): with its defaults, and with
 //!   its pooling allocator tuned as zato's engine is.
@@ -32,6 +33,8 @@ use crate::zato::{Env, EnvOptions, client, wait_for};
 
 /// The opted-in copy of `demo.hello` (same length as the original name).
 const WARM_SERVICE: &str = "demo.hwarm";
+/// demo.hello's lean build, renamed (same length as `demo.hello`).
+const LEAN_BUILD_SERVICE: &str = "demo.hlean";
 /// Requests one warm instance serves before it is replaced.
 const WARM_REUSE: u32 = 1000;
 
@@ -136,10 +139,17 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
     let lean = std::fs::read(&ctx.artifacts.lean_hello)?;
     // A copy of demo.hello under another name, opted in to warm instances.
     let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
+    // demo.hello's lean build (a core module), under another name.
+    let hello_lean = renamed(
+        &std::fs::read(&ctx.artifacts.hello_lean)?,
+        "demo.hello",
+        LEAN_BUILD_SERVICE,
+    )?;
     for (bytes, service, path) in [
         (hello, "demo.hello", "/demo/hello"),
         (transform, "demo.transform", "/demo/transform"),
         (warm, WARM_SERVICE, "/demo/hwarm"),
+        (hello_lean, LEAN_BUILD_SERVICE, "/demo/hlean"),
         (lean, "demo.lean", "/demo/lean"),
     ] {
         admin.deploy(bytes, service).await?;
@@ -181,6 +191,13 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         expect: "Hello, bench!",
     });
     targets.push(Target {
+        label: "zato demo.hello, lean build (wasm32-unknown-unknown)".into(),
+        url: format!("{}/demo/hlean?name=bench", env.base(0)),
+        script: None,
+        server: zato_index,
+        expect: "Hello, bench!",
+    });
+    targets.push(Target {
         label: "zato demo.lean (no std, no WASI)".into(),
         url: format!("{}/demo/lean?name=bench", env.base(0)),
         script: None,
@@ -188,10 +205,14 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         expect: "Hello, bench!",
     });
     notes.push(
+        "The lean build is demo.hello built for wasm32-unknown-unknown: a core module without WASI that zato wraps into a component at deploy."
+            .into(),
+    );
+    notes.push(
         "`demo.lean` answers what demo.hello answers from a guest without Rust std, WASI or the SDK (bench/guests/lean-hello): a fresh instance per request as well."
             .into(),
     );
-    servers.push(Server::new("zato (all four services)", zato));
+    servers.push(Server::new("zato (all five services)", zato));
 
     match &ctx.artifacts.wasmtime {
         Some((wasmtime, version)) => {

@@ -39,12 +39,15 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let hello = std::fs::read(&ctx.artifacts.hello)?;
     let transform = std::fs::read(&ctx.artifacts.transform)?;
     let lean = std::fs::read(&ctx.artifacts.lean_hello)?;
+    let hello_lean = std::fs::read(&ctx.artifacts.hello_lean)?;
     let cache = ctx.work.join("sandbox-cache");
     let mut configs = Vec::new();
     let cases = [
         ("demo.hello", &hello, hello_request(), true, false),
         ("demo.hello", &hello, hello_request(), false, false),
         ("demo.hello", &hello, hello_request(), true, true),
+        // The same service as a lean build (wasm32-unknown-unknown, no WASI).
+        ("demo.hello", &hello_lean, hello_request(), true, false),
         // The same answer from a guest without std, WASI or the SDK: the floor.
         ("demo.lean", &lean, hello_request(), true, false),
         (
@@ -84,6 +87,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             eprintln!("[bench] sandbox: the pooling allocator is unavailable here");
         }
         let mut label = format!("{service}, {allocator} allocator");
+        if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+            // A core module: a lean build, wrapped into a component at deploy.
+            label = format!("{service} (lean build), {allocator} allocator");
+        }
         if warm {
             // The opt-in of the service's configuration: an instance serves many calls.
             let config = BTreeMap::from([(REUSE_KEY.to_owned(), WARM_REUSE.to_string())]);
@@ -160,6 +167,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     }
     section.notes.push(
         "In-process, through `zato_host::runtime::Runtime::call` with the server's default settings (64 MiB memory limit, epoch interruption, WASI linked); one task on a multi-thread tokio runtime."
+            .into(),
+    );
+    section.notes.push(
+        "A lean build is the same service built for wasm32-unknown-unknown: a core module without WASI, which zato wraps into a component at deploy, with zato-sdk's arena allocator."
             .into(),
     );
     section.notes.push(
