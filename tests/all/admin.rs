@@ -1,6 +1,6 @@
 //! The admin API's authentication and invoke endpoint.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use zato_test_artifacts as wasm;
 
 use crate::harness::TestServer;
@@ -40,20 +40,10 @@ async fn invoke_runs_a_service_and_invoke_chains_work() {
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.deploy(wasm::INVOKER).await;
-    let response = server
-        .admin(Method::POST, "/zato/api/services/demo.invoker/invoke")
-        .body(r#"{"name":"chain"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = server.invoke("demo.invoker", r#"{"name":"chain"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["from"], "demo.hello");
     assert_eq!(body["answer"]["message"], "Hello, chain!");
-    let response = server
-        .admin(Method::POST, "/zato/api/services/no.such/invoke")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (status, _) = server.invoke("no.such", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

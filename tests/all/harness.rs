@@ -122,6 +122,31 @@ impl TestServer {
         (response.status(), response.json().await.unwrap())
     }
 
+    /// Invokes `service` through the admin API with `body`: (status, JSON answer).
+    pub async fn invoke(&self, service: &str, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .admin(
+                Method::POST,
+                &format!("/zato/api/services/{service}/invoke"),
+            )
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (response.status(), json_or_text(response).await)
+    }
+
+    /// Replaces the configuration of `service` through the admin API.
+    pub async fn set_config(&self, service: &str, config: &Value) {
+        let response = self
+            .admin(Method::PUT, &format!("/zato/api/services/{service}/config"))
+            .json(config)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "config of {service}");
+    }
+
     /// Creates an HTTP channel (any method, JSON).
     pub async fn channel(&self, name: &str, path: &str, service: &str, timeout_ms: u64) {
         let channel = serde_json::json!({ "name": name, "path": path, "service": service, "timeout_ms": timeout_ms });

@@ -51,13 +51,7 @@ async fn config_changes_reach_a_running_service_without_redeploy() {
     let (_, body) = server.get("/configured").await;
     assert_eq!(body["message"], "Hello, world!");
     let config = serde_json::json!({ "greeting": "Howdy", "target": "partner" });
-    let response = server
-        .admin(Method::PUT, "/zato/api/services/demo.configured/config")
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    server.set_config("demo.configured", &config).await;
     let (_, body) = server.get("/configured").await;
     assert_eq!(body["message"], "Howdy, partner!");
 }

@@ -1,7 +1,7 @@
 //! Lean builds: services built for `wasm32-unknown-unknown` are core modules without
 //! WASI, which the server wraps into components at deploy.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use zato_test_artifacts as wasm;
 
 use crate::harness::TestServer;
@@ -24,25 +24,13 @@ async fn a_lean_build_is_wrapped_at_deploy_and_serves_with_every_capability() {
     assert_eq!(body["message"], "Hello, lean!");
 
     // invoke: one lean service calling another.
-    let response = server
-        .admin(Method::POST, "/zato/api/services/demo.invoker/invoke")
-        .body(r#"{"name":"chain"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let (status, body) = server.invoke("demo.invoker", r#"{"name":"chain"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["answer"]["message"], "Hello, chain!");
 
     // config, read at every request.
     let config = serde_json::json!({ "greeting": "Howdy", "target": "partner" });
-    let response = server
-        .admin(Method::PUT, "/zato/api/services/demo.configured/config")
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    server.set_config("demo.configured", &config).await;
     server
         .channel("configured", "/configured", "demo.configured", 0)
         .await;
