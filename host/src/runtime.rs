@@ -13,6 +13,7 @@ mod cache;
 mod componentize;
 mod engine;
 mod error;
+mod export;
 mod limits;
 mod registry;
 mod warm;
@@ -38,6 +39,7 @@ pub use warm::REUSE_KEY;
 use crate::config::RuntimeSettings;
 use bindings::{ZatoService, ZatoServicePre};
 use cache::ArtifactCache;
+use export::HandleExport;
 use limits::Limiter;
 
 /// A component compiled for this engine and linked against the host's imports, ready
@@ -45,6 +47,8 @@ use limits::Limiter;
 #[derive(Clone)]
 pub struct Compiled {
     pub(crate) pre: ZatoServicePre<Ctx>,
+    /// The `handle` export of this component, for fresh instances.
+    pub(crate) handle: Arc<HandleExport>,
     /// Whether the artifact came from the on-disk cache rather than Cranelift.
     pub from_cache: bool,
 }
@@ -201,7 +205,14 @@ impl Runtime {
             .map_err(|e| CompileError::Link(format!("{e:#}")))?;
         let pre =
             ZatoServicePre::new(pre).map_err(|e| CompileError::NotAService(format!("{e:#}")))?;
-        Ok(Compiled { pre, from_cache })
+        let handle = HandleExport::find(&component).ok_or_else(|| {
+            CompileError::NotAService("the component exports no `handle` function".into())
+        })?;
+        Ok(Compiled {
+            pre,
+            handle: Arc::new(handle),
+            from_cache,
+        })
     }
 
     /// Compiles off the reactor, within the configured compile timeout.
@@ -300,20 +311,31 @@ impl Runtime {
             ),
         };
         let outcome = tokio::time::timeout(remaining, async {
-            let bindings = match warm_bindings {
-                Some(bindings) => bindings,
-                None => service.pre.instantiate_async(&mut store).await?,
+            let bindings = match (warm_bindings, reuse) {
+                (Some(bindings), _) => bindings,
+                (None, Some(_)) => service.pre.instantiate_async(&mut store).await?,
+                (None, None) => {
+                    // A fresh instance, used once: only `handle` is looked up.
+                    let instance = service
+                        .pre
+                        .instance_pre()
+                        .instantiate_async(&mut store)
+                        .await?;
+                    let handle = service.handle.get(&mut store, &instance)?;
+                    let (answer,) = handle.call_async(&mut store, (request,)).await?;
+                    return wasmtime::Result::Ok((None, answer));
+                }
             };
             let answer = bindings
                 .zato_service_service()
                 .call_handle(&mut store, request)
                 .await?;
-            wasmtime::Result::Ok((bindings, answer))
+            wasmtime::Result::Ok((Some(bindings), answer))
         })
         .await;
         let outcome = match outcome {
             Ok(Ok((bindings, answer))) => {
-                if let Some(max_uses) = reuse {
+                if let (Some(max_uses), Some(bindings)) = (reuse, bindings) {
                     let warm = warm::WarmInstance {
                         store,
                         bindings,

@@ -18,6 +18,7 @@ pub struct LoadedService {
     pub sha256: String,
     pub info: ServiceInfo,
     pub(crate) pre: super::ZatoServicePre<super::Ctx>,
+    pub(crate) handle: Arc<super::HandleExport>,
     /// Idle warm instances, used only if the service opted in.
     pub(crate) warm: super::warm::WarmPool,
 }
@@ -30,6 +31,7 @@ impl LoadedService {
             sha256,
             info,
             pre: compiled.pre,
+            handle: compiled.handle,
             warm: Default::default(),
         }
     }
