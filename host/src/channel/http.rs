@@ -33,7 +33,7 @@ use crate::runtime::{self, CallContext, CallError, ChannelKind, Runtime};
 pub use router::{ChannelRouter, RouteError};
 
 /// Header carrying the correlation id of a request in every response.
-pub const CID_HEADER: &str = "x-zato-cid";
+pub const CID_HEADER: HeaderName = HeaderName::from_static("x-zato-cid");
 /// How long in-flight requests get to finish on shutdown.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -346,9 +346,15 @@ pub fn to_wit_format(format: DataFormat) -> runtime::DataFormat {
 
 /// A new correlation id: 32 hex characters (128 random bits), unique per incoming
 /// request. From the thread's CSPRNG, which the OS seeds: a uuid v4 would ask the
-/// kernel (a `getrandom` system call) on every request.
+/// kernel (a `getrandom` system call) on every request. Written digit by digit, which
+/// costs a fraction of `format!`'s machinery on every request.
 pub fn new_cid() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::random::<u128>();
+    (0..32)
+        .rev()
+        .map(|i| char::from(HEX[((bits >> (i * 4)) & 0xf) as usize]))
+        .collect()
 }
 
 /// Whether `method` is a valid HTTP method token.
@@ -359,4 +365,25 @@ pub fn valid_method(method: &str) -> bool {
 /// The address the server answers on, for messages (e.g. `http://127.0.0.1:17010`).
 pub fn base_url(addr: SocketAddr) -> String {
     format!("http://{addr}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cid_is_32_lowercase_hex_digits_of_fresh_randomness() {
+        let cids: Vec<String> = (0..64).map(|_| new_cid()).collect();
+        for cid in &cids {
+            assert_eq!(cid.len(), 32, "{cid}");
+            assert!(
+                cid.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{cid}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = cids.iter().collect();
+        assert_eq!(distinct.len(), cids.len());
+        // Every digit position is used: the value is not truncated or shifted.
+        assert!((0..32).all(|i| cids.iter().any(|c| c.as_bytes()[i] != b'0')));
+    }
 }
