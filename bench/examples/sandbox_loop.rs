@@ -3,6 +3,10 @@
 //!
 //!     cargo build -p zato-bench --release --example sandbox_loop
 //!     perf record -e cpu-clock -g target/release/examples/sandbox_loop examples/target/wasm32-wasip2/release/hello.wasm 10
+//!
+//! Arguments: `[WASM] [SECONDS] [CALLS]`. With `ZATO_ARTIFACT_CACHE=DIR` the compiled
+//! component is kept in (and loaded from) DIR, so that a run under valgrind does not
+//! spend its time in Cranelift: run once natively, then under valgrind.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +26,11 @@ async fn main() -> anyhow::Result<()> {
     let seconds: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5.0);
     let calls: Option<u64> = args.next().map(|s| s.parse()).transpose()?;
     let bytes = std::fs::read(&path)?;
-    let runtime = Runtime::new(RuntimeSettings::default())?;
+    let settings = RuntimeSettings {
+        cache_dir: std::env::var_os("ZATO_ARTIFACT_CACHE").map(Into::into),
+        ..RuntimeSettings::default()
+    };
+    let runtime = Runtime::new(settings)?;
     let sha = sha256_hex(&bytes);
     let compiled = runtime
         .compile_async(Arc::from(bytes.as_slice()), sha.clone())
