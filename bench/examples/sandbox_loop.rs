@@ -5,8 +5,9 @@
 //!     perf record -e cpu-clock -g target/release/examples/sandbox_loop examples/target/wasm32-wasip2/release/hello.wasm 10
 //!
 //! Arguments: `[WASM] [SECONDS] [CALLS]`. With `ZATO_ARTIFACT_CACHE=DIR` the compiled
-//! component is kept in (and loaded from) DIR, so that a run under valgrind does not
-//! spend its time in Cranelift: run once natively, then under valgrind.
+//! component is kept in (and loaded from) DIR between runs. Under valgrind the engine
+//! sees other CPU features and compiles again; count only the loop there with
+//! `--toggle-collect='sandbox_loop::main::{{closure}}'` (`Runtime::call` is inlined).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
