@@ -47,7 +47,7 @@ use limits::Limiter;
 #[derive(Clone)]
 pub struct Compiled {
     pub(crate) pre: ZatoServicePre<Ctx>,
-    /// The `handle` export of this component, for fresh instances.
+    /// The `handle` export of this component, through which every call is made.
     pub(crate) handle: Arc<HandleExport>,
     /// Whether the artifact came from the on-disk cache rather than Cranelift.
     pub from_cache: bool,
@@ -291,14 +291,14 @@ impl Runtime {
         let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
         let exceeded = Arc::clone(&call.depth_exceeded);
         let reuse = self.registry.instance_reuse(name);
-        let (mut store, warm_bindings, uses) = match reuse.and_then(|_| service.warm.take()) {
+        let (mut store, warm_instance, uses) = match reuse.and_then(|_| service.warm.take()) {
             Some(mut warm) => {
                 // A warm store starts each request like a new one: cid, deadline, depth.
                 let ctx = warm.store.data_mut();
                 ctx.cid = Arc::from(request.cid.as_str());
                 ctx.call = call;
                 warm.store.set_epoch_deadline(1);
-                (warm.store, Some(warm.bindings), warm.uses)
+                (warm.store, Some(warm.instance), warm.uses)
             }
             None => (
                 self.new_store(
@@ -311,34 +311,27 @@ impl Runtime {
             ),
         };
         let outcome = tokio::time::timeout(remaining, async {
-            let bindings = match (warm_bindings, reuse) {
-                (Some(bindings), _) => bindings,
-                (None, Some(_)) => service.pre.instantiate_async(&mut store).await?,
-                (None, None) => {
-                    // A fresh instance, used once: only `handle` is looked up.
-                    let instance = service
+            let instance = match warm_instance {
+                Some(instance) => instance,
+                None => {
+                    service
                         .pre
                         .instance_pre()
                         .instantiate_async(&mut store)
-                        .await?;
-                    let handle = service.handle.get(&mut store, &instance)?;
-                    let (answer,) = handle.call_async(&mut store, (request,)).await?;
-                    return wasmtime::Result::Ok((None, answer));
+                        .await?
                 }
             };
-            let answer = bindings
-                .zato_service_service()
-                .call_handle(&mut store, request)
-                .await?;
-            wasmtime::Result::Ok((Some(bindings), answer))
+            let handle = service.handle.get(&mut store, &instance)?;
+            let (answer,) = handle.call_async(&mut store, (request,)).await?;
+            wasmtime::Result::Ok((instance, answer))
         })
         .await;
         let outcome = match outcome {
-            Ok(Ok((bindings, answer))) => {
-                if let (Some(max_uses), Some(bindings)) = (reuse, bindings) {
+            Ok(Ok((instance, answer))) => {
+                if let Some(max_uses) = reuse {
                     let warm = warm::WarmInstance {
                         store,
-                        bindings,
+                        instance,
                         uses: uses + 1,
                     };
                     service

@@ -1,10 +1,11 @@
 //! The `handle` export of a service, found once per component and type-checked once.
 //!
-//! The generated bindings look up and type-check every export of the service interface
-//! on each instantiation (`get_typed_func` walks the request and response records).
-//! The types of an export belong to the component, not to one of its instances, so for
-//! a fresh instance per request that check is the same work repeated: it is done on the
-//! first instance of the component and skipped afterwards.
+//! Every call, fresh or warm, finds `handle` through this. The generated bindings would
+//! look up and type-check every export of the service interface on each instantiation
+//! (`get_typed_func` walks the request and response records). The types of an export
+//! belong to the component, not to one of its instances, so for a fresh instance per
+//! request that check is the same work repeated: it is done on the first instance of
+//! the component and skipped afterwards.
 
 #![allow(unsafe_code)]
 

@@ -10,9 +10,9 @@
 use std::sync::Mutex;
 
 use wasmtime::Store;
+use wasmtime::component::Instance;
 
 use super::Ctx;
-use super::bindings::ZatoService;
 
 /// The service configuration key that opts in; its value is the uses per instance.
 pub const REUSE_KEY: &str = "zato.instance_reuse";
@@ -20,7 +20,7 @@ pub const REUSE_KEY: &str = "zato.instance_reuse";
 /// An instantiated service between two requests.
 pub(crate) struct WarmInstance {
     pub(crate) store: Store<Ctx>,
-    pub(crate) bindings: ZatoService,
+    pub(crate) instance: Instance,
     /// Requests served so far.
     pub(crate) uses: u32,
 }
