@@ -189,6 +189,10 @@ fn run() -> Result<(), String> {
     let target_dir = guest_target_dir(&out_dir);
 
     println!("cargo::rerun-if-changed=build.rs");
+    // Set by .cargo/config.toml to this clone's directory: cargo keeps the watched paths
+    // below as they were, so another clone using the same target directory must make
+    // this script run again rather than reuse guests built from the first clone.
+    println!("cargo::rerun-if-env-changed=ZATO_REPO_DIR");
     for path in ["wit", "sdk-rust", "rust-toolchain.toml"] {
         rerun_if_changed(&repo.join(path));
     }
