@@ -49,7 +49,6 @@ pub mod bindings;
 #[cfg(all(
     feature = "arena",
     target_arch = "wasm32",
-    target_os = "unknown",
     not(target_feature = "atomics")
 ))]
 mod arena;

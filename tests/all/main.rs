@@ -14,3 +14,4 @@ mod hostile;
 mod http;
 mod lean;
 mod redeploy;
+mod sdk;

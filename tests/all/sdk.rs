@@ -1,0 +1,66 @@
+//! The SDK's allocator (`sdk-rust/src/arena.rs`): a 256 KiB bump arena in the module's
+//! static memory, then Rust's allocator, in both kinds of build. What a service computes
+//! must not depend on where its memory came from.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use zato_test_artifacts as wasm;
+
+use crate::harness::TestServer;
+
+/// A customer with `orders` orders of 1.5 each, and what demo.transform answers for it.
+fn customer(orders: usize) -> (String, Value) {
+    let customer = json!({
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@Example.com",
+        "orders": vec![json!({ "amount": 1.5 }); orders],
+    });
+    let expected = json!({
+        "full_name": "Ada Lovelace",
+        "email_domain": "example.com",
+        "order_count": orders,
+        "total": orders as f64 * 1.5,
+    });
+    (customer.to_string(), expected)
+}
+
+#[tokio::test]
+async fn a_request_that_outgrows_the_arena_answers_right_in_both_builds() {
+    for (build, component) in [
+        ("wasm32-wasip2", wasm::TRANSFORM),
+        ("lean", wasm::TRANSFORM_LEAN),
+    ] {
+        let server = TestServer::start().await;
+        server.deploy(component).await;
+        server.channel("t", "/t", "demo.transform", 0).await;
+        // 20,000 orders: a 340 KB payload and a 160 KB Vec, past the 256 KiB arena, so
+        // Rust's allocator takes over (and a growing Vec moves out of the arena).
+        let (payload, expected) = customer(20_000);
+        assert!(payload.len() > 256 * 1024);
+        let (status, body) = server.post("/t", &payload).await;
+        assert_eq!(status, StatusCode::OK, "{build}: {body}");
+        assert_eq!(body, expected, "{build}");
+    }
+}
+
+#[tokio::test]
+async fn a_warm_instance_goes_on_answering_right_once_its_arena_is_full() {
+    // A warm instance keeps its memory between requests: the arena frees only its most
+    // recent allocation, so it fills within a few of these requests and every later
+    // allocation, and free, goes to Rust's allocator.
+    let server = TestServer::start().await;
+    server.deploy(wasm::TRANSFORM).await;
+    server.channel("t", "/t", "demo.transform", 0).await;
+    server
+        .set_config("demo.transform", &json!({ "zato.instance_reuse": "100" }))
+        .await;
+    for round in 0..12 {
+        // 6,000 orders is a 100 KB payload; the small ones fit what is left, if any.
+        let orders = if round % 3 == 2 { 3 } else { 6_000 + round };
+        let (payload, expected) = customer(orders);
+        let (status, body) = server.post("/t", &payload).await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        assert_eq!(body, expected, "round {round}");
+    }
+}
