@@ -42,19 +42,19 @@ async fn main() -> anyhow::Result<()> {
         .registry()
         .install(LoadedService::new(compiled, info, 1, sha));
     let request = Request {
-        cid: "0123456789abcdef0123456789abcdef".into(),
+        cid: "0123456789abcdef0123456789abcdef",
         channel: Channel {
             kind: ChannelKind::Http,
-            name: "profile".into(),
+            name: "profile",
         },
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: &[("content-type", "application/json")],
         http: Some(HttpRequest {
-            method: "GET".into(),
-            path: "/demo/hello".into(),
-            query: vec![("name".into(), "bench".into())],
-            path_params: Vec::new(),
+            method: "GET",
+            path: "/demo/hello",
+            query: &[("name", "bench")],
+            path_params: &[],
         }),
-        payload: Vec::new(),
+        payload: b"",
         data_format: DataFormat::Json,
     };
     let started = Instant::now();

@@ -16,6 +16,7 @@ mod error;
 mod export;
 mod limits;
 mod registry;
+mod request;
 mod warm;
 
 use std::collections::HashMap;
@@ -28,12 +29,12 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use bindings::{
-    Channel, ChannelKind, DataFormat, Error as ServiceError, Field, FieldType, HttpRequest,
-    Request, Response, ServiceInfo,
+    ChannelKind, DataFormat, Error as ServiceError, Field, FieldType, Response, ServiceInfo,
 };
 pub use engine::AllocatorKind;
 pub use error::{CallError, CompileError};
 pub use registry::{LoadedService, Registry};
+pub use request::{Channel, HttpRequest, Request};
 pub use warm::REUSE_KEY;
 
 use crate::config::RuntimeSettings;
@@ -268,7 +269,7 @@ impl Runtime {
     pub async fn call(
         self: &Arc<Self>,
         name: &str,
-        request: &Request,
+        request: &Request<'_>,
         call: CallContext,
     ) -> Result<Response, CallError> {
         let service = self.registry.get(name).ok_or_else(|| {
@@ -279,7 +280,7 @@ impl Runtime {
             }
         })?;
         if request.data_format == DataFormat::Json && !service.info.input.is_empty() {
-            crate::sio::validate(&request.payload, &service.info.input).map_err(|reason| {
+            crate::sio::validate(request.payload, &service.info.input).map_err(|reason| {
                 CallError::InvalidInput {
                     service: name.to_owned(),
                     reason,
@@ -295,17 +296,13 @@ impl Runtime {
             Some(mut warm) => {
                 // A warm store starts each request like a new one: cid, deadline, depth.
                 let ctx = warm.store.data_mut();
-                ctx.cid = Arc::from(request.cid.as_str());
+                ctx.cid = Arc::from(request.cid);
                 ctx.call = call;
                 warm.store.set_epoch_deadline(1);
                 (warm.store, Some(warm.instance), warm.uses)
             }
             None => (
-                self.new_store(
-                    Arc::clone(&service.name),
-                    Arc::from(request.cid.as_str()),
-                    call,
-                ),
+                self.new_store(Arc::clone(&service.name), Arc::from(request.cid), call),
                 None,
                 0,
             ),
@@ -322,7 +319,7 @@ impl Runtime {
                 }
             };
             let handle = service.handle.get(&mut store, &instance)?;
-            let (answer,) = handle.call_async(&mut store, (request,)).await?;
+            let (answer,) = handle.call_async(&mut store, (*request,)).await?;
             wasmtime::Result::Ok((instance, answer))
         })
         .await;

@@ -31,7 +31,7 @@ struct Config {
     label: String,
     service: &'static str,
     runtime: Arc<Runtime>,
-    request: Request,
+    request: Request<'static>,
     samples_us: Vec<f64>,
 }
 
@@ -204,34 +204,34 @@ async fn call(config: &Config) -> anyhow::Result<Duration> {
 }
 
 /// What the HTTP channel gives `demo.hello` for `GET /demo/hello?name=bench`.
-fn hello_request() -> Request {
-    request(
-        "GET",
-        "/demo/hello",
-        vec![("name".into(), "bench".into())],
-        Vec::new(),
-    )
+fn hello_request() -> Request<'static> {
+    request("GET", "/demo/hello", &[("name", "bench")], b"")
 }
 
 /// What the HTTP channel gives `demo.transform` for a POST of a customer record.
-fn transform_request() -> Request {
+fn transform_request() -> Request<'static> {
     let body = br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","orders":[{"amount":10.5},{"amount":20}]}"#;
-    request("POST", "/demo/transform", Vec::new(), body.to_vec())
+    request("POST", "/demo/transform", &[], body)
 }
 
-fn request(method: &str, path: &str, query: Vec<(String, String)>, payload: Vec<u8>) -> Request {
+fn request(
+    method: &'static str,
+    path: &'static str,
+    query: &'static [(&'static str, &'static str)],
+    payload: &'static [u8],
+) -> Request<'static> {
     Request {
-        cid: "0123456789abcdef0123456789abcdef".into(),
+        cid: "0123456789abcdef0123456789abcdef",
         channel: Channel {
             kind: ChannelKind::Http,
-            name: "bench".into(),
+            name: "bench",
         },
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: &[("content-type", "application/json")],
         http: Some(HttpRequest {
-            method: method.into(),
-            path: path.into(),
+            method,
+            path,
             query,
-            path_params: Vec::new(),
+            path_params: &[],
         }),
         payload,
         data_format: DataFormat::Json,

@@ -143,19 +143,20 @@ pub async fn invoke(
 ) -> Response {
     let runtime = state.deployer.runtime();
     let cid = new_cid();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(k, _)| *k != http::header::AUTHORIZATION)
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
     let request = runtime::Request {
-        cid: cid.clone(),
+        cid: &cid,
         channel: runtime::Channel {
             kind: ChannelKind::Admin,
-            name: "admin".into(),
+            name: "admin",
         },
-        headers: headers
-            .iter()
-            .filter(|(k, _)| *k != http::header::AUTHORIZATION)
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        headers: &headers,
         http: None,
-        payload: body.to_vec(),
+        payload: &body,
         data_format: to_wit_format(query.data_format),
     };
     let timeout = query

@@ -5,8 +5,8 @@
 //! a guest-visible error, and the chain is remembered so the top-level caller reports it.
 
 use crate::runtime::bindings::zato::service::invoke::Host;
-use crate::runtime::bindings::zato::service::types::{Channel, ChannelKind, DataFormat};
-use crate::runtime::{CallContext, Ctx, Request, Response, ServiceError};
+use crate::runtime::bindings::zato::service::types::{ChannelKind, DataFormat};
+use crate::runtime::{CallContext, Channel, Ctx, Request, Response, ServiceError};
 
 /// Longest service name accepted; anything longer cannot be a deployed service.
 const MAX_NAME_BYTES: usize = 256;
@@ -39,23 +39,27 @@ impl Host for Ctx {
                 "invoke depth limit exceeded: {chain}"
             ))));
         }
-        let request = Request {
-            cid: self.cid.to_string(),
-            channel: Channel {
-                kind: ChannelKind::Invoke,
-                name: self.service.to_string(),
-            },
-            headers: Vec::new(),
-            http: None,
-            payload,
-            data_format,
-        };
+        let (cid, caller) = (self.cid.clone(), self.service.clone());
         let call = CallContext {
             depth: self.call.depth + 1,
             ..self.call.clone()
         };
         // Boxed: the callee may invoke again, and a recursive async fn needs indirection.
-        let result = Box::pin(async move { runtime.call(&service, &request, call).await }).await;
+        let result = Box::pin(async move {
+            let request = Request {
+                cid: &cid,
+                channel: Channel {
+                    kind: ChannelKind::Invoke,
+                    name: &caller,
+                },
+                headers: &[],
+                http: None,
+                payload: &payload,
+                data_format,
+            };
+            runtime.call(&service, &request, call).await
+        })
+        .await;
         Ok(result.map_err(|e| e.to_service_error()))
     }
 }

@@ -11,5 +11,6 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::zato::service::service::{Error, Request, Response, ServiceInfo};
-pub use zato::service::types::{Channel, ChannelKind, DataFormat, Field, FieldType, HttpRequest};
+// The request is lowered from borrowed data instead: see `request.rs`.
+pub use exports::zato::service::service::{Error, Response, ServiceInfo};
+pub use zato::service::types::{ChannelKind, DataFormat, Field, FieldType};

@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::AsContextMut;
 use wasmtime::component::{Component, ComponentExportIndex, Instance, TypedFunc};
 
-use super::bindings::{Error as ServiceError, Request, Response};
+use super::bindings::{Error as ServiceError, Response};
+use super::request::Request;
 
 /// The WIT interface a service exports, as named in `wit/service.wit`.
 const INTERFACE: &str = "zato:service/service@0.1.0";
 
 /// `handle: func(request: request) -> result<response, error>`.
-pub(crate) type HandleFunc<'a> = TypedFunc<(&'a Request,), (Result<Response, ServiceError>,)>;
+pub(crate) type HandleFunc<'a> = TypedFunc<(Request<'a>,), (Result<Response, ServiceError>,)>;
 
 pub(crate) struct HandleExport {
     index: ComponentExportIndex,
