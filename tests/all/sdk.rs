@@ -64,3 +64,18 @@ async fn a_warm_instance_goes_on_answering_right_once_its_arena_is_full() {
         assert_eq!(body, expected, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn c_code_in_a_service_can_free_what_the_host_gave_it() {
+    // wasi-libc's `getentropy` gets its bytes as a list the host writes through the
+    // guest's `cabi_realloc`, and frees it with `free()`: memory from the SDK's arena
+    // there would corrupt wasi-libc's heap or trap.
+    let server = TestServer::start().await;
+    server.deploy(wasm::ENTROPY).await;
+    server.channel("e", "/e", "test.entropy", 0).await;
+    for round in 0..5 {
+        let (status, body) = server.get("/e").await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        assert_eq!(body["distinct"], 8, "round {round}: {body}");
+    }
+}

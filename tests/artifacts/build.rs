@@ -163,6 +163,11 @@ const TEST_GUESTS: Workspace = Workspace {
             file: "counter",
             doc: "`test.counter` (`tests/guests/counter`): counts the requests its instance served; traps on the payload `trap`.",
         },
+        Artifact {
+            constant: "ENTROPY",
+            file: "entropy",
+            doc: "`test.entropy` (`tests/guests/entropy`): reads random bytes through wasi-libc's `getentropy`.",
+        },
     ],
 };
 
