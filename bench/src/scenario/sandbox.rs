@@ -170,7 +170,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             .into(),
     );
     section.notes.push(
-        "A lean build is the same service built for wasm32-unknown-unknown: a core module without WASI, which zato wraps into a component at deploy, with zato-sdk's arena allocator."
+        "A lean build is the same service built for wasm32-unknown-unknown: a core module without WASI, which zato wraps into a component at deploy. Both builds of demo.hello use zato-sdk's arena allocator."
             .into(),
     );
     section.notes.push(
