@@ -53,6 +53,11 @@ pub struct HttpState {
 pub struct Channels {
     routes: ArcSwap<ChannelRouter>,
     odb: Arc<dyn Odb>,
+    /// One reload at a time. Reloads come from the admin API, from notices and from the
+    /// reconcile loop at once; unserialised, one that read the ODB before a channel was
+    /// created could store its table after the admin API's reload, and the new channel
+    /// would answer 404 until the next reload.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Channels {
@@ -60,13 +65,24 @@ impl Channels {
         Self {
             routes: ArcSwap::from_pointee(ChannelRouter::default()),
             odb,
+            reloading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Rebuilds the table from the ODB. A table that does not build (which the admin
-    /// API prevents) leaves the running one in place.
+    /// API prevents) leaves the running one in place. When it returns, the table holds
+    /// at least every channel the ODB held when it was called.
     pub async fn reload(&self) -> anyhow::Result<()> {
-        let channels = self.odb.http_channels().await?;
+        self.reload_from(|| self.odb.http_channels()).await
+    }
+
+    async fn reload_from<F, R>(&self, read: F) -> anyhow::Result<()>
+    where
+        F: FnOnce() -> R,
+        R: Future<Output = crate::odb::OdbResult<Vec<HttpChannel>>>,
+    {
+        let _turn = self.reloading.lock().await;
+        let channels = read().await?;
         self.routes
             .store(Arc::new(ChannelRouter::build(&channels)?));
         Ok(())
@@ -381,6 +397,62 @@ pub fn base_url(addr: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn channel(name: &str, path: &str) -> HttpChannel {
+        HttpChannel {
+            name: name.into(),
+            path: path.into(),
+            methods: vec!["GET".into()],
+            service: "s".into(),
+            data_format: DataFormat::Json,
+            timeout_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reload_that_read_the_odb_earlier_never_hides_a_newer_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/odb.sqlite", dir.path().display());
+        let odb = Arc::new(crate::odb::SqlOdb::connect(&url).await.unwrap());
+        let channels = Arc::new(Channels::new(odb));
+        // A slow reload (a notice's, say) reads the table before `/new` exists...
+        let (read, read_rx) = tokio::sync::oneshot::channel();
+        let (go, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = tokio::spawn({
+            let channels = Arc::clone(&channels);
+            async move {
+                channels
+                    .reload_from(|| async move {
+                        let old = vec![channel("old", "/old")];
+                        read.send(()).unwrap();
+                        go_rx.await.unwrap();
+                        Ok(old)
+                    })
+                    .await
+            }
+        });
+        read_rx.await.unwrap();
+        // ... then the admin API creates `/new` and reloads, and answers once that
+        // reload returns; only then does the slow reload store what it read.
+        let admin = tokio::spawn({
+            let channels = Arc::clone(&channels);
+            async move {
+                channels
+                    .reload_from(|| async {
+                        Ok(vec![channel("old", "/old"), channel("new", "/new")])
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        go.send(()).unwrap();
+        slow.await.unwrap().unwrap();
+        admin.await.unwrap().unwrap();
+        assert!(
+            channels.routes.load().find("/new").is_some(),
+            "the channel the admin API reloaded with is routed"
+        );
+    }
 
     #[test]
     fn a_cid_is_32_lowercase_hex_digits_of_fresh_randomness() {
