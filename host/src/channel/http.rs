@@ -396,18 +396,8 @@ pub fn base_url(addr: SocketAddr) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::router::test_channel as channel;
     use super::*;
-
-    fn channel(name: &str, path: &str) -> HttpChannel {
-        HttpChannel {
-            name: name.into(),
-            path: path.into(),
-            methods: vec!["GET".into()],
-            service: "s".into(),
-            data_format: DataFormat::Json,
-            timeout_ms: 0,
-        }
-    }
 
     #[tokio::test]
     async fn a_reload_that_read_the_odb_earlier_never_hides_a_newer_channel() {

@@ -91,21 +91,23 @@ impl ChannelRouter {
     }
 }
 
+/// A GET channel at `path` for service `s`, for tests.
+#[cfg(test)]
+pub(crate) fn test_channel(name: &str, path: &str) -> HttpChannel {
+    HttpChannel {
+        name: name.into(),
+        path: path.into(),
+        methods: vec!["GET".into()],
+        service: "s".into(),
+        data_format: crate::api::DataFormat::Json,
+        timeout_ms: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_channel as channel;
     use super::*;
-    use crate::api::DataFormat;
-
-    fn channel(name: &str, path: &str) -> HttpChannel {
-        HttpChannel {
-            name: name.into(),
-            path: path.into(),
-            methods: vec!["GET".into()],
-            service: "s".into(),
-            data_format: DataFormat::Json,
-            timeout_ms: 0,
-        }
-    }
 
     #[test]
     fn paths_with_params_match_and_decode() {
