@@ -131,8 +131,7 @@ unsafe impl GlobalAlloc for ArenaThenSystem {
 #[global_allocator]
 static ALLOCATOR: ArenaThenSystem = ArenaThenSystem;
 
-/// Set while a zato export (`handle`, `info`) runs the service's code; see
-/// [`cabi_realloc`].
+/// Set while the `handle` export runs the service's code; see [`cabi_realloc`].
 #[cfg(target_env = "p2")]
 static IN_EXPORT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -24,37 +24,16 @@ where
     F: FnOnce(Request) -> Result<Response, Error>,
 {
     install_panic_hook();
-    let _running = ExportScope::enter();
+    // Where the SDK provides `cabi_realloc` (see `arena.rs`), it must know that the
+    // service's code runs.
+    #[cfg(all(
+        feature = "arena",
+        target_arch = "wasm32",
+        target_env = "p2",
+        not(target_feature = "atomics")
+    ))]
+    let _running = crate::arena::ExportScope::enter();
     service(request.into()).map(Into::into).map_err(Into::into)
-}
-
-#[cfg(all(
-    feature = "arena",
-    target_arch = "wasm32",
-    target_env = "p2",
-    not(target_feature = "atomics")
-))]
-use crate::arena::ExportScope;
-
-/// Where the SDK does not provide `cabi_realloc` (see `arena.rs`), nothing to mark.
-#[cfg(not(all(
-    feature = "arena",
-    target_arch = "wasm32",
-    target_env = "p2",
-    not(target_feature = "atomics")
-)))]
-struct ExportScope;
-
-#[cfg(not(all(
-    feature = "arena",
-    target_arch = "wasm32",
-    target_env = "p2",
-    not(target_feature = "atomics")
-)))]
-impl ExportScope {
-    fn enter() -> Self {
-        Self
-    }
 }
 
 /// Converts the attribute's static description for the host.

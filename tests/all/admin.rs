@@ -1,6 +1,6 @@
 //! The admin API's authentication and invoke endpoint.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use zato_test_artifacts as wasm;
 
 use crate::harness::TestServer;
@@ -46,4 +46,33 @@ async fn invoke_runs_a_service_and_invoke_chains_work() {
     assert_eq!(body["answer"]["message"], "Hello, chain!");
     let (status, _) = server.invoke("no.such", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_admin_invoke_passes_the_request_but_never_the_admin_credentials() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::ECHO).await;
+    let response = server
+        .admin(Method::POST, "/zato/api/services/test.echo/invoke")
+        .header("x-trace", "t-1")
+        .body(r#"{"x":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cid = response.headers()["x-zato-cid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["cid"], cid.as_str());
+    assert_eq!(body["channel"]["kind"], "admin");
+    assert_eq!(body["channel"]["name"], "admin");
+    assert_eq!(body["payload"], r#"{"x":1}"#);
+    assert_eq!(body["headers"]["x-trace"], "t-1");
+    assert!(
+        body["headers"].get("authorization").is_none(),
+        "the service must not see the admin's credentials: {body}"
+    );
+    assert!(body["method"].is_null() && body["path"].is_null(), "{body}");
 }
