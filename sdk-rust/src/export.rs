@@ -1,7 +1,7 @@
 //! What the [`#[service]`](crate::service) attribute's expansion calls: the glue between
 //! the generated `Guest` trait and the user's function. Not a public API.
 
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use crate::bindings::zato::service::types as wit;
 use crate::metadata::ServiceInfo;
@@ -47,12 +47,19 @@ pub fn info(info: &ServiceInfo) -> RawServiceInfo {
 /// its message would only reach the guest's stderr, which the host may not keep, and
 /// the log line carries the service's name and the cid.
 fn install_panic_hook() {
+    // The hooks live in the instance as long as it does. Neither allocates: std's default
+    // hook and this closure are zero-sized, so the SDK's arena, which starts over once
+    // none of its allocations is live, can do so between a warm instance's requests.
+    type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+    static DEFAULT: OnceLock<Hook> = OnceLock::new();
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |panic| {
+        let _ = DEFAULT.set(std::panic::take_hook());
+        std::panic::set_hook(Box::new(|panic| {
             crate::log::error(&format!("service panicked: {panic}"));
-            default(panic);
+            if let Some(default) = DEFAULT.get() {
+                default(panic);
+            }
         }));
     });
 }

@@ -199,6 +199,24 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
         text(&unknown.stderr)
     );
 
+    // A service that panics fails its request, and the panic's message reaches the
+    // server's log through the SDK's panic hook.
+    let deployed = zato(&["deploy", wasm::TRAP, "--env", env_arg]).await;
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let trapped = zato(&["service", "invoke", "test.trap", "--env", env_arg]).await;
+    assert_eq!(trapped.status.code(), Some(1), "{}", text(&trapped.stderr));
+    eventually(
+        Duration::from_secs(10),
+        "the panic message in the server's log",
+        || async {
+            let log = std::fs::read_to_string(&log).ok()?;
+            log.contains("service panicked: panicked at")
+                .then_some(())
+                .filter(|()| log.contains("test.trap panics on purpose"))
+        },
+    )
+    .await;
+
     // SIGTERM stops the server gracefully.
     let pid = server.0.id().unwrap().to_string();
     signal(&pid, "TERM").await;

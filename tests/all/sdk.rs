@@ -45,10 +45,11 @@ async fn a_request_that_outgrows_the_arena_answers_right_in_both_builds() {
 }
 
 #[tokio::test]
-async fn a_warm_instance_goes_on_answering_right_once_its_arena_is_full() {
-    // A warm instance keeps its memory between requests: the arena frees only its most
-    // recent allocation, so it fills within a few of these requests and every later
-    // allocation, and free, goes to Rust's allocator.
+async fn a_warm_instance_answers_right_as_its_arena_fills_and_starts_over() {
+    // A warm instance keeps its memory between requests. Within a request the arena
+    // frees only its most recent allocation, so a 100 KB request takes much of it; it
+    // starts over once the request's last allocation is freed. Large and small
+    // requests in turn must not see each other's data.
     let server = TestServer::start().await;
     server.deploy(wasm::TRANSFORM).await;
     server.channel("t", "/t", "demo.transform", 0).await;
@@ -63,6 +64,33 @@ async fn a_warm_instance_goes_on_answering_right_once_its_arena_is_full() {
         assert_eq!(status, StatusCode::OK, "round {round}: {body}");
         assert_eq!(body, expected, "round {round}");
     }
+}
+
+#[tokio::test]
+async fn a_warm_instance_allocates_each_request_from_where_the_first_one_did() {
+    // test.counter allocates and frees 16 KiB per request. If the arena did not start
+    // over between requests, what each request frees out of order (its strings and
+    // lists) would stay used: the buffer would sit higher each time (by 848 bytes when
+    // this test was written) until the 256 KiB arena is full, and from then on every
+    // warm request would pay for wasi-libc's dlmalloc.
+    let server = TestServer::start().await;
+    server.deploy(wasm::COUNTER).await;
+    server.channel("c", "/c", "test.counter", 0).await;
+    server
+        .set_config("test.counter", &json!({ "zato.instance_reuse": "100" }))
+        .await;
+    let mut scratch = Vec::new();
+    for round in 1..=40u64 {
+        let (status, body) = server.get("/c").await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        // One warm instance served them all, or the addresses would prove nothing.
+        assert_eq!(body["count"], round, "round {round}: {body}");
+        scratch.push(body["scratch"].as_u64().expect("an address"));
+    }
+    assert!(
+        scratch.iter().all(|a| *a == scratch[0]),
+        "the 16 KiB buffer moved between requests: {scratch:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,11 @@
-//! `test.counter`: answers `{"count": N}`, N being how many requests this instance has
-//! served, kept in a global. With a fresh instance per request N is always 1; with
-//! instance reuse it climbs. A payload of `trap` makes it trap (after counting), so tests
-//! can check that a trapped instance is not reused.
+//! `test.counter`: answers `{"count": N, "scratch": A}`, N being how many requests this
+//! instance has served, kept in a global. With a fresh instance per request N is always
+//! 1; with instance reuse it climbs. A payload of `trap` makes it trap (after counting),
+//! so tests can check that a trapped instance is not reused.
+//!
+//! A is the address, in the guest's memory, of a 16 KiB buffer the request allocates
+//! and frees: it shows whether a warm instance's allocations start over where the
+//! previous request's did (the SDK's arena) or keep moving on.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -17,5 +21,8 @@ fn counter(req: Request) -> Result<Response, Error> {
     if req.payload() == b"trap" {
         panic!("asked to trap after {count} requests");
     }
-    Response::json(&serde_json::json!({ "count": count }))
+    let scratch = vec![count as u8; 16 * 1024];
+    let address = std::hint::black_box(scratch.as_ptr()) as usize;
+    drop(scratch);
+    Response::json(&serde_json::json!({ "count": count, "scratch": address }))
 }
