@@ -18,22 +18,28 @@
 //! This allocator serves allocations from an arena in the module's static memory first
 //! and from Rust's allocator once the arena is used up. It is a bump allocator that
 //! frees the most recent allocation and grows or shrinks it in place (temporaries,
-//! `Vec` and `String` growth); other frees are reclaimed when the instance is dropped,
-//! which a fresh instance per request does after every request.
+//! `Vec` and `String` growth). It also counts its live allocations and starts over from
+//! its first byte whenever that count falls to zero; until then, other frees are
+//! reclaimed only when the instance is dropped, which a fresh instance per request does
+//! after every request.
 //!
-//! It also counts its live allocations and starts over from its first byte whenever
-//! that count falls to zero. That is what serves a warm instance
-//! (`zato.instance_reuse`): the request's strings and lists, and the service's own
-//! temporaries, are all freed by the end of a request (the last ones by the export's
-//! post-return function, once the host has read the response), so every request
-//! bump-allocates from the start again. Before, the arena was full after a few
-//! requests, and wasi-libc's dlmalloc cost a warm `demo.hello` 4.6k instructions per
-//! request: on the server under wrk, callgrind counted 39.8k instructions per warm
-//! request before and 36.3k after. A fresh instance pays for the count with about 70
-//! instructions (68.97k -> 69.04k per instantiate + call + drop). A service that keeps allocations between requests (a cache in a
-//! `static`) keeps the count above zero: its instance carries on in the arena until it
-//! is full, then with Rust's allocator, as before. The SDK itself keeps nothing on the
-//! heap between requests (its panic hook is a zero-sized closure).
+//! The count is what serves a warm instance (`zato.instance_reuse`): the request's
+//! strings and lists, and the service's own temporaries, are all freed by the end of a
+//! request (the last ones by the export's post-return function, once the host has read
+//! the response), so every request bump-allocates from the start again.
+//! - Before, what a request freed out of order stayed used, so the arena filled up
+//!   (after about 300 requests of `demo.hello`, sooner for larger ones) and wasi-libc's
+//!   dlmalloc then cost a warm `demo.hello` 4.6k instructions per request. On the
+//!   server under wrk, callgrind counted 39.8k instructions per warm request before and
+//!   36.3k after.
+//! - A fresh instance pays about 70 instructions for the count: 68.97k -> 69.04k per
+//!   instantiate + call + drop, measured side by side (the 68.7k above was measured in
+//!   an earlier session, before the SDK had its own `cabi_realloc`).
+//! - Anything kept on the heap between requests keeps the count above zero: a cache in
+//!   a `static`, or std's lazily allocated buffers (stdout's, after a `println!`). Such
+//!   an instance carries on in the arena until it is full, then with Rust's allocator,
+//!   as before. The SDK itself keeps nothing on the heap (its panic hook is a
+//!   zero-sized closure).
 //!
 //! On by default through the `arena` feature, on every wasm32 target without threads;
 //! a service with its own `#[global_allocator]` turns it off with
@@ -121,6 +127,7 @@ unsafe impl GlobalAlloc for ArenaThenSystem {
         match ARENA.offset_of(ptr) {
             Some(offset) => {
                 let (next, live) = unsafe { (ARENA.next(), ARENA.live()) };
+                debug_assert!(*live > 0, "an arena block freed twice");
                 *live -= 1;
                 if *live == 0 {
                     // Nothing in the arena is in use: all of it is free again.

@@ -94,6 +94,26 @@ async fn a_warm_instance_allocates_each_request_from_where_the_first_one_did() {
 }
 
 #[tokio::test]
+async fn a_warm_instance_keeps_what_a_service_holds_between_requests() {
+    // With `?keep=1`, test.counter keeps a growing list of strings in a `static` and
+    // checks all of it on every request, while each request also allocates and frees
+    // its own. Were the arena to start over while the list still lives in it, later
+    // requests would write over the list.
+    let server = TestServer::start().await;
+    server.deploy(wasm::COUNTER).await;
+    server.channel("c", "/c", "test.counter", 0).await;
+    server
+        .set_config("test.counter", &json!({ "zato.instance_reuse": "1000" }))
+        .await;
+    for round in 1..=300u64 {
+        let (status, body) = server.get("/c?keep=1").await;
+        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        assert_eq!(body["count"], round, "round {round}: {body}");
+        assert_eq!(body["kept_intact"], true, "round {round}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn c_code_in_a_service_can_free_what_the_host_gave_it() {
     // wasi-libc's `getentropy` gets its bytes as a list the host writes through the
     // guest's `cabi_realloc`, and frees it with `free()`: memory from the SDK's arena
