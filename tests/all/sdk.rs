@@ -44,23 +44,30 @@ async fn a_request_that_outgrows_the_arena_answers_right_in_both_builds() {
     }
 }
 
+/// A server running `component`'s service `service` behind `/s`, opted in to warm
+/// instances of up to `uses` requests each.
+async fn warm_server(component: &str, service: &str, uses: u32) -> TestServer {
+    let server = TestServer::start().await;
+    server.deploy(component).await;
+    server.channel("s", "/s", service, 0).await;
+    server
+        .set_config(service, &json!({ "zato.instance_reuse": uses.to_string() }))
+        .await;
+    server
+}
+
 #[tokio::test]
 async fn a_warm_instance_answers_right_as_its_arena_fills_and_starts_over() {
     // A warm instance keeps its memory between requests. Within a request the arena
     // frees only its most recent allocation, so a 100 KB request takes much of it; it
     // starts over once the request's last allocation is freed. Large and small
     // requests in turn must not see each other's data.
-    let server = TestServer::start().await;
-    server.deploy(wasm::TRANSFORM).await;
-    server.channel("t", "/t", "demo.transform", 0).await;
-    server
-        .set_config("demo.transform", &json!({ "zato.instance_reuse": "100" }))
-        .await;
+    let server = warm_server(wasm::TRANSFORM, "demo.transform", 100).await;
     for round in 0..12 {
         // 6,000 orders is a 100 KB payload; the small ones fit what is left, if any.
         let orders = if round % 3 == 2 { 3 } else { 6_000 + round };
         let (payload, expected) = customer(orders);
-        let (status, body) = server.post("/t", &payload).await;
+        let (status, body) = server.post("/s", &payload).await;
         assert_eq!(status, StatusCode::OK, "round {round}: {body}");
         assert_eq!(body, expected, "round {round}");
     }
@@ -73,15 +80,10 @@ async fn a_warm_instance_allocates_each_request_from_where_the_first_one_did() {
     // lists) would stay used: the buffer would sit higher each time (by 848 bytes when
     // this test was written) until the 256 KiB arena is full, and from then on every
     // warm request would pay for wasi-libc's dlmalloc.
-    let server = TestServer::start().await;
-    server.deploy(wasm::COUNTER).await;
-    server.channel("c", "/c", "test.counter", 0).await;
-    server
-        .set_config("test.counter", &json!({ "zato.instance_reuse": "100" }))
-        .await;
+    let server = warm_server(wasm::COUNTER, "test.counter", 100).await;
     let mut scratch = Vec::new();
     for round in 1..=40u64 {
-        let (status, body) = server.get("/c").await;
+        let (status, body) = server.get("/s").await;
         assert_eq!(status, StatusCode::OK, "round {round}: {body}");
         // One warm instance served them all, or the addresses would prove nothing.
         assert_eq!(body["count"], round, "round {round}: {body}");
@@ -99,14 +101,9 @@ async fn a_warm_instance_keeps_what_a_service_holds_between_requests() {
     // checks all of it on every request, while each request also allocates and frees
     // its own. Were the arena to start over while the list still lives in it, later
     // requests would write over the list.
-    let server = TestServer::start().await;
-    server.deploy(wasm::COUNTER).await;
-    server.channel("c", "/c", "test.counter", 0).await;
-    server
-        .set_config("test.counter", &json!({ "zato.instance_reuse": "1000" }))
-        .await;
+    let server = warm_server(wasm::COUNTER, "test.counter", 1000).await;
     for round in 1..=300u64 {
-        let (status, body) = server.get("/c?keep=1").await;
+        let (status, body) = server.get("/s?keep=1").await;
         assert_eq!(status, StatusCode::OK, "round {round}: {body}");
         assert_eq!(body["count"], round, "round {round}: {body}");
         assert_eq!(body["kept_intact"], true, "round {round}: {body}");
