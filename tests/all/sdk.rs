@@ -61,15 +61,21 @@ async fn a_warm_instance_answers_right_as_its_arena_fills_and_starts_over() {
     // A warm instance keeps its memory between requests. Within a request the arena
     // frees only its most recent allocation, so a 100 KB request takes much of it; it
     // starts over once the request's last allocation is freed. Large and small
-    // requests in turn must not see each other's data.
-    let server = warm_server(wasm::TRANSFORM, "demo.transform", 100).await;
-    for round in 0..12 {
-        // 6,000 orders is a 100 KB payload; the small ones fit what is left, if any.
-        let orders = if round % 3 == 2 { 3 } else { 6_000 + round };
-        let (payload, expected) = customer(orders);
-        let (status, body) = server.post("/s", &payload).await;
-        assert_eq!(status, StatusCode::OK, "round {round}: {body}");
-        assert_eq!(body, expected, "round {round}");
+    // requests in turn must not see each other's data, in either build (a lean build
+    // gets its `cabi_realloc` from wit-bindgen, over the same arena).
+    for (build, component) in [
+        ("wasm32-wasip2", wasm::TRANSFORM),
+        ("lean", wasm::TRANSFORM_LEAN),
+    ] {
+        let server = warm_server(component, "demo.transform", 100).await;
+        for round in 0..12 {
+            // 6,000 orders is a 100 KB payload; the small ones fit what is left, if any.
+            let orders = if round % 3 == 2 { 3 } else { 6_000 + round };
+            let (payload, expected) = customer(orders);
+            let (status, body) = server.post("/s", &payload).await;
+            assert_eq!(status, StatusCode::OK, "{build}, round {round}: {body}");
+            assert_eq!(body, expected, "{build}, round {round}");
+        }
     }
 }
 
