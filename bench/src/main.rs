@@ -63,6 +63,11 @@ use scenario::{Ctx, Pin, Plan};
 ///   scale    4. a server started with 1,000 services: time until all answer, cold and
 ///               from the artifact cache; resident memory idle and per service.
 ///   memory   5. resident memory of the servers during scenario 1 (runs scenario 1).
+///   instructions
+///            6. only when asked for: instructions per HTTP request under valgrind's
+///               callgrind (64 connections), plain hyper and zato's demo.hello, fresh
+///               and warm; counts that do not depend on the machine's speed or load.
+///               Needs valgrind (`apt-get install -y valgrind`); takes a few minutes.
 ///
 /// Needs wrk (Debian's package; installed with apt-get when missing and run as root),
 /// the wasm32-wasip2 Rust target, and for the cluster a Redis (and PostgreSQL, else a
@@ -124,6 +129,8 @@ enum Scenario {
     Deploy,
     Scale,
     Memory,
+    /// Not part of the default suite: run only when named.
+    Instructions,
 }
 
 fn main() -> ExitCode {
@@ -192,7 +199,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         "[bench] builds took {:.0} s",
         started.elapsed().as_secs_f64()
     );
-    let needs_wrk = wanted(Scenario::Http) || wanted(Scenario::Memory);
+    // Counting instructions under valgrind takes minutes: only when asked for.
+    let instructions = cli.scenario.contains(&Scenario::Instructions);
+    let needs_http = (cli.scenario.is_empty() || cli.scenario.contains(&Scenario::Http))
+        || cli.scenario.contains(&Scenario::Memory);
+    let needs_wrk = needs_http || instructions;
     let wrk = if needs_wrk {
         Some(wrk::ensure_installed()?)
     } else {
@@ -230,7 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             started.elapsed().as_secs_f64()
         );
     };
-    if needs_wrk {
+    if needs_http {
         let started = Instant::now();
         let results = scenario::http::run(&ctx).await;
         timed("http", started);
@@ -264,7 +275,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         timed("scale", started);
         record("4. Scale", result);
     }
-    // Scenario order in the report: 1, 2, 3, 4, 5.
+    if instructions {
+        let started = Instant::now();
+        let result = scenario::instructions::run(&ctx).await;
+        timed("instructions", started);
+        record("6. Instructions", result);
+    }
+    // Scenario order in the report: 1, 2, 3, 4, 5, 6.
     sections.sort_by_key(|s| s.title.chars().next().unwrap_or('9'));
 
     let report = Report {

@@ -4,10 +4,12 @@
 //!   and 5. the servers' resident memory under that load;
 //! - [`sandbox`]: 2. instantiate + call + drop of a service, pooling vs on-demand;
 //! - [`deploy`]: 3. hot deploy, from accepted to answering, on one server and on three;
-//! - [`scale`]: 4. a server starting with many services, and its memory per service.
+//! - [`scale`]: 4. a server starting with many services, and its memory per service;
+//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind.
 
 pub mod deploy;
 pub mod http;
+pub mod instructions;
 pub mod sandbox;
 pub mod scale;
 

@@ -1,6 +1,7 @@
 //! zato as a user runs it: an environment made by `zato quickstart create`, servers
 //! started with `zato start`, each in a process of its own, and the admin API.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,26 @@ impl Env {
 
     /// Starts server `i` (0-based) as `zato start DIR/serverN`, pinned to `cpu` if given.
     pub fn start(&self, i: u16, cpu: Option<usize>, logs: &Path) -> anyhow::Result<Proc> {
-        let mut cmd = process::command(&self.zato, cpu);
+        self.start_under(i, cpu, logs, &[])
+    }
+
+    /// As [`Env::start`], with `zato` run by `wrapper` (a program and its arguments, such
+    /// as valgrind's) when it is not empty.
+    pub fn start_under(
+        &self,
+        i: u16,
+        cpu: Option<usize>,
+        logs: &Path,
+        wrapper: &[OsString],
+    ) -> anyhow::Result<Proc> {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = process::command(Path::new(program), cpu);
+                cmd.args(args).arg(&self.zato);
+                cmd
+            }
+            None => process::command(&self.zato, cpu),
+        };
         cmd.arg("start")
             .arg(self.dir.join(format!("server{}", i + 1)));
         let label = self

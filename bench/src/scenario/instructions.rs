@@ -1,0 +1,266 @@
+//! Scenario 6, on request only (`--scenario instructions`): instructions per HTTP
+//! request, counted by valgrind's callgrind, for plain hyper and for zato's `demo.hello`
+//! with a fresh instance per request and with warm instances.
+//!
+//! Requests/s move with the machine and with whatever else it runs; instruction counts
+//! do not, so these are the figures to compare across machines and runs. Each server
+//! runs under `valgrind --tool=callgrind --instr-atstart=no`, pinned like the HTTP
+//! scenario's. For each target: counting on, wrk's warm-up, counters zeroed, the
+//! measured wrk run, a dump; the dump's total (all threads, user space) divided by the
+//! requests wrk counted. zato's epoch tick is raised to 1 s: under valgrind, which runs
+//! the server some fifty times slower, a 10 ms tick would make guests yield where they
+//! never do at full speed. The services are deployed to the server under valgrind (it
+//! compiles them there, slowly), and counting starts once each answers.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use super::Ctx;
+use crate::component::renamed;
+use crate::process::{self, Proc};
+use crate::report::{Row, Section, thousands};
+use crate::wrk::{self, Load};
+use crate::zato::{Env, EnvOptions, wait_for};
+
+/// The copy of `demo.hello` opted in to warm instances.
+const WARM_SERVICE: &str = "demo.hwarm";
+/// Connections wrk keeps open, as in the HTTP scenario's main rows.
+const CONNECTIONS: u32 = 64;
+/// How long a server under valgrind may take to start and load its services.
+const START_LIMIT: Duration = Duration::from_secs(300);
+
+/// One server under callgrind.
+struct Counted {
+    proc: Proc,
+    /// `--callgrind-out-file`; dumps are written next to it as `FILE.N`.
+    out: PathBuf,
+    dumps: u32,
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
+    let wrk = ctx.wrk.as_deref().context("this scenario needs wrk")?;
+    let (Some(valgrind), Some(control)) = (
+        process::which("valgrind"),
+        process::which("callgrind_control"),
+    ) else {
+        bail!("valgrind is not installed: `sudo apt-get install -y valgrind`");
+    };
+    let dir = ctx.work.join("callgrind");
+    std::fs::create_dir_all(&dir)?;
+    let under_callgrind = |name: &str| -> Vec<OsString> {
+        vec![
+            valgrind.clone().into(),
+            "--tool=callgrind".into(),
+            "--instr-atstart=no".into(),
+            format!("--callgrind-out-file={}", dir.join(name).display()).into(),
+        ]
+    };
+    let warmup = ctx.plan.warmup.max(Duration::from_secs(2));
+    let measured = ctx.plan.duration.max(Duration::from_secs(3));
+    let measure = async |server: &mut Counted, url: &str| -> anyhow::Result<(u64, f64)> {
+        callgrind_control(&control, server.proc.pid(), &["-i", "on"])?;
+        wrk::run(wrk, &load(ctx, url, warmup)).await?;
+        callgrind_control(&control, server.proc.pid(), &["-z"])?;
+        let outcome = wrk::run(wrk, &load(ctx, url, measured)).await?;
+        callgrind_control(&control, server.proc.pid(), &["-d"])?;
+        server.dumps += 1;
+        let total = dump_total(&server.out, server.dumps)?;
+        if outcome.requests == 0 || outcome.non_2xx > 0 || outcome.socket_errors > 0 {
+            bail!(
+                "{url} under callgrind: {} requests, {} answers not 2xx, {} socket errors",
+                outcome.requests,
+                outcome.non_2xx,
+                outcome.socket_errors
+            );
+        }
+        Ok((outcome.requests, total as f64 / outcome.requests as f64))
+    };
+
+    eprintln!("[bench] instructions: plain hyper under callgrind");
+    let mut results = Vec::new();
+    let wrapper = under_callgrind("hyper.out");
+    let mut cmd = process::command(Path::new(&wrapper[0]), ctx.server_cpu());
+    cmd.args(&wrapper[1..])
+        .arg(&ctx.artifacts.hyper)
+        .arg("127.0.0.1:0");
+    let mut hyper = Counted {
+        proc: Proc::spawn("hyper-callgrind", cmd, &ctx.logs, true)?,
+        out: dir.join("hyper.out"),
+        dumps: 0,
+    };
+    let addr = hyper.proc.first_line()?;
+    let (requests, per_request) =
+        measure(&mut hyper, &format!("http://{addr}/hello?name=bench")).await?;
+    results.push(("hyper hello (baseline)", requests, per_request));
+    hyper.proc.stop();
+
+    eprintln!("[bench] instructions: zato under callgrind (deploying takes a while there)");
+    let env = Env::create(
+        &ctx.artifacts.zato,
+        &ctx.work.join("instructions"),
+        &EnvOptions {
+            servers: 1,
+            cluster: "bench-instructions",
+            redis: None,
+            odb: None,
+        },
+    )?;
+    raise_epoch_tick(&env.dir.join("server1/server.toml"))?;
+    let mut zato = Counted {
+        proc: env.start_under(0, ctx.server_cpu(), &ctx.logs, &under_callgrind("zato.out"))?,
+        out: dir.join("zato.out"),
+        dumps: 0,
+    };
+    wait_for(
+        &format!("{}/zato/ping", env.base(0)),
+        &mut zato.proc,
+        START_LIMIT,
+    )
+    .await?;
+    let admin = env.admin(0);
+    let hello = std::fs::read(&ctx.artifacts.hello)?;
+    let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
+    for (bytes, service, path) in [
+        (hello, "demo.hello", "/demo/hello"),
+        (warm, WARM_SERVICE, "/demo/hwarm"),
+    ] {
+        admin.deploy(bytes, service).await?;
+        admin.channel(service, path, service).await?;
+    }
+    admin
+        .config(
+            WARM_SERVICE,
+            &serde_json::json!({ zato_host::runtime::REUSE_KEY: "1000" }),
+        )
+        .await?;
+    for (label, service) in [
+        ("zato demo.hello", "hello"),
+        ("zato demo.hello, warm instances (opt-in)", "hwarm"),
+    ] {
+        let url = format!("{}/demo/{service}?name=bench", env.base(0));
+        wait_for(&url, &mut zato.proc, START_LIMIT).await?;
+        let (requests, per_request) = measure(&mut zato, &url).await?;
+        results.push((label, requests, per_request));
+    }
+    zato.proc.stop();
+
+    let baseline = results[0].2;
+    let mut section = Section::new(
+        format!(
+            "6. Instructions per request (callgrind, {CONNECTIONS} connections, {} s counted after {} s of warm-up)",
+            measured.as_secs(),
+            warmup.as_secs()
+        ),
+        vec![
+            "target",
+            "requests counted",
+            "instructions per request",
+            "vs baseline",
+        ],
+    );
+    for (label, requests, per_request) in results {
+        let ratio = per_request / baseline;
+        let mut row = Row::new("instructions", label)
+            .extra("requests_counted", requests)
+            .extra("instructions_per_request", per_request.round())
+            .cells(vec![
+                label.to_owned(),
+                thousands(requests as f64),
+                thousands(per_request),
+                format!("{ratio:.1}x"),
+            ]);
+        row.ratio_to_baseline = Some(ratio);
+        section.rows.push(row);
+    }
+    section.notes.push(
+        "Instructions of all the server's threads in user space (valgrind's callgrind), divided \
+         by the requests wrk counted; they do not depend on the machine's speed or load. \
+         `vs baseline` and the JSON rows' `ratio_to_baseline` are instructions per request \
+         over the baseline's: lower is better, unlike the HTTP scenario's ratios."
+            .into(),
+    );
+    section.notes.push(
+        "zato runs with an epoch tick of 1 s here (10 ms by default), so that valgrind's \
+         slowness does not make guests yield; two runs differ by about 1k instructions per \
+         request (wrk paces requests differently each time)."
+            .into(),
+    );
+    Ok(section)
+}
+
+/// wrk's load on `url`, as the HTTP scenario's main rows apply it.
+fn load<'a>(ctx: &Ctx<'_>, url: &'a str, duration: Duration) -> Load<'a> {
+    Load {
+        url,
+        connections: CONNECTIONS,
+        duration,
+        script: None,
+        cpu: ctx.load_cpu(),
+        cores: ctx.plan.cores,
+    }
+}
+
+/// `callgrind_control ARGS PID`.
+fn callgrind_control(control: &Path, pid: u32, args: &[&str]) -> anyhow::Result<()> {
+    let mut cmd = Command::new(control);
+    cmd.args(args).arg(pid.to_string());
+    process::run("callgrind_control", &mut cmd).map(drop)
+}
+
+/// The instruction total of dump `n` of a server run with `--callgrind-out-file=OUT`.
+fn dump_total(out: &Path, n: u32) -> anyhow::Result<u64> {
+    let path = PathBuf::from(format!("{}.{n}", out.display()));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read callgrind's dump `{}`", path.display()))?;
+    parse_total(&text).with_context(|| format!("no total in `{}`", path.display()))
+}
+
+/// The `summary:` (or `totals:`) line of a callgrind dump: instructions executed.
+fn parse_total(dump: &str) -> Option<u64> {
+    dump.lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+}
+
+/// Sets `epoch_tick_ms = 1000` in a server's configuration.
+fn raise_epoch_tick(server_toml: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(server_toml)?;
+    let mut found = false;
+    let text: String = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("epoch_tick_ms") {
+                found = true;
+                "epoch_tick_ms = 1000".to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !found {
+        bail!("no epoch_tick_ms in `{}`", server_toml.display());
+    }
+    std::fs::write(server_toml, text + "\n")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dump_total_is_read_from_its_summary_line() {
+        let dump = "# callgrind format\nversion: 1\ncreator: callgrind-3.19.0\n\
+                    events: Ir\nsummary: 2665708396\n\nfn=main\n0 12\n\ntotals: 2665708396\n";
+        assert_eq!(parse_total(dump), Some(2_665_708_396));
+        assert_eq!(parse_total("events: Ir\n"), None);
+    }
+}
