@@ -66,8 +66,11 @@ use scenario::{Ctx, Pin, Plan};
 ///   instructions
 ///            6. only when asked for: instructions per HTTP request under valgrind's
 ///               callgrind (64 connections), plain hyper and zato's demo.hello, fresh
-///               and warm; counts that do not depend on the machine's speed or load.
-///               Needs valgrind (`apt-get install -y valgrind`); takes a few minutes.
+///               and warm: unlike requests/s, counts that do not move with the machine's
+///               speed or load (two runs differ by about 1k). Needs valgrind
+///               (`apt-get install -y valgrind`); takes a few minutes, and at least 2 s of
+///               warm-up and 3 s counted per target even with --quick. With --keep, the
+///               callgrind files stay in the work directory for callgrind_annotate.
 ///
 /// Needs wrk (Debian's package; installed with apt-get when missing and run as root),
 /// the wasm32-wasip2 Rust target, and for the cluster a Redis (and PostgreSQL, else a
@@ -98,7 +101,8 @@ struct Cli {
     /// Rounds of the HTTP scenario [default: 3, 1 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: Option<u32>,
-    /// Measured seconds of each HTTP run [default: 10, 1 with --quick].
+    /// Measured seconds of each HTTP run, and of each counted run of the instructions
+    /// scenario (at least 3) [default: 10, 1 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     duration: Option<u64>,
     /// Services of the scale scenario [default: 1000, 50 with --quick].

@@ -32,11 +32,11 @@ use crate::wrk::{self, Load, Outcome};
 use crate::zato::{Env, EnvOptions, client, wait_for};
 
 /// The opted-in copy of `demo.hello` (same length as the original name).
-const WARM_SERVICE: &str = "demo.hwarm";
+pub(crate) const WARM_SERVICE: &str = "demo.hwarm";
 /// demo.hello's lean build, renamed (same length as `demo.hello`).
 const LEAN_BUILD_SERVICE: &str = "demo.hlean";
 /// Requests one warm instance serves before it is replaced.
-const WARM_REUSE: u32 = 1000;
+pub(crate) const WARM_REUSE: u32 = 1000;
 
 /// The two `wasmtime serve` targets: its defaults, and its pooling allocator tuned as
 /// zato's engine is (keep-resident memory and tables reset with `PAGEMAP_SCAN`). zato
@@ -482,23 +482,31 @@ fn summarise(outcomes: &[&Outcome]) -> Summary {
 /// Makes sure a target answers what it should before it is measured: a benchmark of
 /// 404s would be fast and worthless.
 async fn check_answer(target: &Target) -> anyhow::Result<()> {
+    let body = target.script.as_ref().map(|_| TRANSFORM_BODY);
+    check_url(&target.label, &target.url, body, target.expect).await
+}
+
+/// Fails unless `url` answers 2xx with `expect` in its body (to a POST of `post` if
+/// given, else to a GET).
+pub(crate) async fn check_url(
+    label: &str,
+    url: &str,
+    post: Option<&str>,
+    expect: &str,
+) -> anyhow::Result<()> {
     let http = client();
-    let request = match &target.script {
-        Some(_) => http
-            .post(&target.url)
+    let request = match post {
+        Some(body) => http
+            .post(url)
             .header("content-type", "application/json")
-            .body(TRANSFORM_BODY),
-        None => http.get(&target.url),
+            .body(body.to_owned()),
+        None => http.get(url),
     };
     let response = request.send().await?;
     let status = response.status();
     let body = response.text().await?;
-    if !status.is_success() || !body.contains(target.expect) {
-        bail!(
-            "{} answered {status} `{body}` instead of `{}`",
-            target.label,
-            target.expect
-        );
+    if !status.is_success() || !body.contains(expect) {
+        bail!("{label} answered {status} `{body}` instead of `{expect}`");
     }
     Ok(())
 }

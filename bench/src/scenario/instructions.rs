@@ -20,14 +20,13 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::Ctx;
+use super::http::{WARM_REUSE, WARM_SERVICE, check_url};
 use crate::component::renamed;
 use crate::process::{self, Proc};
 use crate::report::{Row, Section, thousands};
 use crate::wrk::{self, Load};
 use crate::zato::{Env, EnvOptions, wait_for};
 
-/// The copy of `demo.hello` opted in to warm instances.
-const WARM_SERVICE: &str = "demo.hwarm";
 /// Connections wrk keeps open, as in the HTTP scenario's main rows.
 const CONNECTIONS: u32 = 64;
 /// How long a server under valgrind may take to start and load its services.
@@ -93,8 +92,9 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         dumps: 0,
     };
     let addr = hyper.proc.first_line()?;
-    let (requests, per_request) =
-        measure(&mut hyper, &format!("http://{addr}/hello?name=bench")).await?;
+    let url = format!("http://{addr}/hello?name=bench");
+    check_url("hyper under callgrind", &url, None, "Hello, bench!").await?;
+    let (requests, per_request) = measure(&mut hyper, &url).await?;
     results.push(("hyper hello (baseline)", requests, per_request));
     hyper.proc.stop();
 
@@ -134,7 +134,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     admin
         .config(
             WARM_SERVICE,
-            &serde_json::json!({ zato_host::runtime::REUSE_KEY: "1000" }),
+            &serde_json::json!({ zato_host::runtime::REUSE_KEY: WARM_REUSE.to_string() }),
         )
         .await?;
     for (label, service) in [
@@ -143,6 +143,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     ] {
         let url = format!("{}/demo/{service}?name=bench", env.base(0));
         wait_for(&url, &mut zato.proc, START_LIMIT).await?;
+        check_url(label, &url, None, "Hello, bench!").await?;
         let (requests, per_request) = measure(&mut zato, &url).await?;
         results.push((label, requests, per_request));
     }
@@ -178,7 +179,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     }
     section.notes.push(
         "Instructions of all the server's threads in user space (valgrind's callgrind), divided \
-         by the requests wrk counted; they do not depend on the machine's speed or load. \
+         by the requests wrk counted; unlike requests/s they do not depend on the machine's \
+         speed or load. \
          `vs baseline` and the JSON rows' `ratio_to_baseline` are instructions per request \
          over the baseline's: lower is better, unlike the HTTP scenario's ratios."
             .into(),
@@ -204,11 +206,20 @@ fn load<'a>(ctx: &Ctx<'_>, url: &'a str, duration: Duration) -> Load<'a> {
     }
 }
 
-/// `callgrind_control ARGS PID`.
+/// `callgrind_control ARGS PID`, which exits 0 whatever happened: its answer must say
+/// `OK.`. Bounded by `timeout`, as it waits for the server to reach a point where
+/// valgrind can take the command.
 fn callgrind_control(control: &Path, pid: u32, args: &[&str]) -> anyhow::Result<()> {
-    let mut cmd = Command::new(control);
-    cmd.args(args).arg(pid.to_string());
-    process::run("callgrind_control", &mut cmd).map(drop)
+    let mut cmd = Command::new("timeout");
+    cmd.arg("60").arg(control).args(args).arg(pid.to_string());
+    let answer = process::run("callgrind_control", &mut cmd)?;
+    if !answer.contains("OK.") || answer.contains("Error") || answer.contains("No active") {
+        bail!(
+            "callgrind_control {} {pid} answered: {answer}",
+            args.join(" ")
+        );
+    }
+    Ok(())
 }
 
 /// The instruction total of dump `n` of a server run with `--callgrind-out-file=OUT`.
