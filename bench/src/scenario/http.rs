@@ -29,7 +29,7 @@ use crate::process::{self, Proc, cpu_time_of, rss_of};
 use crate::report::{Row, Section, mib, ms, ratio, thousands};
 use crate::stats::{max, median};
 use crate::wrk::{self, Load, Outcome};
-use crate::zato::{Env, EnvOptions, client, wait_for};
+use crate::zato::{Admin, Env, EnvOptions, client, wait_for};
 
 /// The opted-in copy of `demo.hello` (same length as the original name).
 pub(crate) const WARM_SERVICE: &str = "demo.hwarm";
@@ -155,12 +155,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         admin.deploy(bytes, service).await?;
         admin.channel(service, path, service).await?;
     }
-    admin
-        .config(
-            WARM_SERVICE,
-            &serde_json::json!({ zato_host::runtime::REUSE_KEY: WARM_REUSE.to_string() }),
-        )
-        .await?;
+    opt_in_warm(&admin).await?;
     let script = ctx.work.join("transform.lua");
     std::fs::write(
         &script,
@@ -481,6 +476,16 @@ fn summarise(outcomes: &[&Outcome]) -> Summary {
 
 /// Makes sure a target answers what it should before it is measured: a benchmark of
 /// 404s would be fast and worthless.
+/// Opts the copy of demo.hello in to warm instances of [`WARM_REUSE`] uses each.
+pub(crate) async fn opt_in_warm(admin: &Admin) -> anyhow::Result<()> {
+    admin
+        .config(
+            WARM_SERVICE,
+            &serde_json::json!({ zato_host::runtime::REUSE_KEY: WARM_REUSE.to_string() }),
+        )
+        .await
+}
+
 async fn check_answer(target: &Target) -> anyhow::Result<()> {
     let body = target.script.as_ref().map(|_| TRANSFORM_BODY);
     check_url(&target.label, &target.url, body, target.expect).await

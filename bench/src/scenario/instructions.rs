@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::Ctx;
-use super::http::{WARM_REUSE, WARM_SERVICE, check_url};
+use super::http::{WARM_SERVICE, check_url, opt_in_warm};
 use crate::component::renamed;
 use crate::process::{self, Proc};
 use crate::report::{Row, Section, thousands};
@@ -131,12 +131,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         admin.deploy(bytes, service).await?;
         admin.channel(service, path, service).await?;
     }
-    admin
-        .config(
-            WARM_SERVICE,
-            &serde_json::json!({ zato_host::runtime::REUSE_KEY: WARM_REUSE.to_string() }),
-        )
-        .await?;
+    opt_in_warm(&admin).await?;
     for (label, service) in [
         ("zato demo.hello", "hello"),
         ("zato demo.hello, warm instances (opt-in)", "hwarm"),
