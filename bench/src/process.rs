@@ -5,6 +5,7 @@
 //! every trap and every store drop captures a backtrace, which distorts the figures) and
 //! no `ZATO_*` overrides from the caller's shell.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -30,6 +31,19 @@ pub fn command(program: &Path, cpu: Option<usize>) -> Command {
     };
     clean_env(&mut cmd);
     cmd
+}
+
+/// As [`command`], with `program` run by `wrapper` (a program and its arguments, such as
+/// valgrind's) when it is not empty; the wrapper is what gets pinned.
+pub fn command_under(wrapper: &[OsString], program: &Path, cpu: Option<usize>) -> Command {
+    match wrapper.split_first() {
+        Some((tool, args)) => {
+            let mut cmd = command(Path::new(tool), cpu);
+            cmd.args(args).arg(program);
+            cmd
+        }
+        None => command(program, cpu),
+    }
 }
 
 /// Removes what would distort a measurement or redirect a server from `cmd`'s env.

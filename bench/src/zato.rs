@@ -82,14 +82,7 @@ impl Env {
         logs: &Path,
         wrapper: &[OsString],
     ) -> anyhow::Result<Proc> {
-        let mut cmd = match wrapper.split_first() {
-            Some((program, args)) => {
-                let mut cmd = process::command(Path::new(program), cpu);
-                cmd.args(args).arg(&self.zato);
-                cmd
-            }
-            None => process::command(&self.zato, cpu),
-        };
+        let mut cmd = process::command_under(wrapper, &self.zato, cpu);
         cmd.arg("start")
             .arg(self.dir.join(format!("server{}", i + 1)));
         let label = self

@@ -1,7 +1,7 @@
 //! What the [`#[service]`](crate::service) attribute's expansion calls: the glue between
 //! the generated `Guest` trait and the user's function. Not a public API.
 
-use std::sync::{Once, OnceLock};
+use std::sync::OnceLock;
 
 use crate::bindings::zato::service::types as wit;
 use crate::metadata::ServiceInfo;
@@ -52,14 +52,14 @@ fn install_panic_hook() {
     // none of its allocations is live, can do so between a warm instance's requests.
     type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
     static DEFAULT: OnceLock<Hook> = OnceLock::new();
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = DEFAULT.set(std::panic::take_hook());
+    DEFAULT.get_or_init(|| {
+        let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(|panic| {
             crate::log::error(&format!("service panicked: {panic}"));
             if let Some(default) = DEFAULT.get() {
                 default(panic);
             }
         }));
+        default
     });
 }

@@ -201,6 +201,19 @@ impl TestServer {
     }
 }
 
+/// The JSON body of test.echo's 200 answer, checked to carry the cid that the response's
+/// `x-zato-cid` header gives.
+pub async fn echoed(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    let cid = response.headers()["x-zato-cid"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["cid"], cid.as_str(), "{body}");
+    body
+}
+
 pub async fn json_or_text(response: reqwest::Response) -> Value {
     let text = response.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or(Value::String(text))

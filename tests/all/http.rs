@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use zato_test_artifacts as wasm;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, echoed};
 
 #[tokio::test]
 async fn path_params_query_headers_and_payload_reach_the_service() {
@@ -23,13 +23,7 @@ async fn path_params_query_headers_and_payload_reach_the_service() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let cid = response.headers()["x-zato-cid"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["cid"], cid);
+    let body = echoed(response).await;
     assert_eq!(body["channel"]["kind"], "http");
     assert_eq!(body["channel"]["name"], "echo");
     assert_eq!(body["method"], "POST");

@@ -81,11 +81,12 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
 
     eprintln!("[bench] instructions: plain hyper under callgrind");
     let mut results = Vec::new();
-    let wrapper = under_callgrind("hyper.out");
-    let mut cmd = process::command(Path::new(&wrapper[0]), ctx.server_cpu());
-    cmd.args(&wrapper[1..])
-        .arg(&ctx.artifacts.hyper)
-        .arg("127.0.0.1:0");
+    let mut cmd = process::command_under(
+        &under_callgrind("hyper.out"),
+        &ctx.artifacts.hyper,
+        ctx.server_cpu(),
+    );
+    cmd.arg("127.0.0.1:0");
     let mut hyper = Counted {
         proc: Proc::spawn("hyper-callgrind", cmd, &ctx.logs, true)?,
         out: dir.join("hyper.out"),
@@ -208,13 +209,18 @@ fn callgrind_control(control: &Path, pid: u32, args: &[&str]) -> anyhow::Result<
     let mut cmd = Command::new("timeout");
     cmd.arg("60").arg(control).args(args).arg(pid.to_string());
     let answer = process::run("callgrind_control", &mut cmd)?;
-    if !answer.contains("OK.") || answer.contains("Error") || answer.contains("No active") {
+    if !control_succeeded(&answer) {
         bail!(
             "callgrind_control {} {pid} answered: {answer}",
             args.join(" ")
         );
     }
     Ok(())
+}
+
+/// Whether `callgrind_control`'s answer says the command was carried out.
+fn control_succeeded(answer: &str) -> bool {
+    answer.contains("OK.") && !answer.contains("Error") && !answer.contains("No active")
 }
 
 /// The instruction total of dump `n` of a server run with `--callgrind-out-file=OUT`.
@@ -268,5 +274,14 @@ mod tests {
                     events: Ir\nsummary: 2665708396\n\nfn=main\n0 12\n\ntotals: 2665708396\n";
         assert_eq!(parse_total(dump), Some(2_665_708_396));
         assert_eq!(parse_total("events: Ir\n"), None);
+    }
+
+    #[test]
+    fn only_an_ok_from_callgrind_control_counts_as_done() {
+        let done = "PID 4242: zato start\nsending command zero to pid 4242\n  OK.\n";
+        assert!(control_succeeded(done));
+        let gone = "Error: Callgrind task with PID/name\n  4242\nnot detected.\n";
+        assert!(!control_succeeded(gone));
+        assert!(!control_succeeded("No active callgrind runs detected.\n"));
     }
 }
