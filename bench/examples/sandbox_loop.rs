@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use zato_host::config::RuntimeSettings;
 use zato_host::deploy::sha256_hex;
 use zato_host::runtime::{
-    CallContext, Channel, ChannelKind, DataFormat, HttpRequest, LoadedService, Request, Runtime,
+    CallContext, ChannelKind, DataFormat, LoadedService, Request, Runtime, StaticDetails,
 };
 
 #[tokio::main]
@@ -41,27 +41,25 @@ async fn main() -> anyhow::Result<()> {
     runtime
         .registry()
         .install(LoadedService::new(compiled, info, 1, sha));
-    let request = Request {
+    // What the HTTP channel gives `demo.hello` for `GET /demo/hello?name=bench`.
+    let request = || Request {
         cid: "0123456789abcdef0123456789abcdef",
-        channel: Channel {
-            kind: ChannelKind::Http,
-            name: "profile",
-        },
-        headers: &[("content-type", "application/json")],
-        http: Some(HttpRequest {
-            method: "GET",
-            path: "/demo/hello",
+        channel: ChannelKind::Http,
+        payload: b"",
+        data_format: DataFormat::Json,
+        details: Box::new(StaticDetails {
+            channel_name: "profile",
+            headers: &[("content-type", "application/json")],
+            http: Some(("GET", "/demo/hello")),
             query: &[("name", "bench")],
             path_params: &[],
         }),
-        payload: b"",
-        data_format: DataFormat::Json,
     };
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs_f64(seconds) && calls.is_none_or(|c| n < c) {
         let response = runtime
-            .call(&name, &request, CallContext::new(Duration::from_secs(30)))
+            .call(&name, request(), CallContext::new(Duration::from_secs(30)))
             .await?;
         assert_eq!(response.status, 200);
         n += 1;

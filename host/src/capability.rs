@@ -9,4 +9,5 @@
 mod config;
 mod invoke;
 mod log;
+mod request;
 mod types;

@@ -34,7 +34,7 @@ pub use bindings::{
 pub use engine::AllocatorKind;
 pub use error::{CallError, CompileError};
 pub use registry::{LoadedService, Registry};
-pub use request::{Channel, HttpRequest, Request};
+pub use request::{Request, RequestDetails, StaticDetails};
 pub use warm::REUSE_KEY;
 
 use crate::config::RuntimeSettings;
@@ -89,6 +89,9 @@ pub struct Ctx {
     pub(crate) runtime: Weak<Runtime>,
     pub(crate) service: Arc<str>,
     pub(crate) cid: Arc<str>,
+    /// What the service reads of its request through the `request` import; empty
+    /// outside a call to `handle`.
+    pub(crate) details: Box<dyn RequestDetails>,
     pub(crate) call: CallContext,
 }
 
@@ -269,7 +272,7 @@ impl Runtime {
     pub async fn call(
         self: &Arc<Self>,
         name: &str,
-        request: &Request<'_>,
+        request: Request<'_>,
         call: CallContext,
     ) -> Result<Response, CallError> {
         let service = self.registry.get(name).ok_or_else(|| {
@@ -292,20 +295,24 @@ impl Runtime {
         let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
         let exceeded = Arc::clone(&call.depth_exceeded);
         let reuse = self.registry.instance_reuse(name);
+        let lowered = request.lowered();
         let (mut store, warm_instance, uses) = match reuse.and_then(|_| service.warm.take()) {
             Some(mut warm) => {
-                // A warm store starts each request like a new one: cid, deadline, depth.
+                // A warm store starts each request like a new one: cid, details,
+                // deadline, depth.
                 let ctx = warm.store.data_mut();
                 ctx.cid = Arc::from(request.cid);
+                ctx.details = request.details;
                 ctx.call = call;
                 warm.store.set_epoch_deadline(1);
                 (warm.store, Some(warm.instance), warm.uses)
             }
-            None => (
-                self.new_store(Arc::clone(&service.name), Arc::from(request.cid), call),
-                None,
-                0,
-            ),
+            None => {
+                let mut store =
+                    self.new_store(Arc::clone(&service.name), Arc::from(request.cid), call);
+                store.data_mut().details = request.details;
+                (store, None, 0)
+            }
         };
         let outcome = tokio::time::timeout(remaining, async {
             let instance = match warm_instance {
@@ -319,13 +326,15 @@ impl Runtime {
                 }
             };
             let handle = service.handle.get(&mut store, &instance)?;
-            let (answer,) = handle.call_async(&mut store, (*request,)).await?;
+            let (answer,) = handle.call_async(&mut store, (lowered,)).await?;
             wasmtime::Result::Ok((instance, answer))
         })
         .await;
         let outcome = match outcome {
             Ok(Ok((instance, answer))) => {
                 if let Some(max_uses) = reuse {
+                    // The next request must not see this one's details.
+                    store.data_mut().details = Box::new(request::NoDetails);
                     let warm = warm::WarmInstance {
                         store,
                         instance,
@@ -378,6 +387,7 @@ impl Runtime {
             runtime: Arc::downgrade(self),
             service,
             cid,
+            details: Box::new(request::NoDetails),
             call,
         };
         let mut store = Store::new(&self.engine, ctx);

@@ -4,25 +4,15 @@
 use crate::bindings::zato::service::{log as wit_log, types as wit};
 use crate::log::Level;
 use crate::metadata::{Field, FieldType, ServiceInfo};
-use crate::request::Http;
 use crate::{ChannelKind, DataFormat, Error, Request, Response};
 
 impl From<wit::Request> for Request {
     fn from(request: wit::Request) -> Self {
-        Self {
-            cid: request.cid,
-            channel_kind: request.channel.kind.into(),
-            channel_name: request.channel.name,
-            headers: request.headers,
-            http: request.http.map(|http| Http {
-                method: http.method,
-                path: http.path,
-                query: http.query,
-                path_params: http.path_params,
-            }),
-            payload: request.payload,
-            data_format: request.data_format.into(),
-        }
+        Self::from_host(
+            request.channel.into(),
+            request.payload,
+            request.data_format.into(),
+        )
     }
 }
 
@@ -178,34 +168,15 @@ mod tests {
     }
 
     #[test]
-    fn request_keeps_every_part() {
+    fn request_keeps_what_the_host_passed() {
         let request = Request::from(wit::Request {
-            cid: "cid-1".into(),
-            channel: wit::Channel {
-                kind: wit::ChannelKind::Http,
-                name: "api".into(),
-            },
-            headers: vec![("x-a".into(), "1".into())],
-            http: Some(wit::HttpRequest {
-                method: "GET".into(),
-                path: "/a/b".into(),
-                query: vec![("q".into(), "v".into())],
-                path_params: vec![("p".into(), "b".into())],
-            }),
-            payload: b"{}".to_vec(),
-            data_format: wit::DataFormat::Json,
+            channel: wit::ChannelKind::Soap,
+            payload: b"<a/>".to_vec(),
+            data_format: wit::DataFormat::Xml,
         });
-        let expected = Request::builder()
-            .cid("cid-1")
-            .http("GET", "/a/b")
-            .channel(ChannelKind::Http, "api")
-            .header("x-a", "1")
-            .query("q", "v")
-            .path_param("p", "b")
-            .payload("{}")
-            .data_format(DataFormat::Json)
-            .build();
-        assert_eq!(request, expected);
+        assert_eq!(request.channel_kind(), ChannelKind::Soap);
+        assert_eq!(request.payload(), b"<a/>");
+        assert_eq!(request.data_format(), DataFormat::Xml);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! [`Request`]: typed, read-only access to what the host passed to `handle`.
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 
 use crate::Error;
+use crate::bindings::zato::service::request as from_host;
 use crate::json;
 
 /// Which kind of channel a request came in through.
@@ -75,7 +77,7 @@ impl fmt::Display for DataFormat {
     }
 }
 
-/// The HTTP part of a request, present when it came through an HTTP channel.
+/// The HTTP part of a request built with [`Request::builder`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Http {
     pub(crate) method: String,
@@ -86,10 +88,16 @@ pub(crate) struct Http {
 
 /// One request to a service.
 ///
-/// The host builds it; a service reads it. Lookups by name return the first match, and
-/// the `*_pairs`/[`headers`](Request::headers) iterators give every pair in order.
-/// Outside the host (in native unit tests of a service) build one with
-/// [`Request::builder`].
+/// The host passes the channel kind, the payload and its format with every call; the
+/// rest (cid, channel name, method, path, headers, query, path parameters) stays in the
+/// host until the service reads it, so a service pays only for what it reads. What was
+/// read is kept for the rest of the call: a list (say [`headers`](Request::headers))
+/// is fetched once, and a lookup by name after it searches the kept list; a lookup by
+/// name before it asks the host for that one value.
+///
+/// Lookups by name return the first match, and the `*_pairs`/[`headers`](Request::headers)
+/// iterators give every pair in order. Outside the host (in native unit tests of a
+/// service) build one with [`Request::builder`].
 ///
 /// ```
 /// use zato_sdk::{ChannelKind, Request};
@@ -106,15 +114,72 @@ pub(crate) struct Http {
 /// assert_eq!(req.query("verbose"), Some("true"));
 /// assert_eq!(req.header("x-api-key"), Some("secret"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Request {
-    pub(crate) cid: String,
-    pub(crate) channel_kind: ChannelKind,
-    pub(crate) channel_name: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) http: Option<Http>,
-    pub(crate) payload: Vec<u8>,
-    pub(crate) data_format: DataFormat,
+    channel_kind: ChannelKind,
+    payload: Vec<u8>,
+    data_format: DataFormat,
+    details: Details,
+}
+
+/// Everything a request holds beyond the record the host passes.
+#[derive(Debug, Clone)]
+enum Details {
+    /// Built whole by [`RequestBuilder`].
+    Built(Built),
+    /// Read from the host (`interface request`) when first asked.
+    Host(FromHost),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Built {
+    cid: String,
+    channel_name: String,
+    headers: Vec<(String, String)>,
+    http: Option<Http>,
+}
+
+/// What the service has read from the host so far.
+#[derive(Debug, Clone, Default)]
+struct FromHost {
+    cid: OnceCell<String>,
+    channel_name: OnceCell<String>,
+    method: OnceCell<Option<String>>,
+    path: OnceCell<Option<String>>,
+    headers: OnceCell<Vec<(String, String)>>,
+    query: OnceCell<Vec<(String, String)>>,
+    path_params: OnceCell<Vec<(String, String)>>,
+    /// Values of lookups by name.
+    found: Kept,
+}
+
+/// Values the host answered to lookups by name, kept so that the lookups can lend them
+/// out for as long as the request lives. Append-only: a value lent out never moves.
+#[derive(Default)]
+struct Kept(OnceCell<Box<(Box<str>, Kept)>>);
+
+impl Kept {
+    fn keep(&self, value: Option<String>) -> Option<&str> {
+        let value = value?.into_boxed_str();
+        let mut last = self;
+        while let Some(node) = last.0.get() {
+            last = &node.1;
+        }
+        Some(&last.0.get_or_init(|| Box::new((value, Kept::default()))).0)
+    }
+}
+
+impl Clone for Kept {
+    /// A clone starts with nothing kept: it asks again if it needs to.
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for Kept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Kept")
+    }
 }
 
 impl Request {
@@ -123,9 +188,26 @@ impl Request {
         RequestBuilder::default()
     }
 
+    /// The request `handle` received; the rest is read from the host when asked.
+    pub(crate) fn from_host(
+        channel_kind: ChannelKind,
+        payload: Vec<u8>,
+        data_format: DataFormat,
+    ) -> Self {
+        Self {
+            channel_kind,
+            payload,
+            data_format,
+            details: Details::Host(FromHost::default()),
+        }
+    }
+
     /// The correlation id: unique per incoming request and shared by nested invokes.
     pub fn cid(&self) -> &str {
-        &self.cid
+        match &self.details {
+            Details::Built(built) => &built.cid,
+            Details::Host(host) => host.cid.get_or_init(from_host::cid),
+        }
     }
 
     /// The kind of channel the request came in through.
@@ -136,54 +218,94 @@ impl Request {
     /// The configured name of the channel; for [`ChannelKind::Invoke`], the calling
     /// service.
     pub fn channel_name(&self) -> &str {
-        &self.channel_name
+        match &self.details {
+            Details::Built(built) => &built.channel_name,
+            Details::Host(host) => host.channel_name.get_or_init(from_host::channel_name),
+        }
     }
 
     /// The value of the first header called `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, |key| key.eq_ignore_ascii_case(name))
+        let by_name = |key: &str| key.eq_ignore_ascii_case(name);
+        match &self.details {
+            Details::Built(built) => find(&built.headers, by_name),
+            Details::Host(host) => match host.headers.get() {
+                Some(headers) => find(headers, by_name),
+                None => host.found.keep(from_host::header(name)),
+            },
+        }
     }
 
     /// Every header, in order; names are lowercase.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        pairs(&self.headers)
+        pairs(match &self.details {
+            Details::Built(built) => &built.headers,
+            Details::Host(host) => host.headers.get_or_init(from_host::headers),
+        })
     }
 
     /// Whether the request came through an HTTP channel (and so has a method and path).
     pub fn is_http(&self) -> bool {
-        self.http.is_some()
+        self.method().is_some()
     }
 
     /// The HTTP method, e.g. `GET`, for requests from an HTTP channel.
     pub fn method(&self) -> Option<&str> {
-        self.http.as_ref().map(|http| http.method.as_str())
+        match &self.details {
+            Details::Built(built) => built.http.as_ref().map(|http| http.method.as_str()),
+            Details::Host(host) => host.method.get_or_init(from_host::method).as_deref(),
+        }
     }
 
     /// The HTTP path, e.g. `/customers/42`, for requests from an HTTP channel.
     pub fn path(&self) -> Option<&str> {
-        self.http.as_ref().map(|http| http.path.as_str())
+        match &self.details {
+            Details::Built(built) => built.http.as_ref().map(|http| http.path.as_str()),
+            Details::Host(host) => host.path.get_or_init(from_host::path).as_deref(),
+        }
     }
 
     /// The first decoded value of the query string parameter `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
-        let http = self.http.as_ref()?;
-        find(&http.query, |key| key == name)
+        let by_name = |key: &str| key == name;
+        match &self.details {
+            Details::Built(built) => find(&built.http.as_ref()?.query, by_name),
+            Details::Host(host) => match host.query.get() {
+                Some(query) => find(query, by_name),
+                None => host.found.keep(from_host::query(name)),
+            },
+        }
     }
 
     /// Every decoded query string pair, in order.
     pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.http.iter().flat_map(|http| pairs(&http.query))
+        pairs(match &self.details {
+            Details::Built(built) => built.http.as_ref().map_or(&[][..], |http| &http.query),
+            Details::Host(host) => host.query.get_or_init(from_host::query_pairs),
+        })
     }
 
     /// The value of the `{name}` segment of the channel's path pattern.
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        let http = self.http.as_ref()?;
-        find(&http.path_params, |key| key == name)
+        let by_name = |key: &str| key == name;
+        match &self.details {
+            Details::Built(built) => find(&built.http.as_ref()?.path_params, by_name),
+            Details::Host(host) => match host.path_params.get() {
+                Some(params) => find(params, by_name),
+                None => host.found.keep(from_host::path_param(name)),
+            },
+        }
     }
 
     /// Every path parameter, in the order of the channel's path pattern.
     pub fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.http.iter().flat_map(|http| pairs(&http.path_params))
+        pairs(match &self.details {
+            Details::Built(built) => built
+                .http
+                .as_ref()
+                .map_or(&[][..], |http| &http.path_params),
+            Details::Host(host) => host.path_params.get_or_init(from_host::path_params),
+        })
     }
 
     /// The raw payload.
@@ -265,21 +387,19 @@ impl Request {
 /// headers, no HTTP part, an empty payload and [`DataFormat::Json`].
 #[derive(Debug, Clone)]
 pub struct RequestBuilder {
-    request: Request,
+    channel_kind: ChannelKind,
+    payload: Vec<u8>,
+    data_format: DataFormat,
+    built: Built,
 }
 
 impl Default for RequestBuilder {
     fn default() -> Self {
         Self {
-            request: Request {
-                cid: String::new(),
-                channel_kind: ChannelKind::Invoke,
-                channel_name: String::new(),
-                headers: Vec::new(),
-                http: None,
-                payload: Vec::new(),
-                data_format: DataFormat::Json,
-            },
+            channel_kind: ChannelKind::Invoke,
+            payload: Vec::new(),
+            data_format: DataFormat::Json,
+            built: Built::default(),
         }
     }
 }
@@ -287,31 +407,31 @@ impl Default for RequestBuilder {
 impl RequestBuilder {
     /// Sets the correlation id.
     pub fn cid(mut self, cid: impl Into<String>) -> Self {
-        self.request.cid = cid.into();
+        self.built.cid = cid.into();
         self
     }
 
     /// Sets the channel the request came in through.
     pub fn channel(mut self, kind: ChannelKind, name: impl Into<String>) -> Self {
-        self.request.channel_kind = kind;
-        self.request.channel_name = name.into();
+        self.channel_kind = kind;
+        self.built.channel_name = name.into();
         self
     }
 
     /// Adds a header; the name is lowercased as the host does.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into().to_ascii_lowercase();
-        self.request.headers.push((name, value.into()));
+        self.built.headers.push((name, value.into()));
         self
     }
 
     /// Makes this an HTTP request with `method` and `path`, and sets the channel kind
     /// to [`ChannelKind::Http`].
     pub fn http(mut self, method: impl Into<String>, path: impl Into<String>) -> Self {
-        let http = self.request.http.get_or_insert_with(Http::default);
+        let http = self.http_part();
         http.method = method.into();
         http.path = path.into();
-        self.request.channel_kind = ChannelKind::Http;
+        self.channel_kind = ChannelKind::Http;
         self
     }
 
@@ -331,7 +451,7 @@ impl RequestBuilder {
 
     /// Sets the payload.
     pub fn payload(mut self, payload: impl Into<Vec<u8>>) -> Self {
-        self.request.payload = payload.into();
+        self.payload = payload.into();
         self
     }
 
@@ -342,28 +462,32 @@ impl RequestBuilder {
     /// If `value` cannot be represented as JSON (a map with non-string keys, or a
     /// `Serialize` implementation that fails): this is a builder for tests.
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
-        self.request.payload =
-            serde_json::to_vec(value).expect("the test payload must serialise as JSON");
-        self.request.data_format = DataFormat::Json;
+        self.payload = serde_json::to_vec(value).expect("the test payload must serialise as JSON");
+        self.data_format = DataFormat::Json;
         self
     }
 
     /// Sets the data format.
     pub fn data_format(mut self, data_format: DataFormat) -> Self {
-        self.request.data_format = data_format;
+        self.data_format = data_format;
         self
     }
 
     /// Finishes the request.
     pub fn build(self) -> Request {
-        self.request
+        Request {
+            channel_kind: self.channel_kind,
+            payload: self.payload,
+            data_format: self.data_format,
+            details: Details::Built(self.built),
+        }
     }
 
     fn http_part(&mut self) -> &mut Http {
-        if self.request.http.is_none() {
-            self.request.channel_kind = ChannelKind::Http;
+        if self.built.http.is_none() {
+            self.channel_kind = ChannelKind::Http;
         }
-        self.request.http.get_or_insert_with(Http::default)
+        self.built.http.get_or_insert_with(Http::default)
     }
 }
 
@@ -468,6 +592,19 @@ mod tests {
             matches!(&err, Error::BadRequest(m) if m.contains("invalid type")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn every_kept_value_stays_lent_out_as_more_are_kept() {
+        let kept = Kept::default();
+        assert_eq!(kept.keep(None), None);
+        let first = kept.keep(Some("first".to_owned())).unwrap();
+        let later: Vec<&str> = (0..100)
+            .map(|i| kept.keep(Some(format!("value {i}"))).unwrap())
+            .collect();
+        assert_eq!(first, "first");
+        assert_eq!(later[0], "value 0");
+        assert_eq!(later[99], "value 99");
     }
 
     #[test]

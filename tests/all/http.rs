@@ -15,10 +15,11 @@ async fn path_params_query_headers_and_payload_reach_the_service() {
     let response = server
         .http
         .post(format!(
-            "{}/customers/c%201/orders/42?x=1&y=two%20words",
+            "{}/customers/c%201/orders/42?x=1&y=two%20words&header=X-CUSTOM",
             server.base
         ))
         .header("X-Custom", "yes")
+        .header("X-Query", "y")
         .body("hello body")
         .send()
         .await
@@ -33,6 +34,10 @@ async fn path_params_query_headers_and_payload_reach_the_service() {
     assert_eq!(body["query"][1][1], "two words");
     assert_eq!(body["headers"]["x-custom"], "yes");
     assert_eq!(body["payload"], "hello body");
+    // The same, looked up by name before any list was read: one value from the host.
+    assert_eq!(body["looked_up"]["header"], "yes", "{body}");
+    assert_eq!(body["looked_up"]["query"], "two words", "{body}");
+    assert_eq!(body["looked_up"]["path_param"], "c 1", "{body}");
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@ use anyhow::{Context as _, bail};
 use zato_host::config::RuntimeSettings;
 use zato_host::deploy::sha256_hex;
 use zato_host::runtime::{
-    AllocatorKind, CallContext, Channel, ChannelKind, DataFormat, HttpRequest, LoadedService,
-    REUSE_KEY, Request, Runtime,
+    AllocatorKind, CallContext, ChannelKind, DataFormat, LoadedService, REUSE_KEY, Request,
+    Runtime, StaticDetails,
 };
 
 use super::Ctx;
@@ -31,7 +31,8 @@ struct Config {
     label: String,
     service: &'static str,
     runtime: Arc<Runtime>,
-    request: Request<'static>,
+    /// Makes the request of one call (its details are moved into the call).
+    request: fn() -> Request<'static>,
     samples_us: Vec<f64>,
 }
 
@@ -42,25 +43,26 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let hello_lean = std::fs::read(&ctx.artifacts.hello_lean)?;
     let cache = ctx.work.join("sandbox-cache");
     let mut configs = Vec::new();
-    let cases = [
-        ("demo.hello", &hello, hello_request(), true, false),
-        ("demo.hello", &hello, hello_request(), false, false),
-        ("demo.hello", &hello, hello_request(), true, true),
+    type Case<'a> = (
+        &'static str,
+        &'a Vec<u8>,
+        fn() -> Request<'static>,
+        bool,
+        bool,
+    );
+    let cases: [Case; 7] = [
+        ("demo.hello", &hello, hello_request, true, false),
+        ("demo.hello", &hello, hello_request, false, false),
+        ("demo.hello", &hello, hello_request, true, true),
         // The same service as a lean build (wasm32-unknown-unknown, no WASI).
-        ("demo.hello", &hello_lean, hello_request(), true, false),
+        ("demo.hello", &hello_lean, hello_request, true, false),
         // The same answer from a guest without std, WASI or the SDK: the floor.
-        ("demo.lean", &lean, hello_request(), true, false),
+        ("demo.lean", &lean, hello_request, true, false),
+        ("demo.transform", &transform, transform_request, true, false),
         (
             "demo.transform",
             &transform,
-            transform_request(),
-            true,
-            false,
-        ),
-        (
-            "demo.transform",
-            &transform,
-            transform_request(),
+            transform_request,
             false,
             false,
         ),
@@ -186,7 +188,7 @@ async fn call(config: &Config) -> anyhow::Result<Duration> {
         .runtime
         .call(
             config.service,
-            &config.request,
+            (config.request)(),
             CallContext::new(Duration::from_secs(30)),
         )
         .await
@@ -222,18 +224,15 @@ fn request(
 ) -> Request<'static> {
     Request {
         cid: "0123456789abcdef0123456789abcdef",
-        channel: Channel {
-            kind: ChannelKind::Http,
-            name: "bench",
-        },
-        headers: &[("content-type", "application/json")],
-        http: Some(HttpRequest {
-            method,
-            path,
+        channel: ChannelKind::Http,
+        payload,
+        data_format: DataFormat::Json,
+        details: Box::new(StaticDetails {
+            channel_name: "bench",
+            headers: &[("content-type", "application/json")],
+            http: Some((method, path)),
             query,
             path_params: &[],
         }),
-        payload,
-        data_format: DataFormat::Json,
     }
 }

@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use super::{ApiError, Shared};
 use crate::api::{DataFormat, ServiceDetails, ServiceInfo, ServiceSummary};
-use crate::channel::http::{json_response, new_cid, service_response, to_wit_format};
+use crate::channel::http::{
+    header_pairs, header_value, json_response, new_cid, service_response, to_wit_format,
+};
 use crate::deploy::Notice;
 use crate::runtime::{self, CallContext, ChannelKind};
 
@@ -143,30 +145,48 @@ pub async fn invoke(
 ) -> Response {
     let runtime = state.deployer.runtime();
     let cid = new_cid();
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .filter(|(k, _)| *k != http::header::AUTHORIZATION)
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-        .collect();
     let request = runtime::Request {
         cid: &cid,
-        channel: runtime::Channel {
-            kind: ChannelKind::Admin,
-            name: "admin",
-        },
-        headers: &headers,
-        http: None,
+        channel: ChannelKind::Admin,
         payload: &body,
         data_format: to_wit_format(query.data_format),
+        details: Box::new(AdminDetails::new(headers)),
     };
     let timeout = query
         .timeout_ms
         .map(std::time::Duration::from_millis)
         .unwrap_or_else(|| runtime.settings().default_timeout());
     let result = runtime
-        .call(&name, &request, CallContext::new(timeout))
+        .call(&name, request, CallContext::new(timeout))
         .await;
     service_response(result, query.data_format, &cid)
+}
+
+/// What a service invoked through the admin API reads of the request: its headers,
+/// except the admin's own credentials, which are never passed on.
+struct AdminDetails {
+    headers: HeaderMap,
+}
+
+impl AdminDetails {
+    fn new(mut headers: HeaderMap) -> Self {
+        headers.remove(http::header::AUTHORIZATION);
+        Self { headers }
+    }
+}
+
+impl runtime::RequestDetails for AdminDetails {
+    fn channel_name(&self) -> &str {
+        "admin"
+    }
+
+    fn headers(&self) -> Vec<(&str, &str)> {
+        header_pairs(&self.headers)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
 }
 
 pub async fn get_config(

@@ -6,7 +6,7 @@
 
 use crate::runtime::bindings::zato::service::invoke::Host;
 use crate::runtime::bindings::zato::service::types::{ChannelKind, DataFormat};
-use crate::runtime::{CallContext, Channel, Ctx, Request, Response, ServiceError};
+use crate::runtime::{CallContext, Ctx, Request, RequestDetails, Response, ServiceError};
 
 /// Longest service name accepted; anything longer cannot be a deployed service.
 const MAX_NAME_BYTES: usize = 256;
@@ -48,18 +48,26 @@ impl Host for Ctx {
         let result = Box::pin(async move {
             let request = Request {
                 cid: &cid,
-                channel: Channel {
-                    kind: ChannelKind::Invoke,
-                    name: &caller,
-                },
-                headers: &[],
-                http: None,
+                channel: ChannelKind::Invoke,
                 payload: &payload,
                 data_format,
+                details: Box::new(Invoked { caller }),
             };
-            runtime.call(&service, &request, call).await
+            runtime.call(&service, request, call).await
         })
         .await;
         Ok(result.map_err(|e| e.to_service_error()))
+    }
+}
+
+/// What an invoked service reads of its request: the calling service, as the channel's
+/// name. An invoke has no headers and no HTTP part.
+struct Invoked {
+    caller: std::sync::Arc<str>,
+}
+
+impl RequestDetails for Invoked {
+    fn channel_name(&self) -> &str {
+        &self.caller
     }
 }

@@ -214,47 +214,92 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         Ok(payload) => payload,
         Err(response) => return response,
     };
-    // The request record borrows all of this: each string is copied once, into the guest.
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-        .collect();
-    let query: Vec<(Cow<str>, Cow<str>)> = parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).collect())
-        .unwrap_or_default();
-    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (&**k, &**v)).collect();
-    let path_params: Vec<(&str, &str)> = path_params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let request = runtime::Request {
-        cid: &cid,
-        channel: runtime::Channel {
-            kind: ChannelKind::Http,
-            name: &channel.config.name,
-        },
-        headers: &headers,
-        http: Some(runtime::HttpRequest {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: &query,
-            path_params: &path_params,
-        }),
-        payload: &payload,
-        data_format: to_wit_format(channel.config.data_format),
-    };
     let timeout = match channel.config.timeout_ms {
         0 => state.runtime.settings().default_timeout(),
         ms => Duration::from_millis(ms),
     };
+    let service = channel.config.service.clone();
+    let data_format = channel.config.data_format;
+    let request = runtime::Request {
+        cid: &cid,
+        channel: ChannelKind::Http,
+        payload: &payload,
+        data_format: to_wit_format(data_format),
+        details: Box::new(HttpDetails {
+            route: channel,
+            head: parts,
+            path_params,
+        }),
+    };
     let result = state
         .runtime
-        .call(&channel.config.service, &request, CallContext::new(timeout))
+        .call(&service, request, CallContext::new(timeout))
         .await;
-    service_response(result, channel.config.data_format, &cid)
+    service_response(result, data_format, &cid)
+}
+
+/// What a service reads of an HTTP request when it asks: hyper's request head, the
+/// channel and the decoded path parameters, moved into the call as they are.
+struct HttpDetails {
+    route: Arc<router::Route>,
+    head: http::request::Parts,
+    path_params: router::PathParams,
+}
+
+impl runtime::RequestDetails for HttpDetails {
+    fn channel_name(&self) -> &str {
+        &self.route.config.name
+    }
+
+    fn http(&self) -> Option<(&str, &str)> {
+        Some((self.head.method.as_str(), self.head.uri.path()))
+    }
+
+    fn headers(&self) -> Vec<(&str, &str)> {
+        header_pairs(&self.head.headers)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.head.headers, name)
+    }
+
+    fn query_pairs(&self) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+        self.head
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).collect())
+            .unwrap_or_default()
+    }
+
+    fn query(&self, name: &str) -> Option<Cow<'_, str>> {
+        let query = self.head.uri.query()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+
+    fn path_params(&self) -> Vec<(&str, &str)> {
+        self.path_params
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect()
+    }
+}
+
+/// Every header whose value is text, in order (names are lowercase in a `HeaderMap`).
+pub(crate) fn header_pairs(headers: &http::HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .filter_map(|(key, value)| Some((key.as_str(), value.to_str().ok()?)))
+        .collect()
+}
+
+/// The first text value of the header `name`, whatever its case.
+pub(crate) fn header_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .find_map(|value| value.to_str().ok())
 }
 
 /// Turns what a service call gave into an HTTP response.

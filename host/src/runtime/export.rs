@@ -15,13 +15,13 @@ use wasmtime::AsContextMut;
 use wasmtime::component::{Component, ComponentExportIndex, Instance, TypedFunc};
 
 use super::bindings::{Error as ServiceError, Response};
-use super::request::Request;
+use super::request::Lowered;
 
 /// The WIT interface a service exports, as named in `wit/service.wit`.
-const INTERFACE: &str = "zato:service/service@0.1.0";
+const INTERFACE: &str = "zato:service/service@0.2.0";
 
 /// `handle: func(request: request) -> result<response, error>`.
-pub(crate) type HandleFunc<'a> = TypedFunc<(Request<'a>,), (Result<Response, ServiceError>,)>;
+pub(crate) type HandleFunc<'a> = TypedFunc<(Lowered<'a>,), (Result<Response, ServiceError>,)>;
 
 pub(crate) struct HandleExport {
     index: ComponentExportIndex,

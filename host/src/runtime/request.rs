@@ -1,56 +1,152 @@
-//! The request a call lowers into the guest, borrowed from wherever its channel keeps
-//! the data.
+//! The request a call passes to a service: the record lowered into the guest, and the
+//! details the guest reads through the `request` import when it asks.
 //!
-//! It is `zato:service/types.request` with every string and list borrowed. The owned
-//! record that bindgen generates would have each channel copy every header, query pair,
-//! path and the payload into host `String`s and `Vec`s, only for wasmtime to copy them
-//! again into the guest's memory and then free them. Lowering reads these fields
-//! directly. In callgrind on the server under wrk (together with the cid written into
-//! a byte array), a request to `demo.hello` went from 93.6k to 90.7k instructions with
-//! a fresh instance and from 43.5k to 41.1k with a warm one.
+//! The canonical ABI copies every string and list of an export's arguments into the
+//! guest with a call of the guest's `cabi_realloc`, a full entry into wasm of about 450
+//! instructions. With cid, channel name, method, path, headers, query and path
+//! parameters in the record, a request to `demo.hello` from wrk made 13 such calls;
+//! a browser's ten headers or so add two each. Now the record holds only the channel
+//! kind, the payload and its format, and a service pays for the rest when it reads it.
 //!
-//! The types are checked against the component's `handle` export (field names, order
+//! [`Lowered`] is checked against the component's `handle` export (field names, order
 //! and types) by `get_typed_func` on the first instance of each component
 //! (`export.rs`): a mismatch with `wit/service.wit` fails that call with wasmtime's
-//! type error, and the end-to-end tests call every field.
+//! type error, and the end-to-end tests read every field.
+
+use std::borrow::Cow;
 
 use wasmtime::component::{ComponentType, Lower};
 
 use super::bindings::{ChannelKind, DataFormat};
 
-/// One request to a service (`request` in `wit/service.wit`).
-#[derive(ComponentType, Lower, Clone, Copy, Debug)]
-#[component(record)]
+/// One request to a service, as a channel hands it to [`Runtime::call`].
+///
+/// [`Runtime::call`]: super::Runtime::call
 pub struct Request<'a> {
     /// Correlation id: unique per incoming request, shared by nested invokes.
     pub cid: &'a str,
-    pub channel: Channel<'a>,
-    /// Header names are lowercase.
-    pub headers: &'a [(&'a str, &'a str)],
-    pub http: Option<HttpRequest<'a>>,
+    pub channel: ChannelKind,
+    pub payload: &'a [u8],
+    pub data_format: DataFormat,
+    /// The rest, kept by the call's store while the service runs.
+    pub details: Box<dyn RequestDetails>,
+}
+
+/// The parts of a request a service reads only when it asks (`interface request` in
+/// `wit/service.wit`). Each channel implements it over the data it already owns (an
+/// HTTP channel over hyper's request head), so handing it over copies nothing.
+pub trait RequestDetails: Send + 'static {
+    /// The channel's configured name (for `invoke`, the calling service).
+    fn channel_name(&self) -> &str;
+
+    /// The HTTP method and path, for a request from an HTTP channel.
+    fn http(&self) -> Option<(&str, &str)> {
+        None
+    }
+
+    /// Every header, in order; names are lowercase.
+    fn headers(&self) -> Vec<(&str, &str)> {
+        Vec::new()
+    }
+
+    /// The value of the first header called `name`, compared case-insensitively.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .into_iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// Every decoded query string pair, in order.
+    fn query_pairs(&self) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+        Vec::new()
+    }
+
+    /// The first decoded value of the query string parameter `name`.
+    fn query(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Every path parameter, in the order of the channel's path pattern.
+    fn path_params(&self) -> Vec<(&str, &str)> {
+        Vec::new()
+    }
+
+    /// The value of the `{name}` segment of the channel's path pattern.
+    fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params()
+            .into_iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+    }
+}
+
+/// What a store holds outside a call to `handle`: no name, headers or HTTP part.
+pub(crate) struct NoDetails;
+
+impl RequestDetails for NoDetails {
+    fn channel_name(&self) -> &str {
+        ""
+    }
+}
+
+/// Details that are fixed at build time, for benchmarks and tests that send the same
+/// request again and again (handing them over allocates only the box).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StaticDetails {
+    pub channel_name: &'static str,
+    pub headers: &'static [(&'static str, &'static str)],
+    /// Method and path, for a request from an HTTP channel.
+    pub http: Option<(&'static str, &'static str)>,
+    /// Decoded query string pairs.
+    pub query: &'static [(&'static str, &'static str)],
+    pub path_params: &'static [(&'static str, &'static str)],
+}
+
+impl RequestDetails for StaticDetails {
+    fn channel_name(&self) -> &str {
+        self.channel_name
+    }
+
+    fn http(&self) -> Option<(&str, &str)> {
+        self.http
+    }
+
+    fn headers(&self) -> Vec<(&str, &str)> {
+        self.headers.to_vec()
+    }
+
+    fn query_pairs(&self) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+        self.query
+            .iter()
+            .map(|&(key, value)| (Cow::Borrowed(key), Cow::Borrowed(value)))
+            .collect()
+    }
+
+    fn path_params(&self) -> Vec<(&str, &str)> {
+        self.path_params.to_vec()
+    }
+}
+
+/// `request` in `wit/service.wit`, borrowed from the channel's [`Request`].
+#[derive(ComponentType, Lower, Clone, Copy, Debug)]
+#[component(record)]
+pub(crate) struct Lowered<'a> {
+    pub channel: ChannelKind,
     pub payload: &'a [u8],
     #[component(name = "data-format")]
     pub data_format: DataFormat,
 }
 
-/// The channel a request came in through (`channel`).
-#[derive(ComponentType, Lower, Clone, Copy, Debug)]
-#[component(record)]
-pub struct Channel<'a> {
-    pub kind: ChannelKind,
-    /// The channel's configured name (for `invoke`, the calling service).
-    pub name: &'a str,
-}
-
-/// HTTP details of a request that came through an HTTP channel (`http-request`).
-#[derive(ComponentType, Lower, Clone, Copy, Debug)]
-#[component(record)]
-pub struct HttpRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    /// Decoded query string pairs, in order.
-    pub query: &'a [(&'a str, &'a str)],
-    /// Values of the `{params}` of the channel's path pattern.
-    #[component(name = "path-params")]
-    pub path_params: &'a [(&'a str, &'a str)],
+impl<'a> Request<'a> {
+    pub(crate) fn lowered(&self) -> Lowered<'a> {
+        Lowered {
+            channel: self.channel,
+            payload: self.payload,
+            data_format: self.data_format,
+        }
+    }
 }
