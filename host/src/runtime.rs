@@ -252,7 +252,12 @@ impl Runtime {
         what: &str,
     ) -> Result<crate::api::ServiceInfo, CallError> {
         let call = CallContext::new(self.settings.info_timeout());
-        let mut store = self.new_store(Arc::from(what), Arc::from("deploy"), call.clone());
+        let mut store = self.new_store(
+            Arc::from(what),
+            Arc::from("deploy"),
+            Box::new(request::NoDetails),
+            call.clone(),
+        );
         let outcome = tokio::time::timeout(self.settings.info_timeout(), async {
             let instance = compiled.pre.instantiate_async(&mut store).await?;
             instance.zato_service_service().call_info(&mut store).await
@@ -307,12 +312,16 @@ impl Runtime {
                 warm.store.set_epoch_deadline(1);
                 (warm.store, Some(warm.instance), warm.uses)
             }
-            None => {
-                let mut store =
-                    self.new_store(Arc::clone(&service.name), Arc::from(request.cid), call);
-                store.data_mut().details = request.details;
-                (store, None, 0)
-            }
+            None => (
+                self.new_store(
+                    Arc::clone(&service.name),
+                    Arc::from(request.cid),
+                    request.details,
+                    call,
+                ),
+                None,
+                0,
+            ),
         };
         let outcome = tokio::time::timeout(remaining, async {
             let instance = match warm_instance {
@@ -375,6 +384,7 @@ impl Runtime {
         self: &Arc<Self>,
         service: Arc<str>,
         cid: Arc<str>,
+        details: Box<dyn RequestDetails>,
         call: CallContext,
     ) -> Store<Ctx> {
         let ctx = Ctx {
@@ -387,7 +397,7 @@ impl Runtime {
             runtime: Arc::downgrade(self),
             service,
             cid,
-            details: Box::new(request::NoDetails),
+            details,
             call,
         };
         let mut store = Store::new(&self.engine, ctx);

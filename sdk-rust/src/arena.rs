@@ -189,14 +189,27 @@ impl Drop for ExportScope {
     }
 }
 
+/// Runs `import`, a call of one of zato's own imports whose result only Rust code
+/// frees, with [`cabi_realloc`] taking from the arena as it does for an export's
+/// arguments. Without it, the first string an import returned in a fresh instance
+/// would set up wasi-libc's allocator (about 1.4k instructions).
+#[cfg(target_env = "p2")]
+pub(crate) fn rust_owned<T>(import: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::Ordering;
+    let running = IN_EXPORT.swap(false, Ordering::Relaxed);
+    let result = import();
+    IN_EXPORT.store(running, Ordering::Relaxed);
+    result
+}
+
 /// The canonical ABI's allocator on wasm32-wasip2, through which the host writes every
 /// string and list it passes into the guest's memory. It replaces Rust std's (a weak
 /// symbol), which would take everything from the arena.
 ///
 /// Two kinds of code receive such memory, and they free it differently:
 /// - the arguments of an export call (the request) are written before any guest code
-///   runs, and Rust frees them, so they come from the arena (13 calls per request for
-///   `demo.hello`);
+///   runs, and Rust frees them, so they come from the arena; so do the results of the
+///   SDK's own calls of zato's imports, made through [`rust_owned`];
 /// - what an import returns while the service's code runs may go to wasi-libc's C
 ///   bindings (`getentropy`, `read`, the environment), which free it with `free()`, so
 ///   it comes from wasi-libc's allocator. Rust frees such memory through the arena's

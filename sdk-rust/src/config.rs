@@ -14,7 +14,7 @@
 /// The value of `key`, if it is set.
 pub fn get(key: &str) -> Option<String> {
     #[cfg(target_arch = "wasm32")]
-    return crate::bindings::zato::service::config::get(key);
+    return crate::import(|| crate::bindings::zato::service::config::get(key));
 
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -31,7 +31,7 @@ pub fn get_or(key: &str, default: &str) -> String {
 /// Every key/value pair of the service's configuration.
 pub fn get_all() -> Vec<(String, String)> {
     #[cfg(target_arch = "wasm32")]
-    return crate::bindings::zato::service::config::get_all();
+    return crate::import(crate::bindings::zato::service::config::get_all);
 
     #[cfg(not(target_arch = "wasm32"))]
     Vec::new()

@@ -39,9 +39,11 @@ pub fn invoke_with(
     data_format: DataFormat,
 ) -> Result<Response, Error> {
     #[cfg(target_arch = "wasm32")]
-    return crate::bindings::zato::service::invoke::invoke(service, payload, data_format.into())
-        .map(Response::from)
-        .map_err(Error::from);
+    return crate::import(|| {
+        crate::bindings::zato::service::invoke::invoke(service, payload, data_format.into())
+    })
+    .map(Response::from)
+    .map_err(Error::from);
 
     #[cfg(not(target_arch = "wasm32"))]
     {

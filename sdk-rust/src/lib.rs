@@ -67,6 +67,21 @@ pub use error::Error;
 pub use request::{ChannelKind, DataFormat, Request, RequestBuilder};
 pub use response::Response;
 
+/// Calls one of zato's imports whose result only Rust code frees. Where the SDK's arena
+/// serves wasm32-wasip2, the host then writes that result into the arena, as it does an
+/// export's arguments, instead of into wasi-libc's allocator (see `arena::rust_owned`).
+pub(crate) fn import<T>(call: impl FnOnce() -> T) -> T {
+    #[cfg(all(
+        feature = "arena",
+        target_arch = "wasm32",
+        target_env = "p2",
+        not(target_feature = "atomics")
+    ))]
+    return arena::rust_owned(call);
+    #[allow(unreachable_code)]
+    call()
+}
+
 /// Exports a function as the crate's zato service.
 ///
 /// The function takes a [`Request`] and returns `Result<Response, Error>`; it is kept

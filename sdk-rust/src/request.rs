@@ -6,7 +6,6 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::bindings::zato::service::request as from_host;
 use crate::json;
 
 /// Which kind of channel a request came in through.
@@ -120,6 +119,45 @@ pub struct Request {
     payload: Vec<u8>,
     data_format: DataFormat,
     details: Details,
+}
+
+/// zato's `request` import, called as the SDK calls its imports ([`crate::import`]).
+mod from_host {
+    use crate::bindings::zato::service::request as wit;
+    use crate::import as call;
+
+    type Pairs = Vec<(String, String)>;
+
+    pub(super) fn cid() -> String {
+        call(wit::cid)
+    }
+    pub(super) fn channel_name() -> String {
+        call(wit::channel_name)
+    }
+    pub(super) fn method() -> Option<String> {
+        call(wit::method)
+    }
+    pub(super) fn path() -> Option<String> {
+        call(wit::path)
+    }
+    pub(super) fn header(name: &str) -> Option<String> {
+        call(|| wit::header(name))
+    }
+    pub(super) fn headers() -> Pairs {
+        call(wit::headers)
+    }
+    pub(super) fn query(name: &str) -> Option<String> {
+        call(|| wit::query(name))
+    }
+    pub(super) fn query_pairs() -> Pairs {
+        call(wit::query_pairs)
+    }
+    pub(super) fn path_param(name: &str) -> Option<String> {
+        call(|| wit::path_param(name))
+    }
+    pub(super) fn path_params() -> Pairs {
+        call(wit::path_params)
+    }
 }
 
 /// Everything a request holds beyond the record the host passes.
