@@ -84,6 +84,11 @@ unsafe impl GlobalAlloc for Bump {
 }
 
 /// The canonical ABI's allocator, which wit-bindgen leaves to std when there is none.
+///
+/// # Safety
+///
+/// Called by the host only, as the canonical ABI says: `old` is null or a block of
+/// `old_len` bytes this function returned, and `align` is a power of two.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cabi_realloc(
     old: *mut u8,
