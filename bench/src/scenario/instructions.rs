@@ -11,6 +11,10 @@
 //! the server some fifty times slower, a 10 ms tick would make guests yield where they
 //! never do at full speed. The services are deployed to the server under valgrind (it
 //! compiles them there, slowly), and counting starts once each answers.
+//!
+//! Every target is counted twice: with wrk's requests as they are (one header, `Host`),
+//! and with the ten headers a browser sends, because what a request costs a service
+//! host grows with what it passes on.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -31,6 +35,29 @@ use crate::zato::{Env, EnvOptions, wait_for};
 const CONNECTIONS: u32 = 64;
 /// How long a server under valgrind may take to start and load its services.
 const START_LIMIT: Duration = Duration::from_secs(300);
+/// What a browser sends besides `Host` (which wrk sets) when it follows a link.
+const BROWSER_HEADERS: [(&str, &str); 9] = [
+    (
+        "User-Agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    ),
+    (
+        "Accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ),
+    ("Accept-Language", "en-GB,en;q=0.5"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    ("Referer", "http://127.0.0.1/demo/"),
+    (
+        "Cookie",
+        "session=5f2b6c0e9d4a4f3b8c1e7a2d9b0c4e6f; theme=dark",
+    ),
+    ("Upgrade-Insecure-Requests", "1"),
+    ("Sec-Fetch-Dest", "document"),
+    ("Sec-Fetch-Mode", "navigate"),
+];
+/// The label suffix of the rows with [`BROWSER_HEADERS`].
+const WITH_HEADERS: &str = ", a browser's 10 headers";
 
 /// One server under callgrind.
 struct Counted {
@@ -60,11 +87,16 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     };
     let warmup = ctx.plan.warmup.max(Duration::from_secs(2));
     let measured = ctx.plan.duration.max(Duration::from_secs(3));
-    let measure = async |server: &mut Counted, url: &str| -> anyhow::Result<(u64, f64)> {
+    let headers = dir.join("browser-headers.lua");
+    std::fs::write(&headers, headers_script())?;
+    let measure = async |server: &mut Counted,
+                         url: &str,
+                         script: Option<&Path>|
+           -> anyhow::Result<(u64, f64)> {
         callgrind_control(&control, server.proc.pid(), &["-i", "on"])?;
-        wrk::run(wrk, &load(ctx, url, warmup)).await?;
+        wrk::run(wrk, &load(ctx, url, script, warmup)).await?;
         callgrind_control(&control, server.proc.pid(), &["-z"])?;
-        let outcome = wrk::run(wrk, &load(ctx, url, measured)).await?;
+        let outcome = wrk::run(wrk, &load(ctx, url, script, measured)).await?;
         callgrind_control(&control, server.proc.pid(), &["-d"])?;
         server.dumps += 1;
         let total = dump_total(&server.out, server.dumps)?;
@@ -80,7 +112,6 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     };
 
     eprintln!("[bench] instructions: plain hyper under callgrind");
-    let mut results = Vec::new();
     let mut cmd = process::command_under(
         &under_callgrind("hyper.out"),
         &ctx.artifacts.hyper,
@@ -95,8 +126,16 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let addr = hyper.proc.first_line()?;
     let url = format!("http://{addr}/hello?name=bench");
     check_url("hyper under callgrind", &url, None, "Hello, bench!").await?;
-    let (requests, per_request) = measure(&mut hyper, &url).await?;
-    results.push(("hyper hello (baseline)", requests, per_request));
+    let mut results = Vec::new();
+    for script in [None, Some(headers.as_path())] {
+        let (requests, per_request) = measure(&mut hyper, &url, script).await?;
+        results.push((
+            "hyper hello (baseline)".to_owned(),
+            script,
+            requests,
+            per_request,
+        ));
+    }
     hyper.proc.stop();
 
     eprintln!("[bench] instructions: zato under callgrind (deploying takes a while there)");
@@ -140,12 +179,15 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         let url = format!("{}/demo/{service}?name=bench", env.base(0));
         wait_for(&url, &mut zato.proc, START_LIMIT).await?;
         check_url(label, &url, None, "Hello, bench!").await?;
-        let (requests, per_request) = measure(&mut zato, &url).await?;
-        results.push((label, requests, per_request));
+        for script in [None, Some(headers.as_path())] {
+            let (requests, per_request) = measure(&mut zato, &url, script).await?;
+            results.push((label.to_owned(), script, requests, per_request));
+        }
     }
     zato.proc.stop();
 
-    let baseline = results[0].2;
+    // Each row against hyper's with the same headers.
+    let (baseline, baseline_with_headers) = (results[0].3, results[1].3);
     let mut section = Section::new(
         format!(
             "6. Instructions per request (callgrind, {CONNECTIONS} connections, {} s counted after {} s of warm-up)",
@@ -159,13 +201,19 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             "vs baseline",
         ],
     );
-    for (label, requests, per_request) in results {
-        let ratio = per_request / baseline;
-        let mut row = Row::new("instructions", label)
+    for (label, script, requests, per_request) in results {
+        let (label, ratio) = match script {
+            None => (label, per_request / baseline),
+            Some(_) => (
+                format!("{}{WITH_HEADERS}", label.trim_end_matches(" (baseline)")),
+                per_request / baseline_with_headers,
+            ),
+        };
+        let mut row = Row::new("instructions", &label)
             .extra("requests_counted", requests)
             .extra("instructions_per_request", per_request.round())
             .cells(vec![
-                label.to_owned(),
+                label.clone(),
                 thousands(requests as f64),
                 thousands(per_request),
                 format!("{ratio:.1}x"),
@@ -181,6 +229,12 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
          over the baseline's: lower is better, unlike the HTTP scenario's ratios."
             .into(),
     );
+    section.notes.push(format!(
+        "Rows ending in `{WITH_HEADERS}` send what Firefox sends when it follows a link \
+         (Host, User-Agent, Accept, Accept-Language, Accept-Encoding, Referer, Cookie and \
+         three more; wrk sends only Host), and are compared with hyper's row under the same \
+         load."
+    ));
     section.notes.push(
         "zato runs with an epoch tick of 1 s here (10 ms by default), so that valgrind's \
          slowness does not make guests yield; two runs differ by about 1k instructions per \
@@ -190,13 +244,21 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     Ok(section)
 }
 
+/// A wrk script that adds [`BROWSER_HEADERS`] to every request.
+fn headers_script() -> String {
+    BROWSER_HEADERS
+        .iter()
+        .map(|(name, value)| format!("wrk.headers[\"{name}\"] = \"{value}\"\n"))
+        .collect()
+}
+
 /// wrk's load on `url`, as the HTTP scenario's main rows apply it.
-fn load<'a>(ctx: &Ctx<'_>, url: &'a str, duration: Duration) -> Load<'a> {
+fn load<'a>(ctx: &Ctx<'_>, url: &'a str, script: Option<&'a Path>, duration: Duration) -> Load<'a> {
     Load {
         url,
         connections: CONNECTIONS,
         duration,
-        script: None,
+        script,
         cpu: ctx.load_cpu(),
         cores: ctx.plan.cores,
     }
