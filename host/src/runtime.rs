@@ -203,6 +203,12 @@ impl Runtime {
                 (component, false)
             }
         };
+        if let Some(found) = export::other_contract(&component) {
+            return Err(CompileError::Contract {
+                found,
+                expected: export::CONTRACT_VERSION,
+            });
+        }
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -573,5 +579,42 @@ mod tests {
             Ok(WasmKind::Component)
         ));
         assert!(matches!(check_header(b"\0asm"), Err(CompileError::NotWasm)));
+    }
+
+    /// A component importing `zato:service/log` at `version` (an instance with nothing
+    /// in it: the version is all that is looked at before linking).
+    fn component_importing_log(version: &str) -> Vec<u8> {
+        use wasm_encoder::{ComponentImportSection, ComponentTypeRef, ComponentTypeSection};
+        let mut types = ComponentTypeSection::new();
+        types.instance(&wasm_encoder::InstanceType::new());
+        let mut imports = ComponentImportSection::new();
+        imports.import(
+            format!("zato:service/log@{version}"),
+            ComponentTypeRef::Instance(0),
+        );
+        let mut component = wasm_encoder::Component::new();
+        component.section(&types).section(&imports);
+        component.finish()
+    }
+
+    #[test]
+    fn a_service_built_against_another_contract_is_told_to_rebuild() {
+        let runtime = Runtime::new(RuntimeSettings {
+            pooling: false,
+            ..RuntimeSettings::default()
+        })
+        .unwrap();
+        let old = component_importing_log("0.1.0");
+        let error = runtime.compile(&old, "old").err().expect("refused");
+        assert!(
+            matches!(&error, CompileError::Contract { found, .. } if found == "0.1.0"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("rebuild it"), "{error}");
+        // The current version gets past that check (and is refused later: it exports
+        // no service).
+        let current = component_importing_log(export::CONTRACT_VERSION);
+        let error = runtime.compile(&current, "current").err().expect("refused");
+        assert!(matches!(error, CompileError::NotAService(_)), "{error:?}");
     }
 }

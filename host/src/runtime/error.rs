@@ -20,6 +20,14 @@ pub enum CompileError {
     Invalid(String),
     #[error("component needs imports this server does not provide: {0}")]
     Link(String),
+    #[error(
+        "the service was built against zato:service@{found}, and this server speaks \
+         zato:service@{expected}: rebuild it with the current zato-sdk (or wit/service.wit)"
+    )]
+    Contract {
+        found: String,
+        expected: &'static str,
+    },
     #[error("component does not export the zato:service/service interface: {0}")]
     NotAService(String),
     #[error("compilation took longer than {0:?}")]

@@ -17,8 +17,27 @@ use wasmtime::component::{Component, ComponentExportIndex, Instance, TypedFunc};
 use super::bindings::{Error as ServiceError, Response};
 use super::request::Lowered;
 
+/// The version of the `zato:service` package in `wit/service.wit`.
+pub(crate) const CONTRACT_VERSION: &str = "0.2.0";
 /// The WIT interface a service exports, as named in `wit/service.wit`.
 const INTERFACE: &str = "zato:service/service@0.2.0";
+
+/// The version of the `zato:service` contract `component` was built against, when it
+/// is not this server's: such a component cannot link, and the reason to give is that
+/// it must be rebuilt, not which import is missing.
+pub(crate) fn other_contract(component: &Component) -> Option<String> {
+    let engine = component.engine();
+    let ty = component.component_type();
+    let names: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .chain(ty.exports(engine).map(|(name, _)| name.to_owned()))
+        .collect();
+    names.iter().find_map(|name| {
+        let (_, version) = name.strip_prefix("zato:service/")?.split_once('@')?;
+        (version != CONTRACT_VERSION).then(|| version.to_owned())
+    })
+}
 
 /// `handle: func(request: request) -> result<response, error>`.
 pub(crate) type HandleFunc<'a> = TypedFunc<(Lowered<'a>,), (Result<Response, ServiceError>,)>;
