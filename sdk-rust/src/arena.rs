@@ -196,10 +196,15 @@ impl Drop for ExportScope {
 #[cfg(target_env = "p2")]
 pub(crate) fn rust_owned<T>(import: impl FnOnce() -> T) -> T {
     use std::sync::atomic::Ordering;
-    let running = IN_EXPORT.swap(false, Ordering::Relaxed);
-    let result = import();
-    IN_EXPORT.store(running, Ordering::Relaxed);
-    result
+    /// Puts the flag back however `import` ends.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_EXPORT.store(self.0, Ordering::Relaxed);
+        }
+    }
+    let _restore = Restore(IN_EXPORT.swap(false, Ordering::Relaxed));
+    import()
 }
 
 /// The canonical ABI's allocator on wasm32-wasip2, through which the host writes every

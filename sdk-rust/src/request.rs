@@ -1,4 +1,5 @@
-//! [`Request`]: typed, read-only access to what the host passed to `handle`.
+//! [`Request`]: typed, read-only access to the request `handle` serves: what the host
+//! passed to it, and what the service reads through the `request` import.
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -92,7 +93,11 @@ pub(crate) struct Http {
 /// host until the service reads it, so a service pays only for what it reads. What was
 /// read is kept for the rest of the call: a list (say [`headers`](Request::headers))
 /// is fetched once, and a lookup by name after it searches the kept list; a lookup by
-/// name before it asks the host for that one value.
+/// name before it asks the host for that one value, once per name.
+///
+/// A request read from the host answers about the call it came with only while that
+/// call runs: a service that keeps one (in a `static` of a warm instance, say) must
+/// copy out what it needs during the call.
 ///
 /// Lookups by name return the first match, and the `*_pairs`/[`headers`](Request::headers)
 /// iterators give every pair in order. Outside the host (in native unit tests of a
@@ -191,19 +196,66 @@ struct FromHost {
     found: Kept,
 }
 
-/// Values the host answered to lookups by name, kept so that the lookups can lend them
-/// out for as long as the request lives. Append-only: a value lent out never moves.
+/// What a lookup by name looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// A header; names compare case-insensitively.
+    Header,
+    Query,
+    PathParam,
+}
+
+/// The answers the host gave to lookups by name, kept so that the lookups can lend them
+/// out for as long as the request lives and a second lookup of the same name does not
+/// ask again. Append-only: an answer lent out never moves.
 #[derive(Default)]
-struct Kept(OnceCell<Box<(Box<str>, Kept)>>);
+struct Kept(OnceCell<Box<Answer>>);
+
+struct Answer {
+    lookup: Lookup,
+    name: Box<str>,
+    value: Option<Box<str>>,
+    next: Kept,
+}
 
 impl Kept {
-    fn keep(&self, value: Option<String>) -> Option<&str> {
-        let value = value?.into_boxed_str();
+    /// The kept answer to `lookup` of `name`, or `ask`'s, kept.
+    fn find_or_ask(
+        &self,
+        lookup: Lookup,
+        name: &str,
+        ask: impl FnOnce() -> Option<String>,
+    ) -> Option<&str> {
         let mut last = self;
-        while let Some(node) = last.0.get() {
-            last = &node.1;
+        while let Some(answer) = last.0.get() {
+            let same = match lookup {
+                Lookup::Header => answer.name.eq_ignore_ascii_case(name),
+                Lookup::Query | Lookup::PathParam => *answer.name == *name,
+            };
+            if answer.lookup == lookup && same {
+                return answer.value.as_deref();
+            }
+            last = &answer.next;
         }
-        Some(&last.0.get_or_init(|| Box::new((value, Kept::default()))).0)
+        let answer = last.0.get_or_init(|| {
+            Box::new(Answer {
+                lookup,
+                name: name.into(),
+                value: ask().map(String::into_boxed_str),
+                next: Kept::default(),
+            })
+        });
+        answer.value.as_deref()
+    }
+}
+
+impl Drop for Kept {
+    /// One answer at a time: a long chain dropped recursively could overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.0.take();
+        while let Some(mut answer) = next {
+            next = answer.next.0.take();
+        }
     }
 }
 
@@ -269,7 +321,9 @@ impl Request {
             Details::Built(built) => find(&built.headers, by_name),
             Details::Host(host) => match host.headers.get() {
                 Some(headers) => find(headers, by_name),
-                None => host.found.keep(from_host::header(name)),
+                None => host
+                    .found
+                    .find_or_ask(Lookup::Header, name, || from_host::header(name)),
             },
         }
     }
@@ -310,7 +364,9 @@ impl Request {
             Details::Built(built) => find(&built.http.as_ref()?.query, by_name),
             Details::Host(host) => match host.query.get() {
                 Some(query) => find(query, by_name),
-                None => host.found.keep(from_host::query(name)),
+                None => host
+                    .found
+                    .find_or_ask(Lookup::Query, name, || from_host::query(name)),
             },
         }
     }
@@ -330,7 +386,9 @@ impl Request {
             Details::Built(built) => find(&built.http.as_ref()?.path_params, by_name),
             Details::Host(host) => match host.path_params.get() {
                 Some(params) => find(params, by_name),
-                None => host.found.keep(from_host::path_param(name)),
+                None => host
+                    .found
+                    .find_or_ask(Lookup::PathParam, name, || from_host::path_param(name)),
             },
         }
     }
@@ -633,16 +691,55 @@ mod tests {
     }
 
     #[test]
-    fn every_kept_value_stays_lent_out_as_more_are_kept() {
+    fn a_lookup_asks_the_host_once_per_name() {
         let kept = Kept::default();
-        assert_eq!(kept.keep(None), None);
-        let first = kept.keep(Some("first".to_owned())).unwrap();
-        let later: Vec<&str> = (0..100)
-            .map(|i| kept.keep(Some(format!("value {i}"))).unwrap())
-            .collect();
-        assert_eq!(first, "first");
-        assert_eq!(later[0], "value 0");
-        assert_eq!(later[99], "value 99");
+        let asked = std::cell::Cell::new(0);
+        let ask = |value: Option<&str>| {
+            asked.set(asked.get() + 1);
+            value.map(str::to_owned)
+        };
+        let first = kept.find_or_ask(Lookup::Header, "X-Tag", || ask(Some("one")));
+        assert_eq!(first, Some("one"));
+        assert_eq!(
+            kept.find_or_ask(Lookup::Header, "x-tag", || ask(Some("other"))),
+            Some("one")
+        );
+        assert_eq!(kept.find_or_ask(Lookup::Query, "x-tag", || ask(None)), None);
+        assert_eq!(
+            kept.find_or_ask(Lookup::Query, "x-tag", || ask(Some("late"))),
+            None
+        );
+        assert_eq!(
+            kept.find_or_ask(Lookup::Query, "X-Tag", || ask(Some("q"))),
+            Some("q")
+        );
+        assert_eq!(asked.get(), 3);
+        // Answers lent out stay valid while more are kept.
+        for i in 0..100 {
+            kept.find_or_ask(Lookup::PathParam, &i.to_string(), || ask(Some("p")));
+        }
+        assert_eq!(first, Some("one"));
+        assert_eq!(asked.get(), 103);
+    }
+
+    #[test]
+    fn a_long_chain_of_answers_drops_without_overflowing_the_stack() {
+        let kept = Kept::default();
+        {
+            let mut last = &kept;
+            for _ in 0..1_000_000 {
+                let answer = last.0.get_or_init(|| {
+                    Box::new(Answer {
+                        lookup: Lookup::Query,
+                        name: "n".into(),
+                        value: None,
+                        next: Kept::default(),
+                    })
+                });
+                last = &answer.next;
+            }
+        }
+        drop(kept);
     }
 
     #[test]

@@ -20,6 +20,7 @@ async fn path_params_query_headers_and_payload_reach_the_service() {
         ))
         .header("X-Custom", "yes")
         .header("X-Query", "y")
+        .header("Authorization", "Bearer for-the-service")
         .body("hello body")
         .send()
         .await
@@ -38,6 +39,13 @@ async fn path_params_query_headers_and_payload_reach_the_service() {
     assert_eq!(body["looked_up"]["header"], "yes", "{body}");
     assert_eq!(body["looked_up"]["query"], "two words", "{body}");
     assert_eq!(body["looked_up"]["path_param"], "c 1", "{body}");
+    // An HTTP channel passes its caller's credentials on (unlike the admin API).
+    assert_eq!(
+        body["looked_up"]["authorization"], "Bearer for-the-service",
+        "{body}"
+    );
+    // Once the lists were read, the SDK answers the same lookups from them.
+    assert_eq!(body["looked_up_again"], body["looked_up"], "{body}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zato_test_artifacts as wasm;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, echoed};
 
 /// A customer with `orders` orders of 1.5 each, and what demo.transform answers for it.
 fn customer(orders: usize) -> (String, Value) {
@@ -54,6 +54,36 @@ async fn warm_server(component: &str, service: &str, uses: u32) -> TestServer {
         .set_config(service, &json!({ "zato.instance_reuse": uses.to_string() }))
         .await;
     server
+}
+
+#[tokio::test]
+async fn a_warm_instance_reads_each_requests_own_cid_headers_and_query() {
+    // The details a service reads through the `request` import belong to the call in
+    // progress: a warm instance must never answer with an earlier request's.
+    let server = warm_server(wasm::ECHO, "test.echo", 100).await;
+    let mut cids = Vec::new();
+    for round in 0..6 {
+        let mut request = server.http.get(format!("{}/s?round={round}", server.base));
+        if round % 2 == 0 {
+            request = request.header("x-round", round.to_string());
+        }
+        let body = echoed(request.send().await.unwrap()).await;
+        assert_eq!(
+            body["query"],
+            json!([["round", round.to_string()]]),
+            "{body}"
+        );
+        let header = body["headers"].get("x-round");
+        if round % 2 == 0 {
+            assert_eq!(header, Some(&json!(round.to_string())), "{body}");
+        } else {
+            assert_eq!(header, None, "round {round} sent no x-round: {body}");
+        }
+        cids.push(body["cid"].as_str().unwrap().to_owned());
+    }
+    cids.sort();
+    cids.dedup();
+    assert_eq!(cids.len(), 6, "every request has its own cid: {cids:?}");
 }
 
 #[tokio::test]

@@ -15,14 +15,16 @@
 //!   "payload": "{\"x\":1}",
 //!   "data_format": "json",
 //!   "config": {"key": "value"},
-//!   "looked_up": {"header": "yes", "query": "1", "path_param": "7", "authorization": null}
+//!   "looked_up": {"header": "yes", "query": "1", "path_param": "7", "authorization": null},
+//!   "looked_up_again": {"header": "yes", "query": "1", "path_param": "7", "authorization": null}
 //! }
 //! ```
 //!
 //! `looked_up` holds lookups by name, made before any list is read so that each asks
 //! the host for one value: the header named by the query parameter `header`, the query
 //! parameter named by the header `x-query`, the path parameter `id` and the header
-//! `authorization`.
+//! `authorization`. `looked_up_again` makes the same lookups once every list was read,
+//! which the SDK answers from the lists.
 //!
 //! `method` and `path` are `null` outside HTTP channels. Query pairs stay a list so that
 //! order and repeated names show; for a repeated header or path parameter the first
@@ -37,32 +39,40 @@ use zato_sdk::serde_json::{Map, Value, json};
     description = "Answers with a JSON description of the request and the service's configuration",
     output = "cid: string, channel: object, method: string?, path: string?, query: array, \
               path_params: object, headers: object, payload: string, data_format: string, \
-              config: object, looked_up: object"
+              config: object, looked_up: object, looked_up_again: object"
 )]
 fn echo(req: Request) -> Result<Response, Error> {
-    let looked_up = json!({
-        "header": req.query("header").and_then(|name| req.header(name)),
-        "query": req.header("x-query").and_then(|name| req.query(name)),
-        "path_param": req.path_param("id"),
-        "authorization": req.header("authorization"),
-    });
+    let looked_up = lookups(&req);
     let query: Vec<Value> = req
         .query_pairs()
         .map(|(name, value)| json!([name, value]))
         .collect();
+    let headers = object(req.headers());
+    let path_params = object(req.path_params());
     Response::json(&json!({
         "cid": req.cid(),
         "channel": { "kind": req.channel_kind().as_str(), "name": req.channel_name() },
         "method": req.method(),
         "path": req.path(),
         "query": query,
-        "path_params": object(req.path_params()),
-        "headers": object(req.headers()),
+        "path_params": path_params,
+        "headers": headers,
         "payload": String::from_utf8_lossy(req.payload()),
         "data_format": req.data_format().as_str(),
         "config": object(config::get_all().iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         "looked_up": looked_up,
+        "looked_up_again": lookups(&req),
     }))
+}
+
+/// The lookups by name of `looked_up` (see the module docs).
+fn lookups(req: &Request) -> Value {
+    json!({
+        "header": req.query("header").and_then(|name| req.header(name)),
+        "query": req.header("x-query").and_then(|name| req.query(name)),
+        "path_param": req.path_param("id"),
+        "authorization": req.header("authorization"),
+    })
 }
 
 /// A JSON object of string pairs, keeping the first value of a repeated name.
