@@ -97,7 +97,9 @@ pub(crate) struct Http {
 ///
 /// A request read from the host answers about the call it came with only while that
 /// call runs: a service that keeps one (in a `static` of a warm instance, say) must
-/// copy out what it needs during the call.
+/// copy out what it needs during the call. Because it caches what it has read, a
+/// `Request` is neither `Sync` nor comparable with `==` (before zato:service 0.2.0 it
+/// was both).
 ///
 /// Lookups by name return the first match, and the `*_pairs`/[`headers`](Request::headers)
 /// iterators give every pair in order. Outside the host (in native unit tests of a
