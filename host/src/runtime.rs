@@ -348,7 +348,8 @@ impl Runtime {
         let outcome = match outcome {
             Ok(Ok((instance, answer))) => {
                 if let Some(max_uses) = reuse {
-                    // The next request must not see this one's details.
+                    // An idle instance holds nothing of the request it served (the next
+                    // one brings its own details; these go now, with their buffers).
                     store.data_mut().details = Box::new(request::NoDetails);
                     let warm = warm::WarmInstance {
                         store,

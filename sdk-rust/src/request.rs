@@ -207,6 +207,33 @@ enum Lookup {
     PathParam,
 }
 
+impl Lookup {
+    /// Whether `key` is the name `name` looked for.
+    fn matches(self, key: &str, name: &str) -> bool {
+        match self {
+            Self::Header => key.eq_ignore_ascii_case(name),
+            Self::Query | Self::PathParam => key == name,
+        }
+    }
+}
+
+impl FromHost {
+    /// `lookup` of `name`: from `list` once the service has read it whole, else asked
+    /// of the host (once per name).
+    fn lookup<'a>(
+        &'a self,
+        list: &'a OnceCell<Vec<(String, String)>>,
+        lookup: Lookup,
+        name: &str,
+        ask: fn(&str) -> Option<String>,
+    ) -> Option<&'a str> {
+        match list.get() {
+            Some(pairs) => find(pairs, |key| lookup.matches(key, name)),
+            None => self.found.find_or_ask(lookup, name, || ask(name)),
+        }
+    }
+}
+
 /// The answers the host gave to lookups by name, kept so that the lookups can lend them
 /// out for as long as the request lives and a second lookup of the same name does not
 /// ask again. Append-only: an answer lent out never moves.
@@ -230,11 +257,7 @@ impl Kept {
     ) -> Option<&str> {
         let mut last = self;
         while let Some(answer) = last.0.get() {
-            let same = match lookup {
-                Lookup::Header => answer.name.eq_ignore_ascii_case(name),
-                Lookup::Query | Lookup::PathParam => *answer.name == *name,
-            };
-            if answer.lookup == lookup && same {
+            if answer.lookup == lookup && lookup.matches(&answer.name, name) {
                 return answer.value.as_deref();
             }
             last = &answer.next;
@@ -318,15 +341,11 @@ impl Request {
 
     /// The value of the first header called `name`, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let by_name = |key: &str| key.eq_ignore_ascii_case(name);
         match &self.details {
-            Details::Built(built) => find(&built.headers, by_name),
-            Details::Host(host) => match host.headers.get() {
-                Some(headers) => find(headers, by_name),
-                None => host
-                    .found
-                    .find_or_ask(Lookup::Header, name, || from_host::header(name)),
-            },
+            Details::Built(built) => find(&built.headers, |key| Lookup::Header.matches(key, name)),
+            Details::Host(host) => {
+                host.lookup(&host.headers, Lookup::Header, name, from_host::header)
+            }
         }
     }
 
@@ -361,15 +380,9 @@ impl Request {
 
     /// The first decoded value of the query string parameter `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
-        let by_name = |key: &str| key == name;
         match &self.details {
-            Details::Built(built) => find(&built.http.as_ref()?.query, by_name),
-            Details::Host(host) => match host.query.get() {
-                Some(query) => find(query, by_name),
-                None => host
-                    .found
-                    .find_or_ask(Lookup::Query, name, || from_host::query(name)),
-            },
+            Details::Built(built) => find(&built.http.as_ref()?.query, |key| key == name),
+            Details::Host(host) => host.lookup(&host.query, Lookup::Query, name, from_host::query),
         }
     }
 
@@ -383,15 +396,14 @@ impl Request {
 
     /// The value of the `{name}` segment of the channel's path pattern.
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        let by_name = |key: &str| key == name;
         match &self.details {
-            Details::Built(built) => find(&built.http.as_ref()?.path_params, by_name),
-            Details::Host(host) => match host.path_params.get() {
-                Some(params) => find(params, by_name),
-                None => host
-                    .found
-                    .find_or_ask(Lookup::PathParam, name, || from_host::path_param(name)),
-            },
+            Details::Built(built) => find(&built.http.as_ref()?.path_params, |key| key == name),
+            Details::Host(host) => host.lookup(
+                &host.path_params,
+                Lookup::PathParam,
+                name,
+                from_host::path_param,
+            ),
         }
     }
 

@@ -87,6 +87,76 @@ async fn a_warm_instance_reads_each_requests_own_cid_headers_and_query() {
 }
 
 #[tokio::test]
+async fn an_idle_warm_instance_holds_nothing_of_the_request_it_served() {
+    // A channel moves its request's details (an HTTP request's head, say) into the
+    // call's store; a warm instance must let them go when it goes back to the pool.
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use zato_host::config::RuntimeSettings;
+    use zato_host::deploy::sha256_hex;
+    use zato_host::runtime::{
+        CallContext, ChannelKind, DataFormat, LoadedService, REUSE_KEY, Request, RequestDetails,
+        Runtime,
+    };
+
+    /// Details that say when they are dropped.
+    struct Watched(Arc<AtomicBool>);
+    impl RequestDetails for Watched {
+        fn channel_name(&self) -> &str {
+            "watched"
+        }
+    }
+    impl Drop for Watched {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    let runtime = Runtime::new(RuntimeSettings::default()).unwrap();
+    let bytes = std::fs::read(wasm::COUNTER).unwrap();
+    let sha256 = sha256_hex(&bytes);
+    let compiled = runtime
+        .compile_async(Arc::from(bytes.as_slice()), sha256.clone())
+        .await
+        .unwrap();
+    let info = runtime.read_info(&compiled, "test.counter").await.unwrap();
+    runtime
+        .registry()
+        .install(LoadedService::new(compiled, info, 1, sha256));
+    let reuse = BTreeMap::from([(REUSE_KEY.to_owned(), "100".to_owned())]);
+    runtime
+        .registry()
+        .set_configs(HashMap::from([("test.counter".to_owned(), reuse)]));
+    for round in 1..=3 {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let request = Request {
+            cid: "cid",
+            channel: ChannelKind::Invoke,
+            payload: b"",
+            data_format: DataFormat::Raw,
+            details: Box::new(Watched(Arc::clone(&dropped))),
+        };
+        let response = runtime
+            .call(
+                "test.counter",
+                request,
+                CallContext::new(Duration::from_secs(30)),
+            )
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&response.payload).unwrap();
+        assert_eq!(body["count"], round, "one warm instance serves every round");
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "round {round}: the idle instance still holds the request's details"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_warm_instance_answers_right_as_its_arena_fills_and_starts_over() {
     // A warm instance keeps its memory between requests. Within a request the arena
     // frees only its most recent allocation, so a 100 KB request takes much of it; it

@@ -129,12 +129,11 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let mut results = Vec::new();
     for script in [None, Some(headers.as_path())] {
         let (requests, per_request) = measure(&mut hyper, &url, script).await?;
-        results.push((
-            "hyper hello (baseline)".to_owned(),
-            script,
-            requests,
-            per_request,
-        ));
+        let label = match script {
+            None => "hyper hello (baseline)".to_owned(),
+            Some(_) => format!("hyper hello{WITH_HEADERS}"),
+        };
+        results.push((label, script.is_some(), requests, per_request));
     }
     hyper.proc.stop();
 
@@ -181,7 +180,11 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         check_url(label, &url, None, "Hello, bench!").await?;
         for script in [None, Some(headers.as_path())] {
             let (requests, per_request) = measure(&mut zato, &url, script).await?;
-            results.push((label.to_owned(), script, requests, per_request));
+            let label = match script {
+                None => label.to_owned(),
+                Some(_) => format!("{label}{WITH_HEADERS}"),
+            };
+            results.push((label, script.is_some(), requests, per_request));
         }
     }
     zato.proc.stop();
@@ -201,14 +204,13 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             "vs baseline",
         ],
     );
-    for (label, script, requests, per_request) in results {
-        let (label, ratio) = match script {
-            None => (label, per_request / baseline),
-            Some(_) => (
-                format!("{}{WITH_HEADERS}", label.trim_end_matches(" (baseline)")),
-                per_request / baseline_with_headers,
-            ),
+    for (label, with_headers, requests, per_request) in results {
+        let reference = if with_headers {
+            baseline_with_headers
+        } else {
+            baseline
         };
+        let ratio = per_request / reference;
         let mut row = Row::new("instructions", &label)
             .extra("requests_counted", requests)
             .extra("instructions_per_request", per_request.round())

@@ -218,24 +218,22 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         0 => state.runtime.settings().default_timeout(),
         ms => Duration::from_millis(ms),
     };
-    let service = channel.config.service.clone();
-    let data_format = channel.config.data_format;
     let request = runtime::Request {
         cid: &cid,
         channel: ChannelKind::Http,
         payload: &payload,
-        data_format: to_wit_format(data_format),
+        data_format: to_wit_format(channel.config.data_format),
         details: Box::new(HttpDetails {
-            route: channel,
+            route: Arc::clone(&channel),
             head: parts,
             path_params,
         }),
     };
     let result = state
         .runtime
-        .call(&service, request, CallContext::new(timeout))
+        .call(&channel.config.service, request, CallContext::new(timeout))
         .await;
-    service_response(result, data_format, &cid)
+    service_response(result, channel.config.data_format, &cid)
 }
 
 /// What a service reads of an HTTP request when it asks: hyper's request head, the

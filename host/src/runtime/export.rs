@@ -19,8 +19,9 @@ use super::request::Lowered;
 
 /// The version of the `zato:service` package in `wit/service.wit`.
 pub(crate) const CONTRACT_VERSION: &str = "0.2.0";
-/// The WIT interface a service exports, as named in `wit/service.wit`.
-const INTERFACE: &str = "zato:service/service@0.2.0";
+/// The WIT interface a service exports, as named in `wit/service.wit`, without its
+/// version.
+const INTERFACE: &str = "zato:service/service";
 
 /// The version of the `zato:service` contract `component` was built against, when it
 /// is not this server's: such a component cannot link, and the reason to give is that
@@ -28,12 +29,9 @@ const INTERFACE: &str = "zato:service/service@0.2.0";
 pub(crate) fn other_contract(component: &Component) -> Option<String> {
     let engine = component.engine();
     let ty = component.component_type();
-    let names: Vec<String> = ty
-        .imports(engine)
-        .map(|(name, _)| name.to_owned())
-        .chain(ty.exports(engine).map(|(name, _)| name.to_owned()))
-        .collect();
-    names.iter().find_map(|name| {
+    let imports = ty.imports(engine).map(|(name, _)| name);
+    let exports = ty.exports(engine).map(|(name, _)| name);
+    imports.chain(exports).find_map(|name| {
         let (_, version) = name.strip_prefix("zato:service/")?.split_once('@')?;
         (version != CONTRACT_VERSION).then(|| version.to_owned())
     })
@@ -52,7 +50,8 @@ impl HandleExport {
     /// Finds the export in `component`; `None` if it has none (the generated bindings
     /// refuse such a component first, with their own message).
     pub(crate) fn find(component: &Component) -> Option<Self> {
-        let interface = component.get_export_index(None, INTERFACE)?;
+        let interface = format!("{INTERFACE}@{CONTRACT_VERSION}");
+        let interface = component.get_export_index(None, &interface)?;
         let index = component.get_export_index(Some(&interface), "handle")?;
         Some(Self {
             index,
