@@ -71,6 +71,13 @@ use scenario::{Ctx, Pin, Plan};
 ///               (`apt-get install -y valgrind`); takes a few minutes, and at least 2 s of
 ///               warm-up and 3 s counted per target even with --quick. With --keep, the
 ///               callgrind files stay in the work directory for callgrind_annotate.
+///   profile  7. only when asked for: where a request's CPU time goes, the kernel's share
+///               included, for plain hyper and demo.hello fresh and warm (64
+///               connections), from perf's cpu-clock samples: kernel (TCP, waking wrk,
+///               instance memory), wasmtime, guest code, hyper and tokio, zato, malloc.
+///               Needs perf (`apt-get install -y linux-perf`) allowed to sample the
+///               kernel (root, or kernel.perf_event_paranoid <= 1). With --keep, the
+///               perf.data files stay in the work directory for `perf report`.
 ///
 /// Needs wrk (Debian's package; installed with apt-get when missing and run as root),
 /// the wasm32-wasip2 Rust target, and for the cluster a Redis (and PostgreSQL, else a
@@ -101,8 +108,8 @@ struct Cli {
     /// Rounds of the HTTP scenario [default: 3, 1 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: Option<u32>,
-    /// Measured seconds of each HTTP run, and of each counted run of the instructions
-    /// scenario (at least 3) [default: 10, 1 with --quick].
+    /// Measured seconds of each HTTP run, and of each counted or sampled run of the
+    /// instructions and profile scenarios (at least 3) [default: 10, 1 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     duration: Option<u64>,
     /// Services of the scale scenario [default: 1000, 50 with --quick].
@@ -135,6 +142,8 @@ enum Scenario {
     Memory,
     /// Not part of the default suite: run only when named.
     Instructions,
+    /// Not part of the default suite: run only when named.
+    Profile,
 }
 
 fn main() -> ExitCode {
@@ -205,9 +214,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     );
     // Counting instructions under valgrind takes minutes: only when asked for.
     let instructions = cli.scenario.contains(&Scenario::Instructions);
+    let profile = cli.scenario.contains(&Scenario::Profile);
     let needs_http = (cli.scenario.is_empty() || cli.scenario.contains(&Scenario::Http))
         || cli.scenario.contains(&Scenario::Memory);
-    let needs_wrk = needs_http || instructions;
+    let needs_wrk = needs_http || instructions || profile;
     let wrk = if needs_wrk {
         Some(wrk::ensure_installed()?)
     } else {
@@ -285,7 +295,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         timed("instructions", started);
         record("6. Instructions", result);
     }
-    // Scenario order in the report: 1, 2, 3, 4, 5, 6.
+    if profile {
+        let started = Instant::now();
+        let result = scenario::profile::run(&ctx).await;
+        timed("profile", started);
+        record("7. Profile", result);
+    }
+    // Scenario order in the report: 1, 2, 3, 4, 5, 6, 7.
     sections.sort_by_key(|s| s.title.chars().next().unwrap_or('9'));
 
     let report = Report {

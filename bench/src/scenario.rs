@@ -5,11 +5,13 @@
 //! - [`sandbox`]: 2. instantiate + call + drop of a service, pooling vs on-demand;
 //! - [`deploy`]: 3. hot deploy, from accepted to answering, on one server and on three;
 //! - [`scale`]: 4. a server starting with many services, and its memory per service;
-//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind.
+//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind;
+//! - [`profile`]: 7. (when asked for) where a request's CPU time goes, kernel included (perf).
 
 pub mod deploy;
 pub mod http;
 pub mod instructions;
+pub mod profile;
 pub mod sandbox;
 pub mod scale;
 
