@@ -317,7 +317,9 @@ fn parent_share(report: &str) -> f64 {
             let (percent, name) = line.trim_start().split_once('%')?;
             (name.trim() != "[other]").then(|| percent.parse::<f64>().ok())?
         })
-        .sum()
+        .sum::<f64>()
+        // An empty sum is -0.0, which the table would print as "-0.00".
+        + 0.0
 }
 
 fn part(dso: &str, kernel: bool, symbol: &str) -> Part {
@@ -522,6 +524,8 @@ mod tests {
         let wakeups = parent_share("    20.00%  sock_def_readable\n    80.00%  [other]\n");
         let memory = parent_share("    10.00%  do_pagemap_scan\n    90.00%  [other]\n");
         assert_eq!((wakeups, memory), (20.0, 10.0));
+        let none = parent_share("   100.00%  [other]\n");
+        assert!(none == 0.0 && none.is_sign_positive());
         let shares = split(flat, wakeups, memory).expect("samples");
         let expected = [0.2, 0.2, 0.1, 0.2, 0.1, 0.0, 0.1, 0.1, 0.0];
         for (got, want) in shares.iter().zip(expected) {
