@@ -75,9 +75,11 @@ use scenario::{Ctx, Pin, Plan};
 ///               included, for plain hyper and demo.hello fresh and warm (64
 ///               connections), from perf's cpu-clock samples: kernel (TCP, waking wrk,
 ///               instance memory), wasmtime, guest code, hyper and tokio, zato, malloc.
-///               Needs perf (`apt-get install -y linux-perf`) allowed to sample the
-///               kernel (root, or kernel.perf_event_paranoid <= 1). With --keep, the
-///               perf.data files stay in the work directory for `perf report`.
+///               Needs perf (`apt-get install -y linux-perf`) allowed to sample and
+///               name kernel frames (root, or kernel.perf_event_paranoid <= 1 and
+///               kernel.kptr_restrict = 0). With --keep, the files hyper.data,
+///               hello.data and hwarm.data stay in the work directory's perf/ for
+///               `perf report -i`.
 ///
 /// Needs wrk (Debian's package; installed with apt-get when missing and run as root),
 /// the wasm32-wasip2 Rust target, and for the cluster a Redis (and PostgreSQL, else a

@@ -67,7 +67,28 @@ pub struct Ctx<'a> {
     pub wrk: Option<PathBuf>,
 }
 
+/// Connections wrk keeps open in the HTTP scenario's main rows, and in scenarios 6 and 7.
+pub const CONNECTIONS: u32 = 64;
+
 impl Ctx<'_> {
+    /// wrk's load on `url` as the HTTP scenario's main rows apply it ([`CONNECTIONS`],
+    /// pinned as the plan says), for scenarios 6 and 7.
+    pub fn main_load<'u>(
+        &self,
+        url: &'u str,
+        script: Option<&'u Path>,
+        duration: Duration,
+    ) -> crate::wrk::Load<'u> {
+        crate::wrk::Load {
+            url,
+            connections: CONNECTIONS,
+            duration,
+            script,
+            cpu: self.load_cpu(),
+            cores: self.plan.cores,
+        }
+    }
+
     pub fn server_cpu(&self) -> Option<usize> {
         self.plan.pin.map(|p| p.server)
     }

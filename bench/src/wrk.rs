@@ -42,6 +42,22 @@ pub struct Outcome {
     pub socket_errors: u64,
 }
 
+impl Outcome {
+    /// Fails unless wrk counted requests and every one was answered 2xx/3xx without a
+    /// socket error; `what` names the run in the message.
+    pub fn require_clean(&self, what: &str) -> anyhow::Result<()> {
+        if self.requests == 0 || self.non_2xx > 0 || self.socket_errors > 0 {
+            bail!(
+                "{what}: {} requests, {} answers not 2xx, {} socket errors",
+                self.requests,
+                self.non_2xx,
+                self.socket_errors
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Path to wrk, installing Debian's package when it is missing and we are root.
 pub fn ensure_installed() -> anyhow::Result<PathBuf> {
     if let Some(path) = process::which("wrk") {

@@ -474,8 +474,32 @@ fn summarise(outcomes: &[&Outcome]) -> Summary {
     }
 }
 
-/// Makes sure a target answers what it should before it is measured: a benchmark of
-/// 404s would be fast and worthless.
+/// The rows of scenarios 6 and 7: demo.hello at `/demo/hello` with a fresh instance per
+/// request, and its copy [`WARM_SERVICE`] at `/demo/hwarm` with warm instances, as
+/// (label, last path segment); [`deploy_hello_fresh_and_warm`] deploys both.
+pub(crate) const HELLO_FRESH_AND_WARM: [(&str, &str); 2] = [
+    ("zato demo.hello", "hello"),
+    ("zato demo.hello, warm instances (opt-in)", "hwarm"),
+];
+
+/// Deploys demo.hello (the component at `hello`) and its copy [`WARM_SERVICE`], each
+/// behind an HTTP channel, and opts the copy in to warm instances.
+pub(crate) async fn deploy_hello_fresh_and_warm(
+    admin: &Admin,
+    hello: &std::path::Path,
+) -> anyhow::Result<()> {
+    let hello = std::fs::read(hello)?;
+    let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
+    for (bytes, service, path) in [
+        (hello, "demo.hello", "/demo/hello"),
+        (warm, WARM_SERVICE, "/demo/hwarm"),
+    ] {
+        admin.deploy(bytes, service).await?;
+        admin.channel(service, path, service).await?;
+    }
+    opt_in_warm(admin).await
+}
+
 /// Opts the copy of demo.hello in to warm instances of [`WARM_REUSE`] uses each.
 pub(crate) async fn opt_in_warm(admin: &Admin) -> anyhow::Result<()> {
     admin
@@ -486,6 +510,8 @@ pub(crate) async fn opt_in_warm(admin: &Admin) -> anyhow::Result<()> {
         .await
 }
 
+/// Makes sure a target answers what it should before it is measured: a benchmark of
+/// 404s would be fast and worthless.
 async fn check_answer(target: &Target) -> anyhow::Result<()> {
     let body = target.script.as_ref().map(|_| TRANSFORM_BODY);
     check_url(&target.label, &target.url, body, target.expect).await

@@ -23,16 +23,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::Ctx;
-use super::http::{WARM_SERVICE, check_url, opt_in_warm};
-use crate::component::renamed;
+use super::http::{HELLO_FRESH_AND_WARM, check_url, deploy_hello_fresh_and_warm};
+use super::{CONNECTIONS, Ctx};
 use crate::process::{self, Proc};
 use crate::report::{Row, Section, thousands};
-use crate::wrk::{self, Load};
+use crate::wrk;
 use crate::zato::{Env, EnvOptions, wait_for};
 
-/// Connections wrk keeps open, as in the HTTP scenario's main rows.
-const CONNECTIONS: u32 = 64;
 /// How long a server under valgrind may take to start and load its services.
 const START_LIMIT: Duration = Duration::from_secs(300);
 /// What a browser sends besides `Host` (which wrk sets) when it follows a link.
@@ -94,20 +91,13 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
                          script: Option<&Path>|
            -> anyhow::Result<(u64, f64)> {
         callgrind_control(&control, server.proc.pid(), &["-i", "on"])?;
-        wrk::run(wrk, &load(ctx, url, script, warmup)).await?;
+        wrk::run(wrk, &ctx.main_load(url, script, warmup)).await?;
         callgrind_control(&control, server.proc.pid(), &["-z"])?;
-        let outcome = wrk::run(wrk, &load(ctx, url, script, measured)).await?;
+        let outcome = wrk::run(wrk, &ctx.main_load(url, script, measured)).await?;
         callgrind_control(&control, server.proc.pid(), &["-d"])?;
         server.dumps += 1;
         let total = dump_total(&server.out, server.dumps)?;
-        if outcome.requests == 0 || outcome.non_2xx > 0 || outcome.socket_errors > 0 {
-            bail!(
-                "{url} under callgrind: {} requests, {} answers not 2xx, {} socket errors",
-                outcome.requests,
-                outcome.non_2xx,
-                outcome.socket_errors
-            );
-        }
+        outcome.require_clean(&format!("{url} under callgrind"))?;
         Ok((outcome.requests, total as f64 / outcome.requests as f64))
     };
 
@@ -160,21 +150,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         START_LIMIT,
     )
     .await?;
-    let admin = env.admin(0);
-    let hello = std::fs::read(&ctx.artifacts.hello)?;
-    let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
-    for (bytes, service, path) in [
-        (hello, "demo.hello", "/demo/hello"),
-        (warm, WARM_SERVICE, "/demo/hwarm"),
-    ] {
-        admin.deploy(bytes, service).await?;
-        admin.channel(service, path, service).await?;
-    }
-    opt_in_warm(&admin).await?;
-    for (label, service) in [
-        ("zato demo.hello", "hello"),
-        ("zato demo.hello, warm instances (opt-in)", "hwarm"),
-    ] {
+    deploy_hello_fresh_and_warm(&env.admin(0), &ctx.artifacts.hello).await?;
+    for (label, service) in HELLO_FRESH_AND_WARM {
         let url = format!("{}/demo/{service}?name=bench", env.base(0));
         wait_for(&url, &mut zato.proc, START_LIMIT).await?;
         check_url(label, &url, None, "Hello, bench!").await?;
@@ -252,18 +229,6 @@ fn headers_script() -> String {
         .iter()
         .map(|(name, value)| format!("wrk.headers[\"{name}\"] = \"{value}\"\n"))
         .collect()
-}
-
-/// wrk's load on `url`, as the HTTP scenario's main rows apply it.
-fn load<'a>(ctx: &Ctx<'_>, url: &'a str, script: Option<&'a Path>, duration: Duration) -> Load<'a> {
-    Load {
-        url,
-        connections: CONNECTIONS,
-        duration,
-        script,
-        cpu: ctx.load_cpu(),
-        cores: ctx.plan.cores,
-    }
 }
 
 /// `callgrind_control ARGS PID`, which exits 0 whatever happened: its answer must say
