@@ -307,7 +307,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     sections.sort_by_key(|s| s.title.chars().next().unwrap_or('9'));
 
     let report = Report {
-        settings: settings(&plan, &artifacts, ctx.wrk.as_deref(), &load_before),
+        settings: settings(
+            &plan,
+            &cli.scenario,
+            &artifacts,
+            ctx.wrk.as_deref(),
+            &load_before,
+        ),
         machine,
         sections,
     };
@@ -381,8 +387,27 @@ fn load_average() -> String {
 }
 
 /// How the run was set up, printed above the tables.
+/// What the report's `Run:` line calls the run: `full suite`, `--quick`, or the
+/// scenarios named (`--scenario profile, full length`).
+fn run_kind(quick: bool, scenarios: &[Scenario]) -> String {
+    let length = if quick { "--quick" } else { "full length" };
+    if scenarios.is_empty() {
+        return if quick {
+            length.into()
+        } else {
+            "full suite".into()
+        };
+    }
+    let names: Vec<String> = scenarios
+        .iter()
+        .filter_map(|s| Some(s.to_possible_value()?.get_name().to_owned()))
+        .collect();
+    format!("--scenario {}, {length}", names.join(" "))
+}
+
 fn settings(
     plan: &Plan,
+    scenarios: &[Scenario],
     artifacts: &prepare::Artifacts,
     wrk: Option<&std::path::Path>,
     load_before: &str,
@@ -420,7 +445,7 @@ fn settings(
     vec![
         format!(
             "Run: {} on {date}, commit {commit}{}; load average {load_before} at the start, {} at the end.",
-            if plan.quick { "--quick" } else { "full suite" },
+            run_kind(plan.quick, scenarios),
             if dirty {
                 " with uncommitted changes"
             } else {
@@ -450,4 +475,23 @@ fn settings(
                 .map_or("not on the PATH", |(_, v)| v.as_str())
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_line_names_what_ran() {
+        assert_eq!(run_kind(false, &[]), "full suite");
+        assert_eq!(run_kind(true, &[]), "--quick");
+        assert_eq!(
+            run_kind(false, &[Scenario::Profile]),
+            "--scenario profile, full length"
+        );
+        assert_eq!(
+            run_kind(true, &[Scenario::Http, Scenario::Instructions]),
+            "--scenario http instructions, --quick"
+        );
+    }
 }
