@@ -2,8 +2,8 @@
 //!
 //! A zato service is a WebAssembly component that implements the `zato:service` WIT
 //! contract (`wit/service.wit`): it exports `handle` and `info`, and may call the host's
-//! `request`, `log`, `config` and `invoke` capabilities. This crate hides the generated bindings
-//! behind typed wrappers, so that a service is one annotated function:
+//! `request`, `log`, `config` and `invoke` capabilities. This crate hides the generated
+//! bindings behind typed wrappers, so that a service is one annotated function:
 //!
 //! ```
 //! use zato_sdk::prelude::*;

@@ -381,7 +381,9 @@ impl Request {
     /// The first decoded value of the query string parameter `name`.
     pub fn query(&self, name: &str) -> Option<&str> {
         match &self.details {
-            Details::Built(built) => find(&built.http.as_ref()?.query, |key| key == name),
+            Details::Built(built) => find(&built.http.as_ref()?.query, |key| {
+                Lookup::Query.matches(key, name)
+            }),
             Details::Host(host) => host.lookup(&host.query, Lookup::Query, name, from_host::query),
         }
     }
@@ -397,7 +399,9 @@ impl Request {
     /// The value of the `{name}` segment of the channel's path pattern.
     pub fn path_param(&self, name: &str) -> Option<&str> {
         match &self.details {
-            Details::Built(built) => find(&built.http.as_ref()?.path_params, |key| key == name),
+            Details::Built(built) => find(&built.http.as_ref()?.path_params, |key| {
+                Lookup::PathParam.matches(key, name)
+            }),
             Details::Host(host) => host.lookup(
                 &host.path_params,
                 Lookup::PathParam,

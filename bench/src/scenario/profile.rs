@@ -30,12 +30,19 @@ use crate::zato::{Env, EnvOptions, wait_for};
 const FREQUENCY: u32 = 1999;
 /// How long a server may take to start and load its services.
 const START_LIMIT: Duration = Duration::from_secs(120);
-/// Kernel frames under which a sample is the waking of a process blocked on a socket:
-/// wrk, on the other core, when a response reaches it.
-const WAKEUPS: &str = "^sock_def_readable$";
+/// The kernel frame under which a sample is the waking of a process blocked on a
+/// socket: wrk, on the other core, when a response reaches it.
+const WAKEUP_FRAME: &str = "sock_def_readable";
 /// Kernel frames under which a sample is spent on an instance's memory: the dirty-page
 /// scan of wasmtime's pooling allocator, `madvise`, page faults, mappings.
-const MEMORY: &str = "^(do_pagemap_scan|do_madvise|exc_page_fault|__x64_sys_mmap|__x64_sys_munmap|__x64_sys_mprotect)$";
+const MEMORY_FRAMES: [&str; 6] = [
+    "do_pagemap_scan",
+    "do_madvise",
+    "exc_page_fault",
+    "__x64_sys_mmap",
+    "__x64_sys_munmap",
+    "__x64_sys_mprotect",
+];
 
 /// Where a sample was taken, in the table's columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,8 +252,10 @@ fn shares(perf: &Path, data: &Path) -> anyhow::Result<[f64; 9]> {
             data.display()
         );
     }
-    let wakeups = parent_share(&report(&["--sort", "parent", "-p", WAKEUPS])?);
-    let memory = parent_share(&report(&["--sort", "parent", "-p", MEMORY])?);
+    // One report for both: each sample goes under the first of these frames on its stack.
+    let frames: Vec<&str> = std::iter::once(WAKEUP_FRAME).chain(MEMORY_FRAMES).collect();
+    let pattern = format!("^({})$", frames.join("|"));
+    let (wakeups, memory) = parent_shares(&report(&["--sort", "parent", "-p", &pattern])?);
     split(&flat, wakeups, memory).with_context(|| {
         format!(
             "perf report of `{}` has no samples; is perf allowed to sample the server?",
@@ -309,18 +318,24 @@ fn parse_line(line: &str) -> Option<(f64, &str, Mark, &str)> {
     Some((percent, rest[..at].trim(), mark, rest[at + 5..].trim()))
 }
 
-/// The percent of samples a `--sort parent` report puts under the parent pattern (the
-/// rest is `[other]`).
-fn parent_share(report: &str) -> f64 {
-    report
-        .lines()
-        .filter_map(|line| {
-            let (percent, name) = line.trim_start().split_once('%')?;
-            (name.trim() != "[other]").then(|| percent.parse::<f64>().ok())?
-        })
-        .sum::<f64>()
-        // An empty sum is -0.0, which the table would print as "-0.00".
-        + 0.0
+/// The percents of samples a `--sort parent` report puts under [`WAKEUP_FRAME`] and
+/// under [`MEMORY_FRAMES`] (the rest is `[other]`).
+fn parent_shares(report: &str) -> (f64, f64) {
+    let (mut wakeups, mut memory) = (0.0, 0.0);
+    for line in report.lines() {
+        let Some((percent, name)) = line.trim_start().split_once('%') else {
+            continue;
+        };
+        let Ok(percent) = percent.parse::<f64>() else {
+            continue;
+        };
+        match name.trim() {
+            WAKEUP_FRAME => wakeups += percent,
+            name if MEMORY_FRAMES.contains(&name) => memory += percent,
+            _ => {}
+        }
+    }
+    (wakeups, memory)
 }
 
 fn part(dso: &str, mark: Mark, symbol: &str) -> Part {
@@ -469,8 +484,9 @@ mod tests {
      0.03%  95f5dac9c226109de4bbe1b1eb96e58d9deecec47a6bda065b10318c3abc7d94-8d639a2a52bc2921.cwasm  [.] wasm[0]::array_to_wasm_trampoline[201]
 ";
 
-    /// The same profile's `--sort parent -p MEMORY` report, trailing spaces included.
-    const PARENT: &str = "    92.60%  [other]        \n     7.40%  do_pagemap_scan\n\n";
+    /// The same profile's `--sort parent` report for the wake-up and memory frames,
+    /// trailing spaces included.
+    const PARENT: &str = "    78.85%  [other]          \n    13.74%  sock_def_readable\n     7.40%  do_pagemap_scan  \n\n";
 
     fn user(dso: &str, symbol: &str) -> Part {
         part(dso, Mark::User, symbol)
@@ -559,7 +575,7 @@ mod tests {
         );
         // The fixture's lines add up to 24.13%; the memory parent is pagemap's 2.37%
         // here (7.40% in the whole profile, of which the fixture keeps one line).
-        assert_eq!(parent_share(PARENT), 7.4);
+        assert_eq!(parent_shares(PARENT), (13.74, 7.4));
         let shares = split(REPORT, 14.18, 2.37).expect("samples");
         let total = 24.13;
         let expected = [
@@ -577,7 +593,7 @@ mod tests {
             assert!((got - want).abs() < 1e-9, "{shares:?}");
         }
         assert!(split("# nothing sampled\n", 0.0, 0.0).is_none());
-        let none = parent_share("   100.00%  [other]\n");
-        assert!(none == 0.0 && none.is_sign_positive());
+        let (wakeups, memory) = parent_shares("   100.00%  [other]\n");
+        assert!(wakeups == 0.0 && memory == 0.0 && memory.is_sign_positive());
     }
 }
