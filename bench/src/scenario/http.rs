@@ -102,13 +102,11 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
     let mut targets = Vec::new();
 
     eprintln!("[bench] http: starting the baseline, zato and wasmtime serve");
-    let mut cmd = process::command(&ctx.artifacts.hyper, ctx.server_cpu());
-    cmd.arg("127.0.0.1:0");
-    let mut hyper = Proc::spawn("hyper-baseline", cmd, &ctx.logs, true)?;
-    let addr = hyper.first_line()?;
+    let cmd = process::command(&ctx.artifacts.hyper, ctx.server_cpu());
+    let (hyper, url) = spawn_baseline(ctx, "hyper-baseline", cmd)?;
     targets.push(Target {
         label: "hyper hello (baseline)".into(),
-        url: format!("http://{addr}/hello?name=bench"),
+        url,
         script: None,
         server: 0,
         expect: "Hello, bench!",
@@ -481,6 +479,19 @@ pub(crate) const HELLO_FRESH_AND_WARM: [(&str, &str); 2] = [
     ("zato demo.hello", "hello"),
     ("zato demo.hello, warm instances (opt-in)", "hwarm"),
 ];
+
+/// Starts the plain hyper baseline from `cmd` (the binary, perhaps under a wrapper) on a
+/// free port of 127.0.0.1, and gives its process and the URL of its hello.
+pub(crate) fn spawn_baseline(
+    ctx: &Ctx<'_>,
+    name: &str,
+    mut cmd: std::process::Command,
+) -> anyhow::Result<(Proc, String)> {
+    cmd.arg("127.0.0.1:0");
+    let mut hyper = Proc::spawn(name, cmd, &ctx.logs, true)?;
+    let addr = hyper.first_line()?;
+    Ok((hyper, format!("http://{addr}/hello?name=bench")))
+}
 
 /// Deploys demo.hello (the component at `hello`) and its copy [`WARM_SERVICE`], each
 /// behind an HTTP channel, and opts the copy in to warm instances.

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::http::{HELLO_FRESH_AND_WARM, check_url, deploy_hello_fresh_and_warm};
+use super::http::{HELLO_FRESH_AND_WARM, check_url, deploy_hello_fresh_and_warm, spawn_baseline};
 use super::{CONNECTIONS, Ctx};
 use crate::process::{self, Proc};
 use crate::report::{Row, Section, thousands};
@@ -102,19 +102,17 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     };
 
     eprintln!("[bench] instructions: plain hyper under callgrind");
-    let mut cmd = process::command_under(
+    let cmd = process::command_under(
         &under_callgrind("hyper.out"),
         &ctx.artifacts.hyper,
         ctx.server_cpu(),
     );
-    cmd.arg("127.0.0.1:0");
+    let (proc, url) = spawn_baseline(ctx, "hyper-callgrind", cmd)?;
     let mut hyper = Counted {
-        proc: Proc::spawn("hyper-callgrind", cmd, &ctx.logs, true)?,
+        proc,
         out: dir.join("hyper.out"),
         dumps: 0,
     };
-    let addr = hyper.proc.first_line()?;
-    let url = format!("http://{addr}/hello?name=bench");
     check_url("hyper under callgrind", &url, None, "Hello, bench!").await?;
     let mut results = Vec::new();
     for script in [None, Some(headers.as_path())] {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::http::{HELLO_FRESH_AND_WARM, check_url, deploy_hello_fresh_and_warm};
+use super::http::{HELLO_FRESH_AND_WARM, check_url, deploy_hello_fresh_and_warm, spawn_baseline};
 use super::{CONNECTIONS, Ctx};
 use crate::process::{self, Proc};
 use crate::report::{Row, Section, thousands};
@@ -81,7 +81,7 @@ struct Profile {
     /// Server CPU time per request, µs.
     cpu_per_request: f64,
     /// Shares of the samples, in the order of [`PARTS`]; they add up to 1.
-    shares: [f64; 9],
+    shares: [f64; PARTS.len()],
 }
 
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
@@ -100,11 +100,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     };
 
     eprintln!("[bench] profile: plain hyper under perf");
-    let mut cmd = process::command(&ctx.artifacts.hyper, ctx.server_cpu());
-    cmd.arg("127.0.0.1:0");
-    let mut hyper = Proc::spawn("hyper-profile", cmd, &ctx.logs, true)?;
-    let addr = hyper.first_line()?;
-    let url = format!("http://{addr}/hello?name=bench");
+    let cmd = process::command(&ctx.artifacts.hyper, ctx.server_cpu());
+    let (hyper, url) = spawn_baseline(ctx, "hyper-profile", cmd)?;
     check_url("hyper", &url, None, "Hello, bench!").await?;
     let mut profiles = vec![
         sample
@@ -231,7 +228,7 @@ fn check_perf(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// The samples of `data` split into [`PARTS`], as shares that add up to 1.
-fn shares(perf: &Path, data: &Path) -> anyhow::Result<[f64; 9]> {
+fn shares(perf: &Path, data: &Path) -> anyhow::Result<[f64; PARTS.len()]> {
     let report = |args: &[&str]| -> anyhow::Result<String> {
         let mut cmd = std::process::Command::new(perf);
         cmd.arg("report")
@@ -242,11 +239,7 @@ fn shares(perf: &Path, data: &Path) -> anyhow::Result<[f64; 9]> {
         process::run("perf report", &mut cmd)
     };
     let flat = report(&["--sort", "dso,sym", "--percent-limit", "0"])?;
-    let named_kernel_frames = flat
-        .lines()
-        .filter_map(parse_line)
-        .any(|(_, _, mark, symbol)| mark == Mark::Kernel && !symbol.starts_with("0x"));
-    if !named_kernel_frames {
+    if !names_kernel_functions(&flat) {
         bail!(
             "perf's report of `{}` names no kernel function; it needs {PERMISSIONS}",
             data.display()
@@ -264,9 +257,17 @@ fn shares(perf: &Path, data: &Path) -> anyhow::Result<[f64; 9]> {
     })
 }
 
+/// Whether a flat report (`--sort dso,sym`) names a kernel function: where
+/// `kernel.kptr_restrict` hides the kernel's symbols, its samples are bare addresses.
+fn names_kernel_functions(flat: &str) -> bool {
+    flat.lines()
+        .filter_map(parse_line)
+        .any(|(_, _, mark, symbol)| mark == Mark::Kernel && !symbol.starts_with("0x"))
+}
+
 /// Shares of [`PARTS`] from a flat report (`--sort dso,sym`) and the shares of all
 /// samples taken under the wake-up and memory frames.
-fn split(flat: &str, wakeups: f64, memory: f64) -> Option<[f64; 9]> {
+fn split(flat: &str, wakeups: f64, memory: f64) -> Option<[f64; PARTS.len()]> {
     let mut by_part = [0.0; 7];
     for (percent, dso, mark, symbol) in flat.lines().filter_map(parse_line) {
         by_part[part(dso, mark, symbol) as usize] += percent;
@@ -529,6 +530,13 @@ mod tests {
         for (symbol, expected) in cases {
             assert_eq!(user("zato", symbol), expected, "{symbol}");
         }
+    }
+
+    #[test]
+    fn a_report_whose_kernel_samples_are_addresses_is_refused() {
+        assert!(names_kernel_functions(REPORT));
+        let hidden = "    14.18%  [kernel.kallsyms]  [k] 0xffffffff81a2b3c4\n     3.85%  libc.so.6  [.] __memmove_avx512_unaligned_erms\n";
+        assert!(!names_kernel_functions(hidden));
     }
 
     #[test]
