@@ -30,6 +30,18 @@ pub struct EnvOptions<'a> {
     pub odb: Option<&'a str>,
 }
 
+impl<'a> EnvOptions<'a> {
+    /// One server on the embedded defaults (SQLite, the in-memory broker).
+    pub fn one_server(cluster: &'a str) -> Self {
+        Self {
+            servers: 1,
+            cluster,
+            redis: None,
+            odb: None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Credentials {
     username: String,

@@ -56,12 +56,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let env = Env::create(
         &ctx.artifacts.zato,
         &ctx.work.join("deploy"),
-        &EnvOptions {
-            servers: 1,
-            cluster: "bench-deploy",
-            redis: None,
-            odb: None,
-        },
+        &EnvOptions::one_server("bench-deploy"),
     )?;
     let procs = start_all(&env, 1, ctx).await?;
     measure(ctx, &env, 1, "1 server", &versions, &mut section).await?;

@@ -116,12 +116,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
     let env = Env::create(
         &ctx.artifacts.zato,
         &ctx.work.join("http"),
-        &EnvOptions {
-            servers: 1,
-            cluster: "bench-http",
-            redis: None,
-            odb: None,
-        },
+        &EnvOptions::one_server("bench-http"),
     )?;
     let mut zato = env.start(0, ctx.server_cpu(), &ctx.logs)?;
     wait_for(

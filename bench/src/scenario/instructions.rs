@@ -129,12 +129,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let env = Env::create(
         &ctx.artifacts.zato,
         &ctx.work.join("instructions"),
-        &EnvOptions {
-            servers: 1,
-            cluster: "bench-instructions",
-            redis: None,
-            odb: None,
-        },
+        &EnvOptions::one_server("bench-instructions"),
     )?;
     raise_epoch_tick(&env.dir.join("server1/server.toml"))?;
     let mut zato = Counted {

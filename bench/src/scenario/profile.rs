@@ -114,12 +114,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let env = Env::create(
         &ctx.artifacts.zato,
         &ctx.work.join("profile"),
-        &EnvOptions {
-            servers: 1,
-            cluster: "bench-profile",
-            redis: None,
-            odb: None,
-        },
+        &EnvOptions::one_server("bench-profile"),
     )?;
     let mut zato = env.start(0, ctx.server_cpu(), &ctx.logs)?;
     let ping = format!("{}/zato/ping", env.base(0));

@@ -188,12 +188,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn options() -> EnvOptions<'static> {
-    EnvOptions {
-        servers: 1,
-        cluster: "bench-scale",
-        redis: None,
-        odb: None,
-    }
+    EnvOptions::one_server("bench-scale")
 }
 
 fn ping(env: &Env) -> String {
