@@ -18,15 +18,19 @@ use http::StatusCode;
 pub use auth::{AdminAuth, hash_password};
 
 use crate::api::ServerStatus;
-use crate::channel::http::{Channels, error_response, json_response};
+use crate::channel::http::Channels;
 use crate::deploy::Deployer;
+use crate::http_response::{error_response, json_response};
 use crate::odb::Odb;
+use crate::reload::Reloader;
 
 /// What the admin API's handlers share.
 pub struct AdminState {
     pub deployer: Arc<Deployer>,
     pub odb: Arc<dyn Odb>,
     pub channels: Arc<Channels>,
+    /// Reloads what the admin API changed here, and tells the other servers.
+    pub reloader: Arc<Reloader>,
     pub server_name: String,
     pub address: String,
     pub started: Instant,

@@ -1,3 +1,118 @@
-//! Channels: how requests reach services. Only [`http`] builds HTTP responses.
+//! Channels: how requests reach services.
+//!
+//! Every channel kind (HTTP, the admin API's invoke, and SOAP, AMQP, ZeroMQ and the
+//! scheduler next) calls a service through [`call_service`], which gives the call its
+//! deadline and logs its failure alike for all of them, and maps the failure's
+//! channel-neutral [`ErrorKind`] in one place of its own (HTTP: `http_response::status_of`).
+//!
+//! Adding a channel kind: a module here (its listener or consumer, its configuration as
+//! a reloadable kind, its [`RequestDetails`]), a `channel-kind` case in the WIT contract's
+//! next patch version, and one line in `server.rs` that starts it.
+//!
+//! [`ErrorKind`]: crate::runtime::ErrorKind
+//! [`RequestDetails`]: crate::runtime::RequestDetails
 
 pub mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::DataFormat;
+use crate::runtime::{
+    self, CallContext, CallError, ChannelKind, ErrorKind, RequestDetails, Response, Runtime,
+};
+
+/// One request for a service, as a channel received it.
+pub struct Inbound<'a> {
+    /// Correlation id ([`new_cid`]), unique per incoming request.
+    pub cid: &'a str,
+    pub service: &'a str,
+    pub channel: ChannelKind,
+    pub payload: &'a [u8],
+    pub data_format: DataFormat,
+    /// What the service may read of the request beyond its payload.
+    pub details: Box<dyn RequestDetails>,
+    /// The channel's own timeout; `None`: the server's default.
+    pub timeout: Option<Duration>,
+}
+
+/// Calls a service for a channel: within the channel's timeout (or the server's
+/// default), with its input validated against the service's declared fields (by the
+/// runtime, so that an `invoke` gets the same check), and its failure logged.
+pub async fn call_service(
+    runtime: &Arc<Runtime>,
+    inbound: Inbound<'_>,
+) -> Result<Response, CallError> {
+    let timeout = inbound
+        .timeout
+        .unwrap_or_else(|| runtime.settings().default_timeout());
+    let request = runtime::Request {
+        cid: inbound.cid,
+        channel: inbound.channel,
+        payload: inbound.payload,
+        data_format: to_wit_format(inbound.data_format),
+        details: inbound.details,
+    };
+    let result = runtime
+        .call(inbound.service, request, CallContext::new(timeout))
+        .await;
+    if let Err(error) = &result {
+        let cid = inbound.cid;
+        match error.kind() {
+            // A starting server answers this way on purpose, and the caller is told.
+            _ if matches!(error, CallError::NotLoaded(_)) => tracing::debug!(cid, "{error}"),
+            ErrorKind::Retry
+            | ErrorKind::Timeout
+            | ErrorKind::LoopDetected
+            | ErrorKind::Internal => {
+                tracing::error!(cid, "{error}")
+            }
+            _ => tracing::debug!(cid, "{error}"),
+        }
+    }
+    result
+}
+
+/// A channel's data format as the WIT contract names it.
+pub fn to_wit_format(format: DataFormat) -> runtime::DataFormat {
+    match format {
+        DataFormat::Json => runtime::DataFormat::Json,
+        DataFormat::Xml => runtime::DataFormat::Xml,
+        DataFormat::Raw => runtime::DataFormat::Raw,
+    }
+}
+
+/// A new correlation id: 32 hex characters (128 random bits), unique per incoming
+/// request. From the thread's CSPRNG, which the OS seeds, rather than a uuid v4, which
+/// would ask the kernel on every request; written into a byte array and allocated once,
+/// since this runs on every request.
+pub fn new_cid() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::random::<u128>();
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    String::from_utf8(digits.to_vec()).expect("hex digits are ASCII")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cid_is_32_lowercase_hex_digits_of_fresh_randomness() {
+        let cids: Vec<String> = (0..64).map(|_| new_cid()).collect();
+        for cid in &cids {
+            assert_eq!(cid.len(), 32, "{cid}");
+            assert!(
+                cid.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{cid}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = cids.iter().collect();
+        assert_eq!(distinct.len(), cids.len());
+        // Every digit position is used: the value is not truncated or shifted.
+        assert!((0..32).all(|i| cids.iter().any(|c| c.as_bytes()[i] != b'0')));
+    }
+}

@@ -15,26 +15,23 @@
 //!
 //! [`Registry::install`]: crate::runtime::Registry::install
 
-mod startup;
+mod load;
+mod lock;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::api::{DataFormat, DeleteOutcome, DeployOutcome, HttpChannel, ServiceInfo};
-use crate::channel::http::ChannelRouter;
-use crate::kvdb::{Broker, Kvdb, KvdbError};
+use crate::api::{DeleteOutcome, DeployOutcome, ServiceInfo};
+use crate::kvdb::{Kvdb, KvdbError};
 use crate::odb::{NewVersion, Odb, OdbError, VersionRef};
+use crate::reload::{Notice, Notifier, Reloadable};
 use crate::runtime::{CallError, CompileError, Compiled, LoadedService, Runtime};
-pub use startup::{Progress, Startup};
+pub use load::{LoadProgress, Progress};
 
-/// The broker channel on which deploys and configuration changes are announced.
-pub const NOTICES: &str = "zato.notices";
-/// How long a deploy lock lives if its holder dies.
-const LOCK_TTL: Duration = Duration::from_secs(60);
 const LONGEST_NAME: usize = 200;
 
 #[derive(Debug, Error)]
@@ -58,11 +55,14 @@ pub enum DeployError {
     #[error("service `{0}` is not deployed")]
     NotDeployed(String),
     #[error("another deploy of the same bytes did not finish within {0:?}")]
-    LockTimeout(Duration),
+    LockTimeout(std::time::Duration),
     #[error(transparent)]
     Odb(#[from] OdbError),
     #[error(transparent)]
     Kvdb(#[from] KvdbError),
+    /// What a [`DeployHook`] could not do (the version is deployed all the same).
+    #[error("{0:#}")]
+    Hook(anyhow::Error),
 }
 
 impl DeployError {
@@ -75,31 +75,22 @@ impl DeployError {
     }
 }
 
-/// What servers tell each other on the broker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Notice {
-    /// A new version of a service (or its deletion) is in the ODB.
-    Service {
-        name: String,
-        version: i64,
-        sha256: String,
-        deleted: bool,
-    },
-    /// HTTP channels changed.
-    Channels,
-    /// Some service's configuration changed.
-    Config,
+/// Something to do once this server's pipeline has deployed a service (a deploy that
+/// came in through one of its doors, not one applied from another server's notice): the
+/// development environment's automatic HTTP channel, say. Lets `deploy` call what it
+/// knows nothing about.
+#[async_trait]
+pub trait DeployHook: Send + Sync {
+    async fn deployed(&self, service: &str) -> anyhow::Result<()>;
 }
 
 pub struct Deployer {
     runtime: Arc<Runtime>,
     odb: Arc<dyn Odb>,
     kvdb: Arc<dyn Kvdb>,
-    broker: Arc<dyn Broker>,
+    notifier: Arc<Notifier>,
     server: String,
-    /// See `DeploySettings::auto_http_channels`.
-    auto_http_channels: bool,
+    hooks: Vec<Arc<dyn DeployHook>>,
     /// Serialises applying versions on this server: a broadcast and a reconcile of the
     /// same version must not both compile it.
     apply_lock: tokio::sync::Mutex<()>,
@@ -114,17 +105,17 @@ impl Deployer {
         runtime: Arc<Runtime>,
         odb: Arc<dyn Odb>,
         kvdb: Arc<dyn Kvdb>,
-        broker: Arc<dyn Broker>,
+        notifier: Arc<Notifier>,
         server: String,
-        auto_http_channels: bool,
+        hooks: Vec<Arc<dyn DeployHook>>,
     ) -> Self {
         Self {
             runtime,
             odb,
             kvdb,
-            broker,
+            notifier,
             server,
-            auto_http_channels,
+            hooks,
             apply_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -151,25 +142,21 @@ impl Deployer {
         crate::runtime::check_header(&bytes).map_err(refused)?;
         let sha256 = sha256_hex(&bytes);
 
-        let lock_key = format!("deploy-lock:{sha256}");
-        let token = uuid::Uuid::new_v4().to_string();
-        let deadline = Instant::now() + LOCK_TTL;
         // Someone else deploying these exact bytes (another server watching the same
         // pickup directory, most often) holds the lock: wait for them. Once it is free,
         // the ODB has their version and `deploy_locked` finds it unchanged, so this server
         // only compiles the component for itself (from its artifact cache, if it has it).
-        while !self.kvdb.try_lock(&lock_key, &token, LOCK_TTL).await? {
-            if Instant::now() > deadline {
-                return Err(DeployError::LockTimeout(LOCK_TTL));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let settings = self.runtime.settings();
+        let longest = settings.compile_timeout() + settings.info_timeout() + lock::TTL;
+        let lock = lock::DeployLock::acquire(
+            &self.kvdb,
+            format!("deploy-lock:{sha256}"),
+            lock::TTL,
+            longest,
+        )
+        .await?;
         let result = self.deploy_locked(bytes, source, sha256, started).await;
-        if let Err(e) = self.kvdb.unlock(&lock_key, &token).await {
-            tracing::warn!(
-                "could not release deploy lock `{lock_key}` (it expires by itself): {e}"
-            );
-        }
+        lock.release().await;
         result
     }
 
@@ -229,15 +216,16 @@ impl Deployer {
             let _apply = self.apply_lock.lock().await;
             self.install(compiled, info, version, sha256.clone()).await;
         }
-        self.notify(&Notice::Service {
-            name: name.clone(),
-            version,
-            sha256: sha256.clone(),
-            deleted: false,
-        })
-        .await;
-        if self.auto_http_channels {
-            self.ensure_http_channel(&name).await?;
+        self.notifier
+            .publish(&Notice::Service {
+                name: name.clone(),
+                version,
+                sha256: sha256.clone(),
+                deleted: false,
+            })
+            .await;
+        for hook in &self.hooks {
+            hook.deployed(&name).await.map_err(DeployError::Hook)?;
         }
         tracing::info!(
             service = %name,
@@ -254,38 +242,6 @@ impl Deployer {
             from_cache,
             elapsed_ms: started.elapsed().as_millis() as u64,
         })
-    }
-
-    /// Gives `service` an HTTP channel at `/` + its name with dots as slashes, unless
-    /// some channel already routes to it or that path would clash with another channel.
-    async fn ensure_http_channel(&self, service: &str) -> Result<(), DeployError> {
-        let mut channels = self.odb.http_channels().await?;
-        if channels.iter().any(|c| c.service == service) {
-            return Ok(());
-        }
-        let channel = HttpChannel {
-            name: service.to_owned(),
-            path: format!("/{}", service.replace('.', "/")),
-            methods: Vec::new(),
-            service: service.to_owned(),
-            data_format: DataFormat::Json,
-            timeout_ms: 0,
-        };
-        channels.push(channel.clone());
-        // A channel that would stop the route table from building is never stored.
-        if let Err(e) = ChannelRouter::build(&channels) {
-            tracing::warn!(service, "no automatic HTTP channel: {e}");
-            return Ok(());
-        }
-        match self.odb.create_http_channel(&channel).await {
-            Ok(()) => {
-                tracing::info!(service, path = %channel.path, "automatic HTTP channel created");
-                self.notify(&Notice::Channels).await;
-            }
-            Err(OdbError::Conflict(e)) => tracing::warn!(service, "no automatic HTTP channel: {e}"),
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
     }
 
     /// Deletes a service: its deletion is stored as a new version.
@@ -313,13 +269,14 @@ impl Deployer {
             deleted: true,
         };
         self.apply(&target).await;
-        self.notify(&Notice::Service {
-            name: name.to_owned(),
-            version,
-            sha256: String::new(),
-            deleted: true,
-        })
-        .await;
+        self.notifier
+            .publish(&Notice::Service {
+                name: name.to_owned(),
+                version,
+                sha256: String::new(),
+                deleted: true,
+            })
+            .await;
         tracing::info!(service = %name, version, "deleted");
         Ok(DeleteOutcome {
             name: name.to_owned(),
@@ -393,11 +350,11 @@ impl Deployer {
         }
     }
 
-    /// Brings this server in line with the ODB: every service's latest version, and
-    /// every service's configuration.
+    /// Brings this server in line with the ODB: every service's latest version. Service
+    /// configurations are a kind of their own, reloaded before this one (`server.rs`
+    /// registers them first), so that a service installed here never runs without its
+    /// configuration.
     pub async fn reconcile(&self) -> Result<(), DeployError> {
-        // Configurations first: a service installed below never runs without its own.
-        self.reload_configs().await?;
         let latest = self.odb.latest_versions().await?;
         for target in &latest {
             let known = self.runtime.registry().known_version(&target.name);
@@ -414,15 +371,25 @@ impl Deployer {
             .set_configs(self.odb.service_configs().await?);
         Ok(())
     }
+}
 
-    /// Publishes a notice; a lost notice only delays other servers until they reconcile.
-    pub async fn notify(&self, notice: &Notice) {
-        let payload = serde_json::to_vec(notice).expect("notices serialise");
-        if let Err(e) = self.broker.publish(NOTICES, &payload).await {
-            tracing::warn!(
-                "cannot publish {notice:?} (servers will catch up when they reconcile): {e}"
-            );
-        }
+/// The deployed services as a reloadable kind: [`Deployer::reconcile`].
+pub struct ServicesReload(pub Arc<Deployer>);
+
+#[async_trait]
+impl Reloadable for ServicesReload {
+    async fn reload(&self) -> anyhow::Result<()> {
+        Ok(self.0.reconcile().await?)
+    }
+}
+
+/// Service configurations as a reloadable kind: [`Deployer::reload_configs`].
+pub struct ConfigsReload(pub Arc<Deployer>);
+
+#[async_trait]
+impl Reloadable for ConfigsReload {
+    async fn reload(&self) -> anyhow::Result<()> {
+        Ok(self.0.reload_configs().await?)
     }
 }
 
@@ -455,21 +422,5 @@ mod tests {
         assert!(check_name(".hidden").is_err());
         assert!(check_name("a/b").is_err());
         assert!(check_name(&"x".repeat(201)).is_err());
-    }
-
-    #[test]
-    fn notices_have_a_stable_wire_form() {
-        let n = Notice::Service {
-            name: "a".into(),
-            version: 2,
-            sha256: "ff".into(),
-            deleted: false,
-        };
-        let text = serde_json::to_string(&n).unwrap();
-        assert_eq!(
-            text,
-            r#"{"kind":"service","name":"a","version":2,"sha256":"ff","deleted":false}"#
-        );
-        assert_eq!(serde_json::from_str::<Notice>(&text).unwrap(), n);
     }
 }

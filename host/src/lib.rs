@@ -4,18 +4,21 @@
 //! sandboxes and exposes them through channels. Services are hot-deployed: new bytes go
 //! through one pipeline whatever door they came in by (pickup directory, admin API).
 //!
-//! Layout:
-//! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call.
-//!   It knows nothing about HTTP.
-//! - [`capability`]: host imports offered to services (`log`, `config`, `invoke`), one
-//!   file per WIT interface.
+//! Layout, from the bottom up (a module uses only those above it in this list, and
+//! `server` wires them all; `layers.rs` checks it, so there is no cycle):
+//! - [`api`]: the admin API's wire types (the `zato-api` crate), [`config`]: the typed
+//!   configuration file, [`sio`]: Simple IO validation.
+//! - [`odb`]: the operational database (sqlx), [`kvdb`]: key/values, locks and the
+//!   broker; [`reload`]: notices and reloadable kinds of configuration.
+//! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call;
+//!   it knows nothing about HTTP or any other channel. [`capability`]: the host imports
+//!   offered to services, one module per WIT interface, linked by the runtime.
 //! - [`deploy`]: the deploy pipeline (validate, lock, compile, store, publish, apply,
-//!   reconcile). The ODB's version number is the fencing token.
-//! - [`pickup`]: the watched hot-deploy directory, feeding [`deploy`].
-//! - [`channel`]: how requests reach services; only `channel::http` builds HTTP responses.
+//!   reconcile); the ODB's version number is the fencing token. [`pickup`] feeds it.
+//! - [`http_response`]: the one place where errors become HTTP responses.
+//! - [`channel`]: how requests reach services ([`channel::call_service`], shared by all).
 //! - [`admin`]: the authenticated admin API under `/zato/api/`.
-//! - [`odb`]: the operational database (sqlx), [`kvdb`]: key/values, locks and the broker.
-//! - [`server`]: wires it all together; [`config`]: the typed configuration file.
+//! - [`server`]: wires it all together and runs the loops.
 //!
 //! Invariant: guest input never panics the host. A trap, a timeout or a memory bomb
 //! fails the one request it belongs to, with a message naming the service and the cid.
@@ -26,11 +29,16 @@ pub mod capability;
 pub mod channel;
 pub mod config;
 pub mod deploy;
+pub mod http_response;
 pub mod kvdb;
 pub mod odb;
 pub mod pickup;
+pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod sio;
 
 pub use server::Server;
+
+#[cfg(test)]
+mod layers;

@@ -32,7 +32,7 @@ pub use bindings::{
     ChannelKind, DataFormat, Error as ServiceError, Field, FieldType, Response, ServiceInfo,
 };
 pub use engine::AllocatorKind;
-pub use error::{CallError, CompileError};
+pub use error::{CallError, CompileError, ErrorKind};
 pub use registry::{LoadedService, Registry};
 pub use request::{Request, RequestDetails, StaticDetails};
 pub use warm::REUSE_KEY;

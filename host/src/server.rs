@@ -1,5 +1,12 @@
 //! A running server: the runtime, the ODB, the KVDB, the deploy pipeline, the HTTP
 //! listener, the pickup watcher and the background loops, started and stopped together.
+//!
+//! This is where the parts are wired, and the one place that knows them all: a new
+//! reloadable kind of configuration is registered here (one line), a new channel kind
+//! is started here (one line), a new host capability is linked in `runtime.rs`.
+
+mod loops;
+mod startup;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,12 +18,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminAuth, AdminState};
-use crate::channel::http::{self, Channels, HttpState};
+use crate::channel::http::{self, AutoHttpChannels, Channels, HttpState};
 use crate::config::ServerConfig;
-use crate::deploy::{Deployer, NOTICES, Notice, Startup};
-use crate::kvdb::{self, BrokerEvent};
-use crate::odb::{Odb, SqlOdb, VersionRef};
+use crate::deploy::{ConfigsReload, DeployHook, Deployer, ServicesReload};
+use crate::kvdb;
+use crate::odb::{Odb, SqlOdb};
+use crate::reload::{Kind, NOTICES, Notifier, Reloader};
 use crate::runtime::Runtime;
+pub use startup::Startup;
 
 pub struct Server {
     addr: SocketAddr,
@@ -30,7 +39,7 @@ pub struct Server {
 
 impl Server {
     /// Starts a server and returns once it listens. The services in the ODB are loaded
-    /// in the background: [`Server::loaded`] waits for them (see `deploy::startup`).
+    /// in the background: [`Server::loaded`] waits for them (see `deploy/load.rs`).
     pub async fn start(config: ServerConfig) -> anyhow::Result<Self> {
         let started = Instant::now();
         let runtime =
@@ -45,15 +54,34 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on `{}`", config.bind))?;
         let addr = listener.local_addr()?;
+        let notifier = Arc::new(Notifier::new(broker.clone()));
+        let channels = Arc::new(Channels::new(odb.clone()));
+        let mut hooks: Vec<Arc<dyn DeployHook>> = Vec::new();
+        if config.deploy.auto_http_channels {
+            hooks.push(Arc::new(AutoHttpChannels::new(
+                channels.clone(),
+                odb.clone(),
+                notifier.clone(),
+            )));
+        }
         let deployer = Arc::new(Deployer::new(
             runtime.clone(),
             odb.clone(),
             kvdb,
-            broker.clone(),
+            notifier.clone(),
             config.name.clone(),
-            config.deploy.auto_http_channels,
+            hooks,
         ));
-        let channels = Arc::new(Channels::new(odb.clone()));
+        // Every reloadable kind, in reload order: what others depend on comes first
+        // (a service never runs without its configuration; a channel names a service).
+        let mut reloader = Reloader::new(notifier);
+        reloader.register(
+            Kind::ServiceConfigs,
+            Arc::new(ConfigsReload(deployer.clone())),
+        );
+        reloader.register(Kind::Services, Arc::new(ServicesReload(deployer.clone())));
+        reloader.register(Kind::HttpChannels, channels.clone());
+        let reloader = Arc::new(reloader);
         let shutdown = CancellationToken::new();
 
         odb.register_server(
@@ -66,7 +94,7 @@ impl Server {
         let notices = broker.subscribe(NOTICES).await?;
         channels.reload().await?;
         let startup = Arc::new(Startup::default());
-        let todo = deployer.plan_load(&startup).await?;
+        let todo = deployer.plan_load(startup.progress()).await?;
 
         let auth = Arc::new(AdminAuth::new(
             config.admin.username.clone(),
@@ -76,18 +104,22 @@ impl Server {
             deployer: deployer.clone(),
             odb: odb.clone(),
             channels: channels.clone(),
+            reloader: reloader.clone(),
             server_name: config.name.clone(),
             address: http::base_url(addr),
             started,
             dead_after_ms: config.membership.dead_after_ms as i64,
         });
+        let system = startup::ping_route(
+            admin::router(admin_state, auth, config.runtime.max_component_bytes),
+            startup.clone(),
+            config.name.clone(),
+        );
         let http_state = Arc::new(HttpState {
             runtime: runtime.clone(),
             channels: channels.clone(),
-            admin: admin::router(admin_state, auth, config.runtime.max_component_bytes),
+            system,
             settings: config.http.clone(),
-            server_name: config.name.clone(),
-            startup: startup.clone(),
         });
 
         let mut tasks = vec![tokio::spawn(http::serve(
@@ -95,28 +127,27 @@ impl Server {
             http_state,
             shutdown.clone(),
         ))];
-        tasks.push(tokio::spawn(load_services(
+        tasks.push(tokio::spawn(loops::load_services(
             todo,
             deployer.clone(),
-            channels.clone(),
+            reloader.clone(),
             startup.clone(),
             shutdown.clone(),
         )));
-        tasks.push(tokio::spawn(follow_notices(
+        tasks.push(tokio::spawn(loops::follow_notices(
             notices,
             deployer.clone(),
-            channels.clone(),
+            reloader.clone(),
             startup.clone(),
             shutdown.clone(),
         )));
-        tasks.push(tokio::spawn(reconcile_loop(
-            deployer.clone(),
-            channels.clone(),
+        tasks.push(tokio::spawn(loops::reconcile(
+            reloader.clone(),
             startup.clone(),
             Duration::from_millis(config.deploy.reconcile_interval_ms.max(100)),
             shutdown.clone(),
         )));
-        tasks.push(tokio::spawn(heartbeat(
+        tasks.push(tokio::spawn(loops::heartbeat(
             odb.clone(),
             config.name.clone(),
             Duration::from_millis(config.membership.heartbeat_ms.max(100)),
@@ -186,126 +217,5 @@ impl Server {
         self.odb.deregister_server(&self.name).await?;
         tracing::info!(server = %self.name, "stopped");
         Ok(())
-    }
-}
-
-/// The first load of the ODB's services, while the server already listens.
-async fn load_services(
-    todo: Vec<VersionRef>,
-    deployer: Arc<Deployer>,
-    channels: Arc<Channels>,
-    startup: Arc<Startup>,
-    shutdown: CancellationToken,
-) {
-    tokio::select! {
-        // A server stopped while loading never reports itself loaded.
-        _ = shutdown.cancelled() => {}
-        _ = deployer.load(todo, &startup) => {
-            if let Err(e) = channels.reload().await {
-                tracing::warn!("reloading channels failed: {e:#}");
-            }
-            startup.finish();
-        }
-    }
-}
-
-async fn follow_notices(
-    mut notices: tokio::sync::mpsc::Receiver<BrokerEvent>,
-    deployer: Arc<Deployer>,
-    channels: Arc<Channels>,
-    startup: Arc<Startup>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            event = notices.recv() => match event {
-                Some(event) => event,
-                None => return,
-            },
-        };
-        let notice = match event {
-            BrokerEvent::Message(payload) => match serde_json::from_slice::<Notice>(&payload) {
-                Ok(notice) => notice,
-                Err(e) => {
-                    tracing::warn!("ignoring an unreadable notice: {e}");
-                    continue;
-                }
-            },
-            // While the first load runs, the reconcile loop has yet to start: it will
-            // catch up on what the lost connection missed.
-            BrokerEvent::Reconnected if startup.is_loading() => continue,
-            BrokerEvent::Reconnected => {
-                if let Err(e) = deployer.reconcile().await {
-                    tracing::warn!("reconcile after reconnecting failed: {e}");
-                }
-                continue;
-            }
-        };
-        let result = match notice {
-            Notice::Service {
-                name,
-                version,
-                sha256,
-                deleted,
-            } => {
-                deployer
-                    .apply(&VersionRef {
-                        name,
-                        version,
-                        sha256,
-                        deleted,
-                    })
-                    .await;
-                Ok(())
-            }
-            Notice::Channels => channels.reload().await,
-            Notice::Config => deployer.reload_configs().await.map_err(Into::into),
-        };
-        if let Err(e) = result {
-            tracing::warn!("cannot apply a notice (the next reconcile will): {e:#}");
-        }
-    }
-}
-
-/// Pub/sub is at-most-once: reconciling with the ODB turns a lost notice into a delay.
-async fn reconcile_loop(
-    deployer: Arc<Deployer>,
-    channels: Arc<Channels>,
-    startup: Arc<Startup>,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    // Until the first load is done, a reconcile would only redo its work one by one.
-    tokio::select! {
-        _ = shutdown.cancelled() => return,
-        _ = startup.wait() => {}
-    }
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        if let Err(e) = deployer.reconcile().await {
-            tracing::warn!("reconcile failed: {e}");
-        }
-        if let Err(e) = channels.reload().await {
-            tracing::warn!("reloading channels failed: {e:#}");
-        }
-    }
-}
-
-async fn heartbeat(odb: Arc<dyn Odb>, name: String, every: Duration, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        if let Err(e) = odb.touch_server(&name).await {
-            tracing::warn!("heartbeat failed: {e}");
-        }
     }
 }

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use http::{HeaderValue, StatusCode, header};
 use sha2::{Digest, Sha256};
 
-use crate::channel::http::error_response;
+use crate::http_response::error_response;
 
 /// Verified credentials remembered, so argon2 (slow on purpose) runs once per client.
 const REMEMBERED: usize = 64;

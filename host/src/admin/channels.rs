@@ -7,8 +7,9 @@ use http::StatusCode;
 
 use super::{ApiError, Shared};
 use crate::api::HttpChannel;
-use crate::channel::http::{json_response, valid_method};
-use crate::deploy::Notice;
+use crate::channel::http::valid_method;
+use crate::http_response::json_response;
+use crate::reload::Kind;
 
 pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
     Ok(json_response(
@@ -67,12 +68,11 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
     ))
 }
 
+/// Puts the change in force here before answering, and tells the other servers.
 async fn reload(state: &super::AdminState) -> Result<(), ApiError> {
     state
-        .channels
-        .reload()
+        .reloader
+        .changed(Kind::HttpChannels)
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    state.deployer.notify(&Notice::Channels).await;
-    Ok(())
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
 }

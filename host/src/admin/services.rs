@@ -11,11 +11,10 @@ use serde::Deserialize;
 
 use super::{ApiError, Shared};
 use crate::api::{DataFormat, ServiceDetails, ServiceInfo, ServiceSummary};
-use crate::channel::http::{
-    header_pairs, header_value, json_response, new_cid, service_response, to_wit_format,
-};
-use crate::deploy::Notice;
-use crate::runtime::{self, CallContext, ChannelKind};
+use crate::channel::{Inbound, call_service, new_cid};
+use crate::http_response::{header_pairs, header_value, json_response, service_response};
+use crate::reload::Kind;
+use crate::runtime::{self, ChannelKind};
 
 pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
     let registry = state.deployer.runtime().registry();
@@ -143,22 +142,17 @@ pub async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let runtime = state.deployer.runtime();
     let cid = new_cid();
-    let request = runtime::Request {
+    let inbound = Inbound {
         cid: &cid,
+        service: &name,
         channel: ChannelKind::Admin,
         payload: &body,
-        data_format: to_wit_format(query.data_format),
+        data_format: query.data_format,
         details: Box::new(AdminDetails::new(headers)),
+        timeout: query.timeout_ms.map(std::time::Duration::from_millis),
     };
-    let timeout = query
-        .timeout_ms
-        .map(std::time::Duration::from_millis)
-        .unwrap_or_else(|| runtime.settings().default_timeout());
-    let result = runtime
-        .call(&name, request, CallContext::new(timeout))
-        .await;
+    let result = call_service(state.deployer.runtime(), inbound).await;
     service_response(result, query.data_format, &cid)
 }
 
@@ -209,8 +203,11 @@ pub async fn put_config(
     Json(config): Json<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     state.odb.set_service_config(&name, &config).await?;
-    state.deployer.reload_configs().await?;
-    state.deployer.notify(&Notice::Config).await;
+    state
+        .reloader
+        .changed(Kind::ServiceConfigs)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
     Ok(json_response(StatusCode::OK, &config))
 }
 

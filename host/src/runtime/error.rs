@@ -1,4 +1,5 @@
-//! Errors of compiling and calling services, and the one mapping to status codes.
+//! Errors of compiling and calling services, and the channel-neutral kind of a failed
+//! call ([`ErrorKind`]) that each channel maps in its own terms.
 
 use std::time::Duration;
 
@@ -62,29 +63,49 @@ pub enum CallError {
     Busy { service: String },
 }
 
+/// What kind of failure a call ended in, for every channel to map in its own terms
+/// (an HTTP status, a SOAP fault, an AMQP ack, nack or requeue), each in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is at fault (invalid input, or the service said so): not worth
+    /// sending again as it is.
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    /// No such service, or the service found nothing.
+    NotFound,
+    Conflict,
+    /// Worth trying again shortly: the server is starting or busy, or the service asked.
+    Retry,
+    /// The service did not answer within its deadline.
+    Timeout,
+    /// A chain of invokes went deeper than allowed (a cycle, most often).
+    LoopDetected,
+    /// The service failed: a trap, its memory or stack limit, or its own internal error.
+    Internal,
+}
+
 impl CallError {
-    /// The status every channel uses for this error; the only place errors become
-    /// status codes.
-    pub fn status(&self) -> u16 {
+    /// What kind of failure this is, for the channel to map.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            CallError::NotDeployed(_) => 404,
-            CallError::NotLoaded(_) => 503,
-            CallError::InvalidInput { .. } => 400,
+            CallError::NotDeployed(_) => ErrorKind::NotFound,
+            CallError::NotLoaded(_) | CallError::Busy { .. } => ErrorKind::Retry,
+            CallError::InvalidInput { .. } => ErrorKind::BadRequest,
             CallError::Service { error, .. } => match error {
-                ServiceError::BadRequest(_) => 400,
-                ServiceError::Unauthorized(_) => 401,
-                ServiceError::Forbidden(_) => 403,
-                ServiceError::NotFound(_) => 404,
-                ServiceError::Conflict(_) => 409,
-                ServiceError::Retry(_) => 503,
-                ServiceError::Internal(_) => 500,
+                ServiceError::BadRequest(_) => ErrorKind::BadRequest,
+                ServiceError::Unauthorized(_) => ErrorKind::Unauthorized,
+                ServiceError::Forbidden(_) => ErrorKind::Forbidden,
+                ServiceError::NotFound(_) => ErrorKind::NotFound,
+                ServiceError::Conflict(_) => ErrorKind::Conflict,
+                ServiceError::Retry(_) => ErrorKind::Retry,
+                ServiceError::Internal(_) => ErrorKind::Internal,
             },
             CallError::Trap { .. }
             | CallError::MemoryLimit { .. }
-            | CallError::StackOverflow { .. } => 500,
-            CallError::Timeout { .. } => 504,
-            CallError::InvokeDepth { .. } => 508,
-            CallError::Busy { .. } => 503,
+            | CallError::StackOverflow { .. } => ErrorKind::Internal,
+            CallError::Timeout { .. } => ErrorKind::Timeout,
+            CallError::InvokeDepth { .. } => ErrorKind::LoopDetected,
         }
     }
 

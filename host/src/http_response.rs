@@ -1,0 +1,191 @@
+//! HTTP responses as every HTTP door of the server builds them (the HTTP channel, the
+//! admin API, `/zato/ping`): JSON bodies, the JSON error body, the cid header, and a
+//! service's answer or failure.
+//!
+//! Invariant: this is the one place where errors become HTTP responses, and
+//! [`status_of`] the one mapping of a failed call's [`ErrorKind`] to a status.
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use crate::api::{DataFormat, ErrorBody};
+use crate::runtime::{self, CallError, ErrorKind};
+
+/// Header carrying the correlation id of a request in every response.
+pub const CID_HEADER: HeaderName = HeaderName::from_static("x-zato-cid");
+
+/// The HTTP status of a failed call.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Retry => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::LoopDetected => StatusCode::LOOP_DETECTED,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Turns what a service call gave into an HTTP response.
+pub fn service_response(
+    result: Result<runtime::Response, CallError>,
+    format: DataFormat,
+    cid: &str,
+) -> Response<Body> {
+    match result {
+        Ok(answer) => {
+            let status =
+                StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = Response::new(Body::from(answer.payload));
+            *response.status_mut() = status;
+            let headers = response.headers_mut();
+            for (name, value) in &answer.headers {
+                // A guest cannot make the host send a malformed header.
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::try_from(name.as_str()),
+                    HeaderValue::try_from(value.as_str()),
+                ) {
+                    headers.append(name, value);
+                }
+            }
+            if !headers.contains_key(header::CONTENT_TYPE) {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(content_type(format)),
+                );
+            }
+            if let Ok(cid) = HeaderValue::from_str(cid) {
+                headers.insert(CID_HEADER, cid);
+            }
+            response
+        }
+        Err(error) => {
+            let mut response =
+                error_response(status_of(error.kind()), error.to_string(), Some(cid));
+            // Only a starting server knows it will answer in a moment.
+            if matches!(error, CallError::NotLoaded(_)) {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            response
+        }
+    }
+}
+
+/// Reads a request body, refusing it with 413 past `limit` bytes.
+pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response<Body>> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {limit} bytes"),
+            None,
+        )),
+        Err(e) => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read request body: {e}"),
+            None,
+        )),
+    }
+}
+
+/// A JSON error body `{"error": ..., "cid": ...}` with `status`.
+pub fn error_response(status: StatusCode, error: String, cid: Option<&str>) -> Response<Body> {
+    let mut response = json_response(
+        status,
+        &ErrorBody {
+            error,
+            cid: cid.map(str::to_owned),
+        },
+    );
+    if let Some(cid) = cid.and_then(|c| HeaderValue::from_str(c).ok()) {
+        response.headers_mut().insert(CID_HEADER, cid);
+    }
+    response
+}
+
+pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let body = serde_json::to_vec(value).expect("response bodies serialise");
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn content_type(format: DataFormat) -> &'static str {
+    match format {
+        DataFormat::Json => "application/json",
+        DataFormat::Xml => "application/xml",
+        DataFormat::Raw => "application/octet-stream",
+    }
+}
+
+/// Every header whose value is text, in order (names are lowercase in a `HeaderMap`).
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .filter_map(|(key, value)| Some((key.as_str(), value.to_str().ok()?)))
+        .collect()
+}
+
+/// The first text value of the header `name`, whatever its case.
+pub fn header_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .find_map(|value| value.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_kind_has_its_own_status() {
+        let kinds = [
+            (ErrorKind::BadRequest, 400),
+            (ErrorKind::Unauthorized, 401),
+            (ErrorKind::Forbidden, 403),
+            (ErrorKind::NotFound, 404),
+            (ErrorKind::Conflict, 409),
+            (ErrorKind::Retry, 503),
+            (ErrorKind::Timeout, 504),
+            (ErrorKind::LoopDetected, 508),
+            (ErrorKind::Internal, 500),
+        ];
+        for (kind, status) in kinds {
+            assert_eq!(status_of(kind).as_u16(), status, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_starting_server_says_when_to_retry_and_a_busy_one_does_not() {
+        let starting = service_response(
+            Err(CallError::NotLoaded("a".into())),
+            DataFormat::Json,
+            "c1",
+        );
+        assert_eq!(starting.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(starting.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(starting.headers()[CID_HEADER], "c1");
+        let busy = service_response(
+            Err(CallError::Busy {
+                service: "a".into(),
+            }),
+            DataFormat::Json,
+            "c2",
+        );
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!busy.headers().contains_key(header::RETRY_AFTER));
+    }
+}
