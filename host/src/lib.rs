@@ -37,6 +37,7 @@ pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod sio;
+pub mod wit;
 
 pub use server::Server;
 

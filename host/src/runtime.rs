@@ -8,12 +8,14 @@
 //! - a guest's trap, timeout, memory bomb or stack overflow becomes a [`CallError`] for
 //!   that call only.
 
-pub(crate) mod bindings;
+// The generated bindings, as runtime code has always named them.
+pub(crate) use crate::wit as bindings;
 mod cache;
 mod componentize;
 mod engine;
 mod error;
 mod export;
+mod invoke;
 mod limits;
 mod registry;
 mod request;
@@ -37,8 +39,9 @@ pub use registry::{LoadedService, Registry};
 pub use request::{Request, RequestDetails, StaticDetails};
 pub use warm::REUSE_KEY;
 
+use crate::capability::{self, config::ConfigView, invoke::InvokeView, log::LogView};
 use crate::config::RuntimeSettings;
-use bindings::{ZatoService, ZatoServicePre};
+use bindings::ZatoServicePre;
 use cache::ArtifactCache;
 use export::HandleExport;
 use limits::Limiter;
@@ -134,7 +137,22 @@ impl Runtime {
         // stdio, and the filesystem types). The context below grants no preopened
         // directory and no network, so linking WASI gives them no way out.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        ZatoService::add_to_linker::<Ctx, HasSelf<Ctx>>(&mut linker, |ctx| ctx)?;
+        // zato's own imports, each from the part of the call's state it reaches.
+        capability::types::add_to_linker(&mut linker)?;
+        capability::log::add_to_linker(&mut linker, |ctx| LogView {
+            service: &ctx.service,
+            cid: &ctx.cid,
+        })?;
+        capability::config::add_to_linker(&mut linker, |ctx| ConfigView {
+            config: ctx
+                .runtime
+                .upgrade()
+                .and_then(|runtime| runtime.registry().config(&ctx.service)),
+        })?;
+        capability::invoke::add_to_linker(&mut linker, |ctx| InvokeView(ctx))?;
+        bindings::zato::service::request::add_to_linker::<Ctx, HasSelf<Ctx>>(&mut linker, |ctx| {
+            ctx
+        })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
         Ok(Arc::new(Self {

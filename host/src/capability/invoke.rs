@@ -1,17 +1,54 @@
 //! `zato:service/invoke`: calling another deployed service in-process.
 //!
-//! The callee gets a fresh instance, the caller's cid and what is left of the caller's
-//! deadline. A chain deeper than the configured limit (a cycle, most often) fails with
-//! a guest-visible error, and the chain is remembered so the top-level caller reports it.
+//! This module checks the guest's arguments; how the call is made (a fresh instance,
+//! the caller's cid and what is left of its deadline, the depth limit that stops a
+//! cycle) is the runtime's, behind [`Invoker`].
 
-use crate::runtime::bindings::zato::service::invoke::Host;
-use crate::runtime::bindings::zato::service::types::{ChannelKind, DataFormat};
-use crate::runtime::{CallContext, Ctx, Request, RequestDetails, Response, ServiceError};
+use std::future::Future;
+use std::pin::Pin;
+
+use wasmtime::component::{HasData, Linker};
+
+use crate::wit::zato::service::invoke::{self, Host};
+use crate::wit::zato::service::types::DataFormat;
+use crate::wit::{Error as ServiceError, Response};
 
 /// Longest service name accepted; anything longer cannot be a deployed service.
 const MAX_NAME_BYTES: usize = 256;
 
-impl Host for Ctx {
+/// An invoke in progress, owning what it needs.
+pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, ServiceError>> + Send>>;
+
+/// What `invoke` needs of the call that makes it: a way to call another service as
+/// part of the same chain.
+pub trait Invoker: Send {
+    /// Calls `service`; the error is the one the calling guest gets.
+    fn invoke(
+        &mut self,
+        service: String,
+        payload: Vec<u8>,
+        data_format: DataFormat,
+    ) -> InvokeFuture;
+}
+
+/// What the `invoke` import reaches of a call.
+pub struct InvokeView<'a>(pub &'a mut dyn Invoker);
+
+struct Invoke;
+
+impl HasData for Invoke {
+    type Data<'a> = InvokeView<'a>;
+}
+
+/// Links `invoke`, reading each call's [`InvokeView`] from the store's data with `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> InvokeView<'_>,
+) -> wasmtime::Result<()> {
+    invoke::add_to_linker::<T, Invoke>(linker, get)
+}
+
+impl Host for InvokeView<'_> {
     async fn invoke(
         &mut self,
         service: String,
@@ -24,50 +61,6 @@ impl Host for Ctx {
                 service.len()
             ))));
         }
-        let Some(runtime) = self.runtime.upgrade() else {
-            return Ok(Err(ServiceError::Retry("the server is stopping".into())));
-        };
-        let limit = runtime.settings().invoke_depth_limit;
-        if self.call.depth + 1 > limit {
-            let chain = format!(
-                "`{}` invoking `{service}` at depth {}, over the limit of {limit}",
-                self.service,
-                self.call.depth + 1
-            );
-            let _ = self.call.depth_exceeded.set(chain.clone());
-            return Ok(Err(ServiceError::Internal(format!(
-                "invoke depth limit exceeded: {chain}"
-            ))));
-        }
-        let (cid, caller) = (self.cid.clone(), self.service.clone());
-        let call = CallContext {
-            depth: self.call.depth + 1,
-            ..self.call.clone()
-        };
-        // Boxed: the callee may invoke again, and a recursive async fn needs indirection.
-        let result = Box::pin(async move {
-            let request = Request {
-                cid: &cid,
-                channel: ChannelKind::Invoke,
-                payload: &payload,
-                data_format,
-                details: Box::new(Invoked { caller }),
-            };
-            runtime.call(&service, request, call).await
-        })
-        .await;
-        Ok(result.map_err(|e| e.to_service_error()))
-    }
-}
-
-/// What an invoked service reads of its request: the calling service, as the channel's
-/// name. An invoke has no headers and no HTTP part.
-struct Invoked {
-    caller: std::sync::Arc<str>,
-}
-
-impl RequestDetails for Invoked {
-    fn channel_name(&self) -> &str {
-        &self.caller
+        Ok(self.0.invoke(service, payload, data_format).await)
     }
 }

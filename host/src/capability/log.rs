@@ -1,15 +1,36 @@
 //! `zato:service/log`: guest log lines go into the server's log with the service and cid.
 
-use crate::runtime::Ctx;
-use crate::runtime::bindings::zato::service::log::{Host, Level};
+use wasmtime::component::{HasData, Linker};
+
+use crate::wit::zato::service::log::{self, Host, Level};
 
 /// Longer messages are cut, so a guest cannot flood the log with one call.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
-impl Host for Ctx {
+/// What the `log` import reaches of a call: whose lines these are.
+pub struct LogView<'a> {
+    pub service: &'a str,
+    pub cid: &'a str,
+}
+
+struct Log;
+
+impl HasData for Log {
+    type Data<'a> = LogView<'a>;
+}
+
+/// Links `log`, reading each call's [`LogView`] from the store's data with `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> LogView<'_>,
+) -> wasmtime::Result<()> {
+    log::add_to_linker::<T, Log>(linker, get)
+}
+
+impl Host for LogView<'_> {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let message = truncate(&message, MAX_MESSAGE_BYTES);
-        let (service, cid) = (&*self.service, &*self.cid);
+        let (service, cid) = (self.service, self.cid);
         match level {
             Level::Trace => tracing::trace!(target: "zato::service", service, cid, "{message}"),
             Level::Debug => tracing::debug!(target: "zato::service", service, cid, "{message}"),

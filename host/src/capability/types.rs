@@ -1,6 +1,18 @@
-//! The `types` interface has no functions; its `Host` trait is empty.
+//! `zato:service/types` has no functions, but a component that imports it needs the
+//! (empty) instance to link.
 
-use crate::runtime::Ctx;
-use crate::runtime::bindings::zato::service::types::Host;
+use wasmtime::component::{HasData, Linker};
 
-impl Host for Ctx {}
+use crate::wit::zato::service::types::{self, Host};
+
+struct Types;
+
+impl HasData for Types {
+    type Data<'a> = Types;
+}
+
+impl Host for Types {}
+
+pub fn add_to_linker<T: Send + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    types::add_to_linker::<T, Types>(linker, |_| Types)
+}
