@@ -53,8 +53,6 @@ pub trait ServiceVersions: Send + Sync {
     async fn latest_versions(&self) -> OdbResult<Vec<VersionRef>>;
     /// The latest version of one service.
     async fn latest_version(&self, name: &str) -> OdbResult<Option<VersionRef>>;
-    /// The newest live version with these bytes, if any.
-    async fn find_by_sha256(&self, sha256: &str) -> OdbResult<Option<VersionRef>>;
     /// The bytes of one version.
     async fn version_bytes(&self, name: &str, version: i64) -> OdbResult<Option<Vec<u8>>>;
     /// Metadata of the latest live version of every service, sorted by name.
@@ -108,20 +106,6 @@ impl ServiceVersions for SqlOdb {
              ORDER BY version DESC LIMIT 1",
         ))
         .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(version_ref).transpose()?)
-    }
-
-    async fn find_by_sha256(&self, sha256: &str) -> OdbResult<Option<VersionRef>> {
-        if !storable(sha256) {
-            return Ok(None);
-        }
-        let row = sqlx::query(self.sql(
-            "SELECT name, version, sha256, deleted FROM service_version WHERE sha256 = ? AND deleted = 0 \
-             ORDER BY deployed_at DESC LIMIT 1",
-        ))
-        .bind(sha256)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(version_ref).transpose()?)

@@ -11,7 +11,6 @@ backends!(
     versions_increase_and_deletion_is_a_version,
     concurrent_inserts_get_distinct_versions,
     a_taken_version_is_a_unique_violation,
-    find_by_sha256_finds_live_versions,
     blobs_round_trip,
     live_services_are_sorted_with_their_metadata,
     names_are_case_sensitive,
@@ -124,23 +123,6 @@ async fn a_taken_version_is_a_unique_violation(db: TestDb) {
     }
 }
 
-async fn find_by_sha256_finds_live_versions(db: TestDb) {
-    let odb = db.odb().await;
-    assert_eq!(odb.find_by_sha256("aa").await.unwrap(), None);
-    odb.insert_version(version("a", "aa")).await.unwrap();
-    odb.insert_version(version("a", "bb")).await.unwrap();
-    odb.insert_version(version("b", "cc")).await.unwrap();
-    let found = odb.find_by_sha256("aa").await.unwrap().unwrap();
-    assert_eq!((found.name.as_str(), found.version), ("a", 1));
-    assert!(!found.deleted);
-    let found = odb.find_by_sha256("cc").await.unwrap().unwrap();
-    assert_eq!((found.name.as_str(), found.version), ("b", 1));
-    // A deletion carries no bytes: it is never what a sha256 finds.
-    odb.insert_version(deletion("b")).await.unwrap();
-    assert_eq!(odb.find_by_sha256("").await.unwrap(), None);
-    assert_eq!(odb.find_by_sha256("AA").await.unwrap(), None);
-}
-
 async fn blobs_round_trip(db: TestDb) {
     let odb = db.odb().await;
     let every_byte: Vec<u8> = (0..=255).collect();
@@ -248,5 +230,4 @@ async fn lookups_match_keys_exactly(db: TestDb) {
     odb.insert_version(version("a", "aa")).await.unwrap();
     assert_eq!(odb.latest_version("a ").await.unwrap(), None);
     assert_eq!(odb.version_bytes("a ", 1).await.unwrap(), None);
-    assert_eq!(odb.find_by_sha256("aa ").await.unwrap(), None);
 }
