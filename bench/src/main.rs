@@ -67,19 +67,13 @@ use scenario::{Ctx, Pin, Plan};
 ///            6. only when asked for: instructions per HTTP request under valgrind's
 ///               callgrind (64 connections), plain hyper and zato's demo.hello, fresh
 ///               and warm: unlike requests/s, counts that do not move with the machine's
-///               speed or load (two runs differ by about 1k). Needs valgrind
-///               (`apt-get install -y valgrind`); takes a few minutes, and at least 2 s of
-///               warm-up and 3 s counted per target even with --quick. With --keep, the
-///               callgrind files stay in the work directory for callgrind_annotate.
-///   profile  7. only when asked for: where a request's CPU time goes, the kernel's share
-///               included, for plain hyper and demo.hello fresh and warm (64
-///               connections), from perf's cpu-clock samples: kernel (TCP, waking wrk,
-///               instance memory), wasmtime, guest code, hyper and tokio, zato, malloc.
-///               Needs perf (`apt-get install -y linux-perf`) allowed to sample and
-///               name kernel frames (root, or kernel.perf_event_paranoid <= 1 and
-///               kernel.kptr_restrict = 0). With --keep, the files hyper.data,
-///               hello.data and hwarm.data stay in the work directory's perf/ for
-///               `perf report -i`.
+///               speed or load. Needs valgrind (`apt-get install -y valgrind`); takes a
+///               few minutes, and at least 2 s of warm-up and 3 s counted per target even
+///               with --quick. With --keep, the callgrind files stay in the work
+///               directory for callgrind_annotate.
+///
+/// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
+/// callgrind).
 ///
 /// Needs wrk (Debian's package; installed with apt-get when missing and run as root),
 /// the wasm32-wasip2 Rust target, and for the cluster a Redis (and PostgreSQL, else a
@@ -110,8 +104,8 @@ struct Cli {
     /// Rounds of the HTTP scenario [default: 3, 1 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: Option<u32>,
-    /// Measured seconds of each HTTP run, and of each counted or sampled run of the
-    /// instructions and profile scenarios (at least 3) [default: 10, 1 with --quick].
+    /// Measured seconds of each HTTP run, and of each counted run of the instructions
+    /// scenario (at least 3) [default: 10, 1 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     duration: Option<u64>,
     /// Services of the scale scenario [default: 1000, 50 with --quick].
@@ -144,8 +138,6 @@ enum Scenario {
     Memory,
     /// Not part of the default suite: run only when named.
     Instructions,
-    /// Not part of the default suite: run only when named.
-    Profile,
 }
 
 fn main() -> ExitCode {
@@ -216,10 +208,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     );
     // Counting instructions under valgrind takes minutes: only when asked for.
     let instructions = cli.scenario.contains(&Scenario::Instructions);
-    let profile = cli.scenario.contains(&Scenario::Profile);
     let needs_http = (cli.scenario.is_empty() || cli.scenario.contains(&Scenario::Http))
         || cli.scenario.contains(&Scenario::Memory);
-    let needs_wrk = needs_http || instructions || profile;
+    let needs_wrk = needs_http || instructions;
     let wrk = if needs_wrk {
         Some(wrk::ensure_installed()?)
     } else {
@@ -297,13 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         timed("instructions", started);
         record("6. Instructions", result);
     }
-    if profile {
-        let started = Instant::now();
-        let result = scenario::profile::run(&ctx).await;
-        timed("profile", started);
-        record("7. Profile", result);
-    }
-    // Scenario order in the report: 1, 2, 3, 4, 5, 6, 7.
+    // Scenario order in the report: 1, 2, 3, 4, 5, 6.
     sections.sort_by_key(|s| s.title.chars().next().unwrap_or('9'));
 
     let report = Report {
@@ -386,9 +371,8 @@ fn load_average() -> String {
         .unwrap_or_default()
 }
 
-/// How the run was set up, printed above the tables.
 /// What the report's `Run:` line calls the run: `full suite`, `--quick`, or the
-/// scenarios named (`--scenario profile, full length`).
+/// scenarios named (`--scenario instructions, full length`).
 fn run_kind(quick: bool, scenarios: &[Scenario]) -> String {
     let length = if quick { "--quick" } else { "full length" };
     if scenarios.is_empty() {
@@ -405,6 +389,7 @@ fn run_kind(quick: bool, scenarios: &[Scenario]) -> String {
     format!("--scenario {}, {length}", names.join(" "))
 }
 
+/// How the run was set up, printed above the tables.
 fn settings(
     plan: &Plan,
     scenarios: &[Scenario],
@@ -486,8 +471,8 @@ mod tests {
         assert_eq!(run_kind(false, &[]), "full suite");
         assert_eq!(run_kind(true, &[]), "--quick");
         assert_eq!(
-            run_kind(false, &[Scenario::Profile]),
-            "--scenario profile, full length"
+            run_kind(false, &[Scenario::Instructions]),
+            "--scenario instructions, full length"
         );
         assert_eq!(
             run_kind(true, &[Scenario::Http, Scenario::Instructions]),

@@ -2,7 +2,8 @@
 //!
 //! - `zato` and `zato-bench-hyper`: `cargo build --release -p zato -p zato-bench`
 //!   (nothing to do when `cargo run --release -p zato-bench` has just built them);
-//! - the examples (`demo.hello`, `demo.transform`), with the README's command;
+//! - the examples (`demo.hello`, `demo.transform`), with the README's command, and the
+//!   lean build of `demo.hello` (wasm32-unknown-unknown);
 //! - `test.version` 1 and 2 from `tests/guests` (two small components that answer
 //!   differently, so a deploy can be seen taking effect), and the wasi:http hello for
 //!   `wasmtime serve` from `bench/guests`, into `target/bench-guests`.
@@ -44,8 +45,6 @@ pub struct Artifacts {
     pub version: [PathBuf; 2],
     /// The wasi:http hello for `wasmtime serve`.
     pub http_hello: PathBuf,
-    /// `demo.lean`: the hello without std, WASI or the SDK.
-    pub lean_hello: PathBuf,
     /// `wasmtime` on the PATH, and what `wasmtime --version` says.
     pub wasmtime: Option<(PathBuf, String)>,
 }
@@ -87,8 +86,8 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
             .args(["build", "--release", "-p", "zato", "-p", "zato-bench"]);
         status("the release build of zato", &mut cmd)?;
 
-        // rustup installs the toolchain's pinned targets only with the toolchain: on a
-        // machine that already had Rust 1.95 the wasm target may still be missing.
+        // rustup installs the toolchain's pinned targets only with the toolchain: where
+        // that toolchain was installed before, the wasm targets may still be missing.
         step("rustup target add wasm32-wasip2 wasm32-unknown-unknown");
         let mut cmd = Command::new("rustup");
         cmd.current_dir(&root)
@@ -123,15 +122,6 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         );
         cmd.arg("--target-dir").arg(&guests_target);
         status("the build of the wasi:http hello", &mut cmd)?;
-
-        step("demo.lean (bench/guests/lean-hello) into target/bench-guests");
-        let mut cmd = wasm_build(
-            &cargo,
-            &root.join("bench/guests/lean-hello/Cargo.toml"),
-            WASM_TARGET,
-        );
-        cmd.arg("--target-dir").arg(&guests_target);
-        status("the build of demo.lean", &mut cmd)?;
     }
 
     let examples = root
@@ -156,7 +146,6 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
             .join("release/hello.wasm"),
         version: [guests.join("version1.wasm"), guests.join("version2.wasm")],
         http_hello: guests.join("http_hello.wasm"),
-        lean_hello: guests.join("lean_hello.wasm"),
         wasmtime,
         root,
     };
@@ -169,7 +158,6 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         &artifacts.version[0],
         &artifacts.version[1],
         &artifacts.http_hello,
-        &artifacts.lean_hello,
     ] {
         if !path.is_file() {
             bail!(

@@ -5,13 +5,11 @@
 //! - [`sandbox`]: 2. instantiate + call + drop of a service, pooling vs on-demand;
 //! - [`deploy`]: 3. hot deploy, from accepted to answering, on one server and on three;
 //! - [`scale`]: 4. a server starting with many services, and its memory per service;
-//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind;
-//! - [`profile`]: 7. (when asked for) where a request's CPU time goes, kernel included (perf).
+//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind.
 
 pub mod deploy;
 pub mod http;
 pub mod instructions;
-pub mod profile;
 pub mod sandbox;
 pub mod scale;
 
@@ -67,12 +65,12 @@ pub struct Ctx<'a> {
     pub wrk: Option<PathBuf>,
 }
 
-/// Connections wrk keeps open in the HTTP scenario's main rows, and in scenarios 6 and 7.
+/// Connections wrk keeps open in the HTTP scenario's main rows, and in scenario 6.
 pub const CONNECTIONS: u32 = 64;
 
 impl Ctx<'_> {
     /// wrk's load on `url` as the HTTP scenario's main rows apply it ([`CONNECTIONS`],
-    /// pinned as the plan says), for scenarios 6 and 7.
+    /// pinned as the plan says), for scenario 6.
     pub fn main_load<'u>(
         &self,
         url: &'u str,

@@ -460,7 +460,7 @@ async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
     // its broker and its ODB reads): deploy must not call that a success.
     let odb_url = format!("sqlite://{}", env.join("data/odb.sqlite").display());
     let odb = zato_host::odb::SqlOdb::connect(&odb_url).await.unwrap();
-    use zato_host::odb::Odb as _;
+    use zato_host::odb::Membership as _;
     odb.register_server("stuck", "http://127.0.0.1:9", 1)
         .await
         .unwrap();

@@ -141,7 +141,7 @@ async fn a_lost_notice_costs_a_delay_not_a_divergence() {
         .await;
     let bytes = std::fs::read(wasm::VERSION2).unwrap();
     let odb = zato_host::odb::SqlOdb::connect(&cluster.odb).await.unwrap();
-    let version = zato_host::odb::Odb::insert_version(
+    let version = zato_host::odb::ServiceVersions::insert_version(
         &odb,
         zato_host::odb::NewVersion {
             name: "test.version".into(),

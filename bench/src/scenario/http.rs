@@ -5,9 +5,8 @@
 //! - plain hyper answering what `demo.hello` answers (`zato-bench-hyper`): the baseline;
 //! - `zato start` with `demo.hello` and `demo.transform` behind HTTP channels (a fresh
 //!   instance per request), and a copy of `demo.hello` opted in to warm instances
-//!   (`zato.instance_reuse`), to show what instantiation costs, and `demo.lean`, the same
-//!   answer from a guest without std, WASI or the SDK, to show what the guest brings, and
-//!   demo.hello's lean build (wasm32-unknown-unknown: no WASI, wrapped at deploy);
+//!   (`zato.instance_reuse`), to show what instantiation costs, and demo.hello's lean
+//!   build (wasm32-unknown-unknown: no WASI, wrapped at deploy);
 //! - `wasmtime serve` running an equivalent wasi:http hello, when `wasmtime` is on the
 //!   PATH (`cargo install wasmtime-cli --version 48.0.8`): with its defaults, and with
 //!   its pooling allocator tuned as zato's engine is.
@@ -129,7 +128,6 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
     admin.status().await?;
     let hello = std::fs::read(&ctx.artifacts.hello)?;
     let transform = std::fs::read(&ctx.artifacts.transform)?;
-    let lean = std::fs::read(&ctx.artifacts.lean_hello)?;
     // A copy of demo.hello under another name, opted in to warm instances.
     let warm = renamed(&hello, "demo.hello", WARM_SERVICE)?;
     // demo.hello's lean build (a core module), under another name.
@@ -143,7 +141,6 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         (transform, "demo.transform", "/demo/transform"),
         (warm, WARM_SERVICE, "/demo/hwarm"),
         (hello_lean, LEAN_BUILD_SERVICE, "/demo/hlean"),
-        (lean, "demo.lean", "/demo/lean"),
     ] {
         admin.deploy(bytes, service).await?;
         admin.channel(service, path, service).await?;
@@ -185,22 +182,11 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         server: zato_index,
         expect: "Hello, bench!",
     });
-    targets.push(Target {
-        label: "zato demo.lean (no std, no WASI)".into(),
-        url: format!("{}/demo/lean?name=bench", env.base(0)),
-        script: None,
-        server: zato_index,
-        expect: "Hello, bench!",
-    });
     notes.push(
         "The lean build is demo.hello built for wasm32-unknown-unknown: a core module without WASI that zato wraps into a component at deploy."
             .into(),
     );
-    notes.push(
-        "`demo.lean` answers what demo.hello answers from a guest without Rust std, WASI or the SDK (bench/guests/lean-hello): a fresh instance per request as well."
-            .into(),
-    );
-    servers.push(Server::new("zato (all five services)", zato));
+    servers.push(Server::new("zato (all four services)", zato));
 
     match &ctx.artifacts.wasmtime {
         Some((wasmtime, version)) => {
@@ -467,7 +453,7 @@ fn summarise(outcomes: &[&Outcome]) -> Summary {
     }
 }
 
-/// The rows of scenarios 6 and 7: demo.hello at `/demo/hello` with a fresh instance per
+/// The rows of scenario 6: demo.hello at `/demo/hello` with a fresh instance per
 /// request, and its copy [`WARM_SERVICE`] at `/demo/hwarm` with warm instances, as
 /// (label, last path segment); [`deploy_hello_fresh_and_warm`] deploys both.
 pub(crate) const HELLO_FRESH_AND_WARM: [(&str, &str); 2] = [

@@ -8,7 +8,7 @@
 //! scenario's. For each target: counting on, wrk's warm-up, counters zeroed, the
 //! measured wrk run, a dump; the dump's total (all threads, user space) divided by the
 //! requests wrk counted. zato's epoch tick is raised to 1 s: under valgrind, which runs
-//! the server some fifty times slower, a 10 ms tick would make guests yield where they
+//! the server many times slower, the default tick would make guests yield where they
 //! never do at full speed. The services are deployed to the server under valgrind (it
 //! compiles them there, slowly), and counting starts once each answers.
 //!

@@ -39,7 +39,6 @@ struct Config {
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let hello = std::fs::read(&ctx.artifacts.hello)?;
     let transform = std::fs::read(&ctx.artifacts.transform)?;
-    let lean = std::fs::read(&ctx.artifacts.lean_hello)?;
     let hello_lean = std::fs::read(&ctx.artifacts.hello_lean)?;
     let cache = ctx.work.join("sandbox-cache");
     let mut configs = Vec::new();
@@ -50,14 +49,12 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         bool,
         bool,
     );
-    let cases: [Case; 7] = [
+    let cases: [Case; 6] = [
         ("demo.hello", &hello, hello_request, true, false),
         ("demo.hello", &hello, hello_request, false, false),
         ("demo.hello", &hello, hello_request, true, true),
         // The same service as a lean build (wasm32-unknown-unknown, no WASI).
         ("demo.hello", &hello_lean, hello_request, true, false),
-        // The same answer from a guest without std, WASI or the SDK: the floor.
-        ("demo.lean", &lean, hello_request, true, false),
         ("demo.transform", &transform, transform_request, true, false),
         (
             "demo.transform",
@@ -173,10 +170,6 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     );
     section.notes.push(
         "A lean build is the same service built for wasm32-unknown-unknown: a core module without WASI, which zato wraps into a component at deploy. Both builds of demo.hello use zato-sdk's arena allocator."
-            .into(),
-    );
-    section.notes.push(
-        "`demo.lean` (bench/guests/lean-hello) gives demo.hello's answer without Rust std, WASI or the SDK (no_std, a bump allocator over a 64 KiB arena, a 14 KB component with no WASI import): what a fresh instance costs when the guest brings nothing but zato's contract."
             .into(),
     );
     Ok(section)

@@ -1,0 +1,183 @@
+//! Deployed services: every version of every service, with its bytes.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::sql::{LONGEST_KEY, check_key, check_text, storable};
+use super::{OdbResult, SqlOdb, now_ms};
+
+/// `VARCHAR(64)`: a hex SHA-256.
+const LONGEST_SHA256: usize = 64;
+
+/// The latest version of a service (or its deletion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRef {
+    pub name: String,
+    pub version: i64,
+    pub sha256: String,
+    pub deleted: bool,
+}
+
+/// A version as listed by the admin API (without its bytes).
+#[derive(Debug, Clone)]
+pub struct VersionMeta {
+    pub name: String,
+    pub version: i64,
+    pub sha256: String,
+    pub size: i64,
+    pub description: String,
+    /// The service's `info()`, as JSON.
+    pub info: String,
+    pub source: String,
+    pub deployed_at: i64,
+}
+
+/// A version to store: bytes and metadata (or a deletion when `bytes` is `None`).
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub name: String,
+    pub sha256: String,
+    pub bytes: Option<Vec<u8>>,
+    pub description: String,
+    pub info: String,
+    pub source: String,
+    pub deployed_by: String,
+}
+
+/// The versions of services. A deletion is a version too, so that the version number
+/// fences deploys and deletes alike.
+#[async_trait]
+pub trait ServiceVersions: Send + Sync {
+    /// The latest version of every service ever deployed, deleted ones included.
+    async fn latest_versions(&self) -> OdbResult<Vec<VersionRef>>;
+    /// The latest version of one service.
+    async fn latest_version(&self, name: &str) -> OdbResult<Option<VersionRef>>;
+    /// The bytes of one version.
+    async fn version_bytes(&self, name: &str, version: i64) -> OdbResult<Option<Vec<u8>>>;
+    /// Metadata of the latest live version of every service, sorted by name.
+    async fn live_services(&self) -> OdbResult<Vec<VersionMeta>>;
+    /// Stores `new` as the next version of its service and returns that version.
+    /// Concurrent writers never get the same version: the (name, version) key decides.
+    async fn insert_version(&self, new: NewVersion) -> OdbResult<i64>;
+}
+
+fn version_ref(row: &AnyRow) -> Result<VersionRef, sqlx::Error> {
+    Ok(VersionRef {
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        sha256: row.try_get("sha256")?,
+        deleted: row.try_get::<i64, _>("deleted")? != 0,
+    })
+}
+
+fn version_meta(row: &AnyRow) -> Result<VersionMeta, sqlx::Error> {
+    Ok(VersionMeta {
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        sha256: row.try_get("sha256")?,
+        size: row.try_get("size")?,
+        description: row.try_get("description")?,
+        info: row.try_get("info")?,
+        source: row.try_get("source")?,
+        deployed_at: row.try_get("deployed_at")?,
+    })
+}
+
+#[async_trait]
+impl ServiceVersions for SqlOdb {
+    async fn latest_versions(&self) -> OdbResult<Vec<VersionRef>> {
+        let rows = sqlx::query(self.sql(
+            "SELECT v.name, v.version, v.sha256, v.deleted FROM service_version v \
+             JOIN (SELECT name, MAX(version) AS version FROM service_version GROUP BY name) m \
+             ON v.name = m.name AND v.version = m.version",
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(version_ref).collect::<Result<_, _>>()?)
+    }
+
+    async fn latest_version(&self, name: &str) -> OdbResult<Option<VersionRef>> {
+        if !storable(name) {
+            return Ok(None);
+        }
+        let row = sqlx::query(self.sql(
+            "SELECT name, version, sha256, deleted FROM service_version WHERE name = ? \
+             ORDER BY version DESC LIMIT 1",
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(version_ref).transpose()?)
+    }
+
+    async fn version_bytes(&self, name: &str, version: i64) -> OdbResult<Option<Vec<u8>>> {
+        if !storable(name) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            self.sql("SELECT bytes FROM service_version WHERE name = ? AND version = ?"),
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("bytes")).transpose()?)
+    }
+
+    async fn live_services(&self) -> OdbResult<Vec<VersionMeta>> {
+        let rows = sqlx::query(self.sql(
+            "SELECT v.name, v.version, v.sha256, v.size, v.description, v.info, v.source, v.deployed_at \
+             FROM service_version v \
+             JOIN (SELECT name, MAX(version) AS version FROM service_version GROUP BY name) m \
+             ON v.name = m.name AND v.version = m.version WHERE v.deleted = 0 ORDER BY v.name",
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(version_meta).collect::<Result<_, _>>()?)
+    }
+
+    async fn insert_version(&self, new: NewVersion) -> OdbResult<i64> {
+        check_key("service name", &new.name, LONGEST_KEY)?;
+        check_key("sha256", &new.sha256, LONGEST_SHA256)?;
+        let of = |field: &str| format!("the {field} of service `{}`", new.name);
+        check_text(&of("description"), &new.description)?;
+        check_text(&of("info"), &new.info)?;
+        check_text(&of("source"), &new.source)?;
+        check_text(&of("deployer"), &new.deployed_by)?;
+        let deleted = i64::from(new.bytes.is_none());
+        let bytes = new.bytes.as_deref().unwrap_or_default();
+        let new = &new;
+        // Another writer may take the version number read here (or deadlock with this
+        // insert): the retry reads the new latest.
+        let insert = || async move {
+            let latest: Option<i64> = sqlx::query_scalar(
+                self.sql("SELECT MAX(version) FROM service_version WHERE name = ?"),
+            )
+            .bind(&new.name)
+            .fetch_one(&self.pool)
+            .await?;
+            let version = latest.unwrap_or(0) + 1;
+            sqlx::query(self.sql(
+                "INSERT INTO service_version (name, version, sha256, bytes, deleted, size, description, info, \
+                 source, deployed_by, deployed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ))
+            .bind(&new.name)
+            .bind(version)
+            .bind(&new.sha256)
+            .bind(bytes)
+            .bind(deleted)
+            .bind(bytes.len() as i64)
+            .bind(&new.description)
+            .bind(&new.info)
+            .bind(&new.source)
+            .bind(&new.deployed_by)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+            Ok(version)
+        };
+        let what = format!("store a new version of `{}`", new.name);
+        self.retry(what, insert).await
+    }
+}

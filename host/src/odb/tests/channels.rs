@@ -1,0 +1,106 @@
+//! HTTP channels: unique by name and by path.
+
+use super::TestDb;
+use crate::api::{DataFormat, HttpChannel};
+use crate::odb::{HttpChannels, OdbError};
+
+backends!(
+    channels_are_unique_by_name_and_by_path,
+    names_are_case_sensitive,
+    keys_are_checked_the_same_everywhere,
+    lookups_match_keys_exactly,
+);
+
+fn channel(name: &str, path: &str) -> HttpChannel {
+    HttpChannel {
+        name: name.into(),
+        path: path.into(),
+        methods: vec!["GET".into(), "POST".into()],
+        service: "svc".into(),
+        data_format: DataFormat::Json,
+        timeout_ms: 0,
+    }
+}
+
+async fn channels_are_unique_by_name_and_by_path(db: TestDb) {
+    let odb = db.odb().await;
+    assert!(odb.http_channels().await.unwrap().is_empty());
+    let c1 = channel("c1", "/a/{id}");
+    odb.create_http_channel(&c1).await.unwrap();
+    let same_path = channel("c2", "/a/{id}");
+    assert!(matches!(
+        odb.create_http_channel(&same_path).await,
+        Err(OdbError::Conflict(_))
+    ));
+    let same_name = channel("c1", "/b");
+    assert!(matches!(
+        odb.create_http_channel(&same_name).await,
+        Err(OdbError::Conflict(_))
+    ));
+    let c0 = HttpChannel {
+        methods: Vec::new(),
+        data_format: DataFormat::Raw,
+        timeout_ms: 2_500,
+        ..channel("c0", "/b")
+    };
+    odb.create_http_channel(&c0).await.unwrap();
+    assert_eq!(odb.http_channels().await.unwrap(), [c0, c1.clone()]);
+
+    assert!(odb.delete_http_channel("c0").await.unwrap());
+    assert!(!odb.delete_http_channel("c0").await.unwrap());
+    assert_eq!(odb.http_channels().await.unwrap(), [c1]);
+    // A deleted channel's path is free again.
+    assert!(odb.delete_http_channel("c1").await.unwrap());
+    odb.create_http_channel(&same_path).await.unwrap();
+    assert_eq!(odb.http_channels().await.unwrap(), [same_path]);
+}
+
+/// Names and paths that differ only in case are different channels, as on SQLite;
+/// MySQL's default collations would have merged them.
+async fn names_are_case_sensitive(db: TestDb) {
+    let odb = db.odb().await;
+    odb.create_http_channel(&channel("c", "/a")).await.unwrap();
+    odb.create_http_channel(&channel("C", "/A")).await.unwrap();
+    assert_eq!(odb.http_channels().await.unwrap().len(), 2);
+}
+
+/// Names and paths longer than the schema's key columns, or that only a trailing
+/// space tells apart, are refused alike on every backend instead of failing (or,
+/// worse, being merged) on some of them.
+async fn keys_are_checked_the_same_everywhere(db: TestDb) {
+    let odb = db.odb().await;
+    let longest = "é".repeat(255);
+    let too_long = "é".repeat(256);
+    let path = format!("/{}", "p".repeat(699));
+    odb.create_http_channel(&channel(&longest, &path))
+        .await
+        .unwrap();
+    for bad in [
+        channel(&too_long, "/x"),
+        channel("x", &format!("{path}p")),
+        channel("x ", "/x"),
+        channel("x", "/x "),
+        HttpChannel {
+            service: too_long.clone(),
+            ..channel("x", "/x")
+        },
+        channel("tab\there", "/t"),
+    ] {
+        assert!(
+            matches!(
+                odb.create_http_channel(&bad).await,
+                Err(OdbError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(odb.http_channels().await.unwrap().len(), 1);
+}
+
+/// MySQL ignores trailing spaces when it compares: deleting `c ` must not delete `c`.
+async fn lookups_match_keys_exactly(db: TestDb) {
+    let odb = db.odb().await;
+    odb.create_http_channel(&channel("c", "/c")).await.unwrap();
+    assert!(!odb.delete_http_channel("c ").await.unwrap());
+    assert_eq!(odb.http_channels().await.unwrap().len(), 1);
+}
