@@ -50,9 +50,9 @@ async fn main() -> anyhow::Result<()> {
         details: Box::new(StaticDetails {
             channel_name: "profile",
             headers: &[("content-type", "application/json")],
-            http: Some(("GET", "/demo/hello")),
+            details: &[("method", "GET"), ("path", "/demo/hello")],
             query: &[("name", "bench")],
-            path_params: &[],
+            params: &[],
         }),
     };
     let started = Instant::now();
