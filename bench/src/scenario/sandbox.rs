@@ -214,7 +214,8 @@ fn hello_request() -> Request<'static> {
 /// What the HTTP channel gives `demo.transform` for a POST of a customer record.
 fn transform_request() -> Request<'static> {
     let body = br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","orders":[{"amount":10.5},{"amount":20}]}"#;
-    request(&[("method", "POST"), ("path", "/demo/transform")], &[], body)
+    let http = &[("method", "POST"), ("path", "/demo/transform")];
+    request(http, &[], body)
 }
 
 fn request(
