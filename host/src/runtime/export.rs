@@ -203,7 +203,7 @@ mod tests {
         types.instance(&wasm_encoder::InstanceType::new());
         let mut imports = ComponentImportSection::new();
         imports.import(
-            &format!("zato:service/log@{version}"),
+            format!("zato:service/log@{version}"),
             ComponentTypeRef::Instance(0),
         );
         let mut component = wasm_encoder::Component::new();
