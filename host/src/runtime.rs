@@ -221,12 +221,7 @@ impl Runtime {
                 (component, false)
             }
         };
-        if let Some(found) = export::other_contract(&component) {
-            return Err(CompileError::Contract {
-                found,
-                expected: export::CONTRACT_VERSION,
-            });
-        }
+        export::check_contract(&component)?;
         let pre = self
             .linker
             .instantiate_pre(&component)

@@ -83,14 +83,14 @@ pub(crate) struct Http {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) query: Vec<(String, String)>,
-    pub(crate) path_params: Vec<(String, String)>,
 }
 
 /// One request to a service.
 ///
 /// The host passes the channel kind, the payload and its format with every call; the
-/// rest (cid, channel name, method, path, headers, query, path parameters) stays in the
-/// host until the service reads it, so a service pays only for what it reads. What was
+/// rest (cid, channel name, headers, [details](Request::detail) such as an HTTP method
+/// and path, [parameters](Request::param), query) stays in the host until the service
+/// reads it, so a service pays only for what it reads. What was
 /// read is kept for the rest of the call: a list (say [`headers`](Request::headers))
 /// is fetched once, and a lookup by name after it searches the kept list; a lookup by
 /// name before it asks the host for that one value, once per name.
@@ -101,8 +101,9 @@ pub(crate) struct Http {
 /// `Request` is neither `Sync` nor comparable with `==` (before zato:service 0.2.0 it
 /// was both).
 ///
-/// Lookups by name return the first match, and the `*_pairs`/[`headers`](Request::headers)
-/// iterators give every pair in order. Outside the host (in native unit tests of a
+/// Lookups by name return the first match, and the iterators
+/// ([`headers`](Request::headers), [`details`](Request::details), ...) give every pair
+/// in order. Outside the host (in native unit tests of a
 /// service) build one with [`Request::builder`].
 ///
 /// ```
@@ -159,11 +160,17 @@ mod from_host {
     pub(super) fn query_pairs() -> Pairs {
         call(wit::query_pairs)
     }
-    pub(super) fn path_param(name: &str) -> Option<String> {
-        call(|| wit::path_param(name))
+    pub(super) fn detail(key: &str) -> Option<String> {
+        call(|| wit::detail(key))
     }
-    pub(super) fn path_params() -> Pairs {
-        call(wit::path_params)
+    pub(super) fn details() -> Pairs {
+        call(wit::details)
+    }
+    pub(super) fn param(name: &str) -> Option<String> {
+        call(|| wit::param(name))
+    }
+    pub(super) fn params() -> Pairs {
+        call(wit::params)
     }
 }
 
@@ -182,6 +189,9 @@ struct Built {
     channel_name: String,
     headers: Vec<(String, String)>,
     http: Option<Http>,
+    /// An HTTP request's method and path first (set at `build`), then the others.
+    details: Vec<(String, String)>,
+    params: Vec<(String, String)>,
 }
 
 /// What the service has read from the host so far.
@@ -193,7 +203,8 @@ struct FromHost {
     path: OnceCell<Option<String>>,
     headers: OnceCell<Vec<(String, String)>>,
     query: OnceCell<Vec<(String, String)>>,
-    path_params: OnceCell<Vec<(String, String)>>,
+    details: OnceCell<Vec<(String, String)>>,
+    params: OnceCell<Vec<(String, String)>>,
     /// Values of lookups by name.
     found: Kept,
 }
@@ -204,7 +215,8 @@ enum Lookup {
     /// A header; names compare case-insensitively.
     Header,
     Query,
-    PathParam,
+    Detail,
+    Param,
 }
 
 impl Lookup {
@@ -212,7 +224,7 @@ impl Lookup {
     fn matches(self, key: &str, name: &str) -> bool {
         match self {
             Self::Header => key.eq_ignore_ascii_case(name),
-            Self::Query | Self::PathParam => key == name,
+            Self::Query | Self::Detail | Self::Param => key == name,
         }
     }
 }
@@ -396,29 +408,84 @@ impl Request {
         })
     }
 
-    /// The value of the `{name}` segment of the channel's path pattern.
+    /// The value of the `{name}` segment of an HTTP channel's path pattern: the same
+    /// as [`param`](Request::param), under the name HTTP services know it by.
     pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.param(name)
+    }
+
+    /// Every path parameter, in the order of the channel's path pattern: the same as
+    /// [`params`](Request::params).
+    pub fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params()
+    }
+
+    /// The detail `key` of the request: what its kind of channel defines about it.
+    ///
+    /// An HTTP request has `method`, `path` (as sent, not decoded) and, when its URI
+    /// has one, `query-string` (as sent, not decoded); the keys of every other kind
+    /// are listed with `detail` in `wit/service.wit`. A key the request does not have
+    /// answers `None`. Needs a server of zato:service 0.2.1 or newer.
+    ///
+    /// ```
+    /// use zato_sdk::Request;
+    ///
+    /// let req = Request::builder()
+    ///     .http("GET", "/customers/42")
+    ///     .detail("query-string", "verbose=true")
+    ///     .build();
+    /// assert_eq!(req.detail("method"), Some("GET"));
+    /// assert_eq!(req.detail("query-string"), Some("verbose=true"));
+    /// assert_eq!(req.detail("routing-key"), None);
+    /// let keys: Vec<_> = req.details().map(|(key, _)| key).collect();
+    /// assert_eq!(keys, ["method", "path", "query-string"]);
+    /// ```
+    pub fn detail(&self, key: &str) -> Option<&str> {
         match &self.details {
-            Details::Built(built) => find(&built.http.as_ref()?.path_params, |key| {
-                Lookup::PathParam.matches(key, name)
-            }),
-            Details::Host(host) => host.lookup(
-                &host.path_params,
-                Lookup::PathParam,
-                name,
-                from_host::path_param,
-            ),
+            Details::Built(built) => find(&built.details, |name| Lookup::Detail.matches(name, key)),
+            Details::Host(host) => {
+                host.lookup(&host.details, Lookup::Detail, key, from_host::detail)
+            }
         }
     }
 
-    /// Every path parameter, in the order of the channel's path pattern.
-    pub fn path_params(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// Every detail of the request, in the order `wit/service.wit` lists its channel
+    /// kind's keys (see [`detail`](Request::detail)).
+    pub fn details(&self) -> impl Iterator<Item = (&str, &str)> {
         pairs(match &self.details {
-            Details::Built(built) => built
-                .http
-                .as_ref()
-                .map_or(&[][..], |http| &http.path_params),
-            Details::Host(host) => host.path_params.get_or_init(from_host::path_params),
+            Details::Built(built) => &built.details,
+            Details::Host(host) => host.details.get_or_init(from_host::details),
+        })
+    }
+
+    /// The named value `name` that the channel extracted from the request: for an HTTP
+    /// channel, the `{name}` segment of its path pattern, decoded. Needs a server of
+    /// zato:service 0.2.1 or newer.
+    ///
+    /// ```
+    /// use zato_sdk::Request;
+    ///
+    /// let req = Request::builder()
+    ///     .http("GET", "/customers/42")
+    ///     .path_param("id", "42")
+    ///     .build();
+    /// assert_eq!(req.param("id"), Some("42"));
+    /// assert_eq!(req.param("ID"), None);
+    /// assert_eq!(req.params().collect::<Vec<_>>(), [("id", "42")]);
+    /// ```
+    pub fn param(&self, name: &str) -> Option<&str> {
+        match &self.details {
+            Details::Built(built) => find(&built.params, |key| Lookup::Param.matches(key, name)),
+            Details::Host(host) => host.lookup(&host.params, Lookup::Param, name, from_host::param),
+        }
+    }
+
+    /// Every named value the channel extracted from the request, in the channel's order
+    /// (for an HTTP channel, that of its path pattern).
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        pairs(match &self.details {
+            Details::Built(built) => &built.params,
+            Details::Host(host) => host.params.get_or_init(from_host::params),
         })
     }
 
@@ -539,8 +606,9 @@ impl RequestBuilder {
         self
     }
 
-    /// Makes this an HTTP request with `method` and `path`, and sets the channel kind
-    /// to [`ChannelKind::Http`].
+    /// Makes this an HTTP request with `method` and `path` (also its `method` and `path`
+    /// details, replacing any set with [`detail`](Self::detail)), and sets the channel
+    /// kind to [`ChannelKind::Http`].
     pub fn http(mut self, method: impl Into<String>, path: impl Into<String>) -> Self {
         let http = self.http_part();
         http.method = method.into();
@@ -557,9 +625,19 @@ impl RequestBuilder {
 
     /// Adds a path parameter (and makes this an HTTP request if it was not).
     pub fn path_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.http_part()
-            .path_params
-            .push((name.into(), value.into()));
+        self.http_part();
+        self.param(name, value)
+    }
+
+    /// Adds a detail, e.g. an HTTP request's `query-string` (see [`Request::detail`]).
+    pub fn detail(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.built.details.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a parameter the channel extracted (see [`Request::param`]).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.built.params.push((name.into(), value.into()));
         self
     }
 
@@ -588,7 +666,16 @@ impl RequestBuilder {
     }
 
     /// Finishes the request.
-    pub fn build(self) -> Request {
+    pub fn build(mut self) -> Request {
+        if let Some(http) = &self.built.http {
+            let mut details = vec![
+                ("method".to_owned(), http.method.clone()),
+                ("path".to_owned(), http.path.clone()),
+            ];
+            let others = self.built.details.drain(..);
+            details.extend(others.filter(|(key, _)| key != "method" && key != "path"));
+            self.built.details = details;
+        }
         Request {
             channel_kind: self.channel_kind,
             payload: self.payload,
@@ -673,6 +760,38 @@ mod tests {
     }
 
     #[test]
+    fn an_http_request_has_its_method_and_path_as_details() {
+        let req = Request::builder()
+            .detail("path", "/ignored")
+            .detail("query-string", "a=1")
+            .http("PUT", "/users/7")
+            .path_param("id", "7")
+            .build();
+        let details: Vec<_> = req.details().collect();
+        assert_eq!(
+            details,
+            [
+                ("method", "PUT"),
+                ("path", "/users/7"),
+                ("query-string", "a=1")
+            ]
+        );
+        assert_eq!(req.detail("path"), req.path());
+        assert_eq!(req.param("id"), Some("7"));
+        assert_eq!(req.path_params().collect::<Vec<_>>(), [("id", "7")]);
+
+        let other = Request::builder()
+            .channel(ChannelKind::Amqp, "orders")
+            .detail("routing-key", "orders.new")
+            .param("queue", "orders")
+            .build();
+        assert_eq!(other.detail("routing-key"), Some("orders.new"));
+        assert_eq!(other.param("queue"), Some("orders"));
+        assert_eq!(other.method(), None);
+        assert_eq!(other.channel_kind(), ChannelKind::Amqp);
+    }
+
+    #[test]
     fn json_maps_every_failure_to_bad_request() {
         #[derive(serde::Deserialize, Debug)]
         #[allow(dead_code)]
@@ -734,7 +853,7 @@ mod tests {
         assert_eq!(asked.get(), 3);
         // Answers lent out stay valid while more are kept.
         for i in 0..100 {
-            kept.find_or_ask(Lookup::PathParam, &i.to_string(), || ask(Some("p")));
+            kept.find_or_ask(Lookup::Param, &i.to_string(), || ask(Some("p")));
         }
         assert_eq!(first, Some("one"));
         assert_eq!(asked.get(), 103);

@@ -9,6 +9,7 @@ mod harness;
 mod admin;
 mod cli;
 mod cluster;
+mod contract;
 mod deploy;
 mod hostile;
 mod http;

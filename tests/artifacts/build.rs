@@ -168,6 +168,11 @@ const TEST_GUESTS: Workspace = Workspace {
             file: "entropy",
             doc: "`test.entropy` (`tests/guests/entropy`): reads random bytes through wasi-libc's `getentropy`.",
         },
+        Artifact {
+            constant: "CONTRACT_0_2_0",
+            file: "contract_0_2_0",
+            doc: "`test.contract020` (`tests/guests/contract-0-2-0`): built with wit-bindgen against a frozen zato:service@0.2.0; answers what it read of its request.",
+        },
     ],
 };
 

@@ -200,18 +200,19 @@ async fn call(config: &Config) -> anyhow::Result<Duration> {
 
 /// What the HTTP channel gives `demo.hello` for `GET /demo/hello?name=bench`.
 fn hello_request() -> Request<'static> {
-    request("GET", "/demo/hello", &[("name", "bench")], b"")
+    let http = &[("method", "GET"), ("path", "/demo/hello")];
+    request(http, &[("name", "bench")], b"")
 }
 
 /// What the HTTP channel gives `demo.transform` for a POST of a customer record.
 fn transform_request() -> Request<'static> {
     let body = br#"{"first_name":"Ada","last_name":"Lovelace","email":"ada@example.com","orders":[{"amount":10.5},{"amount":20}]}"#;
-    request("POST", "/demo/transform", &[], body)
+    let http = &[("method", "POST"), ("path", "/demo/transform")];
+    request(http, &[], body)
 }
 
 fn request(
-    method: &'static str,
-    path: &'static str,
+    details: &'static [(&'static str, &'static str)],
     query: &'static [(&'static str, &'static str)],
     payload: &'static [u8],
 ) -> Request<'static> {
@@ -223,9 +224,9 @@ fn request(
         details: Box::new(StaticDetails {
             channel_name: "bench",
             headers: &[("content-type", "application/json")],
-            http: Some((method, path)),
+            details,
             query,
-            path_params: &[],
+            params: &[],
         }),
     }
 }

@@ -173,8 +173,21 @@ impl runtime::RequestDetails for HttpDetails {
         &self.route.config.name
     }
 
-    fn http(&self) -> Option<(&str, &str)> {
-        Some((self.head.method.as_str(), self.head.uri.path()))
+    /// The keys of an HTTP request in `wit/service.wit`, in order.
+    fn details(&self) -> Vec<(&str, Cow<'_, str>)> {
+        ["method", "path", "query-string"]
+            .into_iter()
+            .filter_map(|key| Some((key, self.detail(key)?)))
+            .collect()
+    }
+
+    fn detail(&self, key: &str) -> Option<Cow<'_, str>> {
+        match key {
+            "method" => Some(Cow::Borrowed(self.head.method.as_str())),
+            "path" => Some(Cow::Borrowed(self.head.uri.path())),
+            "query-string" => self.head.uri.query().map(Cow::Borrowed),
+            _ => None,
+        }
     }
 
     fn headers(&self) -> Vec<(&str, &str)> {
@@ -200,7 +213,7 @@ impl runtime::RequestDetails for HttpDetails {
             .map(|(_, value)| value)
     }
 
-    fn path_params(&self) -> Vec<(&str, &str)> {
+    fn params(&self) -> Vec<(&str, &str)> {
         self.path_params
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_str()))

@@ -29,6 +29,14 @@ pub enum CompileError {
         found: String,
         expected: &'static str,
     },
+    #[error(
+        "the service was built against zato:service@{found}, newer than this server's \
+         {expected}: upgrade the server"
+    )]
+    NewerContract {
+        found: String,
+        expected: &'static str,
+    },
     #[error("component does not export the zato:service/service interface: {0}")]
     NotAService(String),
     #[error("compilation took longer than {0:?}")]

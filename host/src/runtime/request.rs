@@ -35,13 +35,26 @@ pub struct Request<'a> {
 /// The parts of a request a service reads only when it asks (`interface request` in
 /// `wit/service.wit`). Each channel implements it over the data it already owns (an
 /// HTTP channel over hyper's request head), so handing it over copies nothing.
+///
+/// What a kind of channel adds to a request is a detail (by key) or a parameter (by
+/// name), and the keys of each kind are defined in the WIT: the runtime passes them
+/// through without knowing any channel's.
 pub trait RequestDetails: Send + 'static {
     /// The channel's configured name (for `invoke`, the calling service).
     fn channel_name(&self) -> &str;
 
-    /// The HTTP method and path, for a request from an HTTP channel.
-    fn http(&self) -> Option<(&str, &str)> {
-        None
+    /// Every detail the channel kind defines for the request, in the order the WIT
+    /// lists its keys (an HTTP request's `method`, `path` and `query-string`).
+    fn details(&self) -> Vec<(&str, Cow<'_, str>)> {
+        Vec::new()
+    }
+
+    /// The detail `key`.
+    fn detail(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.details()
+            .into_iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value)
     }
 
     /// Every header, in order; names are lowercase.
@@ -70,21 +83,22 @@ pub trait RequestDetails: Send + 'static {
             .map(|(_, value)| value)
     }
 
-    /// Every path parameter, in the order of the channel's path pattern.
-    fn path_params(&self) -> Vec<(&str, &str)> {
+    /// Every named value the channel extracted from the request, in the channel's order
+    /// (an HTTP channel's `{name}` path segments).
+    fn params(&self) -> Vec<(&str, &str)> {
         Vec::new()
     }
 
-    /// The value of the `{name}` segment of the channel's path pattern.
-    fn path_param(&self, name: &str) -> Option<&str> {
-        self.path_params()
+    /// The parameter `name`.
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params()
             .into_iter()
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value)
     }
 }
 
-/// What a store holds outside a call to `handle`: no name, headers or HTTP part.
+/// What a store holds outside a call to `handle`: no name, headers or details.
 pub(crate) struct NoDetails;
 
 impl RequestDetails for NoDetails {
@@ -99,11 +113,11 @@ impl RequestDetails for NoDetails {
 pub struct StaticDetails {
     pub channel_name: &'static str,
     pub headers: &'static [(&'static str, &'static str)],
-    /// Method and path, for a request from an HTTP channel.
-    pub http: Option<(&'static str, &'static str)>,
+    /// Details by key, e.g. an HTTP request's `method` and `path`.
+    pub details: &'static [(&'static str, &'static str)],
     /// Decoded query string pairs.
     pub query: &'static [(&'static str, &'static str)],
-    pub path_params: &'static [(&'static str, &'static str)],
+    pub params: &'static [(&'static str, &'static str)],
 }
 
 impl RequestDetails for StaticDetails {
@@ -111,8 +125,16 @@ impl RequestDetails for StaticDetails {
         self.channel_name
     }
 
-    fn http(&self) -> Option<(&str, &str)> {
-        self.http
+    fn details(&self) -> Vec<(&str, Cow<'_, str>)> {
+        self.details
+            .iter()
+            .map(|&(key, value)| (key, Cow::Borrowed(value)))
+            .collect()
+    }
+
+    fn detail(&self, key: &str) -> Option<Cow<'_, str>> {
+        let (_, value) = self.details.iter().find(|(name, _)| *name == key)?;
+        Some(Cow::Borrowed(value))
     }
 
     fn headers(&self) -> Vec<(&str, &str)> {
@@ -126,8 +148,8 @@ impl RequestDetails for StaticDetails {
             .collect()
     }
 
-    fn path_params(&self) -> Vec<(&str, &str)> {
-        self.path_params.to_vec()
+    fn params(&self) -> Vec<(&str, &str)> {
+        self.params.to_vec()
     }
 }
 

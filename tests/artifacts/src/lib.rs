@@ -49,6 +49,7 @@ mod tests {
             VERSION2,
             ECHO,
             HOSTILE_INVOKE,
+            CONTRACT_0_2_0,
         ];
         for path in all {
             let bytes = fs::read(path).unwrap_or_else(|err| panic!("{path}: {err}"));
