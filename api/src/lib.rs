@@ -12,6 +12,16 @@
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`names`]: what a service name may be.
 //! - [`client`]: [`AdminClient`] and its [`ClientError`].
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), zato_api::ClientError> {
+//! let client = zato_api::AdminClient::new("http://127.0.0.1:17010", "admin", "secret");
+//! for service in client.services().await? {
+//!     println!("{} version {}", service.name, service.version);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
