@@ -1,23 +1,27 @@
 //! [`AdminClient`]: one method per admin API route with a typed answer, and
 //! [`AdminClient::send`] for a caller that needs an answer's status and headers.
 //!
-//! Every method fails with a [`ClientError`] that says which of four things happened:
-//! the server could not be reached, it refused the credentials, it answered with an
-//! error, or it answered something that does not decode. A caller maps those to what
-//! it needs (the CLI to its exit codes).
+//! Every method fails with a [`ClientError`] that says what happened: the server could
+//! not be reached (or its answer broke off), it refused the credentials, it answered
+//! with an error, or it answered something that does not decode. A caller maps those to
+//! what it needs (the CLI to its exit codes).
+
+mod answer;
+mod error;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use thiserror::Error;
 
+pub use answer::{Answer, Body};
+pub use error::ClientError;
 pub use reqwest::{Method, StatusCode};
 
 use crate::{
-    DeleteOutcome, DeletedHttpChannel, DeployOutcome, ErrorBody, HttpChannel, ServerInfo,
-    ServerStatus, ServiceDetails, ServiceSummary, services::DataFormat,
+    DeleteOutcome, DeletedHttpChannel, DeployOutcome, HttpChannel, ServerInfo, ServerStatus,
+    ServiceDetails, ServiceSummary, services::DataFormat,
 };
 
 /// The header that carries a request's correlation ID.
@@ -41,124 +45,6 @@ impl fmt::Debug for AdminClient {
             .finish_non_exhaustive()
     }
 }
-
-/// The body of a request sent with [`AdminClient::send`].
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// No body.
-    Empty,
-    /// A JSON document, sent as `application/json`.
-    Json(serde_json::Value),
-    /// Bytes as they are (a component to deploy, a payload to invoke a service with).
-    Bytes(Bytes),
-}
-
-/// What a server answered, whatever its status.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The correlation ID the server gave the request (`x-zato-cid`), if any.
-    pub cid: Option<String>,
-    /// The answer's `content-type`, if any.
-    pub content_type: Option<String>,
-    /// The answer's body.
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// The server's error message: the `error` of a JSON error body, or else the body as
-    /// text.
-    pub fn error_message(&self) -> String {
-        match serde_json::from_slice::<ErrorBody>(&self.body) {
-            Ok(e) => e.error,
-            Err(_) => String::from_utf8_lossy(&self.body).trim().to_owned(),
-        }
-    }
-
-    /// Decodes a successful answer, or turns a failed one into [`ClientError::Server`].
-    pub fn json<T: DeserializeOwned>(self) -> Result<T, ClientError> {
-        if !self.status.is_success() {
-            return Err(self.into_error());
-        }
-        serde_json::from_slice(&self.body).map_err(|e| ClientError::Unexpected(e.to_string()))
-    }
-
-    /// The [`ClientError::Server`] this answer means (whatever its status).
-    pub fn into_error(self) -> ClientError {
-        let body = serde_json::from_slice::<ErrorBody>(&self.body).ok();
-        ClientError::Server {
-            status: self.status,
-            message: self.error_message(),
-            cid: body.and_then(|b| b.cid).or(self.cid),
-        }
-    }
-}
-
-/// Why a request to the admin API failed.
-#[derive(Debug, Error)]
-pub enum ClientError {
-    /// No answer: the request could not be sent.
-    #[error("cannot reach {url}: {}{error}", if *refused { "is the server running? " } else { "" })]
-    Unreachable {
-        /// The URL of the request.
-        url: String,
-        /// No connection could be made at all (refused, or no route): most likely
-        /// nothing listens there.
-        refused: bool,
-        /// What the HTTP client reported.
-        error: reqwest::Error,
-    },
-    /// The answer started but could not be read to its end.
-    #[error("reading the answer: {}", chain(error))]
-    Interrupted {
-        /// The URL of the request.
-        url: String,
-        /// What the HTTP client reported.
-        error: reqwest::Error,
-    },
-    /// The server answered 401: wrong user or password.
-    #[error("{url}: the admin credentials were refused")]
-    CredentialsRefused {
-        /// The URL of the request.
-        url: String,
-    },
-    /// The server answered with an error status.
-    #[error("server answered {status}: {message}")]
-    Server {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The `error` of its JSON error body (or its body as text).
-        message: String,
-        /// The correlation ID of the failed request, if it had one.
-        cid: Option<String>,
-    },
-    /// The server answered success with a body that is not what the route returns.
-    #[error("unexpected answer from the server: {0}")]
-    Unexpected(String),
-}
-
-impl ClientError {
-    /// The status of the server's error answer, for [`ClientError::Server`].
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            ClientError::Server { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
-/// An error and its sources, `: `-separated, so a reader sees why the body broke off.
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        text.push_str(&format!(": {e}"));
-        source = e.source();
-    }
-    text
-}
-
 impl AdminClient {
     /// A client of the admin API at `base_url` (e.g. `http://127.0.0.1:17010`) with
     /// reqwest's default settings.
@@ -389,58 +275,6 @@ mod tests {
         assert_eq!(segment("a/b c?d&e"), "a%2Fb%20c%3Fd%26e");
         assert_eq!(segment("caf\u{e9}"), "caf%C3%A9");
         assert_eq!(segment(""), "");
-    }
-
-    #[test]
-    fn an_error_answer_gives_its_message_and_cid() {
-        let answer = Answer {
-            status: StatusCode::NOT_FOUND,
-            cid: Some("from-header".into()),
-            content_type: Some("application/json".into()),
-            body: Bytes::from_static(br#"{"error":"service `x` is not deployed","cid":"c1"}"#),
-        };
-        let error = answer.json::<ServerStatus>().unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "server answered 404 Not Found: service `x` is not deployed"
-        );
-        assert!(
-            matches!(&error, ClientError::Server { cid: Some(c), .. } if c == "c1"),
-            "{error:?}"
-        );
-        assert_eq!(error.status(), Some(StatusCode::NOT_FOUND));
-    }
-
-    #[test]
-    fn a_text_error_answer_is_its_trimmed_text() {
-        let answer = Answer {
-            status: StatusCode::BAD_REQUEST,
-            cid: Some("h".into()),
-            content_type: None,
-            body: Bytes::from_static(b"Failed to deserialize\n"),
-        };
-        assert_eq!(answer.error_message(), "Failed to deserialize");
-        assert!(matches!(
-            answer.into_error(),
-            ClientError::Server { cid: Some(c), .. } if c == "h"
-        ));
-    }
-
-    #[test]
-    fn a_success_that_does_not_decode_is_unexpected() {
-        let answer = Answer {
-            status: StatusCode::OK,
-            cid: None,
-            content_type: None,
-            body: Bytes::from_static(b"<html>"),
-        };
-        let error = answer.json::<Vec<ServerInfo>>().unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("unexpected answer from the server: "),
-            "{error}"
-        );
     }
 
     #[tokio::test]
