@@ -11,9 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::embedded::{AdminConfig, DeploySettings, ServerConfig, hash_password};
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
-use zato_host::config::{AdminConfig, DeploySettings, ServerConfig};
 
 pub const ENV_FILE: &str = "zato.toml";
 pub const SERVER_FILE: &str = "server.toml";
@@ -101,7 +101,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
     }
     let username = "admin".to_string();
     let password = uuid::Uuid::new_v4().simple().to_string();
-    let password_hash = zato_host::admin::hash_password(&password);
+    let password_hash = hash_password(&password);
     let env = EnvFile {
         cluster: new.cluster.into(),
         base_port: new.base_port,

@@ -1,13 +1,17 @@
 //! `zato`: start servers, deploy WebAssembly services, and manage a running environment.
 //!
-//! One file per command under `commands/`; the server itself is `zato_host`.
-//! Every command speaks to the admin API of a running server, except `start` (which
-//! runs one) and `quickstart` (which writes files).
+//! One file per command under `commands/`. Every command speaks to the admin API of a
+//! running server through `zato_api` (`client.rs` finds the server), except `start`
+//! (which runs one) and `quickstart` (which writes files). The server itself is
+//! `zato_host`, and `embedded.rs` is the one module that uses it: what `start` runs and
+//! what `quickstart` writes for it, so that the CLI's dependence on the server is in
+//! one place and every other command builds on the admin API alone.
 
 #![forbid(unsafe_code)]
 
 mod client;
 mod commands;
+mod embedded;
 mod env;
 mod exit;
 mod output;

@@ -1,14 +1,15 @@
 //! zato as a user runs it: an environment made by `zato quickstart create`, servers
 //! started with `zato start`, each in a process of its own, and the admin API.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::Deserialize;
-use zato_host::api::DeployOutcome;
+use zato_api::{AdminClient, DataFormat, DeployOutcome, HttpChannel};
 
 use crate::process::{self, Proc};
 
@@ -115,10 +116,7 @@ impl Env {
     /// The admin API of server `i`.
     pub fn admin(&self, i: u16) -> Admin {
         Admin {
-            http: client(),
-            base: self.base(i),
-            user: self.user.clone(),
-            password: self.password.clone(),
+            api: AdminClient::with_client(client(), self.base(i), &self.user, &self.password),
         }
     }
 
@@ -137,80 +135,59 @@ pub fn client() -> reqwest::Client {
         .expect("a plain HTTP client builds")
 }
 
-/// The admin API of one server.
+/// The admin API of one server, as the scenarios use it.
 pub struct Admin {
-    http: reqwest::Client,
-    pub base: String,
-    user: String,
-    password: String,
+    api: AdminClient,
 }
 
 impl Admin {
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .basic_auth(&self.user, Some(&self.password))
-    }
-
     /// Deploys `bytes`; returns once this server runs the new version.
     pub async fn deploy(&self, bytes: Vec<u8>, source: &str) -> anyhow::Result<DeployOutcome> {
-        let response = self
-            .request(Method::POST, &format!("/zato/api/services?source={source}"))
-            .body(bytes)
-            .send()
+        self.api
+            .deploy(bytes, source)
             .await
-            .with_context(|| format!("cannot deploy `{source}` to {}", self.base))?;
-        let status = response.status();
-        let text = response.text().await?;
-        if !status.is_success() {
-            bail!("deploy of `{source}` refused: {status} {text}");
-        }
-        Ok(serde_json::from_str(&text)?)
+            .with_context(|| format!("deploy of `{source}` to {} refused", self.api.base()))
     }
 
     /// Creates an HTTP channel from `path` to `service`.
     pub async fn channel(&self, name: &str, path: &str, service: &str) -> anyhow::Result<()> {
-        let body = serde_json::json!({ "name": name, "path": path, "service": service });
-        let response = self
-            .request(Method::POST, "/zato/api/channels/http")
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        if status != StatusCode::CREATED {
-            bail!(
-                "channel `{name}` refused: {status} {}",
-                response.text().await?
-            );
-        }
+        let channel = HttpChannel {
+            name: name.into(),
+            path: path.into(),
+            methods: Vec::new(),
+            service: service.into(),
+            data_format: DataFormat::Json,
+            timeout_ms: 0,
+        };
+        self.api
+            .create_http_channel(&channel)
+            .await
+            .with_context(|| format!("channel `{name}` refused"))?;
         Ok(())
     }
 
-    /// Replaces the configuration of `service`.
+    /// Replaces the configuration of `service` (a JSON object of strings).
     pub async fn config(&self, service: &str, config: &serde_json::Value) -> anyhow::Result<()> {
-        let response = self
-            .request(Method::PUT, &format!("/zato/api/services/{service}/config"))
-            .json(config)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            bail!(
-                "configuration of `{service}` refused: {} {}",
-                response.status(),
-                response.text().await?
-            );
-        }
+        let config: BTreeMap<String, String> = serde_json::from_value(config.clone())
+            .with_context(|| {
+                format!("the configuration of `{service}` is not strings: {config}")
+            })?;
+        self.api
+            .set_config(service, &config)
+            .await
+            .with_context(|| format!("configuration of `{service}` refused"))?;
         Ok(())
     }
 
-    /// The server's status; the first call also pays for argon2 once, so timed calls
-    /// after it do not.
+    /// The server's status, as JSON for the scenarios to pick the counters they report;
+    /// the first call also pays for argon2 once, so timed calls after it do not.
     pub async fn status(&self) -> anyhow::Result<serde_json::Value> {
-        let response = self.request(Method::GET, "/zato/api/server").send().await?;
-        if !response.status().is_success() {
-            bail!("admin API of {}: {}", self.base, response.status());
-        }
-        Ok(response.json().await?)
+        let status = self
+            .api
+            .server_status()
+            .await
+            .with_context(|| format!("admin API of {}", self.api.base()))?;
+        Ok(serde_json::to_value(status)?)
     }
 }
 

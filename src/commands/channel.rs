@@ -1,9 +1,9 @@
 //! `zato channel ...`: create, list and delete channels.
 
 use clap::{Args, Subcommand};
-use zato_host::api::{DataFormat, HttpChannel};
+use zato_api::{DataFormat, HttpChannel};
 
-use crate::client::{Body, Client, Target, segment};
+use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, table};
 
@@ -89,13 +89,8 @@ impl Channel {
                     data_format,
                     timeout_ms,
                 };
-                let client = Client::from_target(&target)?;
-                let body =
-                    Body::Json(serde_json::to_value(&channel).expect("a channel serialises"));
-                let created: HttpChannel = client
-                    .send(reqwest::Method::POST, "/zato/api/channels/http", Some(body))
-                    .await?
-                    .json()?;
+                let client = target.connect()?;
+                let created = client.create_http_channel(&channel).await?;
                 out.print(&created, || {
                     format!(
                         "created HTTP channel `{}`: {}{} -> `{}`",
@@ -108,9 +103,7 @@ impl Channel {
                 Ok(())
             }
             ChannelCommand::List { target } => {
-                let channels: Vec<HttpChannel> = Client::from_target(&target)?
-                    .get("/zato/api/channels/http")
-                    .await?;
+                let channels = target.connect()?.http_channels().await?;
                 out.print(&channels, || {
                     let rows: Vec<Vec<String>> = channels
                         .iter()
@@ -134,12 +127,7 @@ impl Channel {
                 Ok(())
             }
             ChannelCommand::Delete { name, target } => {
-                let client = Client::from_target(&target)?;
-                let path = format!("/zato/api/channels/http/{}", segment(&name));
-                let _: serde_json::Value = client
-                    .send(reqwest::Method::DELETE, &path, None)
-                    .await?
-                    .json()?;
+                target.connect()?.delete_http_channel(&name).await?;
                 out.print(&serde_json::json!({ "deleted": name }), || {
                     format!("deleted HTTP channel `{name}`")
                 });

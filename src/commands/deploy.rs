@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
-use zato_host::api::DeployOutcome;
+use serde::Serialize;
+use zato_api::{AdminClient, DeployOutcome, ServerState};
 
-use crate::client::{Body, Client, Target};
+use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, bytes, table};
 
@@ -39,16 +39,9 @@ struct Deployed {
     servers: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ServerEntry {
-    name: String,
-    state: String,
-    services: BTreeMap<String, i64>,
-}
-
 impl Deploy {
     pub async fn run(self, out: &Output) -> CliResult {
-        let client = Client::from_target(&self.target)?;
+        let client = self.target.connect()?;
         let mut results = Vec::new();
         for file in &self.files {
             let data = std::fs::read(file).map_err(|e| {
@@ -63,16 +56,10 @@ impl Deploy {
                 .to_string_lossy()
                 .into_owned();
             let spinner = out.spinner(format!("deploying {label} ({})", bytes(data.len() as i64)));
-            let path = format!(
-                "/zato/api/services?source={}",
-                crate::client::segment(&label)
-            );
-            let answer = client
-                .send(reqwest::Method::POST, &path, Some(Body::Bytes(data)))
-                .await;
-            let outcome: DeployOutcome = match answer.and_then(|a| a.json()) {
+            let outcome = match client.deploy(data, &label).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
+                    let e = CliError::from(e);
                     if let Some(s) = spinner {
                         s.finish_and_clear();
                     }
@@ -127,16 +114,19 @@ impl Deploy {
 
 /// Polls the servers' reported versions until every live one runs `outcome.version`.
 async fn wait_for_servers(
-    client: &Client,
+    client: &AdminClient,
     outcome: &DeployOutcome,
     timeout: Duration,
     progress: Option<&indicatif::ProgressBar>,
 ) -> CliResult<BTreeMap<String, i64>> {
     let started = Instant::now();
     loop {
-        let servers: Vec<ServerEntry> = client.get("/zato/api/servers").await?;
+        let servers = client.servers().await?;
         // The server reports dead ones as `gone` and stopped ones as `stopped`.
-        let live: Vec<_> = servers.iter().filter(|s| s.state == "running").collect();
+        let live: Vec<_> = servers
+            .iter()
+            .filter(|s| s.state == ServerState::Running)
+            .collect();
         let lagging: Vec<&str> = live
             .iter()
             .filter(|s| {

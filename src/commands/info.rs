@@ -1,12 +1,11 @@
 //! `zato info [DIR]`: the servers of an environment and the versions they run.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
 
-use crate::client::{Client, Target};
+use crate::client::Target;
 use crate::exit::CliResult;
 use crate::output::{Output, table};
 
@@ -19,26 +18,16 @@ pub struct Info {
     target: Target,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct ServerEntry {
-    name: String,
-    address: String,
-    state: String,
-    pid: i64,
-    started_at: i64,
-    last_seen: i64,
-    services: BTreeMap<String, i64>,
-}
-
 impl Info {
     pub async fn run(mut self, out: &Output) -> CliResult {
         if self.dir.is_some() {
             self.target.env = self.dir.take();
         }
-        let client = Client::from_target(&self.target)?;
-        let servers: Vec<ServerEntry> = client.get("/zato/api/servers").await?;
+        let servers = self.target.connect()?.servers().await?;
         out.print(&servers, || {
-            let now = zato_host::odb::now_ms();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
             let rows: Vec<Vec<String>> = servers
                 .iter()
                 .map(|s| {
@@ -52,7 +41,7 @@ impl Info {
                     vec![
                         s.name.clone(),
                         s.address.clone(),
-                        s.state.clone(),
+                        s.state.to_string(),
                         s.pid.to_string(),
                         seen,
                         services,

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::embedded::DEFAULT_PORT;
 use clap::{Args, Subcommand};
-use zato_host::config::DEFAULT_PORT;
 
 use crate::env::{self, NewEnv};
 use crate::exit::{CliError, CliResult, ExitCode};

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 
 use clap::{Args, Subcommand};
-use zato_host::api::{DeleteOutcome, ServiceSummary};
+use zato_api::AdminClient;
 
-use crate::client::{Body, Client, Target, segment};
+use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, bytes, table};
 
@@ -63,7 +63,7 @@ enum ServiceCommand {
 impl Service {
     pub async fn run(self, out: &Output) -> CliResult {
         match self.command {
-            ServiceCommand::List { target } => list(&Client::from_target(&target)?, out).await,
+            ServiceCommand::List { target } => list(&target.connect()?, out).await,
             ServiceCommand::Invoke {
                 name,
                 data,
@@ -72,7 +72,7 @@ impl Service {
                 target,
             } => {
                 invoke(
-                    &Client::from_target(&target)?,
+                    &target.connect()?,
                     out,
                     &name,
                     &data,
@@ -82,12 +82,7 @@ impl Service {
                 .await
             }
             ServiceCommand::Delete { name, target } => {
-                let client = Client::from_target(&target)?;
-                let path = format!("/zato/api/services/{}", segment(&name));
-                let deleted: DeleteOutcome = client
-                    .send(reqwest::Method::DELETE, &path, None)
-                    .await?
-                    .json()?;
+                let deleted = target.connect()?.delete_service(&name).await?;
                 out.print(&deleted, || {
                     format!("deleted `{}` (version {})", deleted.name, deleted.version)
                 });
@@ -98,13 +93,13 @@ impl Service {
                 set,
                 unset,
                 target,
-            } => config(&Client::from_target(&target)?, out, &name, &set, &unset).await,
+            } => config(&target.connect()?, out, &name, &set, &unset).await,
         }
     }
 }
 
-async fn list(client: &Client, out: &Output) -> CliResult {
-    let services: Vec<ServiceSummary> = client.get("/zato/api/services").await?;
+async fn list(client: &AdminClient, out: &Output) -> CliResult {
+    let services = client.services().await?;
     out.print(&services, || {
         if services.is_empty() {
             return "no services deployed".into();
@@ -146,7 +141,7 @@ fn read_data(data: &str) -> CliResult<Vec<u8>> {
 }
 
 async fn invoke(
-    client: &Client,
+    client: &AdminClient,
     out: &Output,
     name: &str,
     data: &str,
@@ -154,16 +149,9 @@ async fn invoke(
     timeout_ms: Option<u64>,
 ) -> CliResult {
     let payload = read_data(data)?;
-    let mut path = format!(
-        "/zato/api/services/{}/invoke?data_format={}",
-        segment(name),
-        segment(data_format)
-    );
-    if let Some(ms) = timeout_ms {
-        path.push_str(&format!("&timeout_ms={ms}"));
-    }
+    // The format goes as given: the server's refusal of an unknown one is the message.
     let answer = client
-        .send(reqwest::Method::POST, &path, Some(Body::Bytes(payload)))
+        .invoke_as(name, payload, data_format, timeout_ms)
         .await?;
     let is_json = answer
         .content_type
@@ -203,14 +191,13 @@ async fn invoke(
 }
 
 async fn config(
-    client: &Client,
+    client: &AdminClient,
     out: &Output,
     name: &str,
     set: &[String],
     unset: &[String],
 ) -> CliResult {
-    let path = format!("/zato/api/services/{}/config", segment(name));
-    let mut current: BTreeMap<String, String> = client.get(&path).await?;
+    let mut current: BTreeMap<String, String> = client.config(name).await?;
     if !set.is_empty() || !unset.is_empty() {
         for pair in set {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
@@ -224,11 +211,7 @@ async fn config(
         for key in unset {
             current.remove(key);
         }
-        let value = serde_json::to_value(&current).expect("a map serialises");
-        current = client
-            .send(reqwest::Method::PUT, &path, Some(Body::Json(value)))
-            .await?
-            .json()?;
+        current = client.set_config(name, &current).await?;
     }
     out.print(&current, || {
         if current.is_empty() {

@@ -4,9 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
-use zato_host::Server;
-use zato_host::config::{DEFAULT_PORT, ServerConfig};
 
+use crate::embedded::{DEFAULT_PORT, Server, ServerConfig};
 use crate::env::{self, NewEnv};
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::Output;

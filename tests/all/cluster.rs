@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
+use zato_api::ServerState;
 use zato_test_artifacts as wasm;
 
 use crate::harness::{Backend, Cluster, eventually, variant};
@@ -50,14 +51,14 @@ async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_al
     let services = cluster.servers[2].services().await;
     assert_eq!(services.len(), 1);
     assert_eq!(
-        services[0]["version"], 1,
+        services[0].version, 1,
         "three watchers, one deploy: {services:?}"
     );
     for server in &cluster.servers {
-        let status = server.admin_get("/zato/api/server").await;
+        let status = server.api.server_status().await.unwrap();
         assert_eq!(
-            status["compilations"], 1,
-            "compiled once on each server: {status}"
+            status.compilations, 1,
+            "compiled once on each server: {status:?}"
         );
     }
     cluster.stop().await;
@@ -69,18 +70,12 @@ async fn concurrent_deploys_from_three_servers_are_monotonic_and_the_last_wins_e
     let base = std::fs::read(wasm::VERSION1).unwrap();
     let deploys: Vec<_> = (0..10u32)
         .map(|i| {
-            let request = cluster.servers[i as usize % 3]
-                .admin(Method::POST, "/zato/api/services?source=variant.wasm")
-                .body(variant(&base, i))
-                .send();
+            let api = cluster.servers[i as usize % 3].api.clone();
+            let bytes = variant(&base, i);
             tokio::spawn(async move {
-                let response = request.await.unwrap();
-                assert_eq!(response.status(), StatusCode::CREATED);
-                let outcome: serde_json::Value = response.json().await.unwrap();
-                (
-                    outcome["version"].as_i64().unwrap(),
-                    outcome["sha256"].as_str().unwrap().to_owned(),
-                )
+                let outcome = api.deploy(bytes, "variant.wasm").await.unwrap();
+                assert!(!outcome.unchanged, "{outcome:?}");
+                (outcome.version, outcome.sha256)
             })
         })
         .collect();
@@ -101,13 +96,12 @@ async fn concurrent_deploys_from_three_servers_are_monotonic_and_the_last_wins_e
         .await;
     for server in &cluster.servers {
         let services = server.services().await;
-        assert_eq!(services[0]["sha256"], last_sha.as_str());
-        assert_eq!(services[0]["running_version"], 10);
-        let status = server.admin_get("/zato/api/server").await;
-        let compiled = status["compilations"].as_u64().unwrap();
+        assert_eq!(&services[0].sha256, last_sha);
+        assert_eq!(services[0].running_version, Some(10));
+        let status = server.api.server_status().await.unwrap();
         assert!(
-            (1..=10).contains(&compiled),
-            "each component compiled at most once per server: {status}"
+            (1..=10).contains(&status.compilations),
+            "each component compiled at most once per server: {status:?}"
         );
     }
     cluster.stop().await;
@@ -137,8 +131,10 @@ async fn a_lost_notice_costs_a_delay_not_a_divergence() {
     // Store version 2 the way a deploy does, but never publish it: only the periodic
     // reconcile (500 ms in these tests) can bring it to the servers.
     let details = cluster.servers[0]
-        .admin_get("/zato/api/services/test.version")
-        .await;
+        .api
+        .service("test.version")
+        .await
+        .unwrap();
     let bytes = std::fs::read(wasm::VERSION2).unwrap();
     let odb = zato_host::odb::SqlOdb::connect(&cluster.odb).await.unwrap();
     let version = zato_host::odb::ServiceVersions::insert_version(
@@ -148,7 +144,7 @@ async fn a_lost_notice_costs_a_delay_not_a_divergence() {
             sha256: zato_host::deploy::sha256_hex(&bytes),
             bytes: Some(bytes),
             description: String::new(),
-            info: details["info"].to_string(),
+            info: serde_json::to_string(&details.info).unwrap(),
             source: "test: notice lost".into(),
             deployed_by: "nobody".into(),
         },
@@ -326,13 +322,15 @@ async fn a_server_that_stops_cleanly_deregisters() {
     let mut cluster = Cluster::start(2, Backend::Sqlite).await;
     let leaving = cluster.servers.pop().unwrap();
     leaving.stop().await;
-    let servers = cluster.servers[0].admin_get("/zato/api/servers").await;
-    let states: Vec<(&str, &str)> = servers
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap()))
-        .collect();
-    assert_eq!(states, [("server1", "running"), ("server2", "stopped")]);
+    let servers = cluster.servers[0].api.servers().await.unwrap();
+    let states: Vec<(&str, ServerState)> =
+        servers.iter().map(|s| (s.name.as_str(), s.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("server1", ServerState::Running),
+            ("server2", ServerState::Stopped)
+        ]
+    );
     cluster.stop().await;
 }

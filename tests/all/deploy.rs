@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use zato_test_artifacts as wasm;
 
 use crate::harness::{TestServer, config, eventually};
@@ -52,8 +52,8 @@ async fn pickup_ignores_hidden_temporary_and_outside_links_and_keeps_failed_file
     let names: Vec<String> = server
         .services()
         .await
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .into_iter()
+        .map(|s| s.name)
         .collect();
     assert_eq!(
         names,
@@ -186,19 +186,11 @@ async fn a_starting_server_listens_at_once_and_answers_503_until_its_services_ar
     assert!(error.contains("`test.version` is not loaded yet"), "{body}");
     // The admin API answers meanwhile, and says the same of an invoke.
     assert_eq!(restarted.services().await.len(), 5);
-    let response = restarted
-        .admin(Method::POST, "/zato/api/services/test.version/invoke")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let (status, body) = restarted.invoke("test.version", "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     // A service that is not in the ODB is still simply not deployed.
-    let response = restarted
-        .admin(Method::POST, "/zato/api/services/no.such/invoke")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (status, body) = restarted.invoke("no.such", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     restarted.loaded().await;
     let (status, body) = restarted.get("/zato/ping").await;
@@ -221,24 +213,15 @@ async fn a_deleted_service_stops_answering() {
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.channel("hello", "/hello", "demo.hello", 0).await;
-    let response = server
-        .admin(Method::DELETE, "/zato/api/services/demo.hello")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    server.api.delete_service("demo.hello").await.unwrap();
     let (status, body) = server.get("/hello").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         body["error"].as_str().unwrap().contains("not deployed"),
         "{body}"
     );
-    let response = server
-        .admin(Method::DELETE, "/zato/api/services/demo.hello")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let error = server.api.delete_service("demo.hello").await.unwrap_err();
+    assert_eq!(error.status(), Some(StatusCode::NOT_FOUND), "{error}");
     // Deploying it again makes version 3 (1 = deploy, 2 = deletion).
     assert_eq!(server.deploy(wasm::HELLO).await.version, 3);
 }
@@ -272,13 +255,8 @@ async fn in_the_development_environment_a_dropped_wasm_answers_at_its_own_url() 
         || async { (server.get("/test/version").await.0 == StatusCode::OK).then_some(()) },
     )
     .await;
-    let channels = server.admin_get("/zato/api/channels/http").await;
-    let mut names: Vec<&str> = channels
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let channels = server.api.http_channels().await.unwrap();
+    let mut names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
     names.sort();
     assert_eq!(names, ["demo.hello", "mine", "test.echo", "test.version"]);
 }

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use zato_api::{AdminClient, Body, DataFormat, DeployOutcome, HttpChannel, ServiceSummary};
 use zato_host::Server;
-use zato_host::api::DeployOutcome;
 use zato_host::config::ServerConfig;
 
 pub const USER: &str = "admin";
@@ -24,6 +26,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub base: String,
     pub http: reqwest::Client,
+    /// The admin API, typed; [`TestServer::admin`] for a request the client would not send.
+    pub api: AdminClient,
 }
 
 /// A server configuration in `dir`, with limits small enough for many test servers.
@@ -66,11 +70,13 @@ impl TestServer {
     pub async fn start_loading(dir: tempfile::TempDir, config: ServerConfig) -> Self {
         let server = Server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr());
+        let http = reqwest::Client::new();
         Self {
             server: Some(server),
             dir,
+            api: AdminClient::with_client(http.clone(), &base, USER, PASSWORD),
             base,
-            http: reqwest::Client::new(),
+            http,
         }
     }
 
@@ -89,80 +95,66 @@ impl TestServer {
         self.dir
     }
 
+    /// An admin API request with the credentials, for one the typed client would not
+    /// send (extra headers, hostile bodies, requests raced from spawned tasks).
     pub fn admin(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.base))
             .basic_auth(USER, Some(PASSWORD))
     }
 
-    /// GETs an admin API document.
-    pub async fn admin_get(&self, path: &str) -> Value {
-        let response = self.admin(Method::GET, path).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        response.json().await.unwrap()
-    }
-
     /// Deploys through the admin API, panicking with the server's message on failure.
     pub async fn deploy(&self, wasm: &str) -> DeployOutcome {
-        let (status, body) = self.try_deploy(std::fs::read(wasm).unwrap()).await;
-        assert!(
-            status.is_success(),
-            "deploy of {wasm} failed: {status} {body}"
-        );
-        serde_json::from_value(body).unwrap()
+        self.api
+            .deploy(std::fs::read(wasm).unwrap(), "test.wasm")
+            .await
+            .unwrap_or_else(|e| panic!("deploy of {wasm} failed: {e}"))
     }
 
+    /// Deploys `bytes` whatever comes of it: (status, JSON answer).
     pub async fn try_deploy(&self, bytes: Vec<u8>) -> (StatusCode, Value) {
-        let response = self
-            .admin(Method::POST, "/zato/api/services?source=test.wasm")
-            .body(bytes)
-            .send()
+        let answer = self
+            .api
+            .send(
+                Method::POST,
+                "/zato/api/services?source=test.wasm",
+                Body::Bytes(bytes.into()),
+            )
             .await
             .unwrap();
-        (response.status(), response.json().await.unwrap())
+        (answer.status, serde_json::from_slice(&answer.body).unwrap())
     }
 
     /// Invokes `service` through the admin API with `body`: (status, JSON answer).
     pub async fn invoke(&self, service: &str, body: &str) -> (StatusCode, Value) {
-        let response = self
-            .admin(
-                Method::POST,
-                &format!("/zato/api/services/{service}/invoke"),
-            )
-            .body(body.to_owned())
-            .send()
+        let answer = self
+            .api
+            .invoke(service, body.to_owned(), DataFormat::Json, None)
             .await
             .unwrap();
-        (response.status(), json_or_text(response).await)
+        (answer.status, json_or_text_of(&answer.body))
     }
 
-    /// Replaces the configuration of `service` through the admin API.
+    /// Replaces the configuration of `service` (a JSON object of strings) through the
+    /// admin API.
     pub async fn set_config(&self, service: &str, config: &Value) {
-        let response = self
-            .admin(Method::PUT, &format!("/zato/api/services/{service}/config"))
-            .json(config)
-            .send()
+        let config: BTreeMap<String, String> = serde_json::from_value(config.clone()).unwrap();
+        self.api
+            .set_config(service, &config)
             .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "config of {service}");
+            .unwrap_or_else(|e| panic!("config of {service}: {e}"));
     }
 
     /// Creates an HTTP channel (any method, JSON).
     pub async fn channel(&self, name: &str, path: &str, service: &str, timeout_ms: u64) {
-        let channel = serde_json::json!({ "name": name, "path": path, "service": service, "timeout_ms": timeout_ms });
-        let response = self
-            .admin(Method::POST, "/zato/api/channels/http")
-            .json(&channel)
-            .send()
+        let channel = HttpChannel {
+            timeout_ms,
+            ..http_channel(name, path, service)
+        };
+        self.api
+            .create_http_channel(&channel)
             .await
-            .unwrap();
-        let status = response.status();
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "channel {name}: {}",
-            response.text().await.unwrap()
-        );
+            .unwrap_or_else(|e| panic!("channel {name}: {e}"));
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -187,8 +179,8 @@ impl TestServer {
     }
 
     /// The services as the admin API lists them.
-    pub async fn services(&self) -> Vec<Value> {
-        serde_json::from_value(self.admin_get("/zato/api/services").await).unwrap()
+    pub async fn services(&self) -> Vec<ServiceSummary> {
+        self.api.services().await.unwrap()
     }
 
     /// The version of `name` this server runs, if any.
@@ -196,8 +188,20 @@ impl TestServer {
         self.services()
             .await
             .into_iter()
-            .find(|s| s["name"] == name)
-            .and_then(|s| s["running_version"].as_i64())
+            .find(|s| s.name == name)
+            .and_then(|s| s.running_version)
+    }
+}
+
+/// An HTTP channel from `path` to `service`: any method, JSON, the server's timeout.
+pub fn http_channel(name: &str, path: &str, service: &str) -> HttpChannel {
+    HttpChannel {
+        name: name.into(),
+        path: path.into(),
+        methods: Vec::new(),
+        service: service.into(),
+        data_format: DataFormat::Json,
+        timeout_ms: 0,
     }
 }
 
@@ -215,8 +219,13 @@ pub async fn echoed(response: reqwest::Response) -> Value {
 }
 
 pub async fn json_or_text(response: reqwest::Response) -> Value {
-    let text = response.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or(Value::String(text))
+    json_or_text_of(&response.bytes().await.unwrap())
+}
+
+/// A body as JSON, or as a JSON string when it is not JSON.
+pub fn json_or_text_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
 /// Polls `check` every 20 ms until it gives a value, panicking after `limit`.

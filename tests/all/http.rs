@@ -1,9 +1,10 @@
 //! HTTP channels: routing, what reaches the service, limits and error bodies.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
+use zato_api::HttpChannel;
 use zato_test_artifacts as wasm;
 
-use crate::harness::{TestServer, echoed};
+use crate::harness::{TestServer, echoed, http_channel};
 
 #[tokio::test]
 async fn path_params_query_headers_and_payload_reach_the_service() {
@@ -67,14 +68,16 @@ async fn config_changes_reach_a_running_service_without_redeploy() {
 async fn unknown_paths_wrong_methods_and_large_bodies_get_json_errors() {
     let server = TestServer::start_with(|c| c.http.max_body_bytes = 1024).await;
     server.deploy(wasm::HELLO).await;
-    let channel = serde_json::json!({ "name": "h", "path": "/h", "service": "demo.hello", "methods": ["get"] });
-    let response = server
-        .admin(Method::POST, "/zato/api/channels/http")
-        .json(&channel)
-        .send()
+    let channel = http_channel("h", "/h", "demo.hello");
+    let created = server
+        .api
+        .create_http_channel(&HttpChannel {
+            methods: vec!["get".into()],
+            ..channel
+        })
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(created.methods, ["GET"]);
 
     let (status, body) = server.get("/nowhere").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -126,40 +129,30 @@ async fn channels_are_checked_when_created() {
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.channel("a", "/a/{id}", "demo.hello", 0).await;
-    let create = |body: serde_json::Value| {
-        let request = server
-            .admin(Method::POST, "/zato/api/channels/http")
-            .json(&body);
-        async move {
-            let response = request.send().await.unwrap();
-            (
-                response.status(),
-                response.json::<serde_json::Value>().await.unwrap(),
-            )
-        }
-    };
-    let (status, body) =
-        create(serde_json::json!({ "name": "b", "path": "/a/{other}", "service": "demo.hello" }))
-            .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, _) =
-        create(serde_json::json!({ "name": "a", "path": "/new", "service": "demo.hello" })).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) =
-        create(serde_json::json!({ "name": "z", "path": "/zato/mine", "service": "demo.hello" }))
-            .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let (status, body) =
-        create(serde_json::json!({ "name": "c", "path": "/c", "service": "no.such" })).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap().contains("not deployed"));
+    let refusals = [
+        ("b", "/a/{other}", "demo.hello", StatusCode::CONFLICT, ""),
+        ("a", "/new", "demo.hello", StatusCode::CONFLICT, ""),
+        ("z", "/zato/mine", "demo.hello", StatusCode::CONFLICT, ""),
+        (
+            "c",
+            "/c",
+            "no.such",
+            StatusCode::BAD_REQUEST,
+            "not deployed",
+        ),
+    ];
+    for (name, path, service, status, message) in refusals {
+        let error = server
+            .api
+            .create_http_channel(&http_channel(name, path, service))
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), Some(status), "{name}: {error}");
+        assert!(error.to_string().contains(message), "{name}: {error}");
+    }
 
-    let response = server
-        .admin(Method::DELETE, "/zato/api/channels/http/a")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let deleted = server.api.delete_http_channel("a").await.unwrap();
+    assert_eq!(deleted.name, "a");
     assert_eq!(server.get("/a/1").await.0, StatusCode::NOT_FOUND);
 }
 
@@ -182,13 +175,7 @@ async fn each_request_gets_a_fresh_instance_unless_the_service_opts_in_to_reuse(
 
     // Opting in: an instance serves up to 3 requests, one at a time.
     let config = serde_json::json!({ "zato.instance_reuse": "3" });
-    let response = server
-        .admin(Method::PUT, "/zato/api/services/test.counter/config")
-        .json(&config)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    server.set_config("test.counter", &config).await;
     let mut counts = Vec::new();
     for _ in 0..7 {
         counts.push(server.get("/counter").await.1["count"].as_u64().unwrap());

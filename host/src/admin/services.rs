@@ -10,7 +10,9 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use super::{ApiError, Shared};
-use crate::api::{DataFormat, ServiceDetails, ServiceInfo, ServiceSummary};
+use crate::api::{
+    DataFormat, ServerInfo, ServerState, ServiceDetails, ServiceInfo, ServiceSummary,
+};
 use crate::channel::{Inbound, call_service, new_cid};
 use crate::http_response::{header_pairs, header_value, json_response, service_response};
 use crate::reload::Kind;
@@ -215,36 +217,36 @@ pub async fn put_config(
 pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
     let running = state.odb.running_versions().await?;
     let now = crate::odb::now_ms();
-    let servers: Vec<_> = state
+    let servers: Vec<ServerInfo> = state
         .odb
         .servers()
         .await?
         .into_iter()
-        .map(|s| {
-            let services: BTreeMap<&str, i64> = running
+        .map(|s| ServerInfo {
+            services: running
                 .iter()
                 .filter(|(server, _, _)| *server == s.name)
-                .map(|(_, svc, v)| (svc.as_str(), *v))
-                .collect();
-            serde_json::json!({
-                "name": s.name,
-                "address": s.address,
-                "state": liveness(&s.state, now - s.last_seen, state.dead_after_ms),
-                "pid": s.pid,
-                "started_at": s.started_at,
-                "last_seen": s.last_seen,
-                "services": services,
-            })
+                .map(|(_, svc, v)| (svc.clone(), *v))
+                .collect(),
+            state: liveness(&s.state, now - s.last_seen, state.dead_after_ms),
+            name: s.name,
+            address: s.address,
+            pid: s.pid,
+            started_at: s.started_at,
+            last_seen: s.last_seen,
         })
         .collect();
+    // Through a `Value`, whose keys come out sorted: the order clients of this route see.
+    let servers = serde_json::to_value(servers).expect("server entries serialise");
     Ok(json_response(StatusCode::OK, &servers))
 }
 
 /// A server that says it runs but has not been seen for too long died: it is `gone`.
-fn liveness(state: &str, unseen_ms: i64, dead_after_ms: i64) -> &str {
-    if state == "running" && unseen_ms > dead_after_ms {
-        "gone"
-    } else {
-        state
+/// The ODB records only `running` and `stopped`.
+fn liveness(state: &str, unseen_ms: i64, dead_after_ms: i64) -> ServerState {
+    match state {
+        "running" if unseen_ms > dead_after_ms => ServerState::Gone,
+        "running" => ServerState::Running,
+        _ => ServerState::Stopped,
     }
 }

@@ -1,0 +1,44 @@
+//! The zato admin API as its clients see it: the JSON types of every route under
+//! `/zato/api/`, the one rule for service names, and [`AdminClient`], a typed client.
+//!
+//! The server (`zato-host`) builds its answers from these types and the CLI, the
+//! end-to-end tests and the bench read them with [`AdminClient`], so there is one copy of
+//! each wire type and one client. The crate is kept free of the server's heavy
+//! dependencies (wasmtime, sqlx): a client builds it in seconds.
+//!
+//! - [`services`]: deployed services, deploys, deletes, payload formats.
+//! - [`channels`]: HTTP channels.
+//! - [`servers`]: the server answering, and the servers of its cluster.
+//! - [`errors`]: the JSON body of every error answer.
+//! - [`names`]: what a service name may be.
+//! - [`client`]: [`AdminClient`] and its [`ClientError`].
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), zato_api::ClientError> {
+//! let client = zato_api::AdminClient::new("http://127.0.0.1:17010", "admin", "secret");
+//! for service in client.services().await? {
+//!     println!("{} version {}", service.name, service.version);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod channels;
+pub mod client;
+pub mod errors;
+pub mod names;
+pub mod servers;
+pub mod services;
+
+pub use channels::{DeletedHttpChannel, HttpChannel};
+pub use client::{AdminClient, Answer, Body, ClientError, segment};
+pub use errors::ErrorBody;
+pub use names::{MAX_SERVICE_NAME, NameError, check_service_name};
+pub use servers::{ServerInfo, ServerState, ServerStatus};
+pub use services::{
+    DataFormat, DeleteOutcome, DeployOutcome, Field, FieldType, ServiceDetails, ServiceInfo,
+    ServiceSummary,
+};
