@@ -2,6 +2,7 @@
 //! the bench) use without the server; the server's modules name them from here.
 
 pub use zato_api::{
-    DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, Field, FieldType, HttpChannel, ServerInfo,
-    ServerState, ServerStatus, ServiceDetails, ServiceInfo, ServiceSummary,
+    DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, Field, FieldType, HttpChannel,
+    MAX_SERVICE_NAME, ServerInfo, ServerState, ServerStatus, ServiceDetails, ServiceInfo,
+    ServiceSummary, check_service_name,
 };

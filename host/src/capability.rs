@@ -15,5 +15,5 @@
 pub mod config;
 pub mod invoke;
 pub mod log;
-mod request;
+pub mod request;
 pub mod types;

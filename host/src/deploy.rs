@@ -25,14 +25,13 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::api::check_service_name;
 use crate::api::{DeleteOutcome, DeployOutcome, ServiceInfo};
 use crate::kvdb::{Kvdb, KvdbError};
 use crate::odb::{NewVersion, Odb, OdbError, VersionRef};
 use crate::reload::{Notice, Notifier, Reloadable};
 use crate::runtime::{CallError, CompileError, Compiled, LoadedService, Runtime};
 pub use load::{LoadProgress, Progress};
-
-const LONGEST_NAME: usize = 200;
 
 #[derive(Debug, Error)]
 pub enum DeployError {
@@ -184,10 +183,11 @@ impl Deployer {
                 source_name: source.to_owned(),
                 error,
             })?;
-        check_name(&info.name).map_err(|reason| DeployError::InvalidName {
+        // Service names are what channels and `invoke` refer to: one rule, in zato-api.
+        check_service_name(&info.name).map_err(|e| DeployError::InvalidName {
             source_name: source.to_owned(),
             name: info.name.clone(),
-            reason,
+            reason: e.as_str(),
         })?;
 
         let latest = self.odb.latest_version(&info.name).await?;
@@ -390,37 +390,5 @@ pub struct ConfigsReload(pub Arc<Deployer>);
 impl Reloadable for ConfigsReload {
     async fn reload(&self) -> anyhow::Result<()> {
         Ok(self.0.reload_configs().await?)
-    }
-}
-
-/// Service names are what channels and `invoke` refer to: keep them plain.
-fn check_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > LONGEST_NAME {
-        return Err("must be 1 to 200 characters");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err("may only contain letters, digits, `.`, `_` and `-`");
-    }
-    if !name.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err("must start with a letter or a digit");
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_names_are_checked() {
-        assert!(check_name("demo.hello").is_ok());
-        assert!(check_name("a-b_c.1").is_ok());
-        assert!(check_name("").is_err());
-        assert!(check_name(".hidden").is_err());
-        assert!(check_name("a/b").is_err());
-        assert!(check_name(&"x".repeat(201)).is_err());
     }
 }

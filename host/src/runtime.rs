@@ -9,7 +9,7 @@
 //!   that call only.
 
 // The generated bindings, as runtime code has always named them.
-pub(crate) use crate::wit as bindings;
+use crate::wit as bindings;
 mod cache;
 mod componentize;
 mod engine;
@@ -26,20 +26,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+pub use crate::capability::request::{RequestDetails, StaticDetails};
 pub use bindings::{
     ChannelKind, DataFormat, Error as ServiceError, Field, FieldType, Response, ServiceInfo,
 };
 pub use engine::AllocatorKind;
 pub use error::{CallError, CompileError, ErrorKind};
 pub use registry::{LoadedService, Registry};
-pub use request::{Request, RequestDetails, StaticDetails};
+pub use request::Request;
 pub use warm::REUSE_KEY;
 
-use crate::capability::{self, config::ConfigView, invoke::InvokeView, log::LogView};
+use crate::capability::request::NoDetails;
+use crate::capability::{
+    self, config::ConfigView, invoke::InvokeView, log::LogView, request::RequestView,
+};
 use crate::config::RuntimeSettings;
 use bindings::ZatoServicePre;
 use cache::ArtifactCache;
@@ -150,8 +154,9 @@ impl Runtime {
                 .and_then(|runtime| runtime.registry().config(&ctx.service)),
         })?;
         capability::invoke::add_to_linker(&mut linker, |ctx| InvokeView(ctx))?;
-        bindings::zato::service::request::add_to_linker::<Ctx, HasSelf<Ctx>>(&mut linker, |ctx| {
-            ctx
+        capability::request::add_to_linker(&mut linker, |ctx| RequestView {
+            cid: &ctx.cid,
+            details: &*ctx.details,
         })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
@@ -274,7 +279,7 @@ impl Runtime {
         let mut store = self.new_store(
             Arc::from(what),
             Arc::from("deploy"),
-            Box::new(request::NoDetails),
+            Box::new(NoDetails),
             call.clone(),
         );
         let outcome = tokio::time::timeout(self.settings.info_timeout(), async {
@@ -363,7 +368,7 @@ impl Runtime {
                 if let Some(max_uses) = reuse {
                     // An idle instance holds nothing of the request it served (the next
                     // one brings its own details; these go now, with their buffers).
-                    store.data_mut().details = Box::new(request::NoDetails);
+                    store.data_mut().details = Box::new(NoDetails);
                     let warm = warm::WarmInstance {
                         store,
                         instance,

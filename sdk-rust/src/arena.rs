@@ -4,16 +4,14 @@
 //! for one request and is thrown away with the instance. A general-purpose allocator
 //! does work for nothing there:
 //! - on `wasm32-wasip2`, wasi-libc's dlmalloc: every string and list the host passes in
-//!   is a `cabi_realloc` call into it, and the service's own allocations are more. In
-//!   callgrind, `demo.hello` spends about 6k instructions per request in it; with this
-//!   arena, an instantiate + call + drop costs 68.7k instructions instead of 75.1k. The
+//!   is a `cabi_realloc` call into it, and the service's own allocations are more. The
 //!   SDK provides `cabi_realloc` on that target (at the end of this file), because
 //!   wasi-libc frees with `free()` some of what the host writes through it.
 //! - on `wasm32-unknown-unknown` (a lean build), Rust's allocator takes every byte from
 //!   `memory.grow`, so the first allocation of every instance grows its linear memory,
 //!   and wasmtime's pooling allocator pays two `mprotect` system calls per request for
 //!   it (making the pages accessible, then inaccessible again when the slot is
-//!   recycled): about a quarter of a fresh instance's cost.
+//!   recycled).
 //!
 //! This allocator serves allocations from an arena in the module's static memory first
 //! and from Rust's allocator once the arena is used up. It is a bump allocator that
@@ -27,14 +25,11 @@
 //! strings and lists, and the service's own temporaries, are all freed by the end of a
 //! request (the last ones by the export's post-return function, once the host has read
 //! the response), so every request bump-allocates from the start again.
-//! - Before, what a request freed out of order stayed used, so the arena filled up
-//!   (after about 300 requests of `demo.hello`, sooner for larger ones) and wasi-libc's
-//!   dlmalloc then cost a warm `demo.hello` 4.6k instructions per request. On the
-//!   server under wrk, callgrind counted 39.8k instructions per warm request before and
-//!   36.3k after.
-//! - A fresh instance pays about 70 instructions for the count: 68.97k -> 69.04k per
-//!   instantiate + call + drop, measured side by side (the 68.7k above was measured in
-//!   an earlier session, before the SDK had its own `cabi_realloc`).
+//! - Without the count, what a request freed out of order would stay used, so the
+//!   arena would fill up after a few hundred requests and a warm instance would carry
+//!   on with wasi-libc's dlmalloc.
+//! - Counting costs a fresh instance next to nothing (a few instructions per
+//!   allocation); `bench/RESULTS.md` has the measurements.
 //! - Anything kept on the heap between requests keeps the count above zero: a cache in
 //!   a `static`, or std's lazily allocated buffers (stdout's, after a `println!`). Such
 //!   an instance carries on in the arena until it is full, then with Rust's allocator,
@@ -192,7 +187,7 @@ impl Drop for ExportScope {
 /// Runs `import`, a call of one of zato's own imports whose result only Rust code
 /// frees, with [`cabi_realloc`] taking from the arena as it does for an export's
 /// arguments. Without it, the first string an import returned in a fresh instance
-/// would set up wasi-libc's allocator (about 1.4k instructions).
+/// would set up wasi-libc's allocator, work a fresh instance would do for nothing.
 #[cfg(target_env = "p2")]
 pub(crate) fn rust_owned<T>(import: impl FnOnce() -> T) -> T {
     use std::sync::atomic::Ordering;

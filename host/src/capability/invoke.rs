@@ -13,8 +13,8 @@ use crate::wit::zato::service::invoke::{self, Host};
 use crate::wit::zato::service::types::DataFormat;
 use crate::wit::{Error as ServiceError, Response};
 
-/// Longest service name accepted; anything longer cannot be a deployed service.
-const MAX_NAME_BYTES: usize = 256;
+/// Longest service name accepted: anything longer cannot be a deployed service.
+const MAX_NAME_BYTES: usize = crate::api::MAX_SERVICE_NAME;
 
 /// An invoke in progress, owning what it needs.
 pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, ServiceError>> + Send>>;

@@ -5,10 +5,14 @@
 //! functions (`method` is `detail("method")`, `path-param` is `param`), so a channel
 //! implements only those.
 
+mod details;
+
 use std::borrow::Cow;
 
-use crate::runtime::bindings::zato::service::request::Host;
-use crate::runtime::{Ctx, RequestDetails};
+use wasmtime::component::{HasData, Linker};
+
+use crate::wit::zato::service::request::{self, Host};
+pub use details::{NoDetails, RequestDetails, StaticDetails};
 
 type Pairs = Vec<(String, String)>;
 
@@ -48,9 +52,30 @@ fn details(details: &dyn RequestDetails) -> Pairs {
         .collect()
 }
 
-impl Host for Ctx {
+/// What the `request` import reaches of a call: its cid and the details its channel
+/// handed over.
+pub struct RequestView<'a> {
+    pub cid: &'a str,
+    pub details: &'a dyn RequestDetails,
+}
+
+struct Request;
+
+impl HasData for Request {
+    type Data<'a> = RequestView<'a>;
+}
+
+/// Links `request`, reading each call's [`RequestView`] from the store's data with `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> RequestView<'_>,
+) -> wasmtime::Result<()> {
+    request::add_to_linker::<T, Request>(linker, get)
+}
+
+impl Host for RequestView<'_> {
     fn cid(&mut self) -> wasmtime::Result<String> {
-        Ok(self.cid.to_string())
+        Ok(self.cid.to_owned())
     }
 
     fn channel_name(&mut self) -> wasmtime::Result<String> {
@@ -58,11 +83,11 @@ impl Host for Ctx {
     }
 
     fn method(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(detail(&*self.details, "method"))
+        Ok(detail(self.details, "method"))
     }
 
     fn path(&mut self) -> wasmtime::Result<Option<String>> {
-        Ok(detail(&*self.details, "path"))
+        Ok(detail(self.details, "path"))
     }
 
     fn header(&mut self, name: String) -> wasmtime::Result<Option<String>> {
@@ -87,7 +112,7 @@ impl Host for Ctx {
     }
 
     fn path_param(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        Ok(param(&*self.details, &name))
+        Ok(param(self.details, &name))
     }
 
     fn path_params(&mut self) -> wasmtime::Result<Pairs> {
@@ -95,15 +120,15 @@ impl Host for Ctx {
     }
 
     fn detail(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(detail(&*self.details, &key))
+        Ok(detail(self.details, &key))
     }
 
     fn details(&mut self) -> wasmtime::Result<Pairs> {
-        Ok(details(&*self.details))
+        Ok(details(self.details))
     }
 
     fn param(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        Ok(param(&*self.details, &name))
+        Ok(param(self.details, &name))
     }
 
     fn params(&mut self) -> wasmtime::Result<Pairs> {
@@ -114,7 +139,6 @@ impl Host for Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::StaticDetails;
 
     const HTTP: StaticDetails = StaticDetails {
         channel_name: "api",

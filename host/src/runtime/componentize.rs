@@ -3,8 +3,8 @@
 //! A service built with zato-sdk for `wasm32-unknown-unknown` is a core module whose
 //! WIT world wit-bindgen embedded in a `component-type` custom section. wit-component
 //! wraps it into a component importing only the zato interfaces the service calls: no
-//! WASI, no std wiring, so a fresh instance per request costs about half as much as the
-//! same service built for `wasm32-wasip2` (bench/RESULTS.md). The original bytes stay
+//! WASI, no std wiring, so a fresh instance per request costs less than the same
+//! service built for `wasm32-wasip2` (bench/RESULTS.md has the figures). The original bytes stay
 //! what is deployed, hashed and stored; the wrapping is redone, deterministically, where
 //! a server compiles them, and the artifact cache keeps the result.
 
