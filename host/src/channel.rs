@@ -6,8 +6,11 @@
 //! channel-neutral [`ErrorKind`] in one place of its own (HTTP: `http_response::status_of`).
 //!
 //! Adding a channel kind: a module here (its listener or consumer, its configuration as
-//! a reloadable kind, its [`RequestDetails`]), a `channel-kind` case in the WIT contract's
-//! next patch version, and one line in `server.rs` that starts it.
+//! a reloadable kind, its [`RequestDetails`] with the `detail` keys the WIT documents for
+//! it), and one line in `server.rs` that starts it. The contract's `channel-kind` already
+//! names http, invoke, admin, scheduler, amqp, zeromq and soap: an enum cannot grow in a
+//! patch version without breaking the services built against the one before, so a kind
+//! beyond those would wait for the contract's next line.
 //!
 //! [`ErrorKind`]: crate::runtime::ErrorKind
 //! [`RequestDetails`]: crate::runtime::RequestDetails
