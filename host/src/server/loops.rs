@@ -10,7 +10,7 @@ use super::startup::Startup;
 use crate::deploy::Deployer;
 use crate::kvdb::BrokerEvent;
 use crate::odb::{Odb, VersionRef};
-use crate::reload::{Notice, Reloader};
+use crate::reload::{Kind, Notice, Reloader};
 
 /// The first load of the ODB's services, while the server already listens.
 pub(super) async fn load_services(
@@ -24,8 +24,11 @@ pub(super) async fn load_services(
         // A server stopped while loading never reports itself loaded.
         _ = shutdown.cancelled() => {}
         _ = deployer.load(todo, startup.progress()) => {
-            // What changed while loading (a channel of a service just loaded, say).
-            reloader.reload_all().await;
+            // Channels created while loading. Services that failed to load are left to
+            // the reconcile loop, so that `/zato/ping` does not wait for them twice.
+            if let Err(e) = reloader.reload(Kind::HttpChannels).await {
+                tracing::warn!("reloading HTTP channels failed: {e:#}");
+            }
             startup.finish();
         }
     }
