@@ -334,3 +334,39 @@ async fn a_server_that_stops_cleanly_deregisters() {
     );
     cluster.stop().await;
 }
+
+/// Notices of every kind may be lost while a server is cut off from Redis: when it
+/// reconnects, it reloads every kind of configuration at once, not only the services
+/// (here the periodic reconcile is an hour away, so only the reconnect can do it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_created_while_redis_was_down_answers_everywhere_after_the_reconnect() {
+    let mut redis = PrivateRedis::start().await;
+    let cluster = Cluster::start_adjusted(2, Backend::Sqlite, &redis.url(), |config| {
+        config.deploy.reconcile_interval_ms = 3_600_000;
+    })
+    .await;
+    cluster.servers[0].deploy(wasm::VERSION1).await;
+    cluster
+        .wait_for_version("test.version", 1, Duration::from_secs(10))
+        .await;
+
+    redis.stop().await;
+    // The channel is stored; its notice is lost.
+    cluster.servers[0]
+        .channel("version", "/version", "test.version", 0)
+        .await;
+    let (status, _) = cluster.servers[1].get("/version").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "server2 missed the notice");
+
+    redis.restart().await;
+    eventually(
+        Duration::from_secs(15),
+        "the channel on server2 after it reconnected",
+        || async {
+            let (status, body) = cluster.servers[1].get("/version").await;
+            (status == StatusCode::OK && body["version"] == 1).then_some(())
+        },
+    )
+    .await;
+    cluster.stop().await;
+}

@@ -348,6 +348,16 @@ impl Cluster {
     }
 
     pub async fn start_with_redis(n: usize, backend: Backend, redis: &str) -> Self {
+        Self::start_adjusted(n, backend, redis, |_| {}).await
+    }
+
+    /// As [`Cluster::start_with_redis`], with each server's configuration adjusted.
+    pub async fn start_adjusted(
+        n: usize,
+        backend: Backend,
+        redis: &str,
+        adjust: fn(&mut ServerConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDb::new(backend, dir.path()).await;
         let name = format!("t{}", uuid::Uuid::new_v4().simple());
@@ -362,13 +372,19 @@ impl Cluster {
             db: Some(db),
         };
         for i in 1..=n {
-            cluster.add_server(&format!("server{i}")).await;
+            cluster
+                .add_server_adjusted(&format!("server{i}"), adjust)
+                .await;
         }
         cluster
     }
 
     /// Starts one more server of the cluster.
     pub async fn add_server(&mut self, name: &str) {
+        self.add_server_adjusted(name, |_| {}).await;
+    }
+
+    async fn add_server_adjusted(&mut self, name: &str, adjust: fn(&mut ServerConfig)) {
         let server_dir = tempfile::tempdir_in(self.dir.path()).unwrap();
         let mut config = config(server_dir.path());
         config.name = name.into();
@@ -377,6 +393,7 @@ impl Cluster {
         config.kvdb = self.redis.clone();
         config.pickup_dir = Some(self.pickup.clone());
         config.membership.heartbeat_ms = 200;
+        adjust(&mut config);
         self.servers
             .push(TestServer::start_in(server_dir, config).await);
     }
