@@ -149,24 +149,69 @@ impl RuntimeSettings {
     }
 }
 
+/// Largest request body a channel accepts by default: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Largest request head by default: 64 KiB, far above what browsers and HTTP clients send.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Time to send a request head by default: 10 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// How long an idle connection is kept by default: 75 s, nginx's `keepalive_timeout`.
+/// It is longer than the 60 s idle timeout of common load balancers (AWS, GCP), so a
+/// balancer closes the connections it pools before the server does; a server that
+/// closed first could close one the balancer is just reusing, failing that request.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 75_000;
+/// How long a request body may stall by default: 60 s, nginx's `client_body_timeout`,
+/// which also counts the time between two reads rather than the whole upload, so a
+/// large body on a slow link is not cut off while it keeps arriving.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 60_000;
+/// Connections open at once by default. Each holds a file descriptor and a little
+/// memory, and each request runs in a sandbox (`runtime.max_instances`, 1,000 by
+/// default), so 10,000 leaves room for many idle keep-alive clients while staying well
+/// under the descriptor limit services usually get (systemd and containers: 524,288 or
+/// more), with room to spare for the ODB, the KVDB and the artifact cache.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
+/// How long a starting server retries an address in use by default: 5 s, a few times
+/// what a predecessor needs to close its listener once asked to stop.
+pub const DEFAULT_BIND_RETRY_MS: u64 = 5_000;
+
 /// Limits of the HTTP listener.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
-    /// Largest request body a channel accepts, in bytes.
+    /// Largest request body a channel accepts, in bytes; a larger one gets 413.
     pub max_body_bytes: usize,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
-    /// Time a client has to send its request head, in ms.
+    /// Time a client has to send its request head, in ms. Over HTTP/1.1 this timer also
+    /// runs while a keep-alive connection waits for its next request, so such a
+    /// connection is closed after the shorter of this and `idle_timeout_ms`.
     pub header_read_timeout_ms: u64,
+    /// Longest a connection stays open with no request in flight and nothing received
+    /// or sent, in ms: a client that connects and sends nothing, an HTTP/2 connection
+    /// between requests, and a client that stops reading its response are closed then.
+    pub idle_timeout_ms: u64,
+    /// Longest a request body may go without any of it arriving, in ms; a body that
+    /// stalls (fewer bytes than announced, a chunk that never ends) gets 408.
+    pub body_read_timeout_ms: u64,
+    /// Connections open at once (at least 1). Past it, new connections wait in the
+    /// operating system's accept backlog until one closes, and the server logs once
+    /// that it reached the limit.
+    pub max_connections: u32,
+    /// How long a starting server keeps trying to bind `bind` while another process
+    /// still holds it (a predecessor that has not closed yet), in ms; each try is logged.
+    pub bind_retry_ms: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
-            max_body_bytes: 10 * 1024 * 1024,
-            max_header_bytes: 64 * 1024,
-            header_read_timeout_ms: 10_000,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            bind_retry_ms: DEFAULT_BIND_RETRY_MS,
         }
     }
 }

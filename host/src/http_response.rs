@@ -5,10 +5,13 @@
 //! Invariant: this is the one place where errors become HTTP responses, and
 //! [`status_of`] the one mapping of a failed call's [`ErrorKind`] to a status.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 
 use crate::api::{DataFormat, ErrorBody};
@@ -79,21 +82,63 @@ pub fn service_response(
     }
 }
 
-/// Reads a request body, refusing it with 413 past `limit` bytes.
-pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response<Body>> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(error_response(
+/// Reads a request body: 413 past `limit` bytes, 408 when nothing of it arrives for
+/// `stall` (a client that announced more than it sends would hold the request, its
+/// connection and its memory forever).
+pub async fn read_body(
+    body: Incoming,
+    limit: usize,
+    stall: Duration,
+    cid: &str,
+) -> Result<Bytes, Response<Body>> {
+    let too_large = || {
+        error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than {limit} bytes"),
-            None,
-        )),
-        Err(e) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            format!("cannot read request body: {e}"),
-            None,
-        )),
+            Some(cid),
+        )
+    };
+    // A `Content-Length` past the limit is refused before a byte of the body is read.
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
     }
+    let mut body = Limited::new(body, limit);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(stall, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => break,
+            Ok(Some(Err(e))) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(too_large());
+            }
+            Ok(Some(Err(e))) => {
+                return Err(error_response(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read request body: {e}"),
+                    Some(cid),
+                ));
+            }
+            Err(_) => {
+                return Err(error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "request body stalled: nothing of it arrived for {} ms",
+                        stall.as_millis()
+                    ),
+                    Some(cid),
+                ));
+            }
+        };
+        // Trailers carry nothing a service reads.
+        if let Ok(data) = frame.into_data() {
+            chunks.push(data);
+        }
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => chunks.concat().into(),
+    })
 }
 
 /// A JSON error body `{"error": ..., "cid": ...}` with `status`.

@@ -27,6 +27,9 @@ use crate::reload::{Kind, NOTICES, Notifier, Reloader};
 use crate::runtime::Runtime;
 pub use startup::Startup;
 
+/// How often a starting server tries again an address in use.
+const BIND_RETRY_EVERY: Duration = Duration::from_millis(250);
+
 pub struct Server {
     addr: SocketAddr,
     name: String,
@@ -50,9 +53,11 @@ impl Server {
                 .with_context(|| format!("cannot open the ODB at `{}`", config.odb))?,
         );
         let (kvdb, broker) = kvdb::open(&config.kvdb, &config.cluster).await?;
-        let listener = TcpListener::bind(&config.bind)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", config.bind))?;
+        let listener = bind(
+            &config.bind,
+            Duration::from_millis(config.http.bind_retry_ms),
+        )
+        .await?;
         let addr = listener.local_addr()?;
         let notifier = Arc::new(Notifier::new(broker.clone()));
         let channels = Arc::new(Channels::new(odb.clone()));
@@ -217,5 +222,36 @@ impl Server {
         self.odb.deregister_server(&self.name).await?;
         tracing::info!(server = %self.name, "stopped");
         Ok(())
+    }
+}
+
+/// Binds `addr`, trying again for `retry_for` while it is in use: a server restarted in
+/// place often starts before its predecessor has closed its listener.
+async fn bind(addr: &str, retry_for: Duration) -> anyhow::Result<TcpListener> {
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                if started.elapsed() + BIND_RETRY_EVERY > retry_for {
+                    anyhow::bail!(
+                        "cannot listen on `{addr}`: {e}, still after {} ms of retrying \
+                         (http.bind_retry_ms); is another server running there?",
+                        retry_for.as_millis()
+                    );
+                }
+                tracing::warn!(
+                    "`{addr}` is in use (try {attempt}); trying again in {} ms, for up to {} ms",
+                    BIND_RETRY_EVERY.as_millis(),
+                    retry_for.as_millis()
+                );
+                attempt += 1;
+                tokio::time::sleep(BIND_RETRY_EVERY).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot listen on `{addr}`"));
+            }
+        }
     }
 }

@@ -16,3 +16,4 @@ mod http;
 mod lean;
 mod redeploy;
 mod sdk;
+mod slow_clients;

@@ -3,13 +3,14 @@
 //!
 //! Channels are hot configuration: the route table is rebuilt from the ODB and swapped
 //! atomically (`channels.rs`), so a built `axum::Router` (which cannot change) is used
-//! only for the server's own routes. Responses are built by `crate::http_response`.
+//! only for the server's own routes. Responses are built by `crate::http_response`;
+//! connections are accepted, capped and timed out in `listener.rs`.
 
 mod channels;
+mod listener;
 mod router;
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,11 +18,6 @@ use std::time::Duration;
 use axum::body::Body;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::channel::{Inbound, call_service, new_cid};
@@ -31,10 +27,8 @@ use crate::http_response::{
 };
 use crate::runtime::{self, ChannelKind, Runtime};
 pub use channels::{AutoHttpChannels, Channels};
+pub use listener::serve;
 pub use router::{ChannelRouter, RouteError};
-
-/// How long in-flight requests get to finish on shutdown.
-const GRACE: Duration = Duration::from_secs(10);
 
 /// Everything a request needs.
 pub struct HttpState {
@@ -43,53 +37,6 @@ pub struct HttpState {
     /// The server's own routes: `/zato/ping` and the admin API under `/zato/api/`.
     pub system: axum::Router,
     pub settings: HttpSettings,
-}
-
-/// Serves HTTP on `listener` until `shutdown`, then lets requests in flight finish.
-pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: CancellationToken) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(state.settings.header_read_timeout_ms))
-        .max_buf_size(state.settings.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .max_header_list_size(state.settings.max_header_bytes as u32);
-    let graceful = GracefulShutdown::new();
-    loop {
-        let (stream, _peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors, most likely: back off rather than spin.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        let service = hyper::service::service_fn(move |req| {
-            let state = Arc::clone(&state);
-            async move { Ok::<_, Infallible>(handle(&state, req).await) }
-        });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-    }
-    if tokio::time::timeout(GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some HTTP connections were still busy after {GRACE:?}; closing them");
-    }
 }
 
 async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
@@ -135,7 +82,8 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         return response;
     }
     let (parts, body) = req.into_parts();
-    let payload = match read_body(body, state.settings.max_body_bytes).await {
+    let stall = Duration::from_millis(state.settings.body_read_timeout_ms);
+    let payload = match read_body(body, state.settings.max_body_bytes, stall, &cid).await {
         Ok(payload) => payload,
         Err(response) => return response,
     };

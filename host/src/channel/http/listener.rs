@@ -1,0 +1,319 @@
+//! Accepting and keeping HTTP connections: the cap on open connections, the idle timer
+//! of each connection, and the graceful stop.
+//!
+//! hyper's `header_read_timeout` starts only once hyper waits for a request head, and
+//! hyper-util's `auto` builder first reads a connection's opening bytes to tell HTTP/1
+//! from HTTP/2 with no timer at all: a client that connects and sends nothing, or an
+//! HTTP/2 client that sends no request, would hold its connection forever. So each
+//! connection here counts what it reads and writes and the requests it has in flight,
+//! and is closed once none of that has happened for `idle_timeout_ms`.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{HttpState, handle};
+
+/// How long in-flight requests get to finish on shutdown.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// How long an idle connection gets to say goodbye (an HTTP/2 GOAWAY) before it is
+/// dropped: nothing is in flight on it, and its client may not be reading at all.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Serves HTTP on `listener` until `shutdown`, then lets requests in flight finish.
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: CancellationToken) {
+    let settings = &state.settings;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(settings.header_read_timeout_ms))
+        .max_buf_size(settings.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .max_header_list_size(settings.max_header_bytes as u32);
+    let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
+    let max = settings.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max as usize));
+    let mut limit = Limit::new(max);
+    loop {
+        // A slot is taken before accepting, so past the cap new connections wait in the
+        // kernel's accept backlog (answered as soon as a slot frees) instead of being
+        // refused while they could be served a moment later.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                limit.reached();
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    slot = Arc::clone(&slots).acquire_owned() => {
+                        slot.expect("the connection semaphore is never closed")
+                    }
+                }
+            }
+        };
+        limit.check_below(slots.available_permits());
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most likely: back off rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let state = Arc::clone(&state);
+            let activity = Arc::clone(&activity);
+            hyper::service::service_fn(move |req| {
+                let state = Arc::clone(&state);
+                let busy = activity.busy();
+                async move {
+                    let _busy = busy;
+                    Ok::<_, Infallible>(handle(&state, req).await)
+                }
+            })
+        };
+        let io = TokioIo::new(Tracked {
+            stream,
+            activity: Arc::clone(&activity),
+        });
+        let conn = builder.serve_connection(io, service).into_owned();
+        tokio::spawn(run_connection(
+            conn,
+            activity,
+            idle_timeout,
+            shutdown.clone(),
+            slot,
+        ));
+    }
+    // Every connection gives its slot back when it ends: all slots free means all ended.
+    if tokio::time::timeout(GRACE, slots.acquire_many(max))
+        .await
+        .is_err()
+    {
+        tracing::warn!("some HTTP connections were still busy after {GRACE:?}; closing them");
+    }
+}
+
+/// Drives one connection until it ends, is idle too long, or the server stops.
+async fn run_connection<C>(
+    conn: C,
+    activity: Arc<Activity>,
+    idle_timeout: Duration,
+    shutdown: CancellationToken,
+    _slot: OwnedSemaphorePermit,
+) where
+    C: GracefulConnection,
+{
+    let mut conn = std::pin::pin!(conn);
+    let grace = tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = shutdown.cancelled() => GRACE,
+        _ = activity.idle(idle_timeout) => IDLE_CLOSE_GRACE,
+    };
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(grace, conn).await;
+}
+
+/// Whether the server is at its connection cap, so that it says so once per episode
+/// rather than once per connection waiting.
+struct Limit {
+    max: u32,
+    at_limit: bool,
+}
+
+impl Limit {
+    fn new(max: u32) -> Self {
+        Self {
+            max,
+            at_limit: false,
+        }
+    }
+
+    fn reached(&mut self) {
+        if !self.at_limit {
+            self.at_limit = true;
+            tracing::warn!(
+                "{} HTTP connections open, the limit (http.max_connections); new connections \
+                 wait in the accept backlog until one closes",
+                self.max
+            );
+        }
+    }
+
+    /// Ends an episode once a tenth of the slots are free again: a server held at its
+    /// cap frees and takes one slot at a time, which must not count as a new episode.
+    fn check_below(&mut self, free: usize) {
+        let headroom = (self.max as usize / 10).max(1);
+        if self.at_limit && free >= headroom {
+            self.at_limit = false;
+            tracing::info!(
+                "HTTP connections below the limit again ({} open of {})",
+                self.max as usize - free,
+                self.max
+            );
+        }
+    }
+}
+
+/// What a connection has been doing, for its idle timer: when it last read or wrote a
+/// byte or finished a request, and how many requests it has in flight.
+struct Activity {
+    opened: Instant,
+    /// Milliseconds from `opened` to the last activity.
+    last_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.opened.elapsed().as_millis() as u64;
+        self.last_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Marks a request in flight until the guard drops (the request finished or its
+    /// connection went away).
+    fn busy(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        Busy(Arc::clone(self))
+    }
+
+    /// Returns once the connection has had no request in flight and no bytes in
+    /// either direction for `timeout`.
+    async fn idle(&self, timeout: Duration) {
+        loop {
+            tokio::time::sleep_until(self.last() + timeout).await;
+            if self.in_flight.load(Ordering::Relaxed) > 0 {
+                // A request may run long without a byte on the wire (a slow service);
+                // its end counts as activity and starts the idle time afresh.
+                self.touch();
+            } else if self.last() + timeout <= Instant::now() {
+                return;
+            }
+        }
+    }
+}
+
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A TCP stream that records on its connection's [`Activity`] every read and write that
+/// moved bytes.
+struct Tracked {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_episode_at_the_limit_ends_with_a_tenth_of_the_slots_free() {
+        let mut limit = Limit::new(100);
+        limit.reached();
+        assert!(limit.at_limit);
+        limit.check_below(1);
+        assert!(limit.at_limit, "one free slot is the same episode");
+        limit.check_below(10);
+        assert!(!limit.at_limit);
+        let mut small = Limit::new(3);
+        small.reached();
+        small.check_below(0);
+        assert!(small.at_limit);
+        small.check_below(1);
+        assert!(!small.at_limit);
+    }
+}
