@@ -111,8 +111,9 @@ async fn a_connection_that_sends_nothing_is_closed_while_others_are_served() {
 async fn a_connection_that_is_busy_is_not_idle() {
     let server = TestServer::start_with(|c| c.http.idle_timeout_ms = 300).await;
     server.deploy(wasm::SPIN).await;
-    // The service runs longer than the idle timeout without a byte on the wire.
-    server.channel("loop", "/loop", "test.loop", 1000).await;
+    // The service runs for many idle timeouts without a byte on the wire, and longer
+    // than an idle connection's grace to close.
+    server.channel("loop", "/loop", "test.loop", 2000).await;
     let (status, body) = server.get("/loop").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
 }
