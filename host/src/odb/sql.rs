@@ -22,7 +22,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use super::{OdbError, OdbResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
+pub(super) enum Dialect {
     Sqlite,
     Postgres,
     MySql,
@@ -32,7 +32,7 @@ enum Dialect {
 /// own module.
 pub struct SqlOdb {
     pub(super) pool: AnyPool,
-    dialect: Dialect,
+    pub(super) dialect: Dialect,
 }
 
 /// How many times a contended write (see [`contended`]) is retried.
