@@ -237,6 +237,8 @@ impl SqlOdb {
             }
         };
         for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
+            // One chunk per turn: a heartbeat waits for one chunk at most.
+            let _turn = self.write_turn().await;
             sqlx::query(self.sql(insert))
                 .bind(sha256)
                 .bind(seq as i64)
