@@ -1,9 +1,11 @@
 //! The pickup directory: `.wasm` files dropped there are hot-deployed.
 //!
 //! The watcher debounces events, ignores hidden, temporary and partial files, waits for
-//! a file to stop changing, never follows a link out of the directory, and deletes what
-//! it deployed (the ODB keeps the bytes). A file that fails stays where it is, with a log
-//! line naming it and saying why; the running version of its service keeps serving.
+//! a file to stop changing and to hold a whole module or component (a copy still under
+//! way is waited for, not deployed), never follows a link out of the directory, and
+//! deletes what it deployed (the ODB keeps the bytes). Every entry it ignores gets one
+//! log line naming it and saying why; a file that fails stays where it is, with a log
+//! line naming it and saying why, and the running version of its service keeps serving.
 //! Several servers may watch one directory: the deploy lock makes one of them deploy.
 
 use std::collections::HashMap;
@@ -72,6 +74,7 @@ pub fn spawn(
         deployer,
         delete_deployed,
         handled: HashMap::new(),
+        told: HashMap::new(),
     };
     Ok(tokio::spawn(async move {
         let _debouncer = debouncer; // dropping it stops the watch
@@ -113,39 +116,89 @@ struct Watcher {
     /// Files already handled as they are now (a failed one stays in the directory and
     /// is not retried until it changes).
     handled: HashMap<PathBuf, Stamp>,
+    /// Entries already logged as ignored, with why: said once, not on every event.
+    told: HashMap<PathBuf, Ignored>,
+}
+
+/// Why the watcher leaves an entry alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ignored {
+    Hidden,
+    Temporary,
+    NotWasm,
+    Directory,
+    NotAFile,
+    Empty,
+    Incomplete,
+}
+
+impl Ignored {
+    fn reason(self) -> &'static str {
+        match self {
+            Ignored::Hidden => "a hidden file",
+            Ignored::Temporary => "a temporary or partial file (`.tmp`, `.part`, `#...`)",
+            Ignored::NotWasm => "not a `.wasm` file",
+            Ignored::Directory => "a directory, not a file",
+            Ignored::NotAFile => "not a regular file (a FIFO, a socket or a device)",
+            Ignored::Empty => "empty; waiting for its content",
+            Ignored::Incomplete => "incomplete (still being written?); waiting for the rest",
+        }
+    }
 }
 
 /// Whether a file name is one the watcher deploys.
 pub fn is_candidate(name: &str) -> bool {
+    name_verdict(name).is_none()
+}
+
+/// Why a file name is not one the watcher deploys, if it is not.
+fn name_verdict(name: &str) -> Option<Ignored> {
     let lower = name.to_ascii_lowercase();
-    !name.starts_with('.')
-        && !name.starts_with('#')
-        && lower.ends_with(".wasm")
-        && lower.len() > ".wasm".len()
-        && !lower.contains(".tmp")
-        && !lower.contains(".part")
+    if name.starts_with('.') {
+        Some(Ignored::Hidden)
+    } else if name.starts_with('#') || lower.contains(".tmp") || lower.contains(".part") {
+        Some(Ignored::Temporary)
+    } else if !lower.ends_with(".wasm") || lower.len() == ".wasm".len() {
+        Some(Ignored::NotWasm)
+    } else {
+        None
+    }
 }
 
 impl Watcher {
     async fn handle(&mut self, path: &Path) {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            return;
-        };
         // Only direct children of the directory: never anything a path leads to elsewhere.
-        if path.parent() != Some(self.dir.as_path()) || !is_candidate(name) {
+        if path.parent() != Some(self.dir.as_path()) {
             return;
         }
-        let Some(real) = self.resolve(path, name) else {
+        let Some(os_name) = path.file_name() else {
+            return;
+        };
+        // A name that is not UTF-8 is shown as well as it can be, and deployed all the same.
+        let name = os_name.to_string_lossy().into_owned();
+        if let Some(why) = name_verdict(&name) {
+            self.ignore(path, &name, why);
+            return;
+        }
+        let Some(real) = self.resolve(path, &name) else {
             return;
         };
         if stamp(&real).is_some_and(|now| self.handled.get(path) == Some(&now)) {
             return;
         }
-        let Some((bytes, read_stamp)) = read_when_stable(&real).await else {
-            return;
+        let (bytes, read_stamp) = match read_when_stable(&real).await {
+            Ok(read) => read,
+            Err(Some(why)) => {
+                self.ignore(path, &name, why);
+                return;
+            }
+            Err(None) => return,
         };
         self.handled.retain(|p, _| p.exists());
+        self.told.retain(|p, _| p.exists());
         self.handled.insert(path.to_path_buf(), read_stamp);
+        // Whatever it said of this file before no longer holds.
+        self.told.remove(path);
         let sha256 = sha256_hex(&bytes);
         match self.deployer.deploy(bytes, &format!("pickup:{name}")).await {
             Ok(outcome) => {
@@ -167,9 +220,27 @@ impl Watcher {
         }
     }
 
+    /// Logs once per entry and reason that the watcher leaves it alone.
+    fn ignore(&mut self, path: &Path, name: &str, why: Ignored) {
+        if self.told.get(path) == Some(&why) {
+            return;
+        }
+        self.told.insert(path.to_path_buf(), why);
+        match why {
+            // What editors and copies leave behind, expected in any watched directory.
+            Ignored::Hidden | Ignored::Temporary => {
+                tracing::debug!("pickup: ignoring `{name}`: {}", why.reason())
+            }
+            Ignored::Empty | Ignored::Incomplete => {
+                tracing::info!("pickup: `{name}` is {}", why.reason())
+            }
+            _ => tracing::warn!("pickup: ignoring `{name}`: {}", why.reason()),
+        }
+    }
+
     /// The file to read for `path`: itself, or the target of a link that stays inside the
     /// directory. Logs and returns `None` for anything else.
-    fn resolve(&self, path: &Path, name: &str) -> Option<PathBuf> {
+    fn resolve(&mut self, path: &Path, name: &str) -> Option<PathBuf> {
         let meta = std::fs::symlink_metadata(path).ok()?; // gone already: nothing to do
         if meta.file_type().is_symlink() {
             match path.canonicalize() {
@@ -191,6 +262,12 @@ impl Watcher {
         } else if meta.is_file() {
             Some(path.to_path_buf())
         } else {
+            let why = if meta.is_dir() {
+                Ignored::Directory
+            } else {
+                Ignored::NotAFile
+            };
+            self.ignore(path, name, why);
             None
         }
     }
@@ -214,34 +291,127 @@ impl Watcher {
     }
 }
 
-/// Reads a file once its size and mtime stop changing (a copy may still be running).
-async fn read_when_stable(path: &Path) -> Option<(Vec<u8>, Stamp)> {
-    let mut last = stamp(path)?;
+/// Reads a file once its size and mtime stop changing (a copy may still be running)
+/// and it holds a whole module or component. `Err(Some(why))`: not yet, say why once;
+/// `Err(None)`: gone, unreadable (logged) or still changing (its next event brings it
+/// back).
+async fn read_when_stable(path: &Path) -> Result<(Vec<u8>, Stamp), Option<Ignored>> {
+    let mut last = stamp(path).ok_or(None)?;
     for _ in 0..STABLE_TRIES {
         tokio::time::sleep(STABLE_FOR).await;
-        let now = stamp(path)?;
-        if now == last && now.0 > 0 {
-            return match tokio::fs::read(path).await {
-                Ok(bytes) if stamp(path) == Some(now) => Some((bytes, now)),
-                Ok(_) => None, // changed while reading: its next event brings it back
-                Err(e) => {
-                    tracing::warn!("pickup: cannot read `{}`: {e}", path.display());
-                    None
-                }
-            };
+        let now = stamp(path).ok_or(None)?;
+        if now != last {
+            last = now;
+            continue;
         }
-        last = now;
+        if now.0 == 0 {
+            return Err(Some(Ignored::Empty));
+        }
+        return match tokio::fs::read(path).await {
+            Ok(bytes) if stamp(path) == Some(now) => match framing(&bytes) {
+                Framing::Incomplete => Err(Some(Ignored::Incomplete)),
+                Framing::Complete | Framing::NotWasm => Ok((bytes, now)),
+            },
+            Ok(_) => Err(None), // changed while reading
+            Err(e) => {
+                tracing::warn!("pickup: cannot read `{}`: {e}", path.display());
+                Err(None)
+            }
+        };
     }
     tracing::warn!(
         "pickup: `{}` kept changing; waiting for its next change",
         path.display()
     );
-    None
+    Err(None)
+}
+
+/// What the bytes of a file in the pickup directory look like from their framing alone.
+#[derive(Debug, PartialEq, Eq)]
+enum Framing {
+    /// A WebAssembly header and top-level sections that end where the file ends.
+    Complete,
+    /// The start of a module or component that stops inside its header, a section's
+    /// header or a section: a copy still under way, most likely.
+    Incomplete,
+    /// Not WebAssembly at all: the deploy pipeline refuses it with a message.
+    NotWasm,
+}
+
+/// Walks the top-level sections (an id byte, a LEB128 size, that many bytes) without
+/// parsing them, so that a file still being written is not handed to the compiler.
+fn framing(bytes: &[u8]) -> Framing {
+    const MAGIC: &[u8; 4] = b"\0asm";
+    const HEADER: usize = 8;
+    if bytes.len() < HEADER {
+        let head = &bytes[..bytes.len().min(MAGIC.len())];
+        return if MAGIC.starts_with(head) {
+            Framing::Incomplete
+        } else {
+            Framing::NotWasm
+        };
+    }
+    if &bytes[..4] != MAGIC {
+        return Framing::NotWasm;
+    }
+    let mut reader = wasmparser::BinaryReader::new(&bytes[HEADER..], HEADER);
+    while !reader.eof() {
+        let remaining = reader.bytes_remaining();
+        let size = reader
+            .read_u8()
+            .and_then(|_id| reader.read_var_u32())
+            .map(|size| size as usize);
+        match size {
+            Ok(size) if size <= reader.bytes_remaining() => {
+                let _ = reader.skip(|r| r.read_bytes(size).map(|_| ()));
+            }
+            Ok(_) => return Framing::Incomplete,
+            // A LEB128 size cut short by the end of the file (at most 5 bytes long);
+            // a malformed one further in is the compiler's to refuse.
+            Err(_) if remaining <= 6 => return Framing::Incomplete,
+            Err(_) => return Framing::Complete,
+        }
+    }
+    Framing::Complete
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_candidate;
+    use super::{Framing, framing, is_candidate};
+
+    /// A module with a type section of one empty function type and a custom section.
+    fn module() -> Vec<u8> {
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        bytes.extend([1, 4, 1, 0x60, 0, 0]); // type section: 1 type, () -> ()
+        bytes.extend([0, 5, 4, b'n', b'a', b'm', b'e']); // custom section "name"
+        bytes
+    }
+
+    #[test]
+    fn a_file_cut_anywhere_inside_is_incomplete_and_a_whole_one_complete() {
+        let whole = module();
+        assert_eq!(framing(&whole), Framing::Complete);
+        // Cut at a section boundary, the framing cannot tell: the compiler refuses it.
+        let boundaries = [8, 14];
+        for cut in 1..whole.len() {
+            let expected = if boundaries.contains(&cut) {
+                Framing::Complete
+            } else {
+                Framing::Incomplete
+            };
+            assert_eq!(framing(&whole[..cut]), expected, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_webassembly_goes_to_the_pipeline_to_be_refused() {
+        assert_eq!(framing(b"not wasm at all"), Framing::NotWasm);
+        assert_eq!(framing(b"nope"), Framing::NotWasm);
+        // A section size far beyond the file: cut short, or a lie; either way not ready.
+        let mut lying = b"\0asm\x01\0\0\0".to_vec();
+        lying.extend([1, 0xff, 0xff, 0xff, 0x0f, 0]);
+        assert_eq!(framing(&lying), Framing::Incomplete);
+    }
 
     #[test]
     fn only_complete_visible_wasm_files_are_candidates() {

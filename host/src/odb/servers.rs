@@ -76,6 +76,7 @@ impl Membership for SqlOdb {
         if !storable(name) {
             return Ok(());
         }
+        let _turn = self.write_turn().await;
         sqlx::query(self.sql("UPDATE server SET last_seen = ? WHERE name = ?"))
             .bind(now_ms())
             .bind(name)

@@ -4,11 +4,16 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::sql::{LONGEST_KEY, check_key, check_text, storable};
-use super::{OdbResult, SqlOdb, now_ms};
+use super::sql::{Dialect, LONGEST_KEY, check_key, check_text, storable};
+use super::{OdbError, OdbResult, SqlOdb, now_ms};
 
 /// `VARCHAR(64)`: a hex SHA-256.
 const LONGEST_SHA256: usize = 64;
+/// Component bytes are stored in chunks of this size (`service_blob`): one statement
+/// holds the database for one chunk's write, and stays far below MySQL's default
+/// `max_allowed_packet` (16 MiB). Stored chunks are found by count, so changing this
+/// needs a migration that rewrites them.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// The latest version of a service (or its deletion).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,14 +120,31 @@ impl ServiceVersions for SqlOdb {
         if !storable(name) {
             return Ok(None);
         }
-        let row = sqlx::query(
-            self.sql("SELECT bytes FROM service_version WHERE name = ? AND version = ?"),
-        )
-        .bind(name)
-        .bind(version)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("bytes")).transpose()?)
+        let row =
+            sqlx::query(self.sql(
+                "SELECT sha256, bytes, size FROM service_version WHERE name = ? AND version = ?",
+            ))
+            .bind(name)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let inline: Vec<u8> = row.try_get("bytes")?;
+        let size: i64 = row.try_get("size")?;
+        if inline.len() as i64 == size {
+            return Ok(Some(inline));
+        }
+        let sha256: String = row.try_get("sha256")?;
+        let bytes = self.read_blob(&sha256).await?;
+        if bytes.len() as i64 != size {
+            return Err(OdbError::Invalid(format!(
+                "the stored bytes of `{name}` version {version} are {} bytes, not {size}",
+                bytes.len()
+            )));
+        }
+        Ok(Some(bytes))
     }
 
     async fn live_services(&self) -> OdbResult<Vec<VersionMeta>> {
@@ -146,7 +168,10 @@ impl ServiceVersions for SqlOdb {
         check_text(&of("source"), &new.source)?;
         check_text(&of("deployer"), &new.deployed_by)?;
         let deleted = i64::from(new.bytes.is_none());
-        let bytes = new.bytes.as_deref().unwrap_or_default();
+        let size = new.bytes.as_ref().map_or(0, Vec::len);
+        if let Some(bytes) = &new.bytes {
+            self.write_blob(&new.sha256, bytes).await?;
+        }
         let new = &new;
         // Another writer may take the version number read here (or deadlock with this
         // insert): the retry reads the new latest.
@@ -165,9 +190,10 @@ impl ServiceVersions for SqlOdb {
             .bind(&new.name)
             .bind(version)
             .bind(&new.sha256)
-            .bind(bytes)
+            // The bytes are in `service_blob`: the row stays small.
+            .bind(&[][..])
             .bind(deleted)
-            .bind(bytes.len() as i64)
+            .bind(size as i64)
             .bind(&new.description)
             .bind(&new.info)
             .bind(&new.source)
@@ -179,5 +205,58 @@ impl ServiceVersions for SqlOdb {
         };
         let what = format!("store a new version of `{}`", new.name);
         self.retry(what, insert).await
+    }
+}
+
+impl SqlOdb {
+    /// Stores `bytes` under `sha256` in chunks, each in a statement of its own, unless
+    /// they are stored already (the same bytes, deployed again or under another name).
+    async fn write_blob(&self, sha256: &str, bytes: &[u8]) -> OdbResult<()> {
+        // Content-addressed: chunks under this sha256 are these bytes' chunks, so all of
+        // them there means nothing to write (a writer that died midway left fewer).
+        let chunks = bytes.len().div_ceil(CHUNK_BYTES) as i64;
+        let stored: i64 =
+            sqlx::query_scalar(self.sql("SELECT COUNT(*) FROM service_blob WHERE sha256 = ?"))
+                .bind(sha256)
+                .fetch_one(&self.pool)
+                .await?;
+        if stored == chunks {
+            return Ok(());
+        }
+        // Two writers of the same bytes write the same chunks: the second one's are
+        // skipped, whoever comes first.
+        let insert = match self.dialect {
+            Dialect::Sqlite => {
+                "INSERT OR IGNORE INTO service_blob (sha256, seq, data) VALUES (?, ?, ?)"
+            }
+            Dialect::Postgres => {
+                "INSERT INTO service_blob (sha256, seq, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+            }
+            Dialect::MySql => {
+                "INSERT IGNORE INTO service_blob (sha256, seq, data) VALUES (?, ?, ?)"
+            }
+        };
+        for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
+            // One chunk per turn: a heartbeat waits for one chunk at most.
+            let _turn = self.write_turn().await;
+            sqlx::query(self.sql(insert))
+                .bind(sha256)
+                .bind(seq as i64)
+                .bind(chunk)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The bytes stored under `sha256`, chunk after chunk.
+    async fn read_blob(&self, sha256: &str) -> OdbResult<Vec<u8>> {
+        let chunks: Vec<Vec<u8>> = sqlx::query_scalar(
+            self.sql("SELECT data FROM service_blob WHERE sha256 = ? ORDER BY seq"),
+        )
+        .bind(sha256)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(chunks.concat())
     }
 }

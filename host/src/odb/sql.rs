@@ -22,7 +22,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use super::{OdbError, OdbResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
+pub(super) enum Dialect {
     Sqlite,
     Postgres,
     MySql,
@@ -32,7 +32,12 @@ enum Dialect {
 /// own module.
 pub struct SqlOdb {
     pub(super) pool: AnyPool,
-    dialect: Dialect,
+    pub(super) dialect: Dialect,
+    /// SQLite has one writer at a time, and a writer waiting for the lock polls with
+    /// growing sleeps, so a long run of writes (a large component's chunks) starves the
+    /// others. Writes that must not wait long (the heartbeat) and the chunks of a large
+    /// write take turns here instead, first come, first served.
+    write_turns: tokio::sync::Mutex<()>,
 }
 
 /// How many times a contended write (see [`contended`]) is retried.
@@ -66,7 +71,11 @@ impl SqlOdb {
             .max_connections(8)
             .connect(&url)
             .await?;
-        let odb = Self { pool, dialect };
+        let odb = Self {
+            pool,
+            dialect,
+            write_turns: tokio::sync::Mutex::new(()),
+        };
         if dialect == Dialect::Sqlite {
             // WAL lets readers go on while a deploy writes.
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -88,6 +97,15 @@ impl SqlOdb {
     }
 
     /// The statement for this backend: `?` placeholders become `$1, $2, ...` on PostgreSQL.
+    /// A turn to write, on SQLite (see `write_turns`); other backends lock rows, not
+    /// the whole database, and need none.
+    pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.dialect {
+            Dialect::Sqlite => Some(self.write_turns.lock().await),
+            Dialect::Postgres | Dialect::MySql => None,
+        }
+    }
+
     pub(super) fn sql(&self, query: &'static str) -> AssertSqlSafe<String> {
         if self.dialect != Dialect::Postgres {
             return AssertSqlSafe(query.to_owned());

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, Connection};
 
-use super::{TestDb, admin};
+use super::{Backend, TestDb, admin};
 use crate::odb::{NewVersion, OdbError, ServiceVersions, VersionRef, now_ms};
 
 backends!(
@@ -12,6 +12,8 @@ backends!(
     concurrent_inserts_get_distinct_versions,
     a_taken_version_is_a_unique_violation,
     blobs_round_trip,
+    large_bytes_are_stored_once_in_chunks_and_read_back_whole,
+    rows_with_inline_bytes_still_read,
     live_services_are_sorted_with_their_metadata,
     names_are_case_sensitive,
     keys_are_checked_the_same_everywhere,
@@ -230,4 +232,51 @@ async fn lookups_match_keys_exactly(db: TestDb) {
     odb.insert_version(version("a", "aa")).await.unwrap();
     assert_eq!(odb.latest_version("a ").await.unwrap(), None);
     assert_eq!(odb.version_bytes("a ", 1).await.unwrap(), None);
+}
+
+async fn large_bytes_are_stored_once_in_chunks_and_read_back_whole(db: TestDb) {
+    let odb = db.odb().await;
+    // Three whole chunks and a part of one, every byte position distinct enough.
+    let bytes: Vec<u8> = (0..(3 << 20) + 12345)
+        .map(|i: u32| (i % 251) as u8)
+        .collect();
+    let big = |name: &str| NewVersion {
+        bytes: Some(bytes.clone()),
+        ..version(name, "big")
+    };
+    let v1 = odb.insert_version(big("a")).await.unwrap();
+    let v2 = odb.insert_version(big("b")).await.unwrap();
+    assert_eq!(odb.version_bytes("a", v1).await.unwrap().unwrap(), bytes);
+    assert_eq!(odb.version_bytes("b", v2).await.unwrap().unwrap(), bytes);
+    let mut conn = admin(db.backend, &db.url).await;
+    let chunks: i64 = sqlx::query_scalar(AssertSqlSafe(
+        "SELECT COUNT(*) FROM service_blob WHERE sha256 = 'big'",
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    assert_eq!(chunks, 4, "the same bytes under two names are stored once");
+}
+
+async fn rows_with_inline_bytes_still_read(db: TestDb) {
+    let odb = db.odb().await;
+    // A row as a server before `service_blob` wrote it: the bytes in the row itself.
+    let bytes = match db.backend {
+        Backend::Postgres => "'\\x070809'::bytea",
+        Backend::Sqlite | Backend::MySql => "X'070809'",
+    };
+    let mut conn = admin(db.backend, &db.url).await;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "INSERT INTO service_version (name, version, sha256, bytes, deleted, size, description, \
+         info, source, deployed_by, deployed_at) VALUES ('old', 1, 'ff', {bytes}, 0, 3, '', '{{}}', '', '', 0)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let _ = conn.close().await;
+    assert_eq!(
+        odb.version_bytes("old", 1).await.unwrap(),
+        Some(vec![7, 8, 9])
+    );
 }
