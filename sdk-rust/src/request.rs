@@ -98,8 +98,7 @@ pub(crate) struct Http {
 /// A request read from the host answers about the call it came with only while that
 /// call runs: a service that keeps one (in a `static` of a warm instance, say) must
 /// copy out what it needs during the call. Because it caches what it has read, a
-/// `Request` is neither `Sync` nor comparable with `==` (before zato:service 0.2.0 it
-/// was both).
+/// `Request` is neither `Sync` nor comparable with `==`.
 ///
 /// Lookups by name return the first match, and the iterators
 /// ([`headers`](Request::headers), [`details`](Request::details), ...) give every pair
