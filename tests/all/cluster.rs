@@ -46,7 +46,18 @@ async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_al
     cluster
         .wait_for_version("test.version", 1, Duration::from_secs(20))
         .await;
-    // Three watchers saw the file; one version exists.
+    // One watcher deployed the file and deleted it.
+    let file = cluster.pickup.join("version.wasm");
+    eventually(
+        Duration::from_secs(10),
+        "the deployed file deleted",
+        || async { (!file.exists()).then_some(()) },
+    )
+    .await;
+    // A deliberate pause, not an event: a watcher that comes after the deletion finds
+    // nothing and leaves no trace, and one that read the file before it has yet to reach
+    // the deploy lock: the pause lets it get there, so that a second version or a second
+    // compilation would show below.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let services = cluster.servers[2].services().await;
     assert_eq!(services.len(), 1);
