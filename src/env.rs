@@ -226,9 +226,9 @@ pub fn admin_url(dir: &Path) -> anyhow::Result<String> {
     let path = first.with_file_name(ADDRESS_FILE);
     let address = std::fs::read_to_string(&path).with_context(|| {
         format!(
-            "`{}` binds port 0 and `{}` does not exist: the server is not running",
-            first.display(),
-            path.display()
+            "cannot read `{}`, where the server of `{}` (port 0) writes its address while it runs",
+            path.display(),
+            first.display()
         )
     })?;
     Ok(format!("http://{}", address.trim()))
@@ -248,4 +248,20 @@ pub fn write_address(config: &Path, addr: std::net::SocketAddr) -> anyhow::Resul
     std::fs::rename(&partial, &path)
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{binds_port_zero, server_port};
+
+    #[test]
+    fn port_zero_is_every_server_s_and_only_a_zero_port_counts() {
+        assert_eq!(
+            (server_port(17010, 0), server_port(17010, 2)),
+            (17010, 17012)
+        );
+        assert_eq!((server_port(0, 0), server_port(0, 2)), (0, 0));
+        assert!(binds_port_zero("127.0.0.1:0") && binds_port_zero("[::1]:0"));
+        assert!(!binds_port_zero("127.0.0.1:17010") && !binds_port_zero("127.0.0.1:10"));
+    }
 }
