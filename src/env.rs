@@ -7,6 +7,7 @@
 //! DIR/pickup/               hot-deploy directory shared by the servers
 //! DIR/data/odb.sqlite       the ODB (SQLite by default)
 //! DIR/server1/server.toml   one server's configuration (see zato_host::config)
+//! DIR/server1/address       where it listens, while it runs, when it binds port 0
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ use serde::{Deserialize, Serialize};
 pub const ENV_FILE: &str = "zato.toml";
 pub const SERVER_FILE: &str = "server.toml";
 pub const CREDENTIALS_FILE: &str = "credentials.toml";
+/// Written in a server's directory once it listens, when its configuration lets the
+/// system pick the port (`--base-port 0`): the only place the port is known.
+pub const ADDRESS_FILE: &str = "address";
 /// Where `zato start` without a directory keeps its development environment.
 pub const DEV_ENV_DIR: &str = ".zato";
 
@@ -121,7 +125,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
         let server = ServerConfig {
             name: name.clone(),
             cluster: new.cluster.into(),
-            bind: format!("127.0.0.1:{}", u32::from(new.base_port) + i as u32),
+            bind: format!("127.0.0.1:{}", server_port(new.base_port, i as u16)),
             pickup_dir: Some(PathBuf::from(new.pickup_dir.unwrap_or("../pickup"))),
             data_dir: PathBuf::from("data"),
             odb: new.odb.unwrap_or("sqlite://../data/odb.sqlite").into(),
@@ -154,6 +158,16 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
     write(&path, &toml::to_string(&credentials)?)?;
     restrict(&path)?;
     Ok(Created { username, password })
+}
+
+/// The port of server `i` (0-based): the ones after `base`, or 0 for every server when
+/// `base` is 0 (each then binds a port the system picks).
+pub fn server_port(base: u16, i: u16) -> u32 {
+    if base == 0 {
+        0
+    } else {
+        u32::from(base) + u32::from(i)
+    }
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -206,5 +220,48 @@ pub fn admin_url(dir: &Path) -> anyhow::Result<String> {
         .next()
         .context("the environment has no servers")?;
     let config = ServerConfig::load(&first)?;
-    Ok(format!("http://{}", config.bind))
+    if !binds_port_zero(&config.bind) {
+        return Ok(format!("http://{}", config.bind));
+    }
+    let path = first.with_file_name(ADDRESS_FILE);
+    let address = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read `{}`, where the server of `{}` (port 0) writes its address while it runs",
+            path.display(),
+            first.display()
+        )
+    })?;
+    Ok(format!("http://{}", address.trim()))
+}
+
+/// Whether a bind address (`HOST:PORT`) lets the system pick the port.
+pub fn binds_port_zero(bind: &str) -> bool {
+    bind.rsplit_once(':').is_some_and(|(_, port)| port == "0")
+}
+
+/// Writes `addr` to the [`ADDRESS_FILE`] next to `config` (by a rename, so that a reader
+/// never sees half of it); returns the file's path, for removing it on a clean stop.
+pub fn write_address(config: &Path, addr: std::net::SocketAddr) -> anyhow::Result<PathBuf> {
+    let path = config.with_file_name(ADDRESS_FILE);
+    let partial = config.with_file_name(format!(".{ADDRESS_FILE}.part"));
+    write(&partial, &format!("{addr}\n"))?;
+    std::fs::rename(&partial, &path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{binds_port_zero, server_port};
+
+    #[test]
+    fn port_zero_is_every_server_s_and_only_a_zero_port_counts() {
+        assert_eq!(
+            (server_port(17010, 0), server_port(17010, 2)),
+            (17010, 17012)
+        );
+        assert_eq!((server_port(0, 0), server_port(0, 2)), (0, 0));
+        assert!(binds_port_zero("127.0.0.1:0") && binds_port_zero("[::1]:0"));
+        assert!(!binds_port_zero("127.0.0.1:17010") && !binds_port_zero("127.0.0.1:10"));
+    }
 }

@@ -204,7 +204,9 @@ fn cpu_time_in(stat: &str) -> Option<std::time::Duration> {
 }
 
 /// `n` consecutive free ports on 127.0.0.1 (free when checked; the servers bind them
-/// moments later).
+/// moments later, so another process may take one in between). Only for a server that
+/// cannot report a port the system picked, such as `wasmtime serve`: zato binds port 0
+/// and writes the address it got (see `zato::Env`).
 pub fn free_ports(n: u16) -> anyhow::Result<u16> {
     for _ in 0..50 {
         let first = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

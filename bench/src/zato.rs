@@ -13,11 +13,14 @@ use zato_api::{AdminClient, DataFormat, DeployOutcome, HttpChannel};
 
 use crate::process::{self, Proc};
 
+/// How long a server may take to listen: generous, as under callgrind it starts tens of
+/// times slower.
+const LISTEN_LIMIT: Duration = Duration::from_secs(300);
+
 /// An environment directory and how to reach its servers.
 pub struct Env {
     pub dir: PathBuf,
     zato: PathBuf,
-    base_port: u16,
     servers: u16,
     user: String,
     password: String,
@@ -50,13 +53,13 @@ struct Credentials {
 }
 
 impl Env {
-    /// `zato quickstart create DIR` on free ports.
+    /// `zato quickstart create DIR --base-port 0`: each server binds a port the system
+    /// picks and writes it to `DIR/serverN/address` (see [`Env::base`]).
     pub fn create(zato: &Path, dir: &Path, options: &EnvOptions<'_>) -> anyhow::Result<Self> {
-        let base_port = process::free_ports(options.servers)?;
         let mut cmd = process::command(zato, None);
         cmd.args(["--json", "quickstart", "create"])
             .arg(dir)
-            .args(["--base-port", &base_port.to_string()])
+            .args(["--base-port", "0"])
             .args(["--servers", &options.servers.to_string()])
             .args(["--cluster", options.cluster]);
         if let Some(redis) = options.redis {
@@ -74,7 +77,6 @@ impl Env {
         Ok(Self {
             dir: dir.to_path_buf(),
             zato: zato.to_path_buf(),
-            base_port,
             servers: options.servers,
             user: credentials.username,
             password: credentials.password,
@@ -104,13 +106,49 @@ impl Env {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        Proc::spawn(&format!("zato-{label}-server{}", i + 1), cmd, logs, false)
+        // A server killed rather than stopped leaves its address behind.
+        let address = self.address_file(i);
+        match std::fs::remove_file(&address) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove `{}`", address.display()));
+            }
+            _ => {}
+        }
+        let mut proc = Proc::spawn(&format!("zato-{label}-server{}", i + 1), cmd, logs, false)?;
+        // The server writes its address once it listens, before it loads its services;
+        // a start timed from before this call still counts the time until it listens.
+        let started = Instant::now();
+        while !address.exists() {
+            proc.check_running()?;
+            if started.elapsed() > LISTEN_LIMIT {
+                bail!(
+                    "{} did not write `{}` within {LISTEN_LIMIT:?}{}",
+                    proc.name(),
+                    address.display(),
+                    proc.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(proc)
     }
 
-    /// `http://127.0.0.1:PORT` of server `i`.
+    /// `http://ADDRESS` of server `i`, which [`Env::start`] started.
     pub fn base(&self, i: u16) -> String {
         assert!(i < self.servers, "server {i} is not in the environment");
-        format!("http://127.0.0.1:{}", self.base_port + i)
+        let path = self.address_file(i);
+        let address = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "server {i} is not running: cannot read `{}`: {e}",
+                path.display()
+            )
+        });
+        format!("http://{}", address.trim())
+    }
+
+    /// Where server `i` writes the address it listens on (it binds port 0).
+    fn address_file(&self, i: u16) -> PathBuf {
+        self.dir.join(format!("server{}/address", i + 1))
     }
 
     /// The admin API of server `i`.

@@ -67,7 +67,7 @@ impl Quickstart {
             .map(|i| {
                 serde_json::json!({
                     "name": format!("server{}", i + 1),
-                    "url": format!("http://127.0.0.1:{}", u32::from(create.base_port) + u32::from(i)),
+                    "url": format!("http://127.0.0.1:{}", env::server_port(create.base_port, i)),
                 })
             })
             .collect();

@@ -68,7 +68,14 @@ impl Start {
             )
         })?;
         let config = ServerConfig::load(config_path)?;
+        let port_zero = env::binds_port_zero(&config.bind);
         let server = Server::start(config).await?;
+        // The CLI finds a server that bound port 0 through this file (`env::admin_url`).
+        let address_file = if port_zero {
+            Some(env::write_address(config_path, server.addr())?)
+        } else {
+            None
+        };
         let stop = server.shutdown_token();
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -79,6 +86,9 @@ impl Start {
             tracing::warn!("cannot deploy the examples: {e:#}");
         }
         server.run_until_stopped().await?;
+        if let Some(file) = address_file {
+            let _ = std::fs::remove_file(file);
+        }
         Ok(())
     }
 }

@@ -24,24 +24,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `zato quickstart create ENV --base-port PORT`, which must succeed.
-async fn quickstart(env: &str, port: u16) -> Output {
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env,
-        "--base-port",
-        &port.to_string(),
-    ])
-    .await;
+/// `zato quickstart create ENV --base-port 0`, which must succeed: its server binds a
+/// port the system picks, so that tests running in parallel never race for one.
+async fn quickstart(env: &str) -> Output {
+    let created = zato(&["quickstart", "create", env, "--base-port", "0"]).await;
     assert!(created.status.success(), "{}", text(&created.stderr));
     created
 }
@@ -82,10 +68,7 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-
-    let created = quickstart(env_arg, port).await;
+    let created = quickstart(env_arg).await;
     let password = password_of(&env);
     assert!(
         text(&created.stdout).contains(&password),
@@ -101,6 +84,7 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
     let log = dir.path().join("server.log");
     let mut server = start(&env, &log).await;
     let http = reqwest::Client::new();
+    let base = address(&env.join("server1")).await;
     eventually(
         Duration::from_secs(30),
         "the server answers /zato/ping",
@@ -229,6 +213,10 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
         "graceful stop exits 0; log:\n{}",
         std::fs::read_to_string(&log).unwrap()
     );
+    assert!(
+        !env.join("server1/address").exists(),
+        "a clean stop removes the address it listened on"
+    );
     let gone = zato(&["service", "list", "--env", env_arg]).await;
     assert_eq!(gone.status.code(), Some(3), "an unreachable server exits 3");
 }
@@ -261,28 +249,29 @@ async fn commands_without_an_environment_say_what_to_pass() {
     assert_eq!(error["exit_code"], 3);
 }
 
-/// A base port with `n` free ports after it.
-fn free_ports(n: u16) -> u16 {
-    for _ in 0..100 {
-        let base = free_port();
-        if base.checked_add(n).is_some()
-            && (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports");
+/// `http://ADDRESS` of the server started in `server_dir` on port 0, once it listens.
+async fn address(server_dir: &Path) -> String {
+    let file = server_dir.join("address");
+    eventually(
+        Duration::from_secs(30),
+        &format!("`{}` written by the server", file.display()),
+        || async {
+            let address = std::fs::read_to_string(&file).ok()?;
+            Some(format!("http://{}", address.trim()))
+        },
+    )
+    .await
 }
 
-async fn wait_for_ping(port: u16) {
+/// Waits for the server started in `server_dir` to answer; returns its `http://ADDRESS`.
+async fn wait_for_ping(server_dir: &Path) -> String {
+    let base = address(server_dir).await;
     let http = reqwest::Client::new();
     eventually(
         Duration::from_secs(30),
-        &format!("a server answering on port {port}"),
+        &format!("a server answering on {base}"),
         || {
-            let request = http
-                .get(format!("http://127.0.0.1:{port}/zato/ping"))
-                .send();
+            let request = http.get(format!("{base}/zato/ping")).send();
             async move {
                 request
                     .await
@@ -293,6 +282,7 @@ async fn wait_for_ping(port: u16) {
         },
     )
     .await;
+    base
 }
 
 /// Makes membership quick to notice a dead server, for the test's sake.
@@ -316,14 +306,13 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
     let db = crate::harness::TestDb::new(crate::harness::Backend::Postgres, dir.path()).await;
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let port = free_ports(3);
     let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
     let created = zato(&[
         "quickstart",
         "create",
         env_arg,
         "--base-port",
-        &port.to_string(),
+        "0",
         "--servers",
         "3",
         "--odb",
@@ -341,8 +330,8 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
         fast_membership(&server_dir.join("server.toml"));
         servers.push(start(&server_dir, &dir.path().join(format!("server{i}.log"))).await);
     }
-    for i in 0..3 {
-        wait_for_ping(port + i).await;
+    for i in 1..=3 {
+        wait_for_ping(&env.join(format!("server{i}"))).await;
     }
 
     let first = zato(&["deploy", wasm::VERSION1, "--env", env_arg, "--json"]).await;
@@ -387,15 +376,17 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
         .unwrap();
     assert_eq!(server3["state"], "gone");
 
-    // Restarted, it reconciles with the ODB and runs version 2 at once.
+    // Restarted, it reconciles with the ODB and runs version 2 at once. Killed, it left
+    // its address behind: the restarted one writes its own.
     drop(victim);
+    std::fs::remove_file(env.join("server3/address")).unwrap();
     servers.push(start(&env.join("server3"), &dir.path().join("server3-again.log")).await);
-    wait_for_ping(port + 2).await;
+    let server3 = wait_for_ping(&env.join("server3")).await;
     let answer = zato(&[
         "service",
         "list",
         "--url",
-        &format!("http://127.0.0.1:{}", port + 2),
+        &server3,
         "--user",
         "admin",
         "--password",
@@ -451,10 +442,9 @@ async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let port = free_port();
-    quickstart(env_arg, port).await;
+    quickstart(env_arg).await;
     let server = start(&env, &dir.path().join("server.log")).await;
-    wait_for_ping(port).await;
+    wait_for_ping(&env.join("server1")).await;
 
     // A server that heartbeats but never applies anything (hung, or partitioned from
     // its broker and its ODB reads): deploy must not call that a success.

@@ -46,7 +46,18 @@ async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_al
     cluster
         .wait_for_version("test.version", 1, Duration::from_secs(20))
         .await;
-    // Three watchers saw the file; one version exists.
+    // One watcher deployed the file and deleted it.
+    let file = cluster.pickup.join("version.wasm");
+    eventually(
+        Duration::from_secs(10),
+        "the deployed file deleted",
+        || async { (!file.exists()).then_some(()) },
+    )
+    .await;
+    // A deliberate pause, not an event: a watcher that comes after the deletion finds
+    // nothing and leaves no trace, and one that read the file before it has yet to reach
+    // the deploy lock: the pause lets it get there, so that a second version or a second
+    // compilation would show below.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let services = cluster.servers[2].services().await;
     assert_eq!(services.len(), 1);
@@ -161,6 +172,12 @@ async fn a_lost_notice_costs_a_delay_not_a_divergence() {
 
 /// A Redis of the test's own, so that killing its connections or restarting it does
 /// not disturb the tests running in parallel on the shared one.
+///
+/// The one server of these tests on a port chosen in advance rather than port 0:
+/// redis-server cannot report a port the system picked, and the test restarts it where
+/// the cluster's URL points. Another process may take the port between the choice and
+/// the start: `launch` then sees that the Redis answering is not its own, and `start`
+/// chooses again.
 struct PrivateRedis {
     port: u16,
     child: Option<tokio::process::Child>,
@@ -168,14 +185,18 @@ struct PrivateRedis {
 
 impl PrivateRedis {
     async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Self { port, child: None };
-        redis.restart().await;
-        redis
+        for _ in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut redis = Self { port, child: None };
+            if redis.launch().await {
+                return redis;
+            }
+        }
+        panic!("no free port for a private Redis in 10 tries");
     }
 
     fn url(&self) -> String {
@@ -183,7 +204,17 @@ impl PrivateRedis {
     }
 
     async fn restart(&mut self) {
-        let child = tokio::process::Command::new("redis-server")
+        assert!(
+            self.launch().await,
+            "the private Redis restarts on port {}",
+            self.port
+        );
+    }
+
+    /// Starts redis-server on `self.port` and waits until it answers; false when another
+    /// process has the port.
+    async fn launch(&mut self) -> bool {
+        let mut child = tokio::process::Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -198,18 +229,27 @@ impl PrivateRedis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server is installed");
-        self.child = Some(child);
-        eventually(
-            Duration::from_secs(10),
-            "the private Redis answering",
-            || async {
-                self.cli(&["ping"])
-                    .await
-                    .filter(|out| out.contains("PONG"))
-                    .map(|_| ())
-            },
-        )
-        .await;
+        let own = format!("process_id:{}\r", child.id().unwrap());
+        let started = std::time::Instant::now();
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if let Some(info) = self.cli(&["info", "server"]).await {
+                if info.contains(&own) {
+                    self.child = Some(child);
+                    return true;
+                }
+                let _ = child.kill().await;
+                return false;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the private Redis on port {} did not answer within 10 s",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn stop(&mut self) {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use zato_test_artifacts as wasm;
 
-use crate::harness::{TestServer, config, eventually};
+use crate::harness::{TestServer, config, eventually, pickup_logged};
 
 #[tokio::test]
 async fn a_wasm_dropped_in_pickup_is_served_over_http() {
@@ -48,7 +48,24 @@ async fn pickup_ignores_hidden_temporary_and_outside_links_and_keeps_failed_file
         server.running_version("test.echo").await
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The watcher handles events in the order they come, and the marker's came last: the
+    // files ignored by their names (which leave no trace) were handled before it. The
+    // link and the broken file leave a log line each; wait for both verdicts.
+    let dir = pickup.canonicalize().unwrap();
+    let link_refused = format!(
+        "ignoring `link.wasm`: it links to `{}`",
+        outside.canonicalize().unwrap().display()
+    );
+    let broken_refused = format!(
+        "pickup: cannot deploy `{}`",
+        dir.join("broken.wasm").display()
+    );
+    eventually(
+        Duration::from_secs(20),
+        "the watcher's verdicts on the link and the broken file",
+        || async { (pickup_logged(&link_refused) && pickup_logged(&broken_refused)).then_some(()) },
+    )
+    .await;
     let names: Vec<String> = server
         .services()
         .await
@@ -101,8 +118,16 @@ async fn broken_and_non_component_files_are_refused_and_the_old_version_keeps_se
         assert!(message.contains(expected), "{what}: {message}");
     }
     // Through the pickup door too: the file fails, the running version stays.
-    std::fs::write(server.pickup().join("hello.wasm"), &hello[..1000]).unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let broken = server.pickup().canonicalize().unwrap().join("hello.wasm");
+    std::fs::write(&broken, &hello[..1000]).unwrap();
+    let refused = format!("pickup: cannot deploy `{}`", broken.display());
+    eventually(
+        Duration::from_secs(20),
+        "the watcher's refusal of the broken hello.wasm",
+        || async { pickup_logged(&refused).then_some(()) },
+    )
+    .await;
+    assert!(broken.exists(), "a failed file stays for the user to see");
     let (status, body) = server.get("/hello?name=still").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["message"], "Hello, still!");

@@ -1,7 +1,7 @@
 //! A server in-process for a test, and helpers to talk to it.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
@@ -68,6 +68,7 @@ impl TestServer {
 
     /// Starts a server without waiting for it to load the services in its ODB.
     pub async fn start_loading(dir: tempfile::TempDir, config: ServerConfig) -> Self {
+        capture_pickup_log();
         let server = Server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr());
         let http = reqwest::Client::new();
@@ -226,6 +227,51 @@ pub async fn json_or_text(response: reqwest::Response) -> Value {
 pub fn json_or_text_of(body: &[u8]) -> Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+/// The log lines of the pickup watchers of every server in this process: the one trace
+/// of a watcher's verdict on a file it refuses (the file stays where it is). The paths in
+/// them name the test's temporary directory, which tells one test's lines from another's.
+static PICKUP_LOG: Mutex<String> = Mutex::new(String::new());
+
+struct PickupLogWriter;
+
+impl std::io::Write for PickupLogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        PICKUP_LOG
+            .lock()
+            .unwrap()
+            .push_str(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_pickup_log() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        use tracing_subscriber::prelude::*;
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(|| PickupLogWriter)
+            .with_filter(tracing_subscriber::filter::Targets::new().with_target(
+                "zato_host::pickup",
+                tracing_subscriber::filter::LevelFilter::INFO,
+            ));
+        tracing_subscriber::registry()
+            .with(layer)
+            .try_init()
+            .expect("no other subscriber in the test binary");
+    });
+}
+
+/// Whether a pickup watcher of a server of this process has logged `text`.
+pub fn pickup_logged(text: &str) -> bool {
+    PICKUP_LOG.lock().unwrap().contains(text)
 }
 
 /// Polls `check` every 20 ms until it gives a value, panicking after `limit`.

@@ -118,14 +118,19 @@ async fn guests_spinning_on_every_worker_thread_do_not_stop_other_requests() {
     let loops: Vec<_> = (0..4)
         .map(|_| {
             let request = server.http.get(format!("{}/long-loop", server.base)).send();
-            tokio::spawn(
-                async move { request.await.map(|r| r.status()).map_err(|e| e.to_string()) },
-            )
+            tokio::spawn(async move {
+                let outcome = request.await.map(|r| r.status()).map_err(|e| e.to_string());
+                (outcome, std::time::Instant::now())
+            })
         })
         .collect();
+    // A deliberate pause: nothing outside a guest shows that it has started looping. The
+    // end of each loop, 5 s after it started, proves below that it was looping already
+    // when hello answered.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = std::time::Instant::now();
     assert_hello_still_answers(&server).await;
+    let hello_answered = std::time::Instant::now();
     println!(
         "hello answered in {} ms while 4 guests spun",
         started.elapsed().as_millis()
@@ -134,8 +139,18 @@ async fn guests_spinning_on_every_worker_thread_do_not_stop_other_requests() {
         .filter(|&i| loops[i].is_finished())
         .collect();
     let mut outcomes = Vec::new();
+    let mut ends = Vec::new();
     for l in loops {
-        outcomes.push(l.await.unwrap());
+        let (outcome, ended) = l.await.unwrap();
+        outcomes.push(outcome);
+        ends.push(ended);
+    }
+    for ended in ends {
+        assert!(
+            ended.duration_since(hello_answered) <= Duration::from_millis(5000),
+            "each loop had started before hello answered: one ended {:?} after it",
+            ended.duration_since(hello_answered)
+        );
     }
     assert!(
         ended_early.is_empty(),

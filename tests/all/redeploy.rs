@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use zato_test_artifacts as wasm;
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeploy_under_load_fails_no_request() {
@@ -40,11 +41,23 @@ async fn redeploy_under_load_fails_no_request() {
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The clients are under way: version 1 has answered them.
+    eventually(
+        Duration::from_secs(10),
+        "version 1 answering the clients",
+        || async { (seen[1].load(Ordering::Relaxed) >= 8).then_some(()) },
+    )
+    .await;
     let outcome = server.deploy(wasm::VERSION2).await;
     assert_eq!(outcome.version, 2);
     let before_after = seen[2].load(Ordering::Relaxed);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The clients keep going after the deploy: version 2 answers them, none fails.
+    eventually(
+        Duration::from_secs(10),
+        "version 2 answering the clients",
+        || async { (seen[2].load(Ordering::Relaxed) >= before_after + 8).then_some(()) },
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.await.unwrap();
