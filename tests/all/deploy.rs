@@ -117,9 +117,13 @@ async fn broken_and_non_component_files_are_refused_and_the_old_version_keeps_se
         let message = body["error"].as_str().unwrap();
         assert!(message.contains(expected), "{what}: {message}");
     }
-    // Through the pickup door too: the file fails, the running version stays.
+    // Through the pickup door too: the file fails, the running version stays. Whole
+    // but damaged (a file cut short is waited for, not refused: `pickup.rs` tests it).
     let broken = server.pickup().canonicalize().unwrap().join("hello.wasm");
-    std::fs::write(&broken, &hello[..1000]).unwrap();
+    let mut damaged = hello.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle..middle + 64].fill(0xff);
+    std::fs::write(&broken, &damaged).unwrap();
     let refused = format!("pickup: cannot deploy `{}`", broken.display());
     eventually(
         Duration::from_secs(20),

@@ -274,6 +274,11 @@ pub fn pickup_logged(text: &str) -> bool {
     PICKUP_LOG.lock().unwrap().contains(text)
 }
 
+/// How many times the pickup watchers of this process have logged `text`.
+pub fn pickup_log_count(text: &str) -> usize {
+    PICKUP_LOG.lock().unwrap().matches(text).count()
+}
+
 /// Polls `check` every 20 ms until it gives a value, panicking after `limit`.
 pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
 where

@@ -14,6 +14,7 @@ mod deploy;
 mod hostile;
 mod http;
 mod lean;
+mod pickup;
 mod redeploy;
 mod sdk;
 mod slow_clients;
