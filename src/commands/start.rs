@@ -1,6 +1,9 @@
 //! `zato start [DIR]`: run servers in the foreground until SIGINT or SIGTERM.
 
+mod supervisor;
+
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -17,6 +20,9 @@ use crate::output::Output;
 /// deployed with an HTTP channel each when they have been built
 /// (`cargo build --release --target wasm32-wasip2 --manifest-path examples/Cargo.toml`).
 ///
+/// With several servers, a server that dies is restarted after a back-off, and the
+/// others keep serving; one that keeps dying is given up on, with a log line.
+///
 /// SIGINT (Ctrl-C) or SIGTERM stops it gracefully: requests in flight finish.
 #[derive(Debug, Args)]
 pub struct Start {
@@ -25,6 +31,14 @@ pub struct Start {
     /// Port of the development environment, when it is created.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
+    /// With several servers: how many times a server that dies is restarted within
+    /// 5 minutes before it is given up on (the others keep serving).
+    #[arg(long, env = "ZATO_MAX_RESTARTS", default_value_t = 5)]
+    max_restarts: usize,
+    /// With several servers: the first wait before restarting a server that died; it
+    /// doubles on each restart in a row, up to 30 s.
+    #[arg(long, env = "ZATO_RESTART_BACKOFF_MS", default_value_t = 500)]
+    restart_backoff_ms: u64,
 }
 
 impl Start {
@@ -59,7 +73,11 @@ impl Start {
         }
         let configs = env::server_configs(&dir)?;
         if configs.len() > 1 {
-            return run_cluster(&configs).await;
+            let policy = supervisor::Policy {
+                backoff: Duration::from_millis(self.restart_backoff_ms),
+                max_restarts: self.max_restarts,
+            };
+            return supervisor::run(&configs, policy).await;
         }
         let config_path = configs.first().ok_or_else(|| {
             CliError::new(
@@ -90,67 +108,6 @@ impl Start {
             let _ = std::fs::remove_file(file);
         }
         Ok(())
-    }
-}
-
-/// Runs each server of a cluster as a process of its own (`zato start DIR/serverN`),
-/// stops them all on SIGINT/SIGTERM, and stops the others if one exits.
-async fn run_cluster(configs: &[PathBuf]) -> CliResult {
-    let exe = std::env::current_exe().context("cannot find the zato executable")?;
-    let (exited_tx, mut exited_rx) = tokio::sync::mpsc::channel(configs.len());
-    let mut pids = Vec::new();
-    for config in configs {
-        let server_dir = config.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let name = server_dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let mut child = tokio::process::Command::new(&exe)
-            .arg("start")
-            .arg(&server_dir)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start `{}`", server_dir.display()))?;
-        pids.extend(child.id());
-        let tx = exited_tx.clone();
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let _ = tx.send((name, status)).await;
-        });
-    }
-    drop(exited_tx);
-    tracing::info!(
-        "started {} servers; Ctrl-C or SIGTERM stops them all",
-        configs.len()
-    );
-    let mut failed = Vec::new();
-    tokio::select! {
-        _ = wait_for_signal() => {}
-        Some((name, status)) = exited_rx.recv() => {
-            tracing::error!("server `{name}` exited ({status:?}); stopping the others");
-            failed.push(name);
-        }
-    }
-    for pid in pids {
-        // The children stop gracefully on SIGTERM, as `zato start` does.
-        let _ = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
-    }
-    while let Some((name, status)) = exited_rx.recv().await {
-        if !status.as_ref().is_ok_and(|s| s.success()) {
-            failed.push(name);
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::new(
-            ExitCode::Failed,
-            format!("servers that did not stop cleanly: {}", failed.join(", ")),
-        ))
     }
 }
 

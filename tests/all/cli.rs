@@ -3,6 +3,8 @@
 
 use std::path::Path;
 use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -469,4 +471,118 @@ async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
         "{message}"
     );
     drop(server);
+}
+
+/// `zato start DIR` supervises its servers: `kill -9` of one of three costs the other
+/// two nothing, and the killed one is back by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::harness::TestDb::new(crate::harness::Backend::Postgres, dir.path()).await;
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
+    let created = zato(&[
+        "quickstart",
+        "create",
+        env_arg,
+        "--base-port",
+        "0",
+        "--servers",
+        "3",
+        "--odb",
+        &db.url,
+        "--redis",
+        crate::harness::REDIS,
+        "--cluster",
+        &cluster,
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let log = dir.path().join("supervisor.log");
+    let mut supervisor = start(&env, &log).await;
+    let mut bases = Vec::new();
+    for i in 1..=3 {
+        bases.push(wait_for_ping(&env.join(format!("server{i}"))).await);
+    }
+    let info = zato(&["info", env_arg, "--json"]).await;
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    let pid_of = |name: &str| {
+        info.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["pid"]
+            .as_i64()
+            .unwrap()
+            .to_string()
+    };
+    let victim = pid_of("server2");
+
+    // The two others are asked for their ping throughout.
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = tokio::spawn({
+        let watching = watching.clone();
+        let others = [bases[0].clone(), bases[2].clone()];
+        async move {
+            let http = reqwest::Client::new();
+            let (mut sent, mut failed) = (0, 0);
+            while watching.load(Ordering::Relaxed) {
+                for base in &others {
+                    sent += 1;
+                    let ok = http
+                        .get(format!("{base}/zato/ping"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    failed += usize::from(!ok);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (sent, failed)
+        }
+    });
+    signal(&victim, "KILL").await;
+    let restarted = eventually(
+        Duration::from_secs(30),
+        "server2 restarted on a new address",
+        || async {
+            let now = std::fs::read_to_string(env.join("server2/address")).ok()?;
+            let now = format!("http://{}", now.trim());
+            (now != bases[1]).then_some(now)
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(30), "server2 answering again", || {
+        let request = http.get(format!("{restarted}/zato/ping")).send();
+        async move {
+            request
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .map(|_| ())
+        }
+    })
+    .await;
+    watching.store(false, Ordering::Relaxed);
+    let (sent, failed) = watcher.await.unwrap();
+    assert!(sent > 0, "the others were asked");
+    assert_eq!(
+        failed, 0,
+        "{failed} of {sent} requests to the others failed"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("server `server2` exited") && logged.contains("restarting it in"),
+        "{logged}"
+    );
+
+    signal(&supervisor.0.id().unwrap().to_string(), "TERM").await;
+    let status = tokio::time::timeout(Duration::from_secs(30), supervisor.0.wait())
+        .await
+        .expect("zato start stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "every server stopped cleanly: {logged}");
+    db.drop_database().await;
 }
