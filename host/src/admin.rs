@@ -111,7 +111,7 @@ impl From<crate::deploy::DeployError> for ApiError {
         use crate::deploy::DeployError;
         let status = match &e {
             _ if e.is_bad_input() => StatusCode::BAD_REQUEST,
-            DeployError::NotDeployed(_) => StatusCode::NOT_FOUND,
+            DeployError::NotDeployed(_) | DeployError::NotKept { .. } => StatusCode::NOT_FOUND,
             DeployError::LockTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -230,7 +230,15 @@ pub struct DeploySettings {
     /// with dots as slashes (`demo.hello` -> `/demo/hello`). On in the development
     /// environment of `zato start`, off otherwise.
     pub auto_http_channels: bool,
+    /// How many versions of each service the ODB keeps (the newest ones; the latest and
+    /// any version a server runs are kept whatever this says). Older ones go, with
+    /// their bytes, after each deploy; `zato service rollback` can go back to a kept
+    /// one.
+    pub keep_versions: usize,
 }
+
+/// See [`DeploySettings::keep_versions`].
+pub const DEFAULT_KEEP_VERSIONS: usize = 10;
 
 impl Default for DeploySettings {
     fn default() -> Self {
@@ -239,6 +247,7 @@ impl Default for DeploySettings {
             pickup_debounce_ms: 100,
             pickup_delete_deployed: true,
             auto_http_channels: false,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
         }
     }
 }

@@ -53,6 +53,12 @@ pub enum DeployError {
     },
     #[error("service `{0}` is not deployed")]
     NotDeployed(String),
+    #[error("version {version} of `{name}` is not kept (kept: {kept})")]
+    NotKept {
+        name: String,
+        version: i64,
+        kept: String,
+    },
     #[error("another deploy of the same bytes did not finish within {0:?}")]
     LockTimeout(std::time::Duration),
     #[error(transparent)]
@@ -90,6 +96,8 @@ pub struct Deployer {
     notifier: Arc<Notifier>,
     server: String,
     hooks: Vec<Arc<dyn DeployHook>>,
+    /// See `DeploySettings::keep_versions`.
+    keep_versions: usize,
     /// Serialises applying versions on this server: a broadcast and a reconcile of the
     /// same version must not both compile it.
     apply_lock: tokio::sync::Mutex<()>,
@@ -107,6 +115,7 @@ impl Deployer {
         notifier: Arc<Notifier>,
         server: String,
         hooks: Vec<Arc<dyn DeployHook>>,
+        keep_versions: usize,
     ) -> Self {
         Self {
             runtime,
@@ -115,6 +124,7 @@ impl Deployer {
             notifier,
             server,
             hooks,
+            keep_versions,
             apply_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -227,6 +237,9 @@ impl Deployer {
         for hook in &self.hooks {
             hook.deployed(&name).await.map_err(DeployError::Hook)?;
         }
+        if !unchanged {
+            self.prune(&name).await;
+        }
         tracing::info!(
             service = %name,
             version,
@@ -242,6 +255,54 @@ impl Deployer {
             from_cache,
             elapsed_ms: started.elapsed().as_millis() as u64,
         })
+    }
+
+    /// Keeps the newest `keep_versions` versions of `name` (and the running ones).
+    /// A failure only leaves more versions than asked: logged, tried again next deploy.
+    async fn prune(&self, name: &str) {
+        match self.odb.prune_versions(name, self.keep_versions).await {
+            Ok(0) => {}
+            Ok(gone) => tracing::info!(service = %name, "removed {gone} old versions"),
+            Err(e) => tracing::warn!(service = %name, "cannot remove old versions: {e}"),
+        }
+    }
+
+    /// Deploys the bytes of a kept version of `name` again, as its next version,
+    /// through the whole pipeline.
+    pub async fn rollback(&self, name: &str, to: i64) -> Result<DeployOutcome, DeployError> {
+        let kept = self.odb.versions(name).await?;
+        if kept.is_empty() {
+            return Err(DeployError::NotDeployed(name.to_owned()));
+        }
+        let Some(target) = kept.iter().find(|v| v.version == to) else {
+            let versions: Vec<String> = kept
+                .iter()
+                .filter(|v| !v.deleted)
+                .map(|v| v.version.to_string())
+                .collect();
+            return Err(DeployError::NotKept {
+                name: name.to_owned(),
+                version: to,
+                kept: versions.join(", "),
+            });
+        };
+        if target.deleted {
+            return Err(DeployError::NotKept {
+                name: name.to_owned(),
+                version: to,
+                kept: "a deletion, not a version with bytes".into(),
+            });
+        }
+        let bytes =
+            self.odb
+                .version_bytes(name, to)
+                .await?
+                .ok_or_else(|| DeployError::NotKept {
+                    name: name.to_owned(),
+                    version: to,
+                    kept: "removed meanwhile".into(),
+                })?;
+        self.deploy(bytes, &format!("rollback:{name}@{to}")).await
     }
 
     /// Deletes a service: its deletion is stored as a new version.

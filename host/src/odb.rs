@@ -45,7 +45,7 @@ use thiserror::Error;
 pub use channels::HttpChannels;
 pub use configs::ServiceConfigs;
 pub use servers::{Membership, ServerRow};
-pub use services::{NewVersion, ServiceVersions, VersionMeta, VersionRef};
+pub use services::{KeptVersion, NewVersion, ServiceVersions, VersionMeta, VersionRef};
 pub use sql::SqlOdb;
 
 #[derive(Debug, Error)]

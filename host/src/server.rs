@@ -76,6 +76,7 @@ impl Server {
             notifier.clone(),
             config.name.clone(),
             hooks,
+            config.deploy.keep_versions,
         ));
         // Every reloadable kind, in reload order: what others depend on comes first
         // (a service never runs without its configuration; a channel names a service).

@@ -65,6 +65,23 @@ pub trait ServiceVersions: Send + Sync {
     /// Stores `new` as the next version of its service and returns that version.
     /// Concurrent writers never get the same version: the (name, version) key decides.
     async fn insert_version(&self, new: NewVersion) -> OdbResult<i64>;
+    /// Every kept version of one service (deletions included), newest first.
+    async fn versions(&self, name: &str) -> OdbResult<Vec<KeptVersion>>;
+    /// Removes the versions of `name` older than its newest `keep` ones, except the
+    /// latest and any version a registered server runs; returns how many went. Bytes no
+    /// kept version uses any more go with them.
+    async fn prune_versions(&self, name: &str, keep: usize) -> OdbResult<usize>;
+}
+
+/// A version as `zato service versions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptVersion {
+    pub version: i64,
+    pub sha256: String,
+    pub size: i64,
+    pub deleted: bool,
+    pub source: String,
+    pub deployed_at: i64,
 }
 
 fn version_ref(row: &AnyRow) -> Result<VersionRef, sqlx::Error> {
@@ -204,7 +221,71 @@ impl ServiceVersions for SqlOdb {
             Ok(version)
         };
         let what = format!("store a new version of `{}`", new.name);
-        self.retry(what, insert).await
+        let version = self.retry(what, insert).await?;
+        // Pruning may have taken shared bytes between their check and this row: with
+        // the row in, they stay, so put back what is missing.
+        if let Some(bytes) = &new.bytes {
+            self.write_blob(&new.sha256, bytes).await?;
+        }
+        Ok(version)
+    }
+
+    async fn versions(&self, name: &str) -> OdbResult<Vec<KeptVersion>> {
+        if !storable(name) {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(self.sql(
+            "SELECT version, sha256, size, deleted, source, deployed_at FROM service_version \
+             WHERE name = ? ORDER BY version DESC",
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        let kept = |row: &AnyRow| -> Result<KeptVersion, sqlx::Error> {
+            Ok(KeptVersion {
+                version: row.try_get("version")?,
+                sha256: row.try_get("sha256")?,
+                size: row.try_get("size")?,
+                deleted: row.try_get::<i64, _>("deleted")? != 0,
+                source: row.try_get("source")?,
+                deployed_at: row.try_get("deployed_at")?,
+            })
+        };
+        Ok(rows.iter().map(kept).collect::<Result<_, _>>()?)
+    }
+
+    async fn prune_versions(&self, name: &str, keep: usize) -> OdbResult<usize> {
+        let versions = self.versions(name).await?;
+        let running: Vec<i64> =
+            sqlx::query_scalar(self.sql("SELECT version FROM server_service WHERE service = ?"))
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?;
+        // Newest first: the first `keep` stay, and so do the latest (even with keep 0)
+        // and whatever a server runs.
+        let doomed: Vec<&KeptVersion> = versions
+            .iter()
+            .skip(keep.max(1))
+            .filter(|v| !running.contains(&v.version))
+            .collect();
+        for version in &doomed {
+            sqlx::query(self.sql("DELETE FROM service_version WHERE name = ? AND version = ?"))
+                .bind(name)
+                .bind(version.version)
+                .execute(&self.pool)
+                .await?;
+        }
+        let mut orphans: Vec<&str> = doomed
+            .iter()
+            .filter(|v| !v.deleted)
+            .map(|v| v.sha256.as_str())
+            .collect();
+        orphans.sort_unstable();
+        orphans.dedup();
+        for sha256 in orphans {
+            self.drop_blob_if_unused(sha256).await?;
+        }
+        Ok(doomed.len())
     }
 }
 
@@ -246,6 +327,21 @@ impl SqlOdb {
                 .execute(&self.pool)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Removes the bytes stored under `sha256` when no version uses them any more, in
+    /// one statement. A deploy of the same bytes at the same moment checks its chunks
+    /// again once its row is in (`insert_version`), and writes back what went.
+    async fn drop_blob_if_unused(&self, sha256: &str) -> OdbResult<()> {
+        sqlx::query(self.sql(
+            "DELETE FROM service_blob WHERE sha256 = ? \
+             AND NOT EXISTS (SELECT 1 FROM service_version WHERE sha256 = ?)",
+        ))
+        .bind(sha256)
+        .bind(sha256)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

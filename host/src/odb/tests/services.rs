@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{Backend, TestDb, admin};
-use crate::odb::{NewVersion, OdbError, ServiceVersions, VersionRef, now_ms};
+use crate::odb::{Membership, NewVersion, OdbError, ServiceVersions, VersionRef, now_ms};
 
 backends!(
     versions_increase_and_deletion_is_a_version,
@@ -14,6 +14,7 @@ backends!(
     blobs_round_trip,
     large_bytes_are_stored_once_in_chunks_and_read_back_whole,
     rows_with_inline_bytes_still_read,
+    pruning_keeps_the_newest_the_latest_and_what_a_server_runs,
     live_services_are_sorted_with_their_metadata,
     names_are_case_sensitive,
     keys_are_checked_the_same_everywhere,
@@ -280,3 +281,57 @@ async fn rows_with_inline_bytes_still_read(db: TestDb) {
         Some(vec![7, 8, 9])
     );
 }
+
+async fn pruning_keeps_the_newest_the_latest_and_what_a_server_runs(db: TestDb) {
+    let odb = db.odb().await;
+    for i in 1..=5u8 {
+        let new = NewVersion {
+            bytes: Some(vec![i; 10]),
+            ..version("p", &format!("sha{i}"))
+        };
+        assert_eq!(odb.insert_version(new).await.unwrap(), i64::from(i));
+    }
+    odb.register_server("s1", "http://s1", 1).await.unwrap();
+    odb.set_running_version("s1", "p", Some(2)).await.unwrap();
+    let kept = |odb: &SqlOdbRef| {
+        let odb = odb.clone();
+        async move {
+            odb.versions("p")
+                .await
+                .unwrap()
+                .iter()
+                .map(|v| v.version)
+                .collect::<Vec<_>>()
+        }
+    };
+    let odb: SqlOdbRef = Arc::new(odb);
+    assert_eq!(odb.prune_versions("p", 2).await.unwrap(), 2);
+    assert_eq!(
+        kept(&odb).await,
+        [5, 4, 2],
+        "the newest two and the one s1 runs"
+    );
+    assert_eq!(odb.version_bytes("p", 2).await.unwrap(), Some(vec![2; 10]));
+    let mut conn = admin(db.backend, &db.url).await;
+    let chunks = |sha: &'static str| {
+        AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM service_blob WHERE sha256 = '{sha}'"
+        ))
+    };
+    let gone: i64 = sqlx::query_scalar(chunks("sha1"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(gone, 0, "the bytes of a pruned version go with it");
+    let kept_bytes: i64 = sqlx::query_scalar(chunks("sha2"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept_bytes, 1);
+    let _ = conn.close().await;
+    // Keeping none still keeps the latest.
+    assert_eq!(odb.prune_versions("p", 0).await.unwrap(), 1);
+    assert_eq!(kept(&odb).await, [5, 2]);
+}
+
+type SqlOdbRef = Arc<crate::odb::SqlOdb>;
