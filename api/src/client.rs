@@ -20,8 +20,8 @@ pub use error::ClientError;
 pub use reqwest::{Method, StatusCode};
 
 use crate::{
-    DeleteOutcome, DeletedHttpChannel, DeployOutcome, HttpChannel, ServerInfo, ServerStatus,
-    ServiceDetails, ServiceSummary, services::DataFormat,
+    DeleteOutcome, DeletedHttpChannel, DeployOutcome, HttpChannel, Rollback, ServerInfo,
+    ServerStatus, ServiceDetails, ServiceSummary, ServiceVersion, services::DataFormat,
 };
 
 /// The header that carries a request's correlation ID.
@@ -163,6 +163,26 @@ impl AdminClient {
     ) -> Result<DeployOutcome, ClientError> {
         let path = format!("/zato/api/services?source={}", segment(source));
         self.send(Method::POST, &path, Body::Bytes(component.into()))
+            .await?
+            .json()
+    }
+
+    /// `GET /zato/api/services/{name}/versions`: the kept versions, newest first.
+    pub async fn versions(&self, name: &str) -> Result<Vec<ServiceVersion>, ClientError> {
+        self.get(&format!("/zato/api/services/{}/versions", segment(name)))
+            .await
+    }
+
+    /// `POST /zato/api/services/{name}/rollback`: deploys the bytes of kept version
+    /// `to_version` again, as the service's next version.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        to_version: i64,
+    ) -> Result<DeployOutcome, ClientError> {
+        let path = format!("/zato/api/services/{}/rollback", segment(name));
+        let body = serde_json::to_value(Rollback { to_version }).expect("a rollback serialises");
+        self.send(Method::POST, &path, Body::Json(body))
             .await?
             .json()
     }

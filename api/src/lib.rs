@@ -39,6 +39,6 @@ pub use errors::ErrorBody;
 pub use names::{MAX_SERVICE_NAME, NameError, check_service_name};
 pub use servers::{ServerInfo, ServerState, ServerStatus};
 pub use services::{
-    DataFormat, DeleteOutcome, DeployOutcome, Field, FieldType, ServiceDetails, ServiceInfo,
-    ServiceSummary,
+    DataFormat, DeleteOutcome, DeployOutcome, Field, FieldType, Rollback, ServiceDetails,
+    ServiceInfo, ServiceSummary, ServiceVersion,
 };

@@ -148,3 +148,31 @@ impl std::str::FromStr for DataFormat {
         }
     }
 }
+
+/// A kept version of a service, as `GET /zato/api/services/{name}/versions` lists it
+/// (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceVersion {
+    /// The version number.
+    pub version: i64,
+    /// The component's sha256 (empty for a deletion).
+    pub sha256: String,
+    /// The component's size in bytes (0 for a deletion).
+    pub size: i64,
+    /// Whether this version is a deletion of the service.
+    pub deleted: bool,
+    /// Where the bytes came from (`pickup:FILE`, `api:FILE`, `rollback:NAME@V`).
+    pub source: String,
+    /// When it was deployed, in milliseconds since the Unix epoch.
+    pub deployed_at: i64,
+    /// The servers that run this version now.
+    pub running_on: Vec<String>,
+}
+
+/// The body of `POST /zato/api/services/{name}/rollback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    /// The kept version whose bytes become the service's next version.
+    pub to_version: i64,
+}

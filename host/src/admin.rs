@@ -55,6 +55,14 @@ pub fn router(state: Arc<AdminState>, auth: Arc<AdminAuth>, max_upload: usize) -
         )
         .route("/zato/api/services/{name}/invoke", post(services::invoke))
         .route(
+            "/zato/api/services/{name}/versions",
+            get(services::versions),
+        )
+        .route(
+            "/zato/api/services/{name}/rollback",
+            post(services::rollback),
+        )
+        .route(
             "/zato/api/services/{name}/config",
             get(services::get_config).put(services::put_config),
         )

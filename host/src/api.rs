@@ -3,6 +3,6 @@
 
 pub use zato_api::{
     DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, Field, FieldType, HttpChannel,
-    MAX_SERVICE_NAME, ServerInfo, ServerState, ServerStatus, ServiceDetails, ServiceInfo,
-    ServiceSummary, check_service_name,
+    MAX_SERVICE_NAME, Rollback, ServerInfo, ServerState, ServerStatus, ServiceDetails, ServiceInfo,
+    ServiceSummary, ServiceVersion, check_service_name,
 };

@@ -1,4 +1,5 @@
-//! `zato service ...`: list, invoke, delete and configure deployed services.
+//! `zato service ...`: list, invoke, delete and configure deployed services, list their
+//! kept versions and roll back to one.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -46,6 +47,24 @@ enum ServiceCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// List the kept versions of a service, newest first, with the servers running each
+    /// (the server keeps the newest `deploy.keep_versions`, 10 by default).
+    Versions {
+        /// Service name, e.g. demo.hello.
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Deploy a kept version of a service again, as its next version.
+    Rollback {
+        /// Service name, e.g. demo.hello.
+        name: String,
+        /// The kept version to go back to (see `zato service versions NAME`).
+        #[arg(long)]
+        to_version: i64,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Show a service's configuration, or change it with --set / --unset.
     Config {
         name: String,
@@ -80,6 +99,29 @@ impl Service {
                     timeout_ms,
                 )
                 .await
+            }
+            ServiceCommand::Versions { name, target } => {
+                versions(&target.connect()?, out, &name).await
+            }
+            ServiceCommand::Rollback {
+                name,
+                to_version,
+                target,
+            } => {
+                let outcome = target.connect()?.rollback(&name, to_version).await?;
+                out.print(&outcome, || {
+                    format!(
+                        "`{}` version {} runs the bytes of version {to_version}{}",
+                        outcome.name,
+                        outcome.version,
+                        if outcome.unchanged {
+                            " (unchanged: the latest already had them)"
+                        } else {
+                            ""
+                        }
+                    )
+                });
+                Ok(())
             }
             ServiceCommand::Delete { name, target } => {
                 let deleted = target.connect()?.delete_service(&name).await?;
@@ -120,6 +162,37 @@ async fn list(client: &AdminClient, out: &Output) -> CliResult {
             .collect();
         table(
             &["NAME", "VERSION", "RUNNING", "SIZE", "DESCRIPTION"],
+            &rows,
+        )
+    });
+    Ok(())
+}
+
+async fn versions(client: &AdminClient, out: &Output, name: &str) -> CliResult {
+    let versions = client.versions(name).await?;
+    out.print(&versions, || {
+        let rows: Vec<Vec<String>> = versions
+            .iter()
+            .map(|v| {
+                vec![
+                    v.version.to_string(),
+                    if v.deleted {
+                        "(deleted)".into()
+                    } else {
+                        v.sha256.chars().take(12).collect()
+                    },
+                    bytes(v.size),
+                    v.source.clone(),
+                    if v.running_on.is_empty() {
+                        "-".into()
+                    } else {
+                        v.running_on.join(", ")
+                    },
+                ]
+            })
+            .collect();
+        table(
+            &["VERSION", "SHA256", "SIZE", "SOURCE", "RUNNING ON"],
             &rows,
         )
     });

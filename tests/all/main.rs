@@ -18,3 +18,4 @@ mod pickup;
 mod redeploy;
 mod sdk;
 mod slow_clients;
+mod versions;

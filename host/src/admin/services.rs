@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::{ApiError, Shared};
 use crate::api::{
-    DataFormat, ServerInfo, ServerState, ServiceDetails, ServiceInfo, ServiceSummary,
+    DataFormat, Rollback, ServerInfo, ServerState, ServiceDetails, ServiceInfo, ServiceSummary,
+    ServiceVersion,
 };
 use crate::channel::{Inbound, call_service, new_cid};
 use crate::http_response::{header_pairs, header_value, json_response, service_response};
@@ -125,6 +126,53 @@ pub async fn upload(
 pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
     let outcome = state.deployer.delete(&name).await?;
     Ok(json_response(StatusCode::OK, &outcome))
+}
+
+/// The kept versions of a service, newest first, with the servers running each.
+pub async fn versions(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let kept = state.odb.versions(&name).await?;
+    if kept.is_empty() {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("service `{name}` was never deployed"),
+        ));
+    }
+    let running = state.odb.running_versions().await?;
+    let versions: Vec<ServiceVersion> = kept
+        .into_iter()
+        .map(|v| ServiceVersion {
+            running_on: running
+                .iter()
+                .filter(|(_, service, version)| *service == name && *version == v.version)
+                .map(|(server, _, _)| server.clone())
+                .collect(),
+            version: v.version,
+            sha256: v.sha256,
+            size: v.size,
+            deleted: v.deleted,
+            source: v.source,
+            deployed_at: v.deployed_at,
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &versions))
+}
+
+/// Deploys a kept version's bytes again, as the next version, through the pipeline.
+pub async fn rollback(
+    State(state): Shared,
+    Path(name): Path<String>,
+    Json(to): Json<Rollback>,
+) -> Result<Response, ApiError> {
+    let outcome = state.deployer.rollback(&name, to.to_version).await?;
+    let status = if outcome.unchanged {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json_response(status, &outcome))
 }
 
 #[derive(Deserialize)]
