@@ -17,7 +17,7 @@ use std::future::Future;
 
 use rand_core::RngCore;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Connection, Transaction};
 
 use super::{OdbError, OdbResult};
 
@@ -38,6 +38,21 @@ pub struct SqlOdb {
     /// others. Writes that must not wait long (the heartbeat) and the chunks of a large
     /// write take turns here instead, first come, first served.
     write_turns: tokio::sync::Mutex<()>,
+}
+
+/// The key of the PostgreSQL advisory lock held while migrating ("zatoodbm").
+const MIGRATION_LOCK_KEY: i64 = 0x7a61_746f_6f64_626d;
+/// The MySQL lock held while migrating; named locks belong to the whole server, so
+/// its name carries the database's (at most 64 characters in all).
+const MYSQL_GET_LOCK: &str = "SELECT GET_LOCK(CONCAT('zato.migrate.', DATABASE()), 10)";
+const MYSQL_RELEASE_LOCK: &str = "SELECT RELEASE_LOCK(CONCAT('zato.migrate.', DATABASE()))";
+/// How long a server that found SQLite busy waits before it asks for the lock again.
+const MIGRATION_LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Whether SQLite refused because another connection holds the database (SQLITE_BUSY
+/// or SQLITE_LOCKED), which waiting cures.
+fn sqlite_locked(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(e) if e.message().contains("locked"))
 }
 
 /// How many times a contended write (see [`contended`]) is retried.
@@ -77,22 +92,77 @@ impl SqlOdb {
             write_turns: tokio::sync::Mutex::new(()),
         };
         if dialect == Dialect::Sqlite {
-            // WAL lets readers go on while a deploy writes.
-            sqlx::query("PRAGMA journal_mode = WAL")
+            // WAL lets readers go on while a deploy writes. Switching to it needs the
+            // database to itself, and SQLite answers "locked" at once, without its busy
+            // wait, while another server starting at the same moment holds it.
+            while let Err(e) = sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&odb.pool)
-                .await?;
+                .await
+            {
+                if !sqlite_locked(&e) {
+                    return Err(e.into());
+                }
+                tokio::time::sleep(MIGRATION_LOCK_POLL).await;
+            }
         }
         odb.migrate().await?;
         Ok(odb)
     }
 
+    /// Runs the pending migrations, one migrator at a time under a lock the database
+    /// itself holds, so that any number of servers can start at once on a new ODB:
+    /// SQLite's write lock (`BEGIN IMMEDIATE`, the migrations run inside it), a
+    /// PostgreSQL advisory lock, a MySQL named lock. sqlx's own locking is off: it
+    /// does nothing on SQLite and ignores the outcome of `GET_LOCK` on MySQL, which
+    /// MariaDB refuses for its infinite timeout. A server that waited finds the
+    /// migrations applied and has nothing to do.
     async fn migrate(&self) -> OdbResult<()> {
-        let migrator = match self.dialect {
+        let mut migrator = match self.dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
             Dialect::MySql => sqlx::migrate!("./migrations/mysql"),
         };
-        migrator.run(&self.pool).await?;
+        migrator.set_locking(false);
+        let mut conn = self.pool.acquire().await?;
+        match self.dialect {
+            Dialect::Sqlite => {
+                let mut tx = loop {
+                    match conn.begin_with("BEGIN IMMEDIATE").await {
+                        Ok(tx) => break tx,
+                        // Busy past sqlx's busy timeout: another server migrates still.
+                        Err(e) if sqlite_locked(&e) => {
+                            tokio::time::sleep(MIGRATION_LOCK_POLL).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                migrator.run_direct(None, &mut *tx, false).await?;
+                tx.commit().await?;
+            }
+            Dialect::Postgres => {
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK_KEY)
+                    .execute(&mut *conn)
+                    .await?;
+                let outcome = migrator.run_direct(None, &mut *conn, false).await;
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(MIGRATION_LOCK_KEY)
+                    .execute(&mut *conn)
+                    .await?;
+                outcome?;
+            }
+            Dialect::MySql => {
+                // GET_LOCK answers 1 when it holds the lock, 0 when the wait timed out.
+                while sqlx::query_scalar::<_, i64>(MYSQL_GET_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    != 1
+                {}
+                let outcome = migrator.run_direct(None, &mut *conn, false).await;
+                sqlx::query(MYSQL_RELEASE_LOCK).execute(&mut *conn).await?;
+                outcome?;
+            }
+        }
         Ok(())
     }
 

@@ -167,6 +167,43 @@ async fn migrations_are_idempotent(db: TestDb) {
     assert_eq!(again.insert_version(version("a", "bb")).await.unwrap(), 2);
 }
 
+/// Servers started at once on a new ODB each run the migrations, one at a time under
+/// the database's lock: none fails, and the schema is there once (20 new databases,
+/// 3 servers each, as `zato start` of a 3-server environment does).
+async fn first_starts_at_once(backend: Backend) {
+    for round in 0..20 {
+        run(backend, |db| async move {
+            let servers = futures::future::join_all((0..3).map(|_| SqlOdb::connect(&db.url))).await;
+            for (n, server) in servers.into_iter().enumerate() {
+                let odb = server.unwrap_or_else(|e| {
+                    panic!("round {round}: server {n} could not start on a new ODB: {e}")
+                });
+                let version = odb
+                    .insert_version(version(&format!("s{n}"), &format!("{n}{n}")))
+                    .await
+                    .unwrap();
+                assert_eq!(version, 1, "round {round}, server {n}");
+            }
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_first_starts_at_once() {
+    first_starts_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_first_starts_at_once() {
+    first_starts_at_once(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_first_starts_at_once() {
+    first_starts_at_once(Backend::MySql).await;
+}
+
 #[tokio::test]
 async fn an_unsupported_url_is_invalid() {
     for url in [
