@@ -133,6 +133,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             admin: AdminConfig {
                 username: username.clone(),
                 password_hash: password_hash.clone(),
+                login: Default::default(),
             },
             runtime: Default::default(),
             http: Default::default(),

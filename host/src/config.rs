@@ -78,6 +78,28 @@ pub struct AdminConfig {
     pub username: String,
     /// Argon2id PHC string of the password (`zato quickstart create` writes it).
     pub password_hash: String,
+    /// How failed logins are limited.
+    #[serde(default)]
+    pub login: LoginSettings,
+}
+
+/// Failed admin logins per client address: past `max_failures` in a window of
+/// `window_s` seconds, the address's logins are refused with 429 until the window
+/// ends (0 turns the limit off).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginSettings {
+    pub max_failures: u32,
+    pub window_s: u64,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window_s: 60,
+        }
+    }
 }
 
 /// Sandbox limits and engine settings.

@@ -105,6 +105,7 @@ impl Server {
         let auth = Arc::new(AdminAuth::new(
             config.admin.username.clone(),
             config.admin.password_hash.clone(),
+            config.admin.login.clone(),
         )?);
         let admin_state = Arc::new(AdminState {
             deployer: deployer.clone(),

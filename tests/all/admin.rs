@@ -1,9 +1,10 @@
 //! The admin API's authentication and invoke endpoint.
 
 use reqwest::{Method, StatusCode};
+use zato_host::config::LoginSettings;
 use zato_test_artifacts as wasm;
 
-use crate::harness::{TestServer, echoed};
+use crate::harness::{PASSWORD, TestServer, USER, echoed, pickup_log_count, pickup_logged};
 
 #[tokio::test]
 async fn the_admin_api_needs_the_right_credentials() {
@@ -74,4 +75,88 @@ async fn an_admin_invoke_passes_the_request_but_never_the_admin_credentials() {
         "nor find them by name: {body}"
     );
     assert!(body["method"].is_null() && body["path"].is_null(), "{body}");
+}
+
+/// A password guesser gets 401s, then 429s with `Retry-After`, each refusal is logged
+/// with the user and the address but never the password, the admin who logged in
+/// before goes on working from the same address, and the channels go on answering.
+#[tokio::test]
+async fn a_password_guesser_is_locked_out_and_logged_while_the_channels_serve() {
+    let server = TestServer::start_with(|config| {
+        config.admin.login = LoginSettings {
+            max_failures: 3,
+            window_s: 60,
+        };
+    })
+    .await;
+    server.deploy(wasm::HELLO).await;
+    server.channel("hello", "/hello", "demo.hello", 0).await;
+    let url = format!("{}/zato/api/services", server.base);
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let user = format!("guesser-{tag}");
+    let password = format!("guess-{tag}");
+    for attempt in 1..=3 {
+        let response = server
+            .http
+            .get(&url)
+            .basic_auth(&user, Some(&password))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+    }
+    // Locked out now: another guess waits, and argon2 does not run.
+    let response = server
+        .http
+        .get(&url)
+        .basic_auth(&user, Some("one-more-guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed admin logins"),
+        "{body}"
+    );
+    assert_eq!(
+        pickup_log_count(&format!(
+            "admin login of `{user}` from 127.0.0.1 refused: wrong user name or password"
+        )),
+        3
+    );
+    assert!(pickup_logged("too many failed logins from 127.0.0.1"));
+    assert_eq!(
+        pickup_log_count(&password),
+        0,
+        "the password is never logged"
+    );
+    // The admin, whose credentials the deploy above verified, is not locked out.
+    let response = server
+        .http
+        .get(&url)
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = server.get("/hello?name=meanwhile").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["message"], "Hello, meanwhile!");
 }

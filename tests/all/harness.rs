@@ -258,10 +258,17 @@ fn capture_pickup_log() {
             .with_ansi(false)
             .without_time()
             .with_writer(|| PickupLogWriter)
-            .with_filter(tracing_subscriber::filter::Targets::new().with_target(
-                "zato_host::pickup",
-                tracing_subscriber::filter::LevelFilter::INFO,
-            ));
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(
+                        "zato_host::pickup",
+                        tracing_subscriber::filter::LevelFilter::INFO,
+                    )
+                    .with_target(
+                        "zato_host::admin",
+                        tracing_subscriber::filter::LevelFilter::WARN,
+                    ),
+            );
         tracing_subscriber::registry()
             .with(layer)
             .try_init()
@@ -274,7 +281,8 @@ pub fn pickup_logged(text: &str) -> bool {
     PICKUP_LOG.lock().unwrap().contains(text)
 }
 
-/// How many times the pickup watchers of this process have logged `text`.
+/// How many times the pickup watchers of this process have logged `text`; the admin
+/// APIs' warnings (refused logins) are captured too.
 pub fn pickup_log_count(text: &str) -> usize {
     PICKUP_LOG.lock().unwrap().matches(text).count()
 }

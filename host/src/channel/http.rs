@@ -39,9 +39,12 @@ pub struct HttpState {
     pub settings: HttpSettings,
 }
 
-async fn handle(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
+async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     if is_system_path(req.uri().path()) {
-        let req = req.map(Body::new);
+        let mut req = req.map(Body::new);
+        // The admin API limits failed logins per client address.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         return match state.system.clone().oneshot(req).await {
             Ok(response) => response,
             Err(never) => match never {},

@@ -67,10 +67,10 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: Cance
             }
         };
         limit.check_below(slots.available_permits());
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, most likely: back off rather than spin.
                     tracing::warn!("accept failed: {e}");
@@ -89,7 +89,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: Cance
                 let busy = activity.busy();
                 async move {
                     let _busy = busy;
-                    Ok::<_, Infallible>(handle(&state, req).await)
+                    Ok::<_, Infallible>(handle(&state, req, peer).await)
                 }
             })
         };
