@@ -235,13 +235,36 @@ impl AdminClient {
     }
 
     /// `PUT /zato/api/services/{name}/config`: replaces a service's whole configuration;
-    /// running servers see it at once. Returns the configuration stored.
+    /// running servers see it at once. Returns the configuration stored. A service
+    /// that is not deployed is refused (404); see [`AdminClient::set_config_ahead`].
     pub async fn set_config(
         &self,
         name: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, ClientError> {
-        let path = format!("/zato/api/services/{}/config", segment(name));
+        self.put_config(name, config, false).await
+    }
+
+    /// `PUT /zato/api/services/{name}/config?ahead=true`: as
+    /// [`AdminClient::set_config`], also for a service not deployed yet.
+    pub async fn set_config_ahead(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ClientError> {
+        self.put_config(name, config, true).await
+    }
+
+    async fn put_config(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+        ahead: bool,
+    ) -> Result<BTreeMap<String, String>, ClientError> {
+        let mut path = format!("/zato/api/services/{}/config", segment(name));
+        if ahead {
+            path.push_str("?ahead=true");
+        }
         let body = serde_json::to_value(config).expect("a map of strings serialises");
         self.send(Method::PUT, &path, Body::Json(body))
             .await?

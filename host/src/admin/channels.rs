@@ -41,6 +41,18 @@ pub async fn create(
             channel.service
         )));
     }
+    if state
+        .odb
+        .http_channels()
+        .await?
+        .iter()
+        .any(|c| c.name == channel.name)
+    {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("an HTTP channel named `{}` exists already", channel.name),
+        ));
+    }
     state
         .channels
         .check_new(&channel)

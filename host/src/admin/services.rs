@@ -233,25 +233,59 @@ impl runtime::RequestDetails for AdminDetails {
     }
 }
 
+/// Whether `name` is deployed (its latest version is not a deletion).
+async fn deployed(state: &super::AdminState, name: &str) -> Result<bool, ApiError> {
+    Ok(state
+        .odb
+        .latest_version(name)
+        .await?
+        .is_some_and(|v| !v.deleted))
+}
+
+/// A service's configuration: 404 for a service that is not deployed and has none
+/// (one configured ahead of its first deploy has one).
 pub async fn get_config(
     State(state): Shared,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let config = state
-        .odb
-        .service_configs()
-        .await?
-        .remove(&name)
-        .unwrap_or_default();
+    let config = state.odb.service_configs().await?.remove(&name);
+    let config = match config {
+        Some(config) => config,
+        None if deployed(&state, &name).await? => BTreeMap::new(),
+        None => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("service `{name}` is not deployed and has no configuration"),
+            ));
+        }
+    };
     Ok(json_response(StatusCode::OK, &config))
 }
 
-/// Replaces a service's whole configuration; running servers see it at once.
+#[derive(Debug, Deserialize)]
+pub struct ConfigQuery {
+    /// Configure a service that is not deployed yet (ahead of its first deploy).
+    #[serde(default)]
+    ahead: bool,
+}
+
+/// Replaces a service's whole configuration; running servers see it at once. A
+/// service that is not deployed is refused (404), unless `?ahead=true`.
 pub async fn put_config(
     State(state): Shared,
     Path(name): Path<String>,
+    Query(query): Query<ConfigQuery>,
     Json(config): Json<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    if !query.ahead && !deployed(&state, &name).await? {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!(
+                "service `{name}` is not deployed; to configure it ahead of its first \
+                 deploy, say so (`zato service config --ahead`, or `?ahead=true`)"
+            ),
+        ));
+    }
     state.odb.set_service_config(&name, &config).await?;
     state
         .reloader

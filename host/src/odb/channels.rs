@@ -74,10 +74,18 @@ impl HttpChannels for SqlOdb {
         match result {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(OdbError::Conflict(format!(
-                    "an HTTP channel named `{}` or with path `{}` already exists",
-                    channel.name, channel.path
-                )))
+                // Which key was taken, said as it is.
+                let taken = self.http_channels().await?;
+                Err(OdbError::Conflict(
+                    if taken.iter().any(|c| c.name == channel.name) {
+                        format!("an HTTP channel named `{}` exists already", channel.name)
+                    } else {
+                        format!(
+                            "the path `{}` is taken by another HTTP channel",
+                            channel.path
+                        )
+                    },
+                ))
             }
             Err(e) => Err(e.into()),
         }

@@ -67,7 +67,7 @@ impl ChannelRouter {
             });
             router
                 .insert(channel.path.clone(), route)
-                .map_err(|e| invalid(e.to_string()))?;
+                .map_err(|e| invalid(insert_error(e, &channel.path, channels)))?;
         }
         Ok(Self { router })
     }
@@ -88,6 +88,30 @@ impl ChannelRouter {
             })
             .collect();
         Some((Arc::clone(matched.value), params))
+    }
+}
+
+/// Why a path cannot be routed, in the channels' terms rather than the router's.
+fn insert_error(e: matchit::InsertError, path: &str, channels: &[HttpChannel]) -> String {
+    match e {
+        matchit::InsertError::Conflict { with } => match channels.iter().find(|c| c.path == with) {
+            Some(other) if with == path => {
+                format!("channel `{}` has this path already", other.name)
+            }
+            Some(other) => format!(
+                "it overlaps channel `{}`'s path `{with}` (a request could match both)",
+                other.name
+            ),
+            None => format!("it overlaps the path `{with}` of another channel"),
+        },
+        matchit::InsertError::InvalidParamSegment => {
+            "a segment can hold one `{param}`, after any fixed text, not before it".into()
+        }
+        matchit::InsertError::InvalidParam => {
+            "a `{param}` needs a name and matching braces (`{{` and `}}` for literal ones)".into()
+        }
+        matchit::InsertError::InvalidCatchAll => "a `{*rest}` can only end a path".into(),
+        other => other.to_string(),
     }
 }
 
@@ -126,8 +150,14 @@ mod tests {
     fn bad_and_conflicting_paths_are_refused() {
         assert!(ChannelRouter::build(&[channel("a", "no-slash")]).is_err());
         assert!(ChannelRouter::build(&[channel("a", "/zato/x")]).is_err());
-        assert!(
-            ChannelRouter::build(&[channel("a", "/x/{id}"), channel("b", "/x/{name}")]).is_err()
+        let Err(e) = ChannelRouter::build(&[channel("a", "/x/{id}"), channel("b", "/x/{name}")])
+        else {
+            panic!("overlapping paths built a router");
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid path `/x/{name}` of channel `b`: it overlaps channel `a`'s path \
+             `/x/{id}` (a request could match both)"
         );
     }
 }
