@@ -13,69 +13,158 @@ use crate::exit::{CliError, ExitCode};
 /// Which server to talk to: an environment directory, or a URL with credentials.
 #[derive(Debug, Args, Clone)]
 pub struct Target {
-    /// Environment directory (made by `zato quickstart create`); defaults to `./.zato`
-    /// when it exists.
-    #[arg(long, env = "ZATO_ENV")]
+    /// Environment directory (made by `zato quickstart create`, or `.zato` in the
+    /// directory where `zato start` runs the development server); defaults to
+    /// `./.zato` when it exists.
+    #[arg(long, env = "ZATO_ENV", value_name = "DIR")]
     pub env: Option<PathBuf>,
     /// Admin API base URL, e.g. http://127.0.0.1:17010 (instead of --env).
     #[arg(long, env = "ZATO_URL")]
     pub url: Option<String>,
-    /// Admin username with --url.
+    /// Admin user name: needed with --url; with an environment, it replaces the one
+    /// saved in its credentials.toml.
     #[arg(long, env = "ZATO_USER")]
     pub user: Option<String>,
-    /// Admin password with --url.
+    /// Admin password: needed with --url; with an environment, it replaces the one
+    /// saved in its credentials.toml.
     #[arg(long, env = "ZATO_PASSWORD", global = true, hide_env_values = true)]
     pub password: Option<String>,
 }
 
+/// Where a [`Target`] leads: the environment directory or the URL, and the
+/// credentials to use.
+pub struct Resolved {
+    pub env: Option<PathBuf>,
+    url: Option<String>,
+    pub user: String,
+    pub password: String,
+}
+
+impl Resolved {
+    /// The admin API's URL: the one given, or the environment's first server's, which
+    /// a server on port 0 writes only while it runs (so this fails when it is down).
+    pub fn base(&self) -> Result<String, CliError> {
+        match (&self.url, &self.env) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(dir)) => env::admin_url(dir).map_err(|e| unreachable(format!("{e:#}"))),
+            (None, None) => unreachable!("a target resolves to a URL or an environment"),
+        }
+    }
+}
+
 impl Target {
-    /// A client of the admin API this target names, with its credentials.
-    pub fn connect(&self) -> Result<AdminClient, CliError> {
-        let unreachable = |m: String| CliError::new(ExitCode::Unreachable, m);
-        let (base, username, password) = if let Some(url) = &self.url {
+    /// The environment directory this target names, checked to be one, if it names
+    /// one (`--url` names none).
+    pub fn env_dir(&self) -> Result<Option<PathBuf>, CliError> {
+        if self.url.is_some() {
+            return Ok(None);
+        }
+        let dir = match &self.env {
+            Some(dir) => dir.clone(),
+            None if PathBuf::from(env::DEV_ENV_DIR).join(env::ENV_FILE).exists() => {
+                PathBuf::from(env::DEV_ENV_DIR)
+            }
+            None => {
+                return Err(unreachable(
+                    "no environment to talk to: pass --env DIR (made by `zato quickstart create DIR`), \
+                     set ZATO_ENV, or pass --url URL --user USER --password PASSWORD, or run \
+                     `zato start` here first"
+                        .into(),
+                ));
+            }
+        };
+        env::check_env(&dir).map_err(|e| unreachable(format!("{e:#}")))?;
+        Ok(Some(dir))
+    }
+
+    /// The admin API and credentials this target names. A user name or password
+    /// given explicitly (flag or variable) wins over the environment's saved ones.
+    pub fn resolve(&self) -> Result<Resolved, CliError> {
+        let Some(dir) = self.env_dir()? else {
+            let url = self.url.clone().expect("env_dir is None only with --url");
             let (Some(user), Some(password)) = (&self.user, &self.password) else {
                 return Err(unreachable(
                     "--url needs --user and --password (or ZATO_USER and ZATO_PASSWORD)".into(),
                 ));
             };
-            (url.clone(), user.clone(), password.clone())
-        } else {
-            let dir = match &self.env {
-                Some(dir) => dir.clone(),
-                None if PathBuf::from(env::DEV_ENV_DIR).join(env::ENV_FILE).exists() => {
-                    PathBuf::from(env::DEV_ENV_DIR)
-                }
-                None => {
-                    return Err(unreachable(
-                        "no environment to talk to: pass --env DIR (made by `zato quickstart create DIR`), \
-                         or --url URL --user USER --password PASSWORD, or run `zato start` here first"
-                            .into(),
-                    ));
-                }
-            };
-            let credentials =
-                env::read_credentials(&dir).map_err(|e| unreachable(format!("{e:#}")))?;
-            let base = env::admin_url(&dir).map_err(|e| unreachable(format!("{e:#}")))?;
-            (base, credentials.username, credentials.password)
+            return Ok(Resolved {
+                env: None,
+                url: Some(url),
+                user: user.clone(),
+                password: password.clone(),
+            });
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| unreachable(format!("cannot build an HTTP client: {e}")))?;
-        Ok(AdminClient::with_client(http, base, username, password))
+        let saved = match (&self.user, &self.password) {
+            (Some(_), Some(_)) => None,
+            _ => Some(env::read_credentials(&dir).map_err(|e| unreachable(format!("{e:#}")))?),
+        };
+        let user = self
+            .user
+            .clone()
+            .or_else(|| saved.as_ref().map(|c| c.username.clone()))
+            .unwrap_or_default();
+        let password = self
+            .password
+            .clone()
+            .or_else(|| saved.map(|c| c.password))
+            .unwrap_or_default();
+        Ok(Resolved {
+            env: Some(dir),
+            url: None,
+            user,
+            password,
+        })
+    }
+
+    /// A client of the admin API this target names, with its credentials.
+    pub fn connect(&self) -> Result<AdminClient, CliError> {
+        let resolved = self.resolve()?;
+        client(&resolved.base()?, &resolved)
     }
 }
 
+/// A client of the admin API at `base` with `resolved`'s credentials.
+pub fn client(base: &str, resolved: &Resolved) -> Result<AdminClient, CliError> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| unreachable(format!("cannot build an HTTP client: {e}")))?;
+    Ok(AdminClient::with_client(
+        http,
+        base,
+        &resolved.user,
+        &resolved.password,
+    ))
+}
+
+fn unreachable(message: String) -> CliError {
+    CliError::new(ExitCode::Unreachable, message)
+}
+
 /// Exit 3 when no server answered or it refused the credentials, 1 when it refused or
-/// failed the operation.
+/// failed the operation. A refusal reads as the server's own message (which says what
+/// was wrong); its HTTP status and correlation ID go in the `--json` document.
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
-        let code = match &e {
+        match e {
+            ClientError::Server {
+                status,
+                message,
+                cid,
+            } => {
+                let mut details = serde_json::Map::new();
+                details.insert("status".into(), status.as_u16().into());
+                if let Some(cid) = cid {
+                    details.insert("cid".into(), cid.into());
+                }
+                CliError::new(ExitCode::Failed, message).with_details(details)
+            }
+            ClientError::Unexpected(_) => CliError::new(ExitCode::Failed, e.to_string()),
             ClientError::Unreachable { .. }
             | ClientError::Interrupted { .. }
-            | ClientError::CredentialsRefused { .. } => ExitCode::Unreachable,
-            ClientError::Server { .. } | ClientError::Unexpected(_) => ExitCode::Failed,
-        };
-        CliError::new(code, e.to_string())
+            | ClientError::CredentialsRefused { .. } => {
+                CliError::new(ExitCode::Unreachable, e.to_string())
+            }
+        }
     }
 }

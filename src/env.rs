@@ -187,6 +187,57 @@ fn restrict(_: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a directory that is neither an environment nor a server's directory,
+/// saying which it is not.
+pub fn check_env(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        anyhow::bail!(
+            "there is no environment at `{}`: the directory does not exist (create one with \
+             `zato quickstart create {}`)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    if !dir.join(ENV_FILE).exists() && !dir.join(SERVER_FILE).exists() {
+        anyhow::bail!(
+            "there is no environment at `{}`: it has no {ENV_FILE} (create one with \
+             `zato quickstart create DIR`; the development server's is {DEV_ENV_DIR} in the \
+             directory where `zato start` runs)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// One server of an environment, as its files describe it.
+pub struct EnvServer {
+    pub name: String,
+    /// Its admin API's URL, unless it binds port 0 and is not running (then only the
+    /// running server knows its port).
+    pub url: Option<String>,
+}
+
+/// The servers of an environment (or the one server `dir` is), from their files.
+pub fn servers(dir: &Path) -> anyhow::Result<Vec<EnvServer>> {
+    server_configs(dir)?
+        .into_iter()
+        .map(|path| {
+            let config = ServerConfig::load(&path)?;
+            let url = if binds_port_zero(&config.bind) {
+                std::fs::read_to_string(path.with_file_name(ADDRESS_FILE))
+                    .ok()
+                    .map(|a| format!("http://{}", a.trim()))
+            } else {
+                Some(format!("http://{}", config.bind))
+            };
+            Ok(EnvServer {
+                name: config.name,
+                url,
+            })
+        })
+        .collect()
+}
+
 pub fn read_env(dir: &Path) -> anyhow::Result<EnvFile> {
     let path = dir.join(ENV_FILE);
     let text = std::fs::read_to_string(&path)

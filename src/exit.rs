@@ -20,6 +20,9 @@ pub enum ExitCode {
 pub struct CliError {
     pub code: ExitCode,
     pub message: String,
+    /// More fields of the `--json` error document (e.g. a failed invoke's response),
+    /// so that stdout still carries one JSON document.
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CliError {
@@ -27,7 +30,25 @@ impl CliError {
         Self {
             code,
             message: message.into(),
+            details: serde_json::Map::new(),
         }
+    }
+
+    /// This error with `details` added to its `--json` document.
+    pub fn with_details(mut self, details: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.details.extend(details);
+        self
+    }
+
+    /// The `--json` document of this error: `error`, `exit_code` and the details.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut doc = serde_json::Map::new();
+        doc.insert("error".into(), self.message.clone().into());
+        doc.insert("exit_code".into(), (self.code as u8).into());
+        for (k, v) in &self.details {
+            doc.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(doc)
     }
 }
 

@@ -55,7 +55,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,14 +84,85 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             if out.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "error": e.message, "exit_code": e.code as u8 })
-                );
+                println!("{}", e.to_json());
             } else {
                 eprintln!("error: {}", e.message);
             }
             std::process::ExitCode::from(e.code as u8)
         }
+    }
+}
+
+/// Wrong usage: clap's message on stderr, exit 2, as clap would; with `--json`
+/// anywhere on the command line, the same as one JSON document on stdout instead, so
+/// that a script gets JSON whatever happens. `--help` and `--version` print as usual.
+fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let message = without_env_options(&e.render().to_string(), &args);
+    if args.iter().any(|a| a == "--json") {
+        let message = message.trim().trim_start_matches("error: ").to_owned();
+        let error = exit::CliError::new(ExitCode::Usage, message);
+        println!("{}", error.to_json());
+    } else {
+        eprint!("{message}");
+    }
+    std::process::ExitCode::from(ExitCode::Usage as u8)
+}
+
+/// Clap's usage line names the options it found set, and an option set by its
+/// environment variable (`ZATO_ENV`, ...) would read as if it were required: the
+/// usage line keeps only those typed on the command line.
+fn without_env_options(message: &str, args: &[String]) -> String {
+    const FROM_ENV: [&str; 4] = ["--env", "--url", "--user", "--password"];
+    let typed = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let mut out = String::with_capacity(message.len());
+    for line in message.split_inclusive('\n') {
+        if !line.trim_start().starts_with("Usage:") {
+            out.push_str(line);
+            continue;
+        }
+        let mut words = line.split(' ').peekable();
+        let mut kept = Vec::new();
+        while let Some(word) = words.next() {
+            if FROM_ENV.contains(&word) && !typed(word) {
+                // Its value follows as `<NAME>`.
+                if words.peek().is_some_and(|w| w.starts_with('<')) {
+                    words.next();
+                }
+                continue;
+            }
+            kept.push(word);
+        }
+        out.push_str(&kept.join(" "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_usage_line_keeps_only_the_options_typed() {
+        let message = "error: the following required arguments were not provided:\n  <NAME>\n\n\
+                       Usage: zato service config --env <DIR> --password <PASSWORD> <NAME>\n";
+        assert_eq!(
+            super::without_env_options(message, &["--password=x".into()]),
+            "error: the following required arguments were not provided:\n  <NAME>\n\n\
+             Usage: zato service config --password <PASSWORD> <NAME>\n"
+        );
     }
 }

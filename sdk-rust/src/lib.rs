@@ -97,8 +97,9 @@ pub(crate) fn import<T>(call: impl FnOnce() -> T) -> T {
 ///   calling the service.
 /// - `output = "..."`: the fields the service promises in its JSON response
 ///   (documentation).
-/// - `slow_threshold_ms = 500`: responses slower than this are recorded as slow; the
-///   default, 0, means the server's default.
+/// - `slow_threshold_ms = 500`: the service's threshold of a slow response (0, the
+///   default, means the server's). It is stored with the service; nothing records
+///   slow responses yet (the statistics will).
 ///
 /// A field list is comma-separated `name: type` pairs, where `type` is one of `any`,
 /// `string`, `integer`, `number`, `boolean`, `object` and `array`, and a trailing `?`

@@ -69,7 +69,8 @@ pub struct ServiceInfo {
     pub input: &'static [Field],
     /// Fields the service promises in a JSON response (documentation only).
     pub output: &'static [Field],
-    /// Responses slower than this many milliseconds are recorded as slow; 0 means the
-    /// server's default.
+    /// The service's own threshold of a slow response, in milliseconds (0: the
+    /// server's). The server stores it with the service; nothing records slow
+    /// responses yet (the statistics will).
     pub slow_threshold_ms: u32,
 }

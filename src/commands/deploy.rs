@@ -43,6 +43,30 @@ impl Deploy {
     pub async fn run(self, out: &Output) -> CliResult {
         let client = self.target.connect()?;
         let mut results = Vec::new();
+        if let Err(e) = self.deploy_each(&client, out, &mut results).await {
+            // With --json, the one document on stdout says what was deployed before.
+            if results.is_empty() {
+                return Err(e);
+            }
+            let mut details = serde_json::Map::new();
+            details.insert(
+                "deployed".into(),
+                serde_json::to_value(&results).expect("results serialise"),
+            );
+            return Err(e.with_details(details));
+        }
+        if out.json {
+            out.print(&results, String::new);
+        }
+        Ok(())
+    }
+
+    async fn deploy_each(
+        &self,
+        client: &AdminClient,
+        out: &Output,
+        results: &mut Vec<Deployed>,
+    ) -> CliResult {
         for file in &self.files {
             let data = std::fs::read(file).map_err(|e| {
                 CliError::new(
@@ -70,7 +94,7 @@ impl Deploy {
                 }
             };
             let waited = wait_for_servers(
-                &client,
+                client,
                 &outcome,
                 Duration::from_secs(self.timeout),
                 spinner.as_ref(),
@@ -104,9 +128,6 @@ impl Deploy {
                 outcome,
                 servers,
             });
-        }
-        if out.json {
-            out.print(&results, String::new);
         }
         Ok(())
     }

@@ -65,8 +65,10 @@ enum ServiceCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Show a service's configuration, or change it with --set / --unset.
+    /// Show a service's configuration, or change it with --set / --unset (running
+    /// servers see the change at once).
     Config {
+        /// Service name, e.g. demo.hello; it must be deployed, unless --ahead.
         name: String,
         /// Set KEY=VALUE (repeatable).
         #[arg(long, value_name = "KEY=VALUE")]
@@ -74,6 +76,9 @@ enum ServiceCommand {
         /// Remove KEY (repeatable).
         #[arg(long, value_name = "KEY")]
         unset: Vec<String>,
+        /// Configure a service that is not deployed yet, ahead of its first deploy.
+        #[arg(long)]
+        ahead: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -126,7 +131,15 @@ impl Service {
             ServiceCommand::Delete { name, target } => {
                 let deleted = target.connect()?.delete_service(&name).await?;
                 out.print(&deleted, || {
-                    format!("deleted `{}` (version {})", deleted.name, deleted.version)
+                    // A deletion takes a version number of its own, so that a number
+                    // never names two different components: say so.
+                    format!(
+                        "deleted `{}`: the deletion is its version {}, and a deploy of it \
+                         again will be version {}",
+                        deleted.name,
+                        deleted.version,
+                        deleted.version + 1
+                    )
                 });
                 Ok(())
             }
@@ -134,8 +147,9 @@ impl Service {
                 name,
                 set,
                 unset,
+                ahead,
                 target,
-            } => config(&target.connect()?, out, &name, &set, &unset).await,
+            } => config(&target.connect()?, out, &name, &set, &unset, ahead).await,
         }
     }
 }
@@ -235,24 +249,33 @@ async fn invoke(
     } else {
         None
     };
-    if out.json {
-        let response = parsed
+    let response = || {
+        parsed
             .clone()
-            .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).into_owned().into());
-        out.print(&serde_json::json!({ "status": answer.status.as_u16(), "cid": answer.cid, "response": response }), String::new);
-    } else if answer.status.is_success() {
-        match &parsed {
-            Some(value) if std::io::stdout().is_terminal() => println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_default()
-            ),
-            _ => println!("{}", String::from_utf8_lossy(&answer.body)),
-        }
-    }
+            .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).into_owned().into())
+    };
     if answer.status.is_success() {
+        if out.json {
+            out.print(
+                &serde_json::json!({ "status": answer.status.as_u16(), "cid": answer.cid, "response": response() }),
+                String::new,
+            );
+        } else {
+            match &parsed {
+                Some(value) if std::io::stdout().is_terminal() => println!(
+                    "{}",
+                    serde_json::to_string_pretty(value).unwrap_or_default()
+                ),
+                _ => println!("{}", String::from_utf8_lossy(&answer.body)),
+            }
+        }
         return Ok(());
     }
     let cid = answer.cid.as_deref().unwrap_or("-");
+    let mut details = serde_json::Map::new();
+    details.insert("status".into(), answer.status.as_u16().into());
+    details.insert("cid".into(), answer.cid.clone().into());
+    details.insert("response".into(), response());
     Err(CliError::new(
         ExitCode::Failed,
         format!(
@@ -260,7 +283,8 @@ async fn invoke(
             answer.status,
             answer.error_message()
         ),
-    ))
+    )
+    .with_details(details))
 }
 
 async fn config(
@@ -269,8 +293,14 @@ async fn config(
     name: &str,
     set: &[String],
     unset: &[String],
+    ahead: bool,
 ) -> CliResult {
-    let mut current: BTreeMap<String, String> = client.config(name).await?;
+    let mut current: BTreeMap<String, String> = match client.config(name).await {
+        Ok(config) => config,
+        // Not deployed and never configured: nothing to start from, ahead of a deploy.
+        Err(e) if ahead && e.status() == Some(reqwest::StatusCode::NOT_FOUND) => BTreeMap::new(),
+        Err(e) => return Err(e.into()),
+    };
     if !set.is_empty() || !unset.is_empty() {
         for pair in set {
             let (k, v) = pair.split_once('=').ok_or_else(|| {
@@ -284,7 +314,11 @@ async fn config(
         for key in unset {
             current.remove(key);
         }
-        current = client.set_config(name, &current).await?;
+        current = if ahead {
+            client.set_config_ahead(name, &current).await?
+        } else {
+            client.set_config(name, &current).await?
+        };
     }
     out.print(&current, || {
         if current.is_empty() {

@@ -586,3 +586,290 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
     assert!(status.success(), "every server stopped cleanly: {logged}");
     db.drop_database().await;
 }
+
+/// Runs `zato ARGS --json` and returns its one JSON document: stdout must hold exactly
+/// one, whatever happened, and a failure's `exit_code` is the process's.
+async fn zato_json(args: &[&str]) -> (i32, Value) {
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let output = zato(&with_json).await;
+    let code = output.status.code().unwrap();
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "`zato {}` printed no single JSON document ({e}): stdout {:?}, stderr {:?}",
+            with_json.join(" "),
+            text(&output.stdout),
+            text(&output.stderr)
+        )
+    });
+    if code != 0 {
+        assert_eq!(document["exit_code"], code, "{document}");
+        assert!(
+            document["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{document}"
+        );
+    }
+    (code, document)
+}
+
+/// What a new user met (issue 17), each as a script or a person would meet it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_answers_scripts_with_one_json_document_and_people_with_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    quickstart(env_arg).await;
+    let log = dir.path().join("server.log");
+    let mut server = start(&env, &log).await;
+    wait_for_ping(&env.join("server1")).await;
+    let deployed = zato(&["deploy", wasm::HELLO, "--env", env_arg]).await;
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let broken = dir.path().join("broken.wasm");
+    std::fs::write(&broken, b"nope").unwrap();
+    let broken = broken.to_str().unwrap();
+
+    // With --json, every failure is one document on stdout, with its exit code.
+    let failures: &[(&[&str], i32)] = &[
+        (&["deploy", broken, "--env", env_arg], 1),
+        (&["deploy", wasm::HELLO, broken, "--env", env_arg], 1),
+        (&["deploy", "/no/such.wasm", "--env", env_arg], 1),
+        (&["service", "invoke", "nope", "--env", env_arg], 1),
+        (
+            &[
+                "service",
+                "invoke",
+                "demo.hello",
+                "--data",
+                "{",
+                "--env",
+                env_arg,
+            ],
+            1,
+        ),
+        (
+            &[
+                "service", "config", "no.such", "--set", "a=b", "--env", env_arg,
+            ],
+            1,
+        ),
+        (&["service", "config", "no.such", "--env", env_arg], 1),
+        (
+            &[
+                "service",
+                "config",
+                "demo.hello",
+                "--set",
+                "nokey",
+                "--env",
+                env_arg,
+            ],
+            2,
+        ),
+        (&["service", "delete", "no.such", "--env", env_arg], 1),
+        (&["service", "versions", "no.such", "--env", env_arg], 1),
+        (
+            &[
+                "service",
+                "rollback",
+                "demo.hello",
+                "--to-version",
+                "99",
+                "--env",
+                env_arg,
+            ],
+            1,
+        ),
+        (
+            &[
+                "channel",
+                "create",
+                "http",
+                "--name",
+                "x",
+                "--path",
+                "nope",
+                "--service",
+                "demo.hello",
+                "--env",
+                env_arg,
+            ],
+            1,
+        ),
+        (&["channel", "delete", "nope", "--env", env_arg], 1),
+        (&["quickstart", "create", env_arg], 2),
+        (&["service", "list", "--env", "/no/such/env"], 3),
+        (&["info", "/no/such/env"], 3),
+        (&["service", "frobnicate"], 2),
+        (&["service", "invoke"], 2),
+    ];
+    for (args, expected) in failures {
+        let (code, document) = zato_json(args).await;
+        assert_eq!(code, *expected, "`zato {}`: {document}", args.join(" "));
+    }
+    // A failed invoke's document carries the service's answer too.
+    let (_, document) = zato_json(&[
+        "service",
+        "invoke",
+        "demo.hello",
+        "--data",
+        "{",
+        "--env",
+        env_arg,
+    ])
+    .await;
+    assert_eq!(document["status"], 400, "{document}");
+    assert!(document["response"].is_object(), "{document}");
+    // A deploy of several files says which were deployed before the one that failed.
+    let (_, document) = zato_json(&["deploy", wasm::HELLO, broken, "--env", env_arg]).await;
+    assert_eq!(document["deployed"][0]["name"], "demo.hello", "{document}");
+
+    // A service that is not deployed cannot be configured by mistake; --ahead says
+    // it is meant, and the configuration is there at its first deploy.
+    let refused = zato(&[
+        "service",
+        "config",
+        "acme.later",
+        "--set",
+        "a=b",
+        "--env",
+        env_arg,
+    ])
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("is not deployed"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let (code, config) = zato_json(&[
+        "service",
+        "config",
+        "acme.later",
+        "--set",
+        "a=b",
+        "--ahead",
+        "--env",
+        env_arg,
+    ])
+    .await;
+    assert_eq!((code, &config["a"]), (0, &Value::from("b")), "{config}");
+    let (code, config) = zato_json(&["service", "config", "acme.later", "--env", env_arg]).await;
+    assert_eq!((code, &config["a"]), (0, &Value::from("b")), "{config}");
+
+    // Messages say what is wrong in the user's terms.
+    let nowhere = zato(&["service", "list", "--env", "/no/such/env"]).await;
+    assert!(
+        text(&nowhere.stderr).contains("there is no environment at `/no/such/env`"),
+        "{}",
+        text(&nowhere.stderr)
+    );
+    let create = |name: &'static str, path: &'static str| {
+        let env_arg = env_arg.to_owned();
+        async move {
+            zato(&[
+                "channel",
+                "create",
+                "http",
+                "--name",
+                name,
+                "--path",
+                path,
+                "--service",
+                "demo.hello",
+                "--env",
+                &env_arg,
+            ])
+            .await
+        }
+    };
+    assert!(create("greet", "/greet/{id}").await.status.success());
+    let taken_name = create("greet", "/greet3").await;
+    assert_eq!(
+        text(&taken_name.stderr).trim(),
+        "error: an HTTP channel named `greet` exists already"
+    );
+    let overlapping = create("greet2", "/greet/{name}").await;
+    let message = text(&overlapping.stderr);
+    assert!(
+        message.contains("it overlaps channel `greet`'s path `/greet/{id}`")
+            && !message.contains("Insertion failed"),
+        "{message}"
+    );
+    let help = zato(&["help", "service", "config"]).await;
+    assert!(
+        text(&help.stdout).contains("Service name, e.g. demo.hello"),
+        "{}",
+        text(&help.stdout)
+    );
+    // As the guide has it, ZATO_ENV is set: usage must not show it as required.
+    let missing = Command::new(env!("CARGO_BIN_EXE_zato"))
+        .args(["service", "config"])
+        .env("ZATO_ENV", env_arg)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let message = text(&missing.stderr);
+    assert!(
+        message.contains("<NAME>") && !message.contains("--env <"),
+        "a missing argument's usage line shows only what is required: {message}"
+    );
+    // A deletion takes a version number; the message says so.
+    let deleted = zato(&["service", "delete", "acme.later", "--env", env_arg]).await;
+    assert_eq!(
+        deleted.status.code(),
+        Some(1),
+        "never deployed: nothing to delete"
+    );
+    let deployed = zato(&["deploy", wasm::TRANSFORM, "--env", env_arg]).await;
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let deleted = zato(&["service", "delete", "demo.transform", "--env", env_arg]).await;
+    assert!(
+        text(&deleted.stdout)
+            .contains("the deletion is its version 2, and a deploy of it again will be version 3"),
+        "{}",
+        text(&deleted.stdout)
+    );
+
+    // An explicit password wins over the environment's saved one: a wrong one fails.
+    let wrong = Command::new(env!("CARGO_BIN_EXE_zato"))
+        .args(["service", "list", "--env", env_arg])
+        .env("ZATO_PASSWORD", "not-the-password")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong.stderr));
+
+    // The log went to a file: no colour codes in it.
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("INFO"), "{written}");
+    assert!(
+        !written.contains('\u{1b}'),
+        "ANSI codes in a log file:\n{written}"
+    );
+
+    // With the server stopped, `zato info` still shows the environment, server down.
+    let (code, servers) = zato_json(&["info", env_arg]).await;
+    assert_eq!(code, 0);
+    assert_eq!(servers[0]["answers"], true, "{servers}");
+    assert_eq!(servers[0]["state"], "running", "{servers}");
+    let pid = server.0.id().unwrap().to_string();
+    signal(&pid, "TERM").await;
+    tokio::time::timeout(Duration::from_secs(20), server.0.wait())
+        .await
+        .expect("server stops")
+        .unwrap();
+    let (code, servers) = zato_json(&["info", env_arg]).await;
+    assert_eq!(code, 0, "{servers}");
+    assert_eq!(servers[0]["name"], "server1", "{servers}");
+    assert_eq!(servers[0]["answers"], false, "{servers}");
+    assert_eq!(servers[0]["state"], "stopped", "{servers}");
+    let info = zato(&["info", env_arg]).await;
+    assert_eq!(info.status.code(), Some(0));
+    assert!(
+        text(&info.stderr).contains("no server of") && text(&info.stdout).contains("server1"),
+        "{}{}",
+        text(&info.stdout),
+        text(&info.stderr)
+    );
+}
