@@ -11,6 +11,7 @@ mod cli;
 mod cluster;
 mod contract;
 mod deploy;
+mod guide;
 mod hostile;
 mod http;
 mod lean;
