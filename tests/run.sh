@@ -36,6 +36,30 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path examples/Cargo.toml --all -- --check
 cargo fmt --manifest-path tests/guests/Cargo.toml --all -- --check
 
+echo "== supply chain"
+# cargo deny (deny.toml): known vulnerabilities, licences, duplicate versions, sources.
+command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
+# The advisory database is fetched from GitHub; where GitHub cannot be reached, the copy
+# on disk is used, and with no copy the other checks run and the log says so.
+deny=(cargo deny)
+checks=()
+if ! timeout 120 cargo deny fetch db >/dev/null 2>&1; then
+  deny=(cargo deny --offline)
+  if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/advisory-db-*/crates" >/dev/null; then
+    echo "the advisory database could not be updated: checking against the copy on disk"
+  else
+    echo "WARNING: advisories NOT checked: the advisory database cannot be fetched and there is no copy on disk"
+    checks=(bans licenses sources)
+  fi
+fi
+"${deny[@]}" check "${checks[@]}"
+# The guest workspaces share the host's policy; its exceptions and licences need not
+# all occur there.
+for guests in examples/Cargo.toml tests/guests/Cargo.toml; do
+  "${deny[@]}" --manifest-path "$guests" --config deny.toml check "${checks[@]}" \
+    -A unmatched-skip -A license-not-encountered
+done
+
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --manifest-path examples/Cargo.toml --target wasm32-wasip2 --all-targets --locked -- -D warnings
