@@ -10,8 +10,11 @@
 //! - [`channels`]: HTTP channels.
 //! - [`servers`]: the server answering, and the servers of its cluster.
 //! - [`errors`]: the JSON body of every error answer.
+//! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
 //! - [`client`]: [`AdminClient`] and its [`ClientError`].
+//! - `serve` (feature `serve`): the accept loop of the server's HTTP channels and of
+//!   the load balancer (connection cap, idle timer, graceful stop).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), zato_api::ClientError> {
@@ -29,7 +32,10 @@
 pub mod channels;
 pub mod client;
 pub mod errors;
+pub mod lb;
 pub mod names;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod servers;
 pub mod services;
 

@@ -13,7 +13,7 @@ use zato_test_artifacts as wasm;
 
 use crate::harness::eventually;
 
-async fn zato(args: &[&str]) -> Output {
+pub(crate) async fn zato(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zato"))
         .args(args)
         .env_remove("ZATO_ENV")
@@ -22,7 +22,7 @@ async fn zato(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -35,7 +35,7 @@ async fn quickstart(env: &str) -> Output {
 }
 
 /// Sends `signal` (TERM, KILL) to the process `pid`.
-async fn signal(pid: &str, signal: &str) {
+pub(crate) async fn signal(pid: &str, signal: &str) {
     let sent = Command::new("kill")
         .args([&format!("-{signal}"), pid])
         .status()
@@ -45,7 +45,7 @@ async fn signal(pid: &str, signal: &str) {
 }
 
 /// Kills the server if the test fails half-way.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -53,7 +53,7 @@ impl Drop for Running {
     }
 }
 
-async fn start(env: &Path, log: &Path) -> Running {
+pub(crate) async fn start(env: &Path, log: &Path) -> Running {
     let log = std::fs::File::create(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_zato"))
         .arg("start")
@@ -252,7 +252,7 @@ async fn commands_without_an_environment_say_what_to_pass() {
 }
 
 /// `http://ADDRESS` of the server started in `server_dir` on port 0, once it listens.
-async fn address(server_dir: &Path) -> String {
+pub(crate) async fn address(server_dir: &Path) -> String {
     let file = server_dir.join("address");
     eventually(
         Duration::from_secs(30),
@@ -266,7 +266,7 @@ async fn address(server_dir: &Path) -> String {
 }
 
 /// Waits for the server started in `server_dir` to answer; returns its `http://ADDRESS`.
-async fn wait_for_ping(server_dir: &Path) -> String {
+pub(crate) async fn wait_for_ping(server_dir: &Path) -> String {
     let base = address(server_dir).await;
     let http = reqwest::Client::new();
     eventually(
@@ -288,7 +288,7 @@ async fn wait_for_ping(server_dir: &Path) -> String {
 }
 
 /// Makes membership quick to notice a dead server, for the test's sake.
-fn fast_membership(server_toml: &Path) {
+pub(crate) fn fast_membership(server_toml: &Path) {
     let mut config: toml::Table = std::fs::read_to_string(server_toml)
         .unwrap()
         .parse()
@@ -409,7 +409,7 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
     db.drop_database().await;
 }
 
-fn password_of(env: &Path) -> String {
+pub(crate) fn password_of(env: &Path) -> String {
     let credentials = std::fs::read_to_string(env.join("credentials.toml")).unwrap();
     let line = credentials
         .lines()

@@ -14,6 +14,7 @@ mod deploy;
 mod guide;
 mod hostile;
 mod http;
+mod lb;
 mod lean;
 mod pickup;
 mod redeploy;

@@ -4,10 +4,10 @@
 //! Channels are hot configuration: the route table is rebuilt from the ODB and swapped
 //! atomically (`channels.rs`), so a built `axum::Router` (which cannot change) is used
 //! only for the server's own routes. Responses are built by `crate::http_response`;
-//! connections are accepted, capped and timed out in `listener.rs`.
+//! connections are accepted, capped and timed out by `zato_api::serve`, which the load
+//! balancer shares.
 
 mod channels;
-mod listener;
 mod router;
 
 use std::borrow::Cow;
@@ -27,7 +27,6 @@ use crate::http_response::{
 };
 use crate::runtime::{self, ChannelKind, Runtime};
 pub use channels::{AutoHttpChannels, Channels};
-pub use listener::serve;
 pub use router::{ChannelRouter, RouteError};
 
 /// Everything a request needs.
@@ -37,6 +36,28 @@ pub struct HttpState {
     /// The server's own routes: `/zato/ping` and the admin API under `/zato/api/`.
     pub system: axum::Router,
     pub settings: HttpSettings,
+}
+
+/// Serves the channels and the server's own routes on `listener` until `shutdown`, then
+/// lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<HttpState>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let settings = &state.settings;
+    let serve_settings = zato_api::serve::ServeSettings {
+        max_header_bytes: settings.max_header_bytes,
+        header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms),
+        idle_timeout: Duration::from_millis(settings.idle_timeout_ms),
+        max_connections: settings.max_connections,
+        max_connections_setting: "http.max_connections",
+    };
+    let handler = move |req, peer| {
+        let state = Arc::clone(&state);
+        async move { handle(&state, req, peer).await }
+    };
+    zato_api::serve::serve(listener, serve_settings, handler, shutdown).await;
 }
 
 async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {

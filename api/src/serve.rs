@@ -1,5 +1,6 @@
-//! Accepting and keeping HTTP connections: the cap on open connections, the idle timer
-//! of each connection, and the graceful stop.
+//! Accepting and keeping HTTP connections, for the server's channels and for the load
+//! balancer alike: the cap on open connections, the idle timer of each connection, and
+//! the graceful stop.
 //!
 //! hyper's `header_read_timeout` starts only once hyper waits for a request head, and
 //! hyper-util's `auto` builder first reads a connection's opening bytes to tell HTTP/1
@@ -9,7 +10,9 @@
 //! and is closed once none of that has happened for `idle_timeout_ms`.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,37 +22,73 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulConnection;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::os::fd::{AsFd as _, OwnedFd};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{HttpState, handle};
+use hyper::body::{Body, Incoming};
+use hyper::{Request, Response};
+
+/// How a server accepts and keeps its connections.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Time a client has to send its request head.
+    pub header_read_timeout: Duration,
+    /// Longest a connection stays open with no request in flight and no bytes moving.
+    pub idle_timeout: Duration,
+    /// Connections open at once (at least 1); past it new ones wait in the backlog.
+    pub max_connections: u32,
+    /// The setting that sets `max_connections`, named in the log line when the cap is
+    /// reached (e.g. `http.max_connections`).
+    pub max_connections_setting: &'static str,
+}
 
 /// How long in-flight requests get to finish on shutdown.
 const GRACE: Duration = Duration::from_secs(10);
+
+/// On shutdown, how long a keep-alive connection may stay quiet before it is closed;
+/// one that sends a request meanwhile is answered and told the connection ends.
+const STOP_IDLE: Duration = Duration::from_millis(500);
+
+static CLOSE: hyper::header::HeaderValue = hyper::header::HeaderValue::from_static("close");
 
 /// How long an idle connection gets to say goodbye (an HTTP/2 GOAWAY) before it is
 /// dropped: nothing is in flight on it, and its client may not be reading at all.
 const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves HTTP on `listener` until `shutdown`, then lets requests in flight finish.
-pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: CancellationToken) {
-    let settings = &state.settings;
+/// Serves HTTP/1.1 and HTTP/2 on `listener` with `handler` until `shutdown`, then lets
+/// requests in flight finish.
+pub async fn serve<H, F, B>(
+    listener: TcpListener,
+    settings: ServeSettings,
+    handler: H,
+    shutdown: CancellationToken,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(settings.header_read_timeout_ms))
+        .header_read_timeout(settings.header_read_timeout)
         .max_buf_size(settings.max_header_bytes.max(8192));
     builder
         .http2()
         .max_header_list_size(settings.max_header_bytes as u32);
-    let idle_timeout = Duration::from_millis(settings.idle_timeout_ms);
+    let idle_timeout = settings.idle_timeout;
     let max = settings.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max as usize));
-    let mut limit = Limit::new(max);
+    let mut limit = Limit::new(max, settings.max_connections_setting);
     loop {
         // A slot is taken before accepting, so past the cap new connections wait in the
         // kernel's accept backlog (answered as soon as a slot frees) instead of being
@@ -82,17 +121,30 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: Cance
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
         let service = {
-            let state = Arc::clone(&state);
+            let handler = handler.clone();
             let activity = Arc::clone(&activity);
+            let stopping = shutdown.clone();
             hyper::service::service_fn(move |req| {
-                let state = Arc::clone(&state);
                 let busy = activity.busy();
+                let answer = handler(req, peer);
+                let stopping = stopping.clone();
                 async move {
                     let _busy = busy;
-                    Ok::<_, Infallible>(handle(&state, req, peer).await)
+                    let mut response = answer.await;
+                    if stopping.is_cancelled() {
+                        // Stopping: the client learns with this answer that the
+                        // connection ends, and takes its next request elsewhere.
+                        response
+                            .headers_mut()
+                            .insert(hyper::header::CONNECTION, CLOSE.clone());
+                    }
+                    Ok::<_, Infallible>(response)
                 }
             })
         };
+        // A second handle on the socket, to answer 408 once hyper gives up on a slow
+        // request head (it only closes the connection).
+        let reply = stream.as_fd().try_clone_to_owned().ok();
         let io = TokioIo::new(Tracked {
             stream,
             activity: Arc::clone(&activity),
@@ -100,6 +152,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: Cance
         let conn = builder.serve_connection(io, service).into_owned();
         tokio::spawn(run_connection(
             conn,
+            reply,
             activity,
             idle_timeout,
             shutdown.clone(),
@@ -118,34 +171,87 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, shutdown: Cance
 /// Drives one connection until it ends, is idle too long, or the server stops.
 async fn run_connection<C>(
     conn: C,
+    reply: Option<OwnedFd>,
     activity: Arc<Activity>,
     idle_timeout: Duration,
     shutdown: CancellationToken,
     _slot: OwnedSemaphorePermit,
 ) where
     C: GracefulConnection,
+    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut conn = std::pin::pin!(conn);
     let grace = tokio::select! {
-        _ = conn.as_mut() => return,
-        _ = shutdown.cancelled() => GRACE,
+        ended = conn.as_mut() => {
+            // A connection merely idle between requests is closed without a word, as
+            // clients expect of keep-alive; one with half a request head hears why.
+            if let (Err(e), Some(reply)) = (ended, reply)
+                && activity.partial_head.load(Ordering::Relaxed)
+                && header_timed_out(e.into().as_ref())
+            {
+                request_timeout(reply).await;
+            }
+            return;
+        }
+        _ = shutdown.cancelled() => {
+            // A keep-alive client may be sending its next request right now: closing
+            // under it would lose that request. Its answer says `connection: close`
+            // instead (above); a client that sends nothing for a moment is closed.
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = activity.idle(STOP_IDLE) => GRACE,
+            }
+        }
         _ = activity.idle(idle_timeout) => IDLE_CLOSE_GRACE,
     };
     conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(grace, conn).await;
 }
 
+/// Whether a connection ended because its client was too slow to send a request head.
+fn header_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Answers 408 on a connection whose client did not send its request head in time
+/// (slowloris), as HTTP lets a server do before it closes.
+async fn request_timeout(socket: OwnedFd) {
+    const ANSWER: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\
+        content-type: application/json\r\ncontent-length: 51\r\n\r\n\
+        {\"error\":\"the request head did not arrive in time\"}";
+    // The duplicate shares the socket's non-blocking mode with the original.
+    let Ok(mut stream) = TcpStream::from_std(std::net::TcpStream::from(socket)) else {
+        return;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(ANSWER).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
 /// Whether the server is at its connection cap, so that it says so once per episode
 /// rather than once per connection waiting.
 struct Limit {
     max: u32,
+    setting: &'static str,
     at_limit: bool,
 }
 
 impl Limit {
-    fn new(max: u32) -> Self {
+    fn new(max: u32, setting: &'static str) -> Self {
         Self {
             max,
+            setting,
             at_limit: false,
         }
     }
@@ -154,9 +260,10 @@ impl Limit {
         if !self.at_limit {
             self.at_limit = true;
             tracing::warn!(
-                "{} HTTP connections open, the limit (http.max_connections); new connections \
-                 wait in the accept backlog until one closes",
-                self.max
+                "{} HTTP connections open, the limit ({}); new connections wait in the \
+                 accept backlog until one closes",
+                self.max,
+                self.setting
             );
         }
     }
@@ -180,6 +287,8 @@ impl Limit {
 /// byte or finished a request, and how many requests it has in flight.
 struct Activity {
     opened: Instant,
+    /// Bytes arrived with no request in flight: a request head has begun.
+    partial_head: std::sync::atomic::AtomicBool,
     /// Milliseconds from `opened` to the last activity.
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
@@ -189,6 +298,7 @@ impl Activity {
     fn new() -> Self {
         Self {
             opened: Instant::now(),
+            partial_head: std::sync::atomic::AtomicBool::new(false),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
         }
@@ -207,6 +317,7 @@ impl Activity {
     /// connection went away).
     fn busy(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.partial_head.store(false, Ordering::Relaxed);
         self.touch();
         Busy(Arc::clone(self))
     }
@@ -253,6 +364,9 @@ impl AsyncRead for Tracked {
         let result = Pin::new(&mut self.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
             self.activity.touch();
+            if self.activity.in_flight.load(Ordering::Relaxed) == 0 {
+                self.activity.partial_head.store(true, Ordering::Relaxed);
+            }
         }
         result
     }
@@ -302,14 +416,14 @@ mod tests {
 
     #[test]
     fn an_episode_at_the_limit_ends_with_a_tenth_of_the_slots_free() {
-        let mut limit = Limit::new(100);
+        let mut limit = Limit::new(100, "test.max");
         limit.reached();
         assert!(limit.at_limit);
         limit.check_below(1);
         assert!(limit.at_limit, "one free slot is the same episode");
         limit.check_below(10);
         assert!(!limit.at_limit);
-        let mut small = Limit::new(3);
+        let mut small = Limit::new(3, "test.max");
         small.reached();
         small.check_below(0);
         assert!(small.at_limit);

@@ -1,0 +1,160 @@
+//! zato-lb: the load balancer in front of a cluster. Clients talk only to it; it sends
+//! each request to one of the cluster's servers, notices servers that go down or come
+//! up, and never replays a request that may have had an effect.
+//!
+//! Layout (after pingora's load-balancing crate):
+//! - `config`: `lb.toml`.
+//! - `backend`: one backend (its health state, counters, latency histogram, pooled
+//!   connections) and the set of them, swapped whole when membership changes.
+//! - `selection/`: one module per algorithm (round-robin, least-connections, weighted).
+//! - `health`: active checks of each backend's `/zato/ping`; passive ones happen in
+//!   `proxy` (a refused connection takes a backend out at once).
+//! - `discovery`: the backends, from the cluster's admin API (polled) and the file.
+//! - `proxy`: one request: choose, forward (bodies streamed both ways), retry where safe.
+//! - `endpoints`: the load balancer's own `/zato-lb-alive`, `/zato-lb-stats` and
+//!   `/zato-lb-drain`.
+//!
+//! *Invariants*: a request whose body may have reached a backend is never sent to
+//! another one unless its method is idempotent and its body was kept whole; no backend
+//! up is a 503 at once, never a wait; the load balancer never depends on `zato-host`.
+
+#![forbid(unsafe_code)]
+
+mod backend;
+pub mod config;
+mod discovery;
+mod endpoints;
+mod health;
+mod proxy;
+mod selection;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpSocket;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Algorithm, CONFIG_FILE, LbConfig};
+
+/// The file beside `lb.toml` where a load balancer that binds port 0 writes its address.
+pub const ADDRESS_FILE: &str = "address";
+
+/// How long a starting load balancer keeps trying an address in use.
+const BIND_RETRY: Duration = Duration::from_secs(5);
+
+/// A running load balancer.
+pub struct Lb {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Lb {
+    /// Starts a load balancer from `config`; relative paths in it are relative to
+    /// `dir` (the directory of its `lb.toml`). It listens before it returns.
+    pub async fn start(config: LbConfig, dir: &Path) -> anyhow::Result<Self> {
+        config.check()?;
+        let socket = bind(&config.bind).await?;
+        let addr = socket.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let state = proxy::State::new(&config, dir, addr)?;
+        // Know the backends and which are up before taking a connection: a load
+        // balancer replacing another takes its share of clients as soon as it listens.
+        discovery::first(&state).await;
+        health::first(&state).await;
+        let listener = socket
+            .listen(4096)
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let tasks = vec![
+            tokio::spawn(discovery::run(Arc::clone(&state), shutdown.clone())),
+            tokio::spawn(health::run(Arc::clone(&state), shutdown.clone())),
+            tokio::spawn(proxy::serve(listener, Arc::clone(&state), shutdown.clone())),
+        ];
+        tracing::info!(
+            "load balancer listening on {addr} ({})",
+            config.algorithm.name()
+        );
+        Ok(Self {
+            addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Reads `dir/lb.toml` and starts; a port-0 address is written to `dir/address`.
+    pub async fn start_dir(dir: &Path) -> anyhow::Result<Self> {
+        let config = LbConfig::load(&dir.join(CONFIG_FILE))?;
+        let port_zero = config.bind.ends_with(":0");
+        let lb = Self::start(config, dir).await?;
+        let address_file = dir.join(ADDRESS_FILE);
+        if port_zero {
+            std::fs::write(&address_file, lb.addr.to_string())
+                .with_context(|| format!("cannot write `{}`", address_file.display()))?;
+        }
+        Ok(lb)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A token that stops the load balancer when cancelled (e.g. by a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until asked to stop, then stops: no new connections, requests in flight
+    /// finish.
+    pub async fn run_until_stopped(self) {
+        self.shutdown.cancelled().await;
+        self.stop().await;
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        tracing::info!("load balancer stopped");
+    }
+}
+
+/// The path of `lb.toml` in a load balancer's directory.
+pub fn config_path(dir: &Path) -> PathBuf {
+    dir.join(CONFIG_FILE)
+}
+
+/// Binds `addr` with SO_REUSEPORT, so that a new load balancer can listen beside the
+/// one it replaces (which then stops accepting and drains), and tries again for a few
+/// seconds while an address is in use by something else.
+async fn bind(addr: &str) -> anyhow::Result<TcpSocket> {
+    let addr: SocketAddr = tokio::net::lookup_host(addr)
+        .await
+        .with_context(|| format!("cannot resolve the load balancer's bind address `{addr}`"))?
+        .next()
+        .with_context(|| format!("`{addr}` resolves to no address"))?;
+    let started = std::time::Instant::now();
+    loop {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return Ok(socket),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < BIND_RETRY =>
+            {
+                tracing::warn!("{addr} is in use; trying again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
+        }
+    }
+}
