@@ -78,6 +78,7 @@ impl Lb {
             "load balancer listening on {addr} ({})",
             config.algorithm.name()
         );
+        warn_without_migration();
         Ok(Self {
             addr,
             shutdown,
@@ -120,6 +121,20 @@ impl Lb {
             let _ = task.await;
         }
         tracing::info!("load balancer stopped");
+    }
+}
+
+/// A load balancer restarted in place listens beside the old one, which then closes
+/// its listener: connections queued on that listener and not yet accepted are reset,
+/// unless the kernel hands them over (`net.ipv4.tcp_migrate_req`, Linux 5.14+).
+fn warn_without_migration() {
+    const SYSCTL: &str = "/proc/sys/net/ipv4/tcp_migrate_req";
+    if std::fs::read_to_string(SYSCTL).is_ok_and(|v| v.trim() == "0") {
+        tracing::warn!(
+            "net.ipv4.tcp_migrate_req is 0: restarting this load balancer in place may reset \
+             a few connections queued at that moment; `sysctl -w net.ipv4.tcp_migrate_req=1` \
+             hands them to the new one"
+        );
     }
 }
 
