@@ -3,6 +3,7 @@
 pub mod channel;
 pub mod deploy;
 pub mod info;
+pub mod lb;
 pub mod quickstart;
 pub mod service;
 pub mod start;

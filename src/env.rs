@@ -8,6 +8,8 @@
 //! DIR/data/odb.sqlite       the ODB (SQLite by default)
 //! DIR/server1/server.toml   one server's configuration (see zato_host::config)
 //! DIR/server1/address       where it listens, while it runs, when it binds port 0
+//! DIR/lb/lb.toml            the load balancer in front of the servers (see zato_lb::config)
+//! DIR/lb/address            where it listens, while it runs, when it binds port 0
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -24,6 +26,10 @@ pub const CREDENTIALS_FILE: &str = "credentials.toml";
 pub const ADDRESS_FILE: &str = "address";
 /// Where `zato start` without a directory keeps its development environment.
 pub const DEV_ENV_DIR: &str = ".zato";
+/// The load balancer's directory in an environment.
+pub const LB_DIR: &str = "lb";
+/// The load balancer's port when `zato quickstart create` is given none (Zato's).
+pub const DEFAULT_LB_PORT: u16 = 11223;
 
 /// `DIR/zato.toml`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,6 +41,10 @@ pub struct EnvFile {
     pub base_port: u16,
     /// Server directories, relative to the environment.
     pub servers: Vec<String>,
+    /// The load balancer's directory, relative to the environment, when it has one
+    /// (absent in environments made with `--no-lb` or before zato had a load balancer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb: Option<String>,
 }
 
 /// `DIR/credentials.toml`: what the CLI needs to talk to the admin API.
@@ -60,6 +70,9 @@ pub struct NewEnv<'a> {
     pub redis: Option<&'a str>,
     /// Give each new service an HTTP channel by itself (the development environment).
     pub auto_http_channels: bool,
+    /// The port of a load balancer in front of the servers (0: the system picks); no
+    /// load balancer when absent.
+    pub lb_port: Option<u16>,
 }
 
 /// The admin password, generated once and shown once.
@@ -99,7 +112,21 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             new.base_port
         );
     }
+    if let Some(lb_port) = new.lb_port
+        && lb_port != 0
+        && (u32::from(new.base_port)..=last_port).contains(&u32::from(lb_port))
+    {
+        bail!(
+            "the load balancer's port {lb_port} is one of the servers' ({}..={last_port}): \
+             choose another --lb-port",
+            new.base_port
+        );
+    }
     let names: Vec<String> = (1..=new.servers).map(|i| format!("server{i}")).collect();
+    let lb = new
+        .lb_port
+        .map(|port| lb_config(new, port, &names))
+        .transpose()?;
     for d in [dir.to_path_buf(), dir.join("pickup"), dir.join("data")] {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create `{}`", d.display()))?;
     }
@@ -110,6 +137,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
         cluster: new.cluster.into(),
         base_port: new.base_port,
         servers: names.clone(),
+        lb: lb.as_ref().map(|_| LB_DIR.to_owned()),
     };
     write(
         &dir.join(ENV_FILE),
@@ -151,6 +179,19 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             ),
         )?;
     }
+    if let Some(lb) = lb {
+        let lb_dir = dir.join(LB_DIR);
+        std::fs::create_dir_all(&lb_dir)
+            .with_context(|| format!("cannot create `{}`", lb_dir.display()))?;
+        write(
+            &lb_dir.join(zato_lb::CONFIG_FILE),
+            &format!(
+                "# The load balancer in front of the servers; every field is documented in \
+                 zato_lb::config::LbConfig.\n{}",
+                lb.to_toml()
+            ),
+        )?;
+    }
     let credentials = Credentials {
         username: username.clone(),
         password: password.clone(),
@@ -159,6 +200,42 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
     write(&path, &toml::to_string(&credentials)?)?;
     restrict(&path)?;
     Ok(Created { username, password })
+}
+
+/// The load balancer of a new environment: round-robin over its servers, found through
+/// their admin API (or, on ports the system picks, the address files they write), with
+/// the environment's admin credentials.
+fn lb_config(new: &NewEnv<'_>, port: u16, servers: &[String]) -> anyhow::Result<zato_lb::LbConfig> {
+    let mut cluster = toml::Table::new();
+    cluster.insert(
+        "credentials".into(),
+        format!("../{CREDENTIALS_FILE}").into(),
+    );
+    if new.base_port == 0 {
+        let files: Vec<toml::Value> = servers
+            .iter()
+            .map(|s| format!("../{s}/{ADDRESS_FILE}").into())
+            .collect();
+        cluster.insert("address_files".into(), files.into());
+    } else {
+        let urls: Vec<toml::Value> = (0..servers.len())
+            .map(|i| format!("http://127.0.0.1:{}", server_port(new.base_port, i as u16)).into())
+            .collect();
+        cluster.insert("admin_urls".into(), urls.into());
+    }
+    let mut table = toml::Table::new();
+    table.insert("bind".into(), format!("127.0.0.1:{port}").into());
+    table.insert(
+        "algorithm".into(),
+        zato_lb::Algorithm::RoundRobin.name().into(),
+    );
+    table.insert("cluster".into(), cluster.into());
+    // From a table rather than a struct literal: every other setting takes its default.
+    let config: zato_lb::LbConfig = toml::Value::Table(table)
+        .try_into()
+        .context("the load balancer's configuration")?;
+    config.check()?;
+    Ok(config)
 }
 
 /// The port of server `i` (0-based): the ones after `base`, or 0 for every server when
@@ -246,8 +323,12 @@ pub fn read_env(dir: &Path) -> anyhow::Result<EnvFile> {
 }
 
 pub fn read_credentials(dir: &Path) -> anyhow::Result<Credentials> {
-    let path = dir.join(CREDENTIALS_FILE);
-    let text = std::fs::read_to_string(&path)
+    read_credentials_file(&dir.join(CREDENTIALS_FILE))
+}
+
+/// A `credentials.toml` wherever it is (a load balancer's configuration names one).
+pub fn read_credentials_file(path: &Path) -> anyhow::Result<Credentials> {
+    let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read admin credentials `{}`", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid `{}`", path.display()))
 }
@@ -286,6 +367,46 @@ pub fn admin_url(dir: &Path) -> anyhow::Result<String> {
     Ok(format!("http://{}", address.trim()))
 }
 
+/// The load balancer's directory that `dir` names: `dir` itself when it holds an
+/// `lb.toml`, the environment's when `dir` is an environment that has one, else none.
+pub fn lb_dir(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if dir.join(zato_lb::CONFIG_FILE).exists() {
+        return Ok(Some(dir.to_path_buf()));
+    }
+    if !dir.join(ENV_FILE).exists() {
+        return Ok(None);
+    }
+    Ok(read_env(dir)?.lb.map(|lb| dir.join(lb)))
+}
+
+/// The URL of the load balancer in `lb_dir`: its configured address, or, when it binds
+/// port 0, the one it writes to its address file while it runs (so this fails when it
+/// is down).
+pub fn lb_url(lb_dir: &Path) -> anyhow::Result<String> {
+    let config = zato_lb::LbConfig::load(&lb_dir.join(zato_lb::CONFIG_FILE))?;
+    if !binds_port_zero(&config.bind) {
+        return Ok(format!("http://{}", connectable(&config.bind)));
+    }
+    let path = lb_dir.join(zato_lb::ADDRESS_FILE);
+    let address = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "the load balancer is not running: there is no `{}`, where it writes its address \
+             while it runs (its lb.toml binds port 0)",
+            path.display()
+        )
+    })?;
+    Ok(format!("http://{}", address.trim()))
+}
+
+/// An address to connect to for one to listen on: the loopback for a wildcard host.
+fn connectable(bind: &str) -> String {
+    match bind.rsplit_once(':') {
+        Some(("0.0.0.0", port)) => format!("127.0.0.1:{port}"),
+        Some(("[::]", port)) => format!("[::1]:{port}"),
+        _ => bind.to_owned(),
+    }
+}
+
 /// Whether a bind address (`HOST:PORT`) lets the system pick the port.
 pub fn binds_port_zero(bind: &str) -> bool {
     bind.rsplit_once(':').is_some_and(|(_, port)| port == "0")
@@ -304,7 +425,7 @@ pub fn write_address(config: &Path, addr: std::net::SocketAddr) -> anyhow::Resul
 
 #[cfg(test)]
 mod tests {
-    use super::{binds_port_zero, server_port};
+    use super::*;
 
     #[test]
     fn port_zero_is_every_server_s_and_only_a_zero_port_counts() {
@@ -315,5 +436,64 @@ mod tests {
         assert_eq!((server_port(0, 0), server_port(0, 2)), (0, 0));
         assert!(binds_port_zero("127.0.0.1:0") && binds_port_zero("[::1]:0"));
         assert!(!binds_port_zero("127.0.0.1:17010") && !binds_port_zero("127.0.0.1:10"));
+    }
+
+    fn new_env(dir: &Path, base_port: u16, lb_port: Option<u16>) -> NewEnv<'_> {
+        NewEnv {
+            dir,
+            base_port,
+            cluster: "c",
+            pickup_dir: None,
+            servers: 2,
+            odb: None,
+            redis: Some("redis://127.0.0.1:6379"),
+            auto_http_channels: false,
+            lb_port,
+        }
+    }
+
+    #[test]
+    fn a_new_environment_s_load_balancer_finds_its_servers_where_they_listen() {
+        let names = ["server1".to_owned(), "server2".to_owned()];
+        let dir = Path::new("env");
+        let fixed = lb_config(&new_env(dir, 17010, Some(11223)), 11223, &names).unwrap();
+        assert_eq!(fixed.bind, "127.0.0.1:11223");
+        let cluster = fixed.cluster.unwrap();
+        assert_eq!(
+            cluster.admin_urls,
+            ["http://127.0.0.1:17010", "http://127.0.0.1:17011"]
+        );
+        assert_eq!(cluster.credentials, Path::new("../credentials.toml"));
+        let picked = lb_config(&new_env(dir, 0, Some(0)), 0, &names).unwrap();
+        let cluster = picked.cluster.unwrap();
+        assert!(cluster.admin_urls.is_empty());
+        assert_eq!(
+            cluster.address_files,
+            [
+                Path::new("../server1/address"),
+                Path::new("../server2/address")
+            ]
+        );
+        assert_eq!(connectable("0.0.0.0:11223"), "127.0.0.1:11223");
+        assert_eq!(connectable("127.0.0.1:11223"), "127.0.0.1:11223");
+    }
+
+    #[test]
+    fn the_load_balancer_s_port_is_not_a_server_s_and_old_environments_have_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let refused = create(&new_env(&tmp.path().join("a"), 17010, Some(17011)));
+        let message = format!("{:#}", refused.err().unwrap());
+        assert!(message.contains("--lb-port"), "{message}");
+        assert!(!tmp.path().join("a").exists(), "nothing is written");
+        let old: EnvFile =
+            toml::from_str("cluster = \"zato\"\nbase_port = 17010\nservers = [\"server1\"]\n")
+                .unwrap();
+        assert_eq!(old.lb, None);
+        create(&new_env(&tmp.path().join("b"), 0, Some(0))).unwrap();
+        let env = tmp.path().join("b");
+        assert_eq!(read_env(&env).unwrap().lb.as_deref(), Some(LB_DIR));
+        assert_eq!(lb_dir(&env).unwrap(), Some(env.join(LB_DIR)));
+        assert_eq!(lb_dir(&env.join(LB_DIR)).unwrap(), Some(env.join(LB_DIR)));
+        zato_lb::LbConfig::load(&env.join(LB_DIR).join(zato_lb::CONFIG_FILE)).unwrap();
     }
 }

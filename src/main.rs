@@ -2,7 +2,8 @@
 //!
 //! One file per command under `commands/`. Every command speaks to the admin API of a
 //! running server through `zato_api` (`client.rs` finds the server), except `start`
-//! (which runs one) and `quickstart` (which writes files). The server itself is
+//! (which runs one), `quickstart` (which writes files) and `lb` (which runs the load
+//! balancer, `zato_lb`, or talks to its own endpoints). The server itself is
 //! `zato_host`, and `embedded.rs` is the one module that uses it: what `start` runs and
 //! what `quickstart` writes for it, so that the CLI's dependence on the server is in
 //! one place and every other command builds on the admin API alone.
@@ -25,7 +26,8 @@ use exit::ExitCode;
 /// Start a development server with the examples deployed:
 ///     zato start
 ///
-/// Or create an environment and start it:
+/// Or create an environment (servers behind a load balancer on 127.0.0.1:11223) and
+/// start it:
 ///     zato quickstart create ./env --base-port 17010
 ///     zato start ./env
 ///
@@ -52,6 +54,7 @@ enum Command {
     Service(commands::service::Service),
     Channel(commands::channel::Channel),
     Info(commands::info::Info),
+    Lb(commands::lb::Lb),
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
             Command::Service(cmd) => cmd.run(&out).await,
             Command::Channel(cmd) => cmd.run(&out).await,
             Command::Info(cmd) => cmd.run(&out).await,
+            Command::Lb(cmd) => cmd.run(&out).await,
         }
     });
     match result {

@@ -1,10 +1,12 @@
-//! `zato info [DIR]`: the servers of an environment and the versions they run.
+//! `zato info [DIR]`: the servers of an environment and the versions they run, and its
+//! load balancer.
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use serde::Serialize;
+use zato_api::lb::LbStats;
 use zato_api::{ClientError, ServerInfo, ServerState};
 
 use crate::client::{self, Target};
@@ -19,6 +21,10 @@ use crate::output::{Output, table};
 /// directory, its servers that answer nothing are shown from its files as not
 /// answering, and when none answers, every server is, with exit code 0 (the
 /// information is there: the servers are down).
+///
+/// An environment's load balancer is shown below the servers (its address, whether it
+/// answers), and the state of each server behind it (up, down, draining) in the LB
+/// column; with --json, in each server's `lb` field.
 #[derive(Debug, Args)]
 pub struct Info {
     /// Environment directory (same as --env).
@@ -35,6 +41,47 @@ struct ServerLine {
     /// Whether the server answered `zato info` just now (null with --url, where only
     /// the server asked is known).
     answers: Option<bool>,
+    /// The environment's load balancer and this server as it sees it (absent without
+    /// one, and with --url).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lb: Option<LbLine>,
+}
+
+/// The load balancer in front of a server.
+#[derive(Debug, Clone, Serialize)]
+struct LbLine {
+    /// Its URL (`http://HOST:PORT`).
+    url: String,
+    /// Whether it answered just now.
+    answers: bool,
+    /// This server's state behind it (`up`, `down`, `draining`), when it answers and
+    /// knows the server.
+    state: Option<&'static str>,
+}
+
+/// The environment's load balancer, as `zato info` found it.
+struct LbFound {
+    url: String,
+    stats: Option<LbStats>,
+}
+
+impl LbFound {
+    /// What it says of the server named `name` at `address`.
+    fn line(&self, name: &str, address: &str) -> LbLine {
+        let address = address.trim_start_matches("http://").trim_end_matches('/');
+        let state = self.stats.as_ref().and_then(|stats| {
+            stats
+                .backends
+                .iter()
+                .find(|b| b.name.as_deref() == Some(name) || b.address == address)
+                .map(|b| super::lb::state(b.state))
+        });
+        LbLine {
+            url: self.url.clone(),
+            answers: self.stats.is_some(),
+            state,
+        }
+    }
 }
 
 impl Info {
@@ -52,11 +99,15 @@ impl Info {
                 .map(|info| ServerLine {
                     info,
                     answers: None,
+                    lb: None,
                 })
                 .collect();
-            return print(out, lines);
+            return print(out, lines, None);
         };
         let from_files = env::servers(dir).map_err(CliError::from)?;
+        let lb = super::lb::of_env(dir)
+            .await
+            .map(|(url, stats)| LbFound { url, stats });
         // The cluster's view from the first server that answers; the others are asked
         // only whether they answer.
         let mut view: Option<Vec<ServerInfo>> = None;
@@ -83,6 +134,7 @@ impl Info {
             .into_iter()
             .map(|info| ServerLine {
                 answers: Some(answering.contains(&info.name)),
+                lb: lb.as_ref().map(|lb| lb.line(&info.name, &info.address)),
                 info,
             })
             .collect();
@@ -92,13 +144,15 @@ impl Info {
             }
             // Never registered in the ODB as far as a live server knows, or nobody
             // answers: what the files say.
+            let address = server
+                .url
+                .clone()
+                .unwrap_or_else(|| "(port chosen at start)".into());
             lines.push(ServerLine {
+                lb: lb.as_ref().map(|lb| lb.line(&server.name, &address)),
                 info: ServerInfo {
                     name: server.name.clone(),
-                    address: server
-                        .url
-                        .clone()
-                        .unwrap_or_else(|| "(port chosen at start)".into()),
+                    address,
                     state: ServerState::Stopped,
                     pid: 0,
                     started_at: 0,
@@ -125,11 +179,11 @@ impl Info {
                 eprintln!("not answering: {}", down.join(", "));
             }
         }
-        print(out, lines)
+        print(out, lines, lb.as_ref())
     }
 }
 
-fn print(out: &Output, lines: Vec<ServerLine>) -> CliResult {
+fn print(out: &Output, lines: Vec<ServerLine>, lb: Option<&LbFound>) -> CliResult {
     out.print(&lines, || {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -156,7 +210,7 @@ fn print(out: &Output, lines: Vec<ServerLine>) -> CliResult {
                     Some(false) => format!("{} (down)", s.state),
                     _ => s.state.to_string(),
                 };
-                vec![
+                let mut row = vec![
                     s.name.clone(),
                     s.address.clone(),
                     state,
@@ -166,14 +220,31 @@ fn print(out: &Output, lines: Vec<ServerLine>) -> CliResult {
                         s.pid.to_string()
                     },
                     seen,
-                    services,
-                ]
+                ];
+                if lb.is_some() {
+                    let behind = line.lb.as_ref().and_then(|l| l.state);
+                    row.push(behind.unwrap_or("-").into());
+                }
+                row.push(services);
+                row
             })
             .collect();
-        table(
-            &["SERVER", "ADDRESS", "STATE", "PID", "LAST SEEN", "SERVICES"],
-            &rows,
-        )
+        let mut header = vec!["SERVER", "ADDRESS", "STATE", "PID", "LAST SEEN"];
+        if lb.is_some() {
+            header.push("LB");
+        }
+        header.push("SERVICES");
+        let mut text = table(&header, &rows);
+        if let Some(lb) = lb {
+            text.push_str(&match &lb.stats {
+                Some(stats) => format!(
+                    "\nload balancer: {} ({}; `zato lb status` for its backends)",
+                    lb.url, stats.algorithm
+                ),
+                None => format!("\nload balancer: {} (not answering)", lb.url),
+            });
+        }
+        text
     });
     Ok(())
 }

@@ -19,9 +19,11 @@ pub struct Quickstart {
 #[derive(Debug, Subcommand)]
 enum QuickstartCommand {
     /// Create an environment in DIR: a server configuration, a pickup directory, an
-    /// SQLite ODB and admin credentials (the password is shown once).
+    /// SQLite ODB, admin credentials (the password is shown once) and a load balancer
+    /// in front of the servers (DIR/lb/lb.toml).
     ///
-    /// Start it with `zato start DIR`; drop .wasm files into DIR/pickup or use
+    /// Start it with `zato start DIR` (the servers and the load balancer); send requests
+    /// to the load balancer; drop .wasm files into DIR/pickup or use
     /// `zato deploy FILE --env DIR`.
     Create(Create),
 }
@@ -47,11 +49,27 @@ struct Create {
     /// more than one server).
     #[arg(long)]
     redis: Option<String>,
+    /// Port of the load balancer in front of the servers (127.0.0.1:PORT; 0: the system
+    /// picks one, written to DIR/lb/address while it runs). Default: 11223, or 0 with
+    /// --base-port 0.
+    #[arg(long, conflicts_with = "no_lb")]
+    lb_port: Option<u16>,
+    /// No load balancer: clients talk to the servers directly.
+    #[arg(long)]
+    no_lb: bool,
 }
 
 impl Quickstart {
     pub async fn run(self, out: &Output) -> CliResult {
         let QuickstartCommand::Create(create) = self.command;
+        // Ports the system picks for the servers: the load balancer's too, unless given.
+        let lb_port = (!create.no_lb).then(|| {
+            create.lb_port.unwrap_or(if create.base_port == 0 {
+                0
+            } else {
+                env::DEFAULT_LB_PORT
+            })
+        });
         let created = env::create(&NewEnv {
             dir: &create.dir,
             base_port: create.base_port,
@@ -61,6 +79,7 @@ impl Quickstart {
             odb: create.odb.as_deref(),
             redis: create.redis.as_deref(),
             auto_http_channels: false,
+            lb_port,
         })
         .map_err(|e| CliError::new(ExitCode::Usage, format!("{e:#}")))?;
         let servers: Vec<_> = (0..create.servers)
@@ -83,16 +102,32 @@ impl Quickstart {
             .collect::<Vec<_>>()
             .join(", ");
         let dir = create.dir.display();
+        let lb_url = lb_port.map(|port| format!("http://127.0.0.1:{port}"));
         out.print(
             &serde_json::json!({
                 "dir": create.dir,
                 "servers": servers,
+                "lb": lb_url.as_ref().map(|url| serde_json::json!({
+                    "url": url,
+                    "dir": create.dir.join(env::LB_DIR),
+                })),
                 "username": created.username,
                 "password": created.password,
             }),
             || {
+                let lb = match (&lb_url, lb_port) {
+                    (Some(_), Some(0)) => format!(
+                        "Load balancer in front of them on a port the system picks \
+                         (written to {dir}/{}/address while it runs)\n",
+                        env::LB_DIR
+                    ),
+                    (Some(url), _) => format!(
+                        "Load balancer in front of them on {url}: send requests there\n"
+                    ),
+                    (None, _) => String::new(),
+                };
                 format!(
-                    "Created environment `{dir}` (cluster `{}`): {listing}\n\
+                    "Created environment `{dir}` (cluster `{}`): {listing}\n{lb}\
                      Admin user `{}`, password `{}` (shown once; the CLI reads it from {dir}/{})\n\
                      Start it:          zato start {dir}\n\
                      Deploy a service:  cp my_service.wasm {dir}/pickup/   or   zato deploy my_service.wasm --env {dir}",

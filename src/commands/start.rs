@@ -23,6 +23,10 @@ use crate::output::Output;
 /// With several servers, a server that dies is restarted after a back-off, and the
 /// others keep serving; one that keeps dying is given up on, with a log line.
 ///
+/// An environment's load balancer (DIR/lb, made by `zato quickstart create`) runs with
+/// its servers: as one more supervised process with several servers, in this process
+/// with one.
+///
 /// SIGINT (Ctrl-C) or SIGTERM stops it gracefully: requests in flight finish.
 #[derive(Debug, Args)]
 pub struct Start {
@@ -60,6 +64,7 @@ impl Start {
                 odb: None,
                 redis: None,
                 auto_http_channels: true,
+                lb_port: None,
             })?;
             eprintln!(
                 "Created the development environment in {}: admin user `{}`, password `{}` \
@@ -72,12 +77,18 @@ impl Start {
             );
         }
         let configs = env::server_configs(&dir)?;
+        // An environment's load balancer; a server's own directory names none.
+        let lb_dir = if dir.join(env::ENV_FILE).exists() {
+            env::read_env(&dir)?.lb.map(|lb| dir.join(lb))
+        } else {
+            None
+        };
         if configs.len() > 1 {
             let policy = supervisor::Policy {
                 backoff: Duration::from_millis(self.restart_backoff_ms),
                 max_restarts: self.max_restarts,
             };
-            return supervisor::run(&configs, policy).await;
+            return supervisor::run(&configs, lb_dir.as_deref(), policy).await;
         }
         let config_path = configs.first().ok_or_else(|| {
             CliError::new(
@@ -87,7 +98,21 @@ impl Start {
         })?;
         let config = ServerConfig::load(config_path)?;
         let port_zero = env::binds_port_zero(&config.bind);
-        let server = Server::start(config).await?;
+        // One server: its load balancer runs in this process, started first so that a
+        // port it cannot have stops everything before the server starts.
+        let lb = match &lb_dir {
+            Some(lb_dir) => Some(super::lb::Started::start(lb_dir).await?),
+            None => None,
+        };
+        let server = match Server::start(config).await {
+            Ok(server) => server,
+            Err(e) => {
+                if let Some(lb) = lb {
+                    lb.stop().await;
+                }
+                return Err(e.into());
+            }
+        };
         // The CLI finds a server that bound port 0 through this file (`env::admin_url`).
         let address_file = if port_zero {
             Some(env::write_address(config_path, server.addr())?)
@@ -95,23 +120,39 @@ impl Start {
             None
         };
         let stop = server.shutdown_token();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("stopping: waiting for requests in flight");
-            stop.cancel();
+        let stop_lb = lb.as_ref().map(super::lb::Started::shutdown_token);
+        tokio::spawn({
+            let stop_lb = stop_lb.clone();
+            async move {
+                wait_for_signal().await;
+                tracing::info!("stopping: waiting for requests in flight");
+                if let Some(stop_lb) = stop_lb {
+                    stop_lb.cancel();
+                }
+                stop.cancel();
+            }
         });
+        let lb = lb.map(|lb| tokio::spawn(lb.run_until_stopped()));
         if dev && let Err(e) = deploy_examples(&server, out).await {
             tracing::warn!("cannot deploy the examples: {e:#}");
         }
-        server.run_until_stopped().await?;
+        let stopped = server.run_until_stopped().await;
+        // The load balancer does not outlive the server it is in front of.
+        if let Some(stop_lb) = stop_lb {
+            stop_lb.cancel();
+        }
+        if let Some(lb) = lb {
+            let _ = lb.await;
+        }
         if let Some(file) = address_file {
             let _ = std::fs::remove_file(file);
         }
+        stopped?;
         Ok(())
     }
 }
 
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,sqlx=warn,cranelift=warn,wasmtime=warn")
     });
@@ -129,7 +170,7 @@ fn colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -15,6 +15,7 @@ mod guide;
 mod hostile;
 mod http;
 mod lb;
+mod lb_cli;
 mod lean;
 mod pickup;
 mod redeploy;

@@ -1,14 +1,17 @@
 //! `zato start DIR` on an environment of several servers: one child process per server
-//! (`zato start DIR/serverN`), kept running.
+//! (`zato start DIR/serverN`), and one for its load balancer (`zato lb start DIR/lb`),
+//! kept running.
 //!
 //! A server that dies is restarted after a back-off that doubles from
 //! `--restart-backoff-ms` up to [`MAX_BACKOFF`] (and starts over once a server has run
 //! for [`STABLE_AFTER`]); one that dies more than `--max-restarts` times within
 //! [`RESTART_WINDOW`] is given up on, with a log line saying so. The others keep
 //! serving whatever happens to one of them: everything stops only on SIGINT or SIGTERM,
-//! or when every server has been given up on.
+//! or when every server has been given up on. The load balancer is restarted alike; the
+//! servers never depend on it.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
@@ -35,8 +38,9 @@ pub struct Policy {
     pub max_restarts: usize,
 }
 
-/// Runs every server of `configs` until a signal, restarting those that die.
-pub async fn run(configs: &[PathBuf], policy: Policy) -> CliResult {
+/// Runs every server of `configs`, and the load balancer in `lb_dir`, until a signal,
+/// restarting those that die.
+pub async fn run(configs: &[PathBuf], lb_dir: Option<&Path>, policy: Policy) -> CliResult {
     let exe = std::env::current_exe().context("cannot find the zato executable")?;
     let stop = CancellationToken::new();
     let pids: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
@@ -44,20 +48,33 @@ pub async fn run(configs: &[PathBuf], policy: Policy) -> CliResult {
     for config in configs {
         let dir = config.parent().unwrap_or(Path::new(".")).to_path_buf();
         let supervised = Supervised {
-            name: dir
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            dir,
+            name: name_of(&dir),
+            what: "server",
+            args: vec!["start".into(), dir.into_os_string()],
             exe: exe.clone(),
             pids: Arc::clone(&pids),
         };
         servers.spawn(supervised.run(policy, stop.clone()));
     }
+    // Apart from the servers: when every server has been given up on, it stops too.
+    let lb = lb_dir.map(|dir| {
+        let supervised = Supervised {
+            name: name_of(dir),
+            what: "load balancer",
+            args: vec!["lb".into(), "start".into(), dir.as_os_str().to_owned()],
+            exe: exe.clone(),
+            pids: Arc::clone(&pids),
+        };
+        tokio::spawn(supervised.run(policy, stop.clone()))
+    });
     tracing::info!(
-        "started {} servers; a server that dies is restarted; Ctrl-C or SIGTERM stops them all",
-        configs.len()
+        "started {} servers{}; one that dies is restarted; Ctrl-C or SIGTERM stops them all",
+        configs.len(),
+        if lb.is_some() {
+            " and the load balancer"
+        } else {
+            ""
+        }
     );
     let mut outcomes = Vec::new();
     tokio::select! {
@@ -80,6 +97,11 @@ pub async fn run(configs: &[PathBuf], policy: Policy) -> CliResult {
             .await;
     }
     wait_all(&mut servers, &mut outcomes).await;
+    if let Some(lb) = lb
+        && let Ok(outcome) = lb.await
+    {
+        outcomes.push(outcome);
+    }
     let failed: Vec<String> = outcomes
         .into_iter()
         .filter_map(|outcome| match outcome {
@@ -92,9 +114,17 @@ pub async fn run(configs: &[PathBuf], policy: Policy) -> CliResult {
     } else {
         Err(CliError::new(
             ExitCode::Failed,
-            format!("servers that did not stop cleanly: {}", failed.join(", ")),
+            format!("did not stop cleanly: {}", failed.join(", ")),
         ))
     }
+}
+
+/// A supervised process's name: its directory's (`server2`, `lb`).
+fn name_of(dir: &Path) -> String {
+    dir.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 async fn wait_all(servers: &mut tokio::task::JoinSet<Outcome>, outcomes: &mut Vec<Outcome>) {
@@ -117,9 +147,12 @@ enum Outcome {
 
 struct Supervised {
     name: String,
-    dir: PathBuf,
+    /// What it is, for the log: `server` or `load balancer`.
+    what: &'static str,
+    /// `zato`'s arguments that run it.
+    args: Vec<OsString>,
     exe: PathBuf,
-    /// The process id of every server running now, for the signal handler.
+    /// The process id of everything running now, for the signal handler.
     pids: Arc<Mutex<HashMap<String, u32>>>,
 }
 
@@ -131,7 +164,7 @@ impl Supervised {
             let status = match self.run_once(&stop).await {
                 Ok(status) => status,
                 Err(e) => {
-                    tracing::error!("cannot start server `{}`: {e:#}", self.name);
+                    tracing::error!("cannot start {} `{}`: {e:#}", self.what, self.name);
                     None
                 }
             };
@@ -147,16 +180,22 @@ impl Supervised {
             let described = status.map_or("could not run".to_owned(), |s| s.to_string());
             let Some(wait) = restarts.next(started.elapsed(), Instant::now()) else {
                 tracing::error!(
-                    "server `{}` exited ({described}) {} times within {} s: giving up on it; \
-                     the other servers go on",
+                    "{} `{}` exited ({described}) {} times within {} s: giving up on it; {}",
+                    self.what,
                     self.name,
                     policy.max_restarts + 1,
-                    RESTART_WINDOW.as_secs()
+                    RESTART_WINDOW.as_secs(),
+                    if self.what == "server" {
+                        "the other servers go on"
+                    } else {
+                        "the servers go on, reachable only directly"
+                    }
                 );
                 return Outcome::GaveUp { name: self.name };
             };
             tracing::error!(
-                "server `{}` exited ({described}); restarting it in {} ms",
+                "{} `{}` exited ({described}); restarting it in {} ms",
+                self.what,
                 self.name,
                 wait.as_millis()
             );
@@ -170,11 +209,10 @@ impl Supervised {
     /// Runs the server's process until it exits (`None`: it could not be waited for).
     async fn run_once(&self, stop: &CancellationToken) -> anyhow::Result<Option<ExitStatus>> {
         let mut child = tokio::process::Command::new(&self.exe)
-            .arg("start")
-            .arg(&self.dir)
+            .args(&self.args)
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot start `{}`", self.dir.display()))?;
+            .with_context(|| format!("cannot start the {} `{}`", self.what, self.name))?;
         if let Some(pid) = child.id() {
             self.pids
                 .lock()
