@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub struct LbStats {
     /// The address the load balancer listens on.
     pub address: String,
+    /// Its process ID (a replacement asks it to stop).
+    pub pid: u32,
     /// How backends are chosen: `round-robin`, `least-connections` or `weighted`.
     pub algorithm: String,
     /// Requests answered by the load balancer itself because no backend could be

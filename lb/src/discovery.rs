@@ -32,7 +32,7 @@ pub async fn first(state: &State) {
     };
     match servers(&client(), cluster, &state.dir, state).await {
         Ok(servers) => update(state, &servers),
-        Err(e) => tracing::warn!("cannot read the cluster's servers yet: {e}"),
+        Err(e) => tracing::warn!("cannot read the cluster's servers yet ({e}); asking again"),
     }
 }
 
@@ -43,7 +43,10 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     let http = client();
     let mut tick = tokio::time::interval(Duration::from_millis(cluster.poll_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut complained = false;
+    // `first` has just asked.
+    tick.tick().await;
+    // `first` said it if the cluster did not answer.
+    let mut complained = state.backends.load().is_empty();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -86,7 +89,10 @@ async fn servers(
         }
     }
     urls.dedup();
-    let mut last_error = "no admin API address is known yet".to_owned();
+    if urls.is_empty() {
+        return Err("no admin API address is known yet".into());
+    }
+    let mut errors = Vec::new();
     for url in urls {
         let client = AdminClient::with_client(
             http.clone(),
@@ -96,10 +102,10 @@ async fn servers(
         );
         match client.servers().await {
             Ok(servers) => return Ok(servers),
-            Err(e) => last_error = format!("{url}: {e}"),
+            Err(e) => errors.push(format!("{url}: {e}")),
         }
     }
-    Err(last_error)
+    Err(errors.join("; "))
 }
 
 fn read_credentials(path: &PathBuf) -> Result<Credentials, String> {

@@ -53,6 +53,7 @@ pub async fn handle(
 pub fn stats(state: &State) -> LbStats {
     LbStats {
         address: state.addr.to_string(),
+        pid: std::process::id(),
         algorithm: state.config.algorithm.name().into(),
         refused: state.refused.load(Ordering::Relaxed),
         backends: state.backends.load().iter().map(|b| b.stats()).collect(),

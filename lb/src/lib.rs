@@ -40,7 +40,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Algorithm, CONFIG_FILE, LbConfig};
 
-/// The file beside `lb.toml` where a load balancer that binds port 0 writes its address.
+/// The file beside `lb.toml` where `zato lb start` writes the address of a load
+/// balancer that binds port 0.
 pub const ADDRESS_FILE: &str = "address";
 
 /// How long a starting load balancer keeps trying an address in use.
@@ -55,9 +56,40 @@ pub struct Lb {
 
 impl Lb {
     /// Starts a load balancer from `config`; relative paths in it are relative to
-    /// `dir` (the directory of its `lb.toml`). It listens before it returns.
+    /// `dir` (the directory of its `lb.toml`). It listens before it returns. Another
+    /// load balancer answering on its address already is an error (two would split
+    /// the clients between them): [`Lb::replace`] takes over from it.
     pub async fn start(config: LbConfig, dir: &Path) -> anyhow::Result<Self> {
+        Self::start_taking_over(config, dir, false).await
+    }
+
+    /// Starts as [`Lb::start`] beside the load balancer listening on the same address,
+    /// then asks that one to stop (SIGTERM): it stops accepting and lets its requests in
+    /// flight finish, while this one takes every new connection. That is a restart
+    /// that refuses no connection and fails no request.
+    pub async fn replace(config: LbConfig, dir: &Path) -> anyhow::Result<Self> {
+        Self::start_taking_over(config, dir, true).await
+    }
+
+    async fn start_taking_over(
+        config: LbConfig,
+        dir: &Path,
+        replace: bool,
+    ) -> anyhow::Result<Self> {
         config.check()?;
+        let predecessor = running_at(&config.bind).await;
+        match predecessor {
+            Some(pid) if !replace => anyhow::bail!(
+                "a load balancer (pid {pid}) listens on {} already; stop it, or take over \
+                 from it with `zato lb start --replace`",
+                config.bind
+            ),
+            None if replace => tracing::info!(
+                "no load balancer answers on {} to take over from; starting anew",
+                config.bind
+            ),
+            _ => {}
+        }
         let socket = bind(&config.bind).await?;
         let addr = socket.local_addr()?;
         let shutdown = CancellationToken::new();
@@ -79,24 +111,25 @@ impl Lb {
             config.algorithm.name()
         );
         warn_without_migration();
+        if let Some(pid) = predecessor
+            && pid != std::process::id()
+        {
+            tracing::info!("listening beside the load balancer with pid {pid}; asking it to stop");
+            // `kill` rather than a signal call: this crate has no unsafe code.
+            let stopped = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            if !stopped.is_ok_and(|s| s.success()) {
+                tracing::warn!(
+                    "could not signal the load balancer with pid {pid}; stop it by hand"
+                );
+            }
+        }
         Ok(Self {
             addr,
             shutdown,
             tasks,
         })
-    }
-
-    /// Reads `dir/lb.toml` and starts; a port-0 address is written to `dir/address`.
-    pub async fn start_dir(dir: &Path) -> anyhow::Result<Self> {
-        let config = LbConfig::load(&dir.join(CONFIG_FILE))?;
-        let port_zero = config.bind.ends_with(":0");
-        let lb = Self::start(config, dir).await?;
-        let address_file = dir.join(ADDRESS_FILE);
-        if port_zero {
-            std::fs::write(&address_file, lb.addr.to_string())
-                .with_context(|| format!("cannot write `{}`", address_file.display()))?;
-        }
-        Ok(lb)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -122,6 +155,26 @@ impl Lb {
         }
         tracing::info!("load balancer stopped");
     }
+}
+
+/// The pid of the load balancer answering on `bind`, if one does (never on port 0).
+async fn running_at(bind: &str) -> Option<u32> {
+    if bind.ends_with(":0") {
+        return None;
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .ok()?;
+    let stats: zato_api::lb::LbStats = http
+        .get(format!("http://{bind}/zato-lb-stats"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(stats.pid)
 }
 
 /// A load balancer restarted in place listens beside the old one, which then closes

@@ -50,6 +50,12 @@ enum LbCommand {
 struct StartLb {
     /// The load balancer's directory (holding lb.toml), or an environment's.
     dir: PathBuf,
+    /// Take over from the load balancer running on the same address: listen beside
+    /// it, then ask it to stop; it lets its requests in flight finish. A restart (an
+    /// upgrade, a new lb.toml) that refuses no connection. Without it, a load balancer
+    /// answering on the address already is an error.
+    #[arg(long)]
+    replace: bool,
 }
 
 /// Which load balancer to talk to.
@@ -104,7 +110,7 @@ impl StartLb {
     async fn run(self) -> CliResult {
         super::start::init_logging();
         let dir = env::lb_dir(&self.dir)?.ok_or_else(|| no_lb(&self.dir))?;
-        let lb = Started::start(&dir).await?;
+        let lb = Started::start(&dir, self.replace).await?;
         let stop = lb.lb.shutdown_token();
         tokio::spawn(async move {
             super::start::wait_for_signal().await;
@@ -125,12 +131,16 @@ pub struct Started {
 impl Started {
     /// Starts the load balancer of `dir` (holding lb.toml); one that binds port 0
     /// writes its address to `dir/address`, where the CLI finds it (`env::lb_url`).
-    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+    pub async fn start(dir: &Path, replace: bool) -> anyhow::Result<Self> {
         let config_path = dir.join(CONFIG_FILE);
         let config = LbConfig::load(&config_path)?;
         let port_zero = env::binds_port_zero(&config.bind);
-        let lb = RunningLb::start(config, dir)
-            .await
+        let started = if replace {
+            RunningLb::replace(config, dir).await
+        } else {
+            RunningLb::start(config, dir).await
+        };
+        let lb = started
             .with_context(|| format!("cannot start the load balancer of `{}`", dir.display()))?;
         // Written by a rename, as a server's is, so that a reader never sees half of it.
         let address_file = if port_zero {

@@ -101,7 +101,7 @@ impl Start {
         // One server: its load balancer runs in this process, started first so that a
         // port it cannot have stops everything before the server starts.
         let lb = match &lb_dir {
-            Some(lb_dir) => Some(super::lb::Started::start(lb_dir).await?),
+            Some(lb_dir) => Some(super::lb::Started::start(lb_dir, false).await?),
             None => None,
         };
         let server = match Server::start(config).await {

@@ -113,7 +113,7 @@ async fn lb_for(backends: &[&Scripted], adjust: impl FnOnce(&mut LbConfig)) -> L
     Lb::start(config, dir.path()).await.unwrap()
 }
 
-async fn stats(base: &str) -> LbStats {
+pub(crate) async fn stats(base: &str) -> LbStats {
     reqwest::get(format!("{base}/zato-lb-stats"))
         .await
         .unwrap()
@@ -127,7 +127,13 @@ async fn backends_up(base: &str, n: usize) {
         Duration::from_secs(10),
         &format!("{n} backends up"),
         || async {
-            let stats = stats(base).await;
+            // The load balancer may not listen yet.
+            let stats: LbStats = reqwest::get(format!("{base}/zato-lb-stats"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
             (stats
                 .backends
                 .iter()
@@ -463,7 +469,7 @@ async fn slow_oversized_and_lying_requests_get_their_status_while_others_are_ser
 }
 
 /// Continuous GETs through the load balancer from a few clients, counting what failed.
-struct Load {
+pub(crate) struct Load {
     sent: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
     failures: Arc<std::sync::Mutex<Vec<String>>>,
@@ -472,7 +478,7 @@ struct Load {
 }
 
 impl Load {
-    fn start(url: String, clients: usize) -> Self {
+    pub(crate) fn start(url: String, clients: usize) -> Self {
         let sent = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -517,14 +523,14 @@ impl Load {
     }
 
     /// Requests sent and failed since the last call.
-    fn phase(&self, name: &str, phases: &mut Vec<(String, u64, u64)>) {
+    pub(crate) fn phase(&self, name: &str, phases: &mut Vec<(String, u64, u64)>) {
         let sent = self.sent.swap(0, Ordering::Relaxed);
         let failed = self.failed.swap(0, Ordering::Relaxed);
         println!("{name}: {sent} requests sent, {failed} failed");
         phases.push((name.to_owned(), sent, failed));
     }
 
-    async fn stop(self) -> Vec<String> {
+    pub(crate) async fn stop(self) -> Vec<String> {
         self.stop.store(true, Ordering::Relaxed);
         for task in self.tasks {
             task.await.unwrap();
@@ -534,7 +540,7 @@ impl Load {
 }
 
 /// Waits until the load has sent `n` more requests.
-async fn load_for(load: &Load, n: u64) {
+pub(crate) async fn load_for(load: &Load, n: u64) {
     let from = load.sent.load(Ordering::Relaxed);
     eventually(
         Duration::from_secs(60),
@@ -557,7 +563,7 @@ fn lb_config_for_env(env: &Path, port: u16) -> LbConfig {
     .unwrap()
 }
 
-async fn up_by_name(base: &str, names: &[&str]) {
+pub(crate) async fn up_by_name(base: &str, names: &[&str]) {
     eventually(
         Duration::from_secs(30),
         &format!("{names:?} up behind the load balancer"),
@@ -575,7 +581,7 @@ async fn up_by_name(base: &str, names: &[&str]) {
     .await;
 }
 
-fn requests_of(stats: &LbStats, name: &str) -> u64 {
+pub(crate) fn requests_of(stats: &LbStats, name: &str) -> u64 {
     stats
         .backends
         .iter()
@@ -728,7 +734,13 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
         .await
         .unwrap();
     assert_eq!(undrain.status(), StatusCode::OK);
-    let new_lb = Lb::start(lb_config_for_env(&env, port), &env)
+    let refused = Lb::start(lb_config_for_env(&env, port), &env).await;
+    let refusal = refused
+        .err()
+        .expect("a second load balancer on the address is refused")
+        .to_string();
+    assert!(refusal.contains("--replace"), "{refusal}");
+    let new_lb = Lb::replace(lb_config_for_env(&env, port), &env)
         .await
         .unwrap();
     assert_eq!(new_lb.addr().port(), port);
@@ -754,4 +766,81 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     for server in servers.into_iter().flatten() {
         let _ = signal(&server.0.id().unwrap().to_string(), "TERM").await;
     }
+}
+
+/// `zato lb start --replace`, as a user upgrades a load balancer: the new process
+/// listens beside the old one, which stops and lets its requests finish; continuous
+/// GETs see no failure, and a second load balancer without --replace is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zato_lb_start_replace_takes_over_under_load_with_no_failed_request() {
+    let _ = std::fs::write("/proc/sys/net/ipv4/tcp_migrate_req", "1");
+    let backend = scripted("a", Script::Answer).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = dead_address().await.rsplit(':').next().unwrap().to_owned();
+    std::fs::write(
+        dir.path().join("lb.toml"),
+        format!(
+            "bind = \"127.0.0.1:{port}\"\n[[backends]]\naddress = \"{}\"\n[health]\ninterval_ms = 100\n",
+            backend.address
+        ),
+    )
+    .unwrap();
+    let run = |log: &str| {
+        let log = std::fs::File::create(dir.path().join(log)).unwrap();
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_zato"))
+            .args(["lb", "start"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let mut old = run("old.log");
+    backends_up(&base, 1).await;
+    let load = Load::start(format!("{base}/x"), 4);
+    let mut phases = Vec::new();
+    load_for(&load, 300).await;
+    load.phase("before", &mut phases);
+
+    let second = zato(&["lb", "start", dir.path().to_str().unwrap()]).await;
+    assert!(!second.status.success());
+    assert!(
+        text(&second.stderr).contains("--replace"),
+        "{}",
+        text(&second.stderr)
+    );
+
+    let mut new = tokio::process::Command::new(env!("CARGO_BIN_EXE_zato"))
+        .args(["lb", "start", "--replace"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("new.log")).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let exited = tokio::time::timeout(Duration::from_secs(30), old.wait())
+        .await
+        .expect("the old load balancer stops once replaced")
+        .unwrap();
+    assert!(exited.success(), "{exited:?}");
+    load_for(&load, 300).await;
+    load.phase("replaced", &mut phases);
+    let failures = load.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    for (name, sent, failed) in &phases {
+        assert!(
+            *sent > 0 && *failed == 0,
+            "{name}: {sent} sent, {failed} failed"
+        );
+    }
+    let pid = new.id().unwrap().to_string();
+    signal(&pid, "TERM").await;
+    assert!(new.wait().await.unwrap().success());
 }
