@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper::client::conn::http1::SendRequest;
+use tokio_util::sync::CancellationToken;
 use zato_api::lb::{BackendSource, BackendState, BackendStats, HealthCheck};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -45,6 +46,9 @@ pub struct Backend {
     idle: Mutex<Vec<SendRequest<ProxyBody>>>,
     /// Smooth weighted round-robin's running weight (`selection::weighted`).
     pub current_weight: Mutex<i64>,
+    /// Cancelled when it goes out of rotation (then replaced), so that requests
+    /// waiting on it that can go elsewhere do.
+    down: Mutex<CancellationToken>,
 }
 
 impl Backend {
@@ -67,6 +71,7 @@ impl Backend {
             last_check: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             current_weight: Mutex::new(0),
+            down: Mutex::new(CancellationToken::new()),
         }
     }
 
@@ -112,14 +117,24 @@ impl Backend {
         *lock(&self.streak) = 0;
         let was_up = self.health.swap(DOWN, Ordering::Relaxed) == UP;
         if was_up {
-            lock(&self.idle).clear();
+            self.out_of_rotation();
         }
         was_up
     }
 
     fn set_down(&self) {
         self.health.store(DOWN, Ordering::Relaxed);
+        self.out_of_rotation();
+    }
+
+    fn out_of_rotation(&self) {
         lock(&self.idle).clear();
+        std::mem::take(&mut *lock(&self.down)).cancel();
+    }
+
+    /// Cancelled once it goes out of rotation.
+    pub fn went_down(&self) -> CancellationToken {
+        lock(&self.down).clone()
     }
 
     /// A pooled connection ready for a request, if there is one.

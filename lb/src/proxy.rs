@@ -5,8 +5,10 @@
 //! What is retried on another backend (within `limits.retries` and the retry budget):
 //! - any request whose connection could not be made (nothing reached the backend);
 //! - any request a pooled connection gave back unsent (the backend had closed it);
-//! - an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) that got no answer, when
-//!   its body was kept whole to be sent again (none, or up to `replay_body_bytes`).
+//! - an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) that got no answer (a
+//!   reset, `response_timeout_ms`, or its backend taken out of rotation while it
+//!   waited), when its body was kept whole to be sent again (none, or up to
+//!   `replay_body_bytes`).
 //!
 //! Anything else that may have reached a backend (a POST or PATCH, a large streamed
 //! body) is never replayed: the client gets a 502 naming the cid and the backend.
@@ -190,11 +192,24 @@ async fn handle(
         };
         let request = Request::from_parts(parts.clone(), request_body);
         let started = Instant::now();
-        let sent = tokio::time::timeout(
-            Duration::from_millis(limits.response_timeout_ms),
-            sender.try_send_request(request),
-        )
-        .await;
+        let went_down = backend.went_down();
+        let replayable = body.replayable();
+        let sent = tokio::select! {
+            sent = tokio::time::timeout(
+                Duration::from_millis(limits.response_timeout_ms),
+                sender.try_send_request(request),
+            ) => sent,
+            // Out of rotation meanwhile (failed checks, a refused connection): a
+            // request that can go again does not wait for a host that may be gone.
+            () = went_down.cancelled(), if replayable => {
+                last_failure = Some(error(
+                    StatusCode::BAD_GATEWAY,
+                    &cid,
+                    format!("backend {} went down before answering", backend.address),
+                ));
+                continue;
+            }
+        };
         if fault.get().is_some() {
             return client_body_error(&cid, &fault);
         }
@@ -254,8 +269,7 @@ async fn handle(
             }
             Err(_) => {
                 backend.errors.fetch_add(1, Ordering::Relaxed);
-                state.refused.fetch_add(1, Ordering::Relaxed);
-                return error(
+                let timed_out = error(
                     StatusCode::GATEWAY_TIMEOUT,
                     &cid,
                     format!(
@@ -264,6 +278,11 @@ async fn handle(
                     ),
                 )
                 .with_backend(&backend.address);
+                if !replayable {
+                    state.refused.fetch_add(1, Ordering::Relaxed);
+                    return timed_out;
+                }
+                last_failure = Some(timed_out);
             }
         }
     }

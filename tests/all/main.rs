@@ -16,6 +16,7 @@ mod hostile;
 mod http;
 mod lb;
 mod lb_cli;
+mod lb_netns;
 mod lean;
 mod pickup;
 mod redeploy;
