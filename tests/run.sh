@@ -41,6 +41,10 @@ echo "== supply chain"
 command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
 # The advisory database is fetched from GitHub; where GitHub cannot be reached, the copy
 # on disk is used, and with no copy the other checks run and the log says so.
+# Every crate of the lock file, those of other targets too: cargo deny reads them all.
+for manifest in Cargo.toml examples/Cargo.toml tests/guests/Cargo.toml; do
+  cargo fetch --locked --manifest-path "$manifest" >/dev/null
+done
 deny=(cargo deny)
 checks=()
 if ! timeout 120 cargo deny fetch db >/dev/null 2>&1; then
