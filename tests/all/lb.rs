@@ -591,8 +591,8 @@ pub(crate) fn requests_of(stats: &LbStats, name: &str) -> u64 {
 }
 
 /// Three `zato start` servers of one cluster behind the load balancer, under
-/// continuous GETs: a server joining, one drained, one killed with SIGKILL and the
-/// load balancer restarted each cost no failed request.
+/// continuous GETs: a server joining, one drained, one killed with SIGKILL, one stopped
+/// cleanly and the load balancer restarted each cost no failed request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_failed_request() {
     // A listener that closes hands its queued connections to the one that replaces it
@@ -724,8 +724,8 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     load_for(&load, 300).await;
     load.phase("server2 killed", &mut phases);
 
-    // The load balancer restarted in place: the new one listens beside the old, which
-    // then stops and lets its connections finish.
+    // server1 back, then server3 stopped cleanly (SIGTERM): it finishes what it has,
+    // leaves the cluster, and the load balancer stops sending to it.
     let undrain = reqwest::Client::new()
         .post(format!("{base}/zato-lb-drain"))
         .basic_auth("admin", Some(password_of(&env)))
@@ -734,6 +734,20 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
         .await
         .unwrap();
     assert_eq!(undrain.status(), StatusCode::OK);
+    up_by_name(&base, &["server1"]).await;
+    let stopping = servers[2].take().unwrap();
+    signal(&stopping.0.id().unwrap().to_string(), "TERM").await;
+    let mut stopping = stopping;
+    let stopped = tokio::time::timeout(Duration::from_secs(30), stopping.0.wait())
+        .await
+        .expect("server3 stops")
+        .unwrap();
+    assert!(stopped.success(), "{stopped:?}");
+    load_for(&load, 300).await;
+    load.phase("server3 stopped cleanly", &mut phases);
+
+    // The load balancer restarted in place: the new one listens beside the old, which
+    // then stops and lets its connections finish.
     let refused = Lb::start(lb_config_for_env(&env, port), &env).await;
     let refusal = refused
         .err()
