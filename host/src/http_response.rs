@@ -20,6 +20,21 @@ use crate::runtime::{self, CallError, ErrorKind};
 /// Header carrying the correlation id of a request in every response.
 pub const CID_HEADER: HeaderName = HeaderName::from_static("x-zato-cid");
 
+/// Headers a service may not set: the framing, which hyper writes from the body it is
+/// given, and the connection's own (RFC 9110, 7.6.1). A service's `content-length: 0`
+/// over a longer payload would make the rest of it read as the next response on a
+/// keep-alive connection (a load balancer's pooled one: another client's).
+const CONNECTION_HEADERS: [HeaderName; 8] = [
+    header::CONNECTION,
+    header::CONTENT_LENGTH,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
 /// The HTTP status of a failed call.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
@@ -49,11 +64,13 @@ pub fn service_response(
             *response.status_mut() = status;
             let headers = response.headers_mut();
             for (name, value) in &answer.headers {
-                // A guest cannot make the host send a malformed header.
+                // A guest cannot make the host send a malformed header, nor one that
+                // frames the message or speaks for the connection.
                 if let (Ok(name), Ok(value)) = (
                     HeaderName::try_from(name.as_str()),
                     HeaderValue::try_from(value.as_str()),
-                ) {
+                ) && !CONNECTION_HEADERS.contains(&name)
+                {
                     headers.append(name, value);
                 }
             }
@@ -211,6 +228,38 @@ mod tests {
         for (kind, status) in kinds {
             assert_eq!(status_of(kind).as_u16(), status, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_service_cannot_frame_the_response_nor_speak_for_the_connection() {
+        // Found by the `http_request` fuzz target: hyper wrote the service's
+        // `content-length: 0` over a payload of 1 byte.
+        let dropped = [
+            ("Content-Length", "0"),
+            ("transfer-encoding", "chunked"),
+            ("connection", "close"),
+            ("keep-alive", "timeout=1"),
+            ("proxy-connection", "keep-alive"),
+            ("te", "trailers"),
+            ("trailer", "x-sum"),
+            ("upgrade", "websocket"),
+        ];
+        let headers = dropped
+            .iter()
+            .chain(&[("x-kept", "yes")])
+            .map(|&(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        let answer = runtime::Response {
+            status: 200,
+            headers,
+            payload: b"x".to_vec(),
+        };
+        let response = service_response(Ok(answer), DataFormat::Raw, "c1");
+        for (name, _) in dropped {
+            let name = name.to_ascii_lowercase();
+            assert!(!response.headers().contains_key(&name), "{name}");
+        }
+        assert_eq!(response.headers()["x-kept"], "yes");
     }
 
     #[test]
