@@ -34,6 +34,50 @@ async fn quickstart(env: &str) -> Output {
     created
 }
 
+/// `zato quickstart create ENV --servers 3 --base-port 0 --redis REDIS --cluster tUUID`
+/// and `extra`, which must succeed: a cluster of three on ports the system picks, under
+/// a cluster name (Redis key prefix) of its own.
+pub(crate) async fn quickstart_cluster(env: &str, extra: &[&str]) {
+    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
+    let mut args = vec![
+        "quickstart",
+        "create",
+        env,
+        "--servers",
+        "3",
+        "--base-port",
+        "0",
+        "--redis",
+        crate::harness::REDIS,
+        "--cluster",
+        &cluster,
+    ];
+    args.extend_from_slice(extra);
+    let created = zato(&args).await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+}
+
+/// Deploys demo.hello to the environment and gives it an HTTP channel at /hello.
+pub(crate) async fn deploy_hello_at_slash_hello(env: &str) {
+    let deployed = zato(&["deploy", wasm::HELLO, "--env", env]).await;
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    let channel = zato(&[
+        "channel",
+        "create",
+        "http",
+        "--name",
+        "hello",
+        "--path",
+        "/hello",
+        "--service",
+        "demo.hello",
+        "--env",
+        env,
+    ])
+    .await;
+    assert!(channel.status.success(), "{}", text(&channel.stderr));
+}
+
 /// Sends `signal` (TERM, KILL) to the process `pid`.
 pub(crate) async fn signal(pid: &str, signal: &str) {
     let sent = Command::new("kill")
@@ -308,24 +352,7 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
     let db = crate::harness::TestDb::new(crate::harness::Backend::Postgres, dir.path()).await;
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--base-port",
-        "0",
-        "--servers",
-        "3",
-        "--odb",
-        &db.url,
-        "--redis",
-        crate::harness::REDIS,
-        "--cluster",
-        &cluster,
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
+    quickstart_cluster(env_arg, &["--odb", &db.url]).await;
     let mut servers = Vec::new();
     for i in 1..=3u16 {
         let server_dir = env.join(format!("server{i}"));

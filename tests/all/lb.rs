@@ -17,9 +17,11 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use zato_api::lb::{BackendState, LbStats};
 use zato_lb::{Lb, LbConfig};
-use zato_test_artifacts as wasm;
 
-use crate::cli::{Running, fast_membership, password_of, signal, start, text, wait_for_ping, zato};
+use crate::cli::{
+    Running, deploy_hello_at_slash_hello, fast_membership, password_of, quickstart_cluster, signal,
+    start, text, wait_for_ping, zato,
+};
 use crate::harness::eventually;
 
 /// How a scripted backend behaves.
@@ -601,22 +603,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--base-port",
-        "0",
-        "--servers",
-        "3",
-        "--redis",
-        crate::harness::REDIS,
-        "--cluster",
-        &cluster,
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
+    quickstart_cluster(env_arg, &[]).await;
     let mut servers: Vec<Option<Running>> = Vec::new();
     for i in 1..=3u16 {
         fast_membership(&env.join(format!("server{i}/server.toml")));
@@ -628,23 +615,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
         ));
         wait_for_ping(&server_dir).await;
     }
-    let deployed = zato(&["deploy", wasm::HELLO, "--env", env_arg]).await;
-    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
-    let channel = zato(&[
-        "channel",
-        "create",
-        "http",
-        "--name",
-        "hello",
-        "--path",
-        "/hello",
-        "--service",
-        "demo.hello",
-        "--env",
-        env_arg,
-    ])
-    .await;
-    assert!(channel.status.success(), "{}", text(&channel.stderr));
+    deploy_hello_at_slash_hello(env_arg).await;
 
     let lb = Lb::start(lb_config_for_env(&env, 0), &env).await.unwrap();
     let port = lb.addr().port();

@@ -9,9 +9,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 use zato_api::lb::{BackendState, LbStats};
-use zato_test_artifacts as wasm;
 
-use crate::cli::{Running, signal, start, text, zato};
+use crate::cli::{
+    Running, deploy_hello_at_slash_hello, quickstart_cluster, signal, start, text, zato,
+};
 use crate::harness::eventually;
 
 /// `zato lb status ENV --json`, once it answers with `n` backends up.
@@ -88,24 +89,7 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--servers",
-        "3",
-        "--base-port",
-        "0",
-        "--lb-port",
-        "0",
-        "--redis",
-        crate::harness::REDIS,
-        "--cluster",
-        &cluster,
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
+    quickstart_cluster(env_arg, &["--lb-port", "0"]).await;
     let lb_toml = std::fs::read_to_string(env.join("lb/lb.toml")).unwrap();
     assert!(
         lb_toml.contains("bind = \"127.0.0.1:0\"")
@@ -126,23 +110,7 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
         "the load balancer on port 0 writes where it listens"
     );
 
-    let deployed = zato(&["deploy", wasm::HELLO, "--env", env_arg]).await;
-    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
-    let channel = zato(&[
-        "channel",
-        "create",
-        "http",
-        "--name",
-        "hello",
-        "--path",
-        "/hello",
-        "--service",
-        "demo.hello",
-        "--env",
-        env_arg,
-    ])
-    .await;
-    assert!(channel.status.success(), "{}", text(&channel.stderr));
+    deploy_hello_at_slash_hello(env_arg).await;
     // The other servers learn of the channel from a notice: each answers it first.
     let http = reqwest::Client::new();
     for backend in &stats.backends {

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use zato_api::lb::{BackendState, BackendStats, LbStats};
 use zato_lb::{Lb, LbConfig};
-use zato_test_artifacts as wasm;
 
-use crate::cli::{Running, fast_membership, text, wait_for_ping, zato};
+use crate::cli::{
+    Running, deploy_hello_at_slash_hello, fast_membership, quickstart_cluster, text, wait_for_ping,
+};
 use crate::harness::eventually;
 use crate::lb::{Load, load_for, requests_of, stats, up_by_name};
 
@@ -250,22 +251,7 @@ async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_und
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--base-port",
-        "0",
-        "--servers",
-        "3",
-        "--redis",
-        crate::harness::REDIS,
-        "--cluster",
-        &cluster,
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
+    quickstart_cluster(env_arg, &[]).await;
     let redis = crate::harness::REDIS.trim_start_matches("redis://");
     let mut servers = Vec::new();
     for (i, host) in hosts.0.iter().enumerate() {
@@ -286,23 +272,7 @@ async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_und
     }
 
     // The CLI reaches server1 on its host, at the address it wrote.
-    let deployed = zato(&["deploy", wasm::HELLO, "--env", env_arg]).await;
-    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
-    let channel = zato(&[
-        "channel",
-        "create",
-        "http",
-        "--name",
-        "hello",
-        "--path",
-        "/hello",
-        "--service",
-        "demo.hello",
-        "--env",
-        env_arg,
-    ])
-    .await;
-    assert!(channel.status.success(), "{}", text(&channel.stderr));
+    deploy_hello_at_slash_hello(env_arg).await;
 
     let lb = Lb::start(lb_config(200), &env).await.unwrap();
     let base = format!("http://{}", lb.addr());
