@@ -475,6 +475,8 @@ pub(crate) struct Load {
     sent: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
     failures: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Each phase: its name, requests sent and failed.
+    phases: std::sync::Mutex<Vec<(String, u64, u64)>>,
     stop: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -519,25 +521,42 @@ impl Load {
             sent,
             failed,
             failures,
+            phases: std::sync::Mutex::default(),
             stop,
             tasks,
         }
     }
 
-    /// Requests sent and failed since the last call.
-    pub(crate) fn phase(&self, name: &str, phases: &mut Vec<(String, u64, u64)>) {
+    /// Ends a phase: prints the requests sent and failed since the last one.
+    pub(crate) fn phase(&self, name: &str) {
         let sent = self.sent.swap(0, Ordering::Relaxed);
         let failed = self.failed.swap(0, Ordering::Relaxed);
         println!("{name}: {sent} requests sent, {failed} failed");
-        phases.push((name.to_owned(), sent, failed));
+        self.phases
+            .lock()
+            .unwrap()
+            .push((name.to_owned(), sent, failed));
     }
 
-    pub(crate) async fn stop(self) -> Vec<String> {
+    /// Stops the clients and asserts that every phase sent requests and none failed.
+    pub(crate) async fn stop_with_no_failure(self) {
         self.stop.store(true, Ordering::Relaxed);
         for task in self.tasks {
             task.await.unwrap();
         }
-        self.failures.lock().unwrap().clone()
+        let failures = self.failures.lock().unwrap().clone();
+        assert!(
+            failures.is_empty(),
+            "{} failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        for (name, sent, failed) in self.phases.lock().unwrap().iter() {
+            assert!(
+                *sent > 0 && *failed == 0,
+                "{name}: {sent} sent, {failed} failed"
+            );
+        }
     }
 }
 
@@ -622,9 +641,8 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     let base = format!("http://{}", lb.addr());
     up_by_name(&base, &["server1", "server2"]).await;
     let load = Load::start(format!("{base}/hello?name=load"), 4);
-    let mut phases = Vec::new();
     load_for(&load, 200).await;
-    load.phase("two servers", &mut phases);
+    load.phase("two servers");
 
     // A server joins: it gets requests once its checks pass.
     let server3 = env.join("server3");
@@ -636,7 +654,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
         requests_of(&stats(&base).await, "server3") > before,
         "server3 takes requests"
     );
-    load.phase("server3 joins", &mut phases);
+    load.phase("server3 joins");
 
     // Drained: no new requests, the others take them.
     let drained = reqwest::Client::new()
@@ -672,7 +690,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
         during,
         "a drained server gets nothing new"
     );
-    load.phase("server1 drained", &mut phases);
+    load.phase("server1 drained");
 
     // SIGKILL of server2 under load.
     let victim = servers[1].take().unwrap();
@@ -693,7 +711,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     )
     .await;
     load_for(&load, 300).await;
-    load.phase("server2 killed", &mut phases);
+    load.phase("server2 killed");
 
     // server1 back, then server3 stopped cleanly (SIGTERM): it finishes what it has,
     // leaves the cluster, and the load balancer stops sending to it.
@@ -715,7 +733,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
         .unwrap();
     assert!(stopped.success(), "{stopped:?}");
     load_for(&load, 300).await;
-    load.phase("server3 stopped cleanly", &mut phases);
+    load.phase("server3 stopped cleanly");
 
     // The load balancer restarted in place: the new one listens beside the old, which
     // then stops and lets its connections finish.
@@ -732,21 +750,9 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     load_for(&load, 100).await;
     lb.stop().await;
     load_for(&load, 300).await;
-    load.phase("load balancer restarted", &mut phases);
+    load.phase("load balancer restarted");
 
-    let failures = load.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
-    for (name, sent, failed) in &phases {
-        assert!(
-            *sent > 0 && *failed == 0,
-            "{name}: {sent} sent, {failed} failed"
-        );
-    }
+    load.stop_with_no_failure().await;
     new_lb.stop().await;
     for server in servers.into_iter().flatten() {
         let _ = signal(&server.0.id().unwrap().to_string(), "TERM").await;
@@ -785,9 +791,8 @@ async fn zato_lb_start_replace_takes_over_under_load_with_no_failed_request() {
     let mut old = run("old.log");
     backends_up(&base, 1).await;
     let load = Load::start(format!("{base}/x"), 4);
-    let mut phases = Vec::new();
     load_for(&load, 300).await;
-    load.phase("before", &mut phases);
+    load.phase("before");
 
     let second = zato(&["lb", "start", dir.path().to_str().unwrap()]).await;
     assert!(!second.status.success());
@@ -811,20 +816,8 @@ async fn zato_lb_start_replace_takes_over_under_load_with_no_failed_request() {
         .unwrap();
     assert!(exited.success(), "{exited:?}");
     load_for(&load, 300).await;
-    load.phase("replaced", &mut phases);
-    let failures = load.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
-    for (name, sent, failed) in &phases {
-        assert!(
-            *sent > 0 && *failed == 0,
-            "{name}: {sent} sent, {failed} failed"
-        );
-    }
+    load.phase("replaced");
+    load.stop_with_no_failure().await;
     let pid = new.id().unwrap().to_string();
     signal(&pid, "TERM").await;
     assert!(new.wait().await.unwrap().success());

@@ -311,9 +311,8 @@ async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_und
     // server2's host unplugged under continuous GETs: out of rotation once its health
     // checks time out, back in once the link is.
     let load = Load::start(format!("{base}/hello?name=load"), CLIENTS);
-    let mut phases = Vec::new();
     load_for(&load, 200).await;
-    load.phase("three hosts", &mut phases);
+    load.phase("three hosts");
     let server2 = &hosts.0[1];
     link(server2, "down");
     eventually(
@@ -327,7 +326,7 @@ async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_und
     )
     .await;
     load_for(&load, 300).await;
-    load.phase("server2's host unplugged", &mut phases);
+    load.phase("server2's host unplugged");
     link(server2, "up");
     up_by_name(&base, &["server2"]).await;
     let before = requests_of(&stats(&base).await, "server2");
@@ -336,26 +335,9 @@ async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_und
         requests_of(&stats(&base).await, "server2") > before,
         "server2 takes requests again"
     );
-    load.phase("server2's host plugged back", &mut phases);
+    load.phase("server2's host plugged back");
 
-    let failures = load.stop().await;
-    for (name, sent, failed) in &phases {
-        assert!(
-            *sent > 0 && *failed == 0,
-            "{name}: {sent} sent, {failed} failed: {failures:?}"
-        );
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failed: {failures:?}",
-        failures.len()
-    );
-    if !failures.is_empty() {
-        println!(
-            "{} GETs on server2's connections when it was unplugged got a 504, not another server",
-            failures.len()
-        );
-    }
+    load.stop_with_no_failure().await;
     lb.stop().await;
 
     // A load balancer with no connection to server3 yet and no health check due for a
