@@ -44,7 +44,7 @@ use scenario::{Ctx, Pin, Plan};
 /// and memory.
 ///
 /// Run it in release mode (it builds zato, the examples and the other targets itself):
-///     cargo run -p zato-bench --release              # the full suite (about 12 minutes)
+///     cargo run -p zato-bench --release              # the full suite (about 22 minutes)
 ///     cargo run -p zato-bench --release -- --quick   # a shortened run, under a minute
 ///     cargo run -p zato-bench --release -- --scenario sandbox --json
 ///
@@ -71,6 +71,17 @@ use scenario::{Ctx, Pin, Plan};
 ///               few minutes, and at least 2 s of warm-up and 3 s counted per target even
 ///               with --quick. With --keep, the callgrind files stay in the work
 ///               directory for callgrind_annotate.
+///   guessing 7. password guessing against the admin API: demo.hello's requests/s, p50
+///               and p99 (wrk, 64 and 1 connections) while 0, 2 and 8 guessers loop on
+///               the admin API with wrong passwords, each from an address of its own
+///               (127.0.0.2, ...); on a server with the default login lockout and on one
+///               where it is never reached (every guess runs argon2); ratios to the run
+///               without guessers, and the guessers' 401 and 429 counts.
+///   lb       8. only when asked for: zato-lb against HAProxy (Debian's package,
+///               installed with apt-get when missing and run as root) in front of the
+///               same 2 servers (demo.hello), and direct to one: requests/s, p50, p99,
+///               the load balancer's CPU per request, ratios to HAProxy; then the longest
+///               gap in answers and the failed requests when one server is killed.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -138,6 +149,9 @@ enum Scenario {
     Memory,
     /// Not part of the default suite: run only when named.
     Instructions,
+    Guessing,
+    /// Not part of the default suite: run only when named.
+    Lb,
 }
 
 fn main() -> ExitCode {
@@ -210,7 +224,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let instructions = cli.scenario.contains(&Scenario::Instructions);
     let needs_http = (cli.scenario.is_empty() || cli.scenario.contains(&Scenario::Http))
         || cli.scenario.contains(&Scenario::Memory);
-    let needs_wrk = needs_http || instructions;
+    let lb = cli.scenario.contains(&Scenario::Lb);
+    let needs_wrk = needs_http || instructions || wanted(Scenario::Guessing) || lb;
     let wrk = if needs_wrk {
         Some(wrk::ensure_installed()?)
     } else {
@@ -288,7 +303,25 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         timed("instructions", started);
         record("6. Instructions", result);
     }
-    // Scenario order in the report: 1, 2, 3, 4, 5, 6.
+    if wanted(Scenario::Guessing) {
+        let started = Instant::now();
+        let result = scenario::guessing::run(&ctx).await;
+        timed("guessing", started);
+        record("7. Password guessing", result);
+    }
+    if lb {
+        let started = Instant::now();
+        let results = scenario::lb::run(&ctx).await;
+        timed("lb", started);
+        match results {
+            Ok(results) => {
+                record("8. Load balancers", Ok(results.throughput));
+                record("8. Load balancer failover", Ok(results.failover));
+            }
+            Err(e) => record("8. Load balancers", Err(e)),
+        }
+    }
+    // Scenario order in the report: 1, 2, 3, 4, 5, 6, 7, 8.
     sections.sort_by_key(|s| s.title.chars().next().unwrap_or('9'));
 
     let report = Report {

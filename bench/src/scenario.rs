@@ -5,11 +5,15 @@
 //! - [`sandbox`]: 2. instantiate + call + drop of a service, pooling vs on-demand;
 //! - [`deploy`]: 3. hot deploy, from accepted to answering, on one server and on three;
 //! - [`scale`]: 4. a server starting with many services, and its memory per service;
-//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind.
+//! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind;
+//! - [`guessing`]: 7. demo.hello's latency while guessers try admin passwords;
+//! - [`lb`]: 8. (when asked for) zato-lb against HAProxy, and failover.
 
 pub mod deploy;
+pub mod guessing;
 pub mod http;
 pub mod instructions;
+pub mod lb;
 pub mod sandbox;
 pub mod scale;
 

@@ -158,6 +158,34 @@ impl Env {
         }
     }
 
+    /// Sets `key` in the table at `table` (such as `["admin", "login"]`, created when
+    /// missing) of server `i`'s `server.toml`; takes effect at its next start.
+    pub fn set_config(
+        &self,
+        i: u16,
+        table: &[&str],
+        key: &str,
+        value: toml::Value,
+    ) -> anyhow::Result<()> {
+        let path = self.dir.join(format!("server{}/server.toml", i + 1));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let mut config: toml::Table = text
+            .parse()
+            .with_context(|| format!("invalid `{}`", path.display()))?;
+        let mut at = &mut config;
+        for name in table {
+            at = at
+                .entry(*name)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("`{name}` in `{}` is not a table", path.display()))?;
+        }
+        at.insert(key.to_owned(), value);
+        std::fs::write(&path, toml::to_string(&config)?)
+            .with_context(|| format!("cannot write `{}`", path.display()))
+    }
+
     /// Where server `i` keeps its compiled artifacts.
     pub fn cache_dir(&self, i: u16) -> PathBuf {
         self.dir.join(format!("server{}/data/cache", i + 1))
@@ -270,5 +298,47 @@ async fn poll(
             );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_setting_is_written_into_its_table_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("server1")).unwrap();
+        let path = dir.path().join("server1/server.toml");
+        std::fs::write(
+            &path,
+            "name = \"server1\"\n[admin]\nusername = \"admin\"\n\n[admin.login]\nmax_failures = 5\nwindow_s = 60\n",
+        )
+        .unwrap();
+        let env = Env {
+            dir: dir.path().to_path_buf(),
+            zato: PathBuf::from("zato"),
+            servers: 1,
+            user: "admin".into(),
+            password: String::new(),
+        };
+        env.set_config(
+            0,
+            &["admin", "login"],
+            "max_failures",
+            toml::Value::Integer(1_000_000),
+        )
+        .unwrap();
+        env.set_config(0, &["http"], "max_connections", toml::Value::Integer(7))
+            .unwrap();
+        let config: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        assert_eq!(config["name"].as_str(), Some("server1"));
+        assert_eq!(config["admin"]["username"].as_str(), Some("admin"));
+        assert_eq!(
+            config["admin"]["login"]["max_failures"].as_integer(),
+            Some(1_000_000)
+        );
+        assert_eq!(config["admin"]["login"]["window_s"].as_integer(), Some(60));
+        assert_eq!(config["http"]["max_connections"].as_integer(), Some(7));
     }
 }

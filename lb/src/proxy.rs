@@ -105,14 +105,16 @@ async fn handle(
     if req.uri().path().starts_with("/zato-lb-") {
         return crate::endpoints::handle(state, req, peer).await;
     }
-    let cid = uuid::Uuid::new_v4().simple().to_string();
+    // Made only for an answer of the load balancer's own: a random ID costs a system
+    // call, which a request that goes through does not need.
+    let cid = Cid::default();
     let limits = &state.config.limits;
     if let Some(length) = content_length(req.headers())
         && length > limits.max_body_bytes
     {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &cid,
+            cid.get(),
             format!(
                 "the request body is {length} bytes, more than the {} allowed",
                 limits.max_body_bytes
@@ -140,7 +142,7 @@ async fn handle(
             let watched = Watched::new(body, body_read_timeout, limits.max_body_bytes, &fault);
             match watched.collect().await {
                 Ok(collected) => Outgoing::Kept(collected.to_bytes()),
-                Err(_) => return client_body_error(&cid, &fault),
+                Err(_) => return client_body_error(cid.get(), &fault),
             }
         }
         _ => Outgoing::Stream(Some(Watched::new(
@@ -151,6 +153,9 @@ async fn handle(
         ))),
     };
     state.budget.request();
+    // Only a request that may go again keeps a copy of its head.
+    let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let mut parts = Some(parts);
     let mut tried: Vec<usize> = Vec::new();
     // Requests given back unsent by stale pooled connections, sent again on the same
     // backend (bounded, in case the backend closes every connection at once).
@@ -181,19 +186,24 @@ async fn handle(
                 }
                 last_failure = Some(error(
                     StatusCode::BAD_GATEWAY,
-                    &cid,
+                    cid.get(),
                     format!("backend {} could not be reached: {e}", backend.address),
                 ));
                 continue;
             }
         };
-        let Some(request_body) = body.next() else {
+        let replayable = body.replayable();
+        let head = if replayable {
+            parts.clone()
+        } else {
+            parts.take()
+        };
+        let (Some(head), Some(request_body)) = (head, body.next()) else {
             break;
         };
-        let request = Request::from_parts(parts.clone(), request_body);
+        let request = Request::from_parts(head, request_body);
         let started = Instant::now();
         let went_down = backend.went_down();
-        let replayable = body.replayable();
         let sent = tokio::select! {
             sent = tokio::time::timeout(
                 Duration::from_millis(limits.response_timeout_ms),
@@ -204,14 +214,14 @@ async fn handle(
             () = went_down.cancelled(), if replayable => {
                 last_failure = Some(error(
                     StatusCode::BAD_GATEWAY,
-                    &cid,
+                    cid.get(),
                     format!("backend {} went down before answering", backend.address),
                 ));
                 continue;
             }
         };
         if fault.get().is_some() {
-            return client_body_error(&cid, &fault);
+            return client_body_error(cid.get(), &fault);
         }
         match sent {
             Ok(Ok(response)) => {
@@ -230,7 +240,9 @@ async fn handle(
                 if let Some(request) = e.take_message() {
                     // The connection closed under it (a stale pooled one): unsent, so
                     // it goes again, on another connection to the same backend.
-                    body.give_back(request.into_body());
+                    let (head, unsent_body) = request.into_parts();
+                    parts.get_or_insert(head);
+                    body.give_back(unsent_body);
                     unsent += 1;
                     if unsent <= MAX_UNSENT {
                         tried.pop();
@@ -244,15 +256,16 @@ async fn handle(
                 }
                 if !body.replayable() {
                     tracing::warn!(
-                        "{} {} (cid {cid}) failed on backend {} and is not sent again: {e}",
-                        parts.method,
-                        parts.uri,
+                        "{} {} (cid {}) failed on backend {} and is not sent again: {e}",
+                        method,
+                        uri,
+                        cid.get(),
                         backend.address
                     );
                     state.refused.fetch_add(1, Ordering::Relaxed);
                     return error(
                         StatusCode::BAD_GATEWAY,
-                        &cid,
+                        cid.get(),
                         format!(
                             "backend {} failed before answering ({e}); the request may have \
                              reached it, so it is not sent again",
@@ -263,7 +276,7 @@ async fn handle(
                 }
                 last_failure = Some(error(
                     StatusCode::BAD_GATEWAY,
-                    &cid,
+                    cid.get(),
                     format!("backend {} failed before answering: {e}", backend.address),
                 ));
             }
@@ -271,7 +284,7 @@ async fn handle(
                 backend.errors.fetch_add(1, Ordering::Relaxed);
                 let timed_out = error(
                     StatusCode::GATEWAY_TIMEOUT,
-                    &cid,
+                    cid.get(),
                     format!(
                         "backend {} did not answer in {} ms",
                         backend.address, limits.response_timeout_ms
@@ -290,10 +303,21 @@ async fn handle(
     last_failure.unwrap_or_else(|| {
         error(
             StatusCode::SERVICE_UNAVAILABLE,
-            &cid,
+            cid.get(),
             "no backend is up to take the request".into(),
         )
     })
+}
+
+/// A request's correlation ID, made the first time it is needed.
+#[derive(Default)]
+struct Cid(std::sync::OnceLock<String>);
+
+impl Cid {
+    fn get(&self) -> &str {
+        self.0
+            .get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
+    }
 }
 
 /// The request body, kept to be sent again or streamed once.

@@ -250,7 +250,7 @@ fn stop_all(procs: Vec<Proc>) {
 }
 
 /// Whether something listens at the host and port of `url`.
-async fn reachable(url: &str) -> bool {
+pub(crate) async fn reachable(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let hostport = rest.split(['/', '?']).next().unwrap_or(rest);
     let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
