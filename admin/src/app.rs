@@ -257,13 +257,39 @@ async fn guard(State(app): Shared, mut request: Request, next: Next) -> Response
         return Redirect::to("/login").into_response();
     };
     request.extensions_mut().insert(session.clone());
-    if !is_post || is_multipart(request.headers()) {
-        return next.run(request).await;
-    }
-    match with_form_token(request, Some(&session.csrf)).await {
-        Ok(request) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
-    }
+    let response = if !is_post || is_multipart(request.headers()) {
+        next.run(request).await
+    } else {
+        match with_form_token(request, Some(&session.csrf)).await {
+            Ok(request) => next.run(request).await,
+            Err(refusal) => refusal.into_response(),
+        }
+    };
+    with_chrome(&app, &session, response)
+}
+
+/// A failure page rendered by [`PageError`], carried in its response so that the guard
+/// can render it again inside the session's header.
+#[derive(Clone)]
+struct Failure(Arc<MessagePage>);
+
+/// `response` again with the session's header, if it is a failure page.
+fn with_chrome(app: &App, session: &Session, response: Response) -> Response {
+    let Some(Failure(page)) = response.extensions().get::<Failure>().cloned() else {
+        return response;
+    };
+    let page = MessagePage {
+        chrome: app.chrome(session, ""),
+        title: page.title.clone(),
+        message: page.message.clone(),
+        details: page.details.clone(),
+    };
+    let (mut parts, _) = response.into_parts();
+    let Ok(html) = page.render() else {
+        return Response::from_parts(parts, Body::from("template error"));
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {
@@ -390,6 +416,9 @@ impl IntoResponse for PageError {
             details,
         };
         let mut response = (status, render(&page)).into_response();
+        // The guard renders it again with the session's header (its cluster picker
+        // above all: a user looking at a cluster that is down must be able to leave it).
+        response.extensions_mut().insert(Failure(Arc::new(page)));
         if let PageError::TooManyLogins(retry) = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

@@ -55,7 +55,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 pub use clusters::{ClusterAccess, Resolver};
-pub use config::{ClusterConfig, LoginLimits, UserConfig, WebAdminConfig, hash_password};
+pub use config::{
+    ClusterConfig, LoginLimits, UserConfig, WebAdminConfig, hash_password, new_secret_key,
+};
 
 /// How long [`WebAdmin::bind`] keeps trying an address in use.
 const BIND_RETRY: Duration = Duration::from_secs(5);

@@ -23,3 +23,4 @@ mod redeploy;
 mod sdk;
 mod slow_clients;
 mod versions;
+mod web_admin;
