@@ -196,8 +196,8 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
     let (status, detail) = page(&web, format!("{base}/services/demo.hello")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        detail.contains("<code>name</code>"),
-        "its input field: {detail}"
+        detail.contains("<code>message</code>"),
+        "its output field: {detail}"
     );
 
     // Invoke it.
