@@ -288,6 +288,33 @@ impl AdminClient {
             .json()
     }
 
+    /// `GET /zato/api/channels/http/{name}`: one HTTP channel.
+    pub async fn http_channel(&self, name: &str) -> Result<HttpChannel, ClientError> {
+        self.get(&format!("/zato/api/channels/http/{}", segment(name)))
+            .await
+    }
+
+    /// `PUT /zato/api/channels/http/{name}`: replaces HTTP channel `name`'s path,
+    /// methods, service, data format and timeout on every server (`channel.name` must
+    /// be `name`: a channel is not renamed); returns it as stored (methods upper case).
+    pub async fn update_http_channel(
+        &self,
+        name: &str,
+        channel: &HttpChannel,
+    ) -> Result<HttpChannel, ClientError> {
+        let path = format!("/zato/api/channels/http/{}", segment(name));
+        let body = serde_json::to_value(channel).expect("a channel serialises");
+        self.send(Method::PUT, &path, Body::Json(body))
+            .await?
+            .json()
+    }
+
+    /// `GET /zato/api/openapi.json`: the admin API's OpenAPI 3.1 description (served
+    /// without credentials; these are sent anyway).
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        self.get("/zato/api/openapi.json").await
+    }
+
     /// `DELETE /zato/api/channels/http/{name}`: deletes an HTTP channel.
     pub async fn delete_http_channel(&self, name: &str) -> Result<DeletedHttpChannel, ClientError> {
         let path = format!("/zato/api/channels/http/{}", segment(name));

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong, for people.
     pub error: String,

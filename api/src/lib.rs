@@ -39,7 +39,7 @@ pub mod serve;
 pub mod servers;
 pub mod services;
 
-pub use channels::{DeletedHttpChannel, HttpChannel};
+pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
 pub use client::{AdminClient, Answer, Body, ClientError, segment};
 pub use errors::ErrorBody;
 pub use names::{MAX_SERVICE_NAME, NameError, check_service_name};

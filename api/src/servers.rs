@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The answer to `GET /zato/api/server`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerStatus {
     /// The server's name in its cluster.
     pub name: String,
@@ -29,6 +30,7 @@ pub struct ServerStatus {
 
 /// Whether a registered server runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ServerState {
     /// Running and seen recently.
@@ -58,6 +60,7 @@ impl fmt::Display for ServerState {
 
 /// One registered server, as `GET /zato/api/servers` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerInfo {
     /// The server's name in its cluster.
     pub name: String,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The JSON type of a Simple IO field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     /// Any JSON value.
@@ -27,6 +28,7 @@ pub enum FieldType {
 
 /// One field of a service's JSON input or output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Field {
     /// The field's key in the JSON object.
     pub name: String,
@@ -39,6 +41,7 @@ pub struct Field {
 
 /// What a service says about itself, as read from its `info()` at deploy time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceInfo {
     /// The service's name, e.g. `demo.hello`.
     pub name: String,
@@ -54,6 +57,7 @@ pub struct ServiceInfo {
 
 /// A deployed service as the admin API lists it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceSummary {
     /// The service's name.
     pub name: String,
@@ -75,6 +79,7 @@ pub struct ServiceSummary {
 
 /// A service with its interface and configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceDetails {
     /// What the list says of it.
     #[serde(flatten)]
@@ -87,6 +92,7 @@ pub struct ServiceDetails {
 
 /// The answer to a deploy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeployOutcome {
     /// The deployed service's name.
     pub name: String,
@@ -104,6 +110,7 @@ pub struct DeployOutcome {
 
 /// The answer to a delete.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteOutcome {
     /// The deleted service's name.
     pub name: String,
@@ -113,6 +120,7 @@ pub struct DeleteOutcome {
 
 /// The payload format of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DataFormat {
     /// JSON, checked against the service's input fields.
@@ -152,6 +160,7 @@ impl std::str::FromStr for DataFormat {
 /// A kept version of a service, as `GET /zato/api/services/{name}/versions` lists it
 /// (newest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceVersion {
     /// The version number.
     pub version: i64,
@@ -171,6 +180,7 @@ pub struct ServiceVersion {
 
 /// The body of `POST /zato/api/services/{name}/rollback`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     /// The kept version whose bytes become the service's next version.

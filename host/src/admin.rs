@@ -4,6 +4,8 @@
 
 mod auth;
 mod channels;
+mod extract;
+mod openapi;
 mod services;
 
 use std::sync::Arc;
@@ -12,10 +14,13 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use http::StatusCode;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{AdminAuth, hash_password};
+pub use openapi::SPEC_PATH;
 
 use crate::api::ServerStatus;
 use crate::channel::http::Channels;
@@ -40,43 +45,62 @@ pub struct AdminState {
 
 type Shared = State<Arc<AdminState>>;
 
-/// The admin API's routes, all behind `auth`.
+/// The authenticated routes with their description. *Invariant*: a route is added only
+/// through `routes!`, which takes its path and methods from the handler's
+/// `#[utoipa::path]`, so every route the server answers is in the OpenAPI description
+/// (`openapi::every_route_is_described_and_answers_only_its_methods` probes it).
+fn api() -> OpenApiRouter<Arc<AdminState>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(server_status))
+        .routes(routes!(services::servers))
+        .routes(routes!(services::list, services::upload))
+        .routes(routes!(services::details, services::remove))
+        .routes(routes!(services::invoke))
+        .routes(routes!(services::versions))
+        .routes(routes!(services::rollback))
+        .routes(routes!(services::get_config, services::put_config))
+        .routes(routes!(channels::list, channels::create))
+        .routes(routes!(channels::get, channels::update, channels::remove))
+}
+
+/// The routes served without credentials: the description itself.
+fn public() -> OpenApiRouter<Arc<AdminState>> {
+    OpenApiRouter::new().routes(routes!(openapi::spec))
+}
+
+/// The admin API's OpenAPI 3.1 description, as `GET /zato/api/openapi.json` serves it
+/// and `zato apispec` prints it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut spec = api().merge(public()).into_openapi();
+    openapi::finish(&mut spec);
+    spec
+}
+
+/// [`openapi`] as pretty JSON.
+pub fn openapi_json() -> &'static str {
+    openapi::json()
+}
+
+/// The admin API's routes, all behind `auth` but the description.
 pub fn router(state: Arc<AdminState>, auth: Arc<AdminAuth>, max_upload: usize) -> Router {
-    Router::new()
-        .route("/zato/api/server", get(server_status))
-        .route("/zato/api/servers", get(services::servers))
-        .route(
-            "/zato/api/services",
-            get(services::list).post(services::upload),
-        )
-        .route(
-            "/zato/api/services/{name}",
-            get(services::details).delete(services::remove),
-        )
-        .route("/zato/api/services/{name}/invoke", post(services::invoke))
-        .route(
-            "/zato/api/services/{name}/versions",
-            get(services::versions),
-        )
-        .route(
-            "/zato/api/services/{name}/rollback",
-            post(services::rollback),
-        )
-        .route(
-            "/zato/api/services/{name}/config",
-            get(services::get_config).put(services::put_config),
-        )
-        .route(
-            "/zato/api/channels/http",
-            get(channels::list).post(channels::create),
-        )
-        .route("/zato/api/channels/http/{name}", delete(channels::remove))
+    let (authenticated, _) = api().split_for_parts();
+    let (public, _) = public().split_for_parts();
+    authenticated
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such admin API endpoint".into()) })
         .layer(DefaultBodyLimit::max(max_upload))
         .layer(axum::middleware::from_fn_with_state(auth, auth::require))
+        .merge(public)
         .with_state(state)
 }
 
+/// The status of the server answering.
+#[utoipa::path(
+    get,
+    path = "/zato/api/server",
+    tag = "servers",
+    operation_id = "server_status",
+    responses((status = 200, description = "the server answering", body = ServerStatus)),
+)]
 async fn server_status(State(state): Shared) -> Response {
     let runtime = state.deployer.runtime();
     let (compilations, cache_hits) = runtime.compile_counts();

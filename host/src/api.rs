@@ -2,7 +2,7 @@
 //! the bench) use without the server; the server's modules name them from here.
 
 pub use zato_api::{
-    DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, Field, FieldType, HttpChannel,
-    MAX_SERVICE_NAME, Rollback, ServerInfo, ServerState, ServerStatus, ServiceDetails, ServiceInfo,
-    ServiceSummary, ServiceVersion, check_service_name,
+    DataFormat, DeleteOutcome, DeletedHttpChannel, DeployOutcome, ErrorBody, Field, FieldType,
+    HttpChannel, MAX_SERVICE_NAME, MAX_TIMEOUT_MS, Rollback, ServerInfo, ServerState, ServerStatus,
+    ServiceDetails, ServiceInfo, ServiceSummary, ServiceVersion, check_service_name,
 };

@@ -2,23 +2,33 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
+use super::extract::{Json, Path, Query};
 use super::{ApiError, Shared};
 use crate::api::{
-    DataFormat, Rollback, ServerInfo, ServerState, ServiceDetails, ServiceInfo, ServiceSummary,
-    ServiceVersion,
+    DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, MAX_TIMEOUT_MS, Rollback, ServerInfo,
+    ServerState, ServiceDetails, ServiceInfo, ServiceSummary, ServiceVersion,
 };
 use crate::channel::{Inbound, call_service, new_cid};
 use crate::http_response::{header_pairs, header_value, json_response, service_response};
 use crate::reload::Kind;
 use crate::runtime::{self, ChannelKind};
 
+/// The deployed services.
+#[utoipa::path(
+    get,
+    path = "/zato/api/services",
+    tag = "services",
+    operation_id = "list_services",
+    responses((status = 200, description = "the deployed services", body = Vec<ServiceSummary>)),
+)]
 pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
     let registry = state.deployer.runtime().registry();
     let services: Vec<ServiceSummary> = state
@@ -40,6 +50,19 @@ pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &services))
 }
 
+/// One service: what the list says of it, its interface and its configuration.
+#[utoipa::path(
+    get,
+    path = "/zato/api/services/{name}",
+    tag = "services",
+    operation_id = "get_service",
+    params(("name" = String, Path, description = "the service's name")),
+    responses(
+        (status = 200, description = "the service", body = ServiceDetails),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "the service is not deployed", body = ErrorBody),
+    ),
+)]
 pub async fn details(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
     let meta = state
         .odb
@@ -81,32 +104,53 @@ pub async fn details(State(state): Shared, Path(name): Path<String>) -> Result<R
     Ok(json_response(StatusCode::OK, &details))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
-    /// The uploaded file's name, for messages and the ODB.
+    /// The uploaded file's name, for messages and the ODB (`api:NAME`).
     #[serde(default)]
     source: Option<String>,
 }
 
+/// The body of an upload: a WebAssembly component's bytes, as they are.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Component(#[allow(dead_code)] Vec<u8>);
+
+/// Deploys a component on every server: its `info()` names the service.
+#[utoipa::path(
+    post,
+    path = "/zato/api/services",
+    tag = "services",
+    operation_id = "deploy",
+    params(UploadQuery),
+    request_body(
+        description = "the component's bytes as the whole body (not multipart, not \
+            base64), whatever the content type says; at most the server's \
+            `runtime.max_component_bytes`",
+        content(
+            (Component = "application/wasm"),
+            (Component = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 201, description = "deployed as a new version", body = DeployOutcome),
+        (status = 200, description = "these exact bytes were the latest version already: \
+            nothing changed", body = DeployOutcome),
+        (status = 400, description = "an empty body, not a component, a component that \
+            does not fit zato's contract, an invalid service name, or a failed `info()`",
+            body = ErrorBody),
+        (status = 413, description = "over the component size limit", body = ErrorBody),
+        (status = 503, description = "another deploy of the same bytes did not finish in \
+            time; try again", body = ErrorBody),
+    ),
+)]
 pub async fn upload(
     State(state): Shared,
     Query(query): Query<UploadQuery>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // The body limit stops an oversized upload before it is read whole; say which limit.
-    let body = body.map_err(|rejection| {
-        let limit = state.deployer.runtime().settings().max_component_bytes;
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("upload is over the component size limit of {limit} bytes"),
-            ),
-            status => ApiError(
-                status,
-                format!("cannot read the upload: {}", rejection.body_text()),
-            ),
-        }
-    })?;
+    let body = body.map_err(|rejection| body_refusal(&state, &rejection))?;
     if body.is_empty() {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -123,12 +167,54 @@ pub async fn upload(
     Ok(json_response(status, &outcome))
 }
 
+/// The body limit stops an oversized body before it is read whole; say which limit.
+fn body_refusal(state: &super::AdminState, rejection: &BytesRejection) -> ApiError {
+    let limit = state.deployer.runtime().settings().max_component_bytes;
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over the component size limit of {limit} bytes"),
+        ),
+        _ => ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the body: {}", rejection.body_text()),
+        ),
+    }
+}
+
+/// Deletes a service from every server (the deletion is a version of its own).
+#[utoipa::path(
+    delete,
+    path = "/zato/api/services/{name}",
+    tag = "services",
+    operation_id = "delete_service",
+    params(("name" = String, Path, description = "the service's name")),
+    responses(
+        (status = 200, description = "deleted", body = DeleteOutcome),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "the service is not deployed", body = ErrorBody),
+        (status = 503, description = "a deploy of the service did not finish in time; \
+            try again", body = ErrorBody),
+    ),
+)]
 pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
     let outcome = state.deployer.delete(&name).await?;
     Ok(json_response(StatusCode::OK, &outcome))
 }
 
 /// The kept versions of a service, newest first, with the servers running each.
+#[utoipa::path(
+    get,
+    path = "/zato/api/services/{name}/versions",
+    tag = "services",
+    operation_id = "service_versions",
+    params(("name" = String, Path, description = "the service's name")),
+    responses(
+        (status = 200, description = "the kept versions, newest first", body = Vec<ServiceVersion>),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "the service was never deployed", body = ErrorBody),
+    ),
+)]
 pub async fn versions(
     State(state): Shared,
     Path(name): Path<String>,
@@ -161,6 +247,25 @@ pub async fn versions(
 }
 
 /// Deploys a kept version's bytes again, as the next version, through the pipeline.
+#[utoipa::path(
+    post,
+    path = "/zato/api/services/{name}/rollback",
+    tag = "services",
+    operation_id = "rollback",
+    params(("name" = String, Path, description = "the service's name")),
+    request_body = Rollback,
+    responses(
+        (status = 201, description = "deployed as a new version", body = DeployOutcome),
+        (status = 200, description = "that version's bytes were the latest version \
+            already: nothing changed", body = DeployOutcome),
+        (status = 400, description = "a body that is not a rollback", body = ErrorBody),
+        (status = 404, description = "the service was never deployed, or that version \
+            is not kept (the message names the kept ones)", body = ErrorBody),
+        (status = 413, description = "a body over the size limit", body = ErrorBody),
+        (status = 503, description = "another deploy of the same bytes did not finish \
+            in time; try again", body = ErrorBody),
+    ),
+)]
 pub async fn rollback(
     State(state): Shared,
     Path(name): Path<String>,
@@ -175,23 +280,64 @@ pub async fn rollback(
     Ok(json_response(status, &outcome))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InvokeQuery {
+    /// The payload's format (json when absent).
     #[serde(default)]
+    #[param(inline)]
     data_format: DataFormat,
     /// Timeout in ms; the server default when absent.
     #[serde(default)]
+    #[param(maximum = 9_223_372_036_854_775_807_u64)]
     timeout_ms: Option<u64>,
 }
 
 /// Invokes a service with the request body as payload; the answer is the service's own.
+#[utoipa::path(
+    post,
+    path = "/zato/api/services/{name}/invoke",
+    tag = "services",
+    operation_id = "invoke",
+    params(("name" = String, Path, description = "the service's name"), InvokeQuery),
+    request_body(
+        description = "the payload, as the body: JSON (checked against the service's \
+            input fields), XML or bytes, as `data_format` says; none is an empty payload",
+        content(
+            (serde_json::Value = "application/json"),
+            (String = "application/xml"),
+            (Component = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "the service's answer: its payload, and the \
+            headers it set; `x-zato-cid` names the call", content_type = "*/*"),
+        (status = 413, description = "a payload over the size limit", body = ErrorBody),
+        (status = "default", description = "the service's answer with the status it \
+            chose, or a failed call as an error body with its `cid`: 400 a payload the \
+            service's input refuses, 404 an unknown service, 503 a server still loading \
+            it (with `Retry-After`), 504 a timeout, 508 a loop of invokes, 500 a trap",
+            content_type = "*/*"),
+    ),
+)]
 pub async fn invoke(
     State(state): Shared,
     Path(name): Path<String>,
     Query(query): Query<InvokeQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_refusal(&state, &rejection).into_response(),
+    };
+    if let Some(ms) = query.timeout_ms.filter(|ms| *ms > MAX_TIMEOUT_MS) {
+        return ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("timeout_ms {ms} is over the largest, {MAX_TIMEOUT_MS}"),
+        )
+        .into_response();
+    }
     let cid = new_cid();
     let inbound = Inbound {
         cid: &cid,
@@ -244,6 +390,20 @@ async fn deployed(state: &super::AdminState, name: &str) -> Result<bool, ApiErro
 
 /// A service's configuration: 404 for a service that is not deployed and has none
 /// (one configured ahead of its first deploy has one).
+#[utoipa::path(
+    get,
+    path = "/zato/api/services/{name}/config",
+    tag = "services",
+    operation_id = "get_service_config",
+    params(("name" = String, Path, description = "the service's name")),
+    responses(
+        (status = 200, description = "the configuration: key -> value",
+            body = BTreeMap<String, String>),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "the service is not deployed and has no \
+            configuration", body = ErrorBody),
+    ),
+)]
 pub async fn get_config(
     State(state): Shared,
     Path(name): Path<String>,
@@ -262,7 +422,8 @@ pub async fn get_config(
     Ok(json_response(StatusCode::OK, &config))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfigQuery {
     /// Configure a service that is not deployed yet (ahead of its first deploy).
     #[serde(default)]
@@ -271,6 +432,23 @@ pub struct ConfigQuery {
 
 /// Replaces a service's whole configuration; running servers see it at once. A
 /// service that is not deployed is refused (404), unless `?ahead=true`.
+#[utoipa::path(
+    put,
+    path = "/zato/api/services/{name}/config",
+    tag = "services",
+    operation_id = "set_service_config",
+    params(("name" = String, Path, description = "the service's name"), ConfigQuery),
+    request_body(content = BTreeMap<String, String>,
+        description = "the whole configuration: key -> value"),
+    responses(
+        (status = 200, description = "the configuration stored", body = BTreeMap<String, String>),
+        (status = 400, description = "a body that is not an object of strings, or a key \
+            or value the ODB cannot store", body = ErrorBody),
+        (status = 404, description = "the service is not deployed (and `ahead` is not \
+            set)", body = ErrorBody),
+        (status = 413, description = "a body over the size limit", body = ErrorBody),
+    ),
+)]
 pub async fn put_config(
     State(state): Shared,
     Path(name): Path<String>,
@@ -296,6 +474,13 @@ pub async fn put_config(
 }
 
 /// Registered servers with the versions they run.
+#[utoipa::path(
+    get,
+    path = "/zato/api/servers",
+    tag = "servers",
+    operation_id = "list_servers",
+    responses((status = 200, description = "the servers of the cluster", body = Vec<ServerInfo>)),
+)]
 pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
     let running = state.odb.running_versions().await?;
     let now = crate::odb::now_ms();

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::sql::{LONGEST_KEY, check_key, check_text, storable};
+use super::sql::{LONGEST_KEY, check_key, check_text};
 use super::{OdbError, OdbResult, SqlOdb, now_ms};
 use crate::api::{DataFormat, HttpChannel};
 
@@ -17,6 +17,12 @@ pub trait HttpChannels: Send + Sync {
     async fn http_channels(&self) -> OdbResult<Vec<HttpChannel>>;
     /// Fails with [`OdbError::Conflict`] when the name or the path is taken.
     async fn create_http_channel(&self, channel: &HttpChannel) -> OdbResult<()>;
+    /// The channel named `name`, if there is one.
+    async fn http_channel(&self, name: &str) -> OdbResult<Option<HttpChannel>>;
+    /// Replaces the path, methods, service, data format and timeout of the channel
+    /// named `name` with `channel`'s (its name stays); returns whether it existed.
+    /// Fails with [`OdbError::Conflict`] when another channel has the path.
+    async fn update_http_channel(&self, name: &str, channel: &HttpChannel) -> OdbResult<bool>;
     /// Returns whether the channel existed.
     async fn delete_http_channel(&self, name: &str) -> OdbResult<bool>;
 }
@@ -91,8 +97,55 @@ impl HttpChannels for SqlOdb {
         }
     }
 
+    async fn http_channel(&self, name: &str) -> OdbResult<Option<HttpChannel>> {
+        if !findable(name) {
+            return Ok(None);
+        }
+        // Through the list, which decodes rows in one place; names are compared here,
+        // exactly (MySQL's `=` ignores trailing spaces).
+        Ok(self
+            .http_channels()
+            .await?
+            .into_iter()
+            .find(|c| c.name == name))
+    }
+
+    async fn update_http_channel(&self, name: &str, channel: &HttpChannel) -> OdbResult<bool> {
+        if !findable(name) {
+            return Ok(false);
+        }
+        check_key("HTTP channel path", &channel.path, LONGEST_PATH)?;
+        check_key("service name", &channel.service, LONGEST_KEY)?;
+        let methods = channel.methods.join(",");
+        check_text(&format!("the methods of HTTP channel `{name}`"), &methods)?;
+        let result = sqlx::query(self.sql(
+            "UPDATE http_channel SET path = ?, methods = ?, service = ?, data_format = ?, \
+             timeout_ms = ? WHERE name = ?",
+        ))
+        .bind(&channel.path)
+        .bind(methods)
+        .bind(&channel.service)
+        .bind(channel.data_format.as_str())
+        .bind(channel.timeout_ms as i64)
+        .bind(name)
+        .execute(&self.pool)
+        .await;
+        match result {
+            // MySQL counts rows found, not rows changed (sqlx asks for FOUND_ROWS): an
+            // update to the same values still finds its channel.
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(OdbError::Conflict(format!(
+                    "the path `{}` is taken by another HTTP channel",
+                    channel.path
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn delete_http_channel(&self, name: &str) -> OdbResult<bool> {
-        if !storable(name) {
+        if !findable(name) {
             return Ok(false);
         }
         let done = sqlx::query(self.sql("DELETE FROM http_channel WHERE name = ?"))
@@ -101,4 +154,11 @@ impl HttpChannels for SqlOdb {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Whether a channel could be named `name`: a name no channel can have (too long, with
+/// a trailing space or a control character) is looked up nowhere, so that a NUL, which
+/// PostgreSQL refuses in text, cannot fail a lookup.
+fn findable(name: &str) -> bool {
+    check_key("HTTP channel name", name, LONGEST_KEY).is_ok()
 }

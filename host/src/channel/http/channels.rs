@@ -58,7 +58,18 @@ impl Channels {
     /// Checks that `channel` fits with the channels in the ODB, without storing it: the
     /// one check every way of creating a channel goes through.
     pub async fn check_new(&self, channel: &HttpChannel) -> anyhow::Result<Result<(), RouteError>> {
+        self.check_replacing(None, channel).await
+    }
+
+    /// As [`Channels::check_new`], for `channel` taking the place of the channel named
+    /// `replaced` (an update: its old path no longer counts).
+    pub async fn check_replacing(
+        &self,
+        replaced: Option<&str>,
+        channel: &HttpChannel,
+    ) -> anyhow::Result<Result<(), RouteError>> {
         let mut all = self.odb.http_channels().await?;
+        all.retain(|c| Some(c.name.as_str()) != replaced);
         all.push(channel.clone());
         Ok(ChannelRouter::build(&all).map(|_| ()))
     }

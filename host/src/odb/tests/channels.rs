@@ -9,6 +9,8 @@ backends!(
     names_are_case_sensitive,
     keys_are_checked_the_same_everywhere,
     lookups_match_keys_exactly,
+    a_channel_is_updated_in_place_and_keeps_its_name,
+    names_no_channel_can_have_are_found_nowhere,
 );
 
 fn channel(name: &str, path: &str) -> HttpChannel {
@@ -102,5 +104,72 @@ async fn lookups_match_keys_exactly(db: TestDb) {
     let odb = db.odb().await;
     odb.create_http_channel(&channel("c", "/c")).await.unwrap();
     assert!(!odb.delete_http_channel("c ").await.unwrap());
+    assert_eq!(odb.http_channels().await.unwrap().len(), 1);
+}
+
+/// An update replaces everything but the name, keeps paths unique, finds a channel
+/// updated to the values it has (MySQL would count no changed row) and finds no other.
+async fn a_channel_is_updated_in_place_and_keeps_its_name(db: TestDb) {
+    let odb = db.odb().await;
+    let c1 = channel("c1", "/a/{id}");
+    odb.create_http_channel(&c1).await.unwrap();
+    odb.create_http_channel(&channel("c2", "/b")).await.unwrap();
+    assert_eq!(odb.http_channel("c1").await.unwrap(), Some(c1.clone()));
+    assert_eq!(odb.http_channel("c3").await.unwrap(), None);
+
+    let changed = HttpChannel {
+        name: "ignored".into(),
+        path: "/c/{id}".into(),
+        methods: vec!["PUT".into()],
+        service: "other".into(),
+        data_format: DataFormat::Xml,
+        timeout_ms: 750,
+    };
+    assert!(odb.update_http_channel("c1", &changed).await.unwrap());
+    let stored = odb.http_channel("c1").await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        HttpChannel {
+            name: "c1".into(),
+            ..changed.clone()
+        }
+    );
+    assert!(
+        odb.update_http_channel("c1", &changed).await.unwrap(),
+        "an update to the same values finds its channel"
+    );
+    assert!(!odb.update_http_channel("c3", &changed).await.unwrap());
+    assert!(!odb.update_http_channel("c1 ", &changed).await.unwrap());
+    assert!(matches!(
+        odb.update_http_channel("c1", &channel("c1", "/b")).await,
+        Err(OdbError::Conflict(m)) if m.contains("`/b`")
+    ));
+    assert!(matches!(
+        odb.update_http_channel("c1", &channel("c1", "/x ")).await,
+        Err(OdbError::Invalid(_))
+    ));
+    // The old path is free again.
+    odb.create_http_channel(&channel("c4", "/a/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(odb.http_channels().await.unwrap().len(), 3);
+}
+
+/// A name with a NUL (which PostgreSQL refuses in text) or past the key's length is
+/// an unknown channel to every lookup, not a database error.
+async fn names_no_channel_can_have_are_found_nowhere(db: TestDb) {
+    let odb = db.odb().await;
+    odb.create_http_channel(&channel("c", "/c")).await.unwrap();
+    let long = "c".repeat(300);
+    for name in ["c\0", "c\n", long.as_str()] {
+        assert_eq!(odb.http_channel(name).await.unwrap(), None, "{name:?}");
+        assert!(
+            !odb.update_http_channel(name, &channel("c", "/d"))
+                .await
+                .unwrap(),
+            "{name:?}"
+        );
+        assert!(!odb.delete_http_channel(name).await.unwrap(), "{name:?}");
+    }
     assert_eq!(odb.http_channels().await.unwrap().len(), 1);
 }

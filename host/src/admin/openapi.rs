@@ -1,0 +1,263 @@
+//! The admin API's OpenAPI 3.1 description, generated from the code.
+//!
+//! Each handler carries its `#[utoipa::path]` (path, parameters, request body, answers)
+//! and `admin::api` adds a route only through utoipa-axum's `routes!`, which takes the
+//! route from that same declaration: a route cannot exist undocumented. What every
+//! authenticated route shares (the basic auth scheme, 401, 429 and 500) is added here
+//! once, by [`finish`], rather than on each handler.
+
+use std::sync::OnceLock;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Header, Ref, RefOr, Required, ResponseBuilder};
+
+use crate::api::ErrorBody;
+
+/// Where the description is served, without credentials.
+pub const SPEC_PATH: &str = "/zato/api/openapi.json";
+
+/// The name of the security scheme: HTTP basic auth with the admin's credentials.
+const BASIC: &str = "basic";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "zato admin API",
+        description = "Deploy, invoke and configure services and manage channels on a zato \
+            server. Every route but this description needs HTTP basic auth with the \
+            admin's credentials. Errors are JSON: `{\"error\": \"...\"}`, with a `cid` \
+            when the request reached a service."
+    ),
+    tags(
+        (name = "servers", description = "The server answering and the servers of its cluster"),
+        (name = "services", description = "Deployed services: deploy, invoke, configure, roll back, delete"),
+        (name = "channels", description = "HTTP channels: URL paths routed to services"),
+        (name = "spec", description = "This description"),
+    ),
+    security(("basic" = [])),
+    components(schemas(ErrorBody)),
+    modifiers(&BasicAuth),
+)]
+pub struct ApiDoc;
+
+struct BasicAuth;
+
+impl utoipa::Modify for BasicAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "the admin user and password of the server's `[admin]` configuration",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Adds what every operation shares: the answers of the auth check (401, 429) and of
+/// a server failure (500) to each authenticated one; no security to the public one.
+pub fn finish(spec: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation.operation_id.as_deref() == Some("invoke")
+                && let Some(RefOr::T(body)) = &mut operation.request_body
+            {
+                // utoipa marks a body of listed content types required; an invoke
+                // without a payload calls the service with an empty one.
+                body.required = Some(Required::False);
+            }
+            if path == SPEC_PATH {
+                operation.security = Some(Vec::new());
+            } else {
+                add_shared_answers(operation);
+            }
+        }
+    }
+}
+
+fn add_shared_answers(operation: &mut Operation) {
+    let answers = &mut operation.responses.responses;
+    answers.insert(
+        "401".into(),
+        error("no credentials, or wrong ones")
+            .header(
+                "www-authenticate",
+                string_header("the challenge: `Basic realm=\"zato admin\"`"),
+            )
+            .build()
+            .into(),
+    );
+    answers.insert(
+        "429".into(),
+        error(
+            "too many failed logins from this address (`[admin.login]`), or too many \
+             logins being checked at once",
+        )
+        .header(
+            "retry-after",
+            Header::new(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            ),
+        )
+        .build()
+        .into(),
+    );
+    answers.entry("500".into()).or_insert_with(|| {
+        error("the server failed (its ODB or KVDB, say)")
+            .build()
+            .into()
+    });
+}
+
+fn error(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    )
+}
+
+fn string_header(description: &str) -> Header {
+    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::String));
+    header.description = Some(description.into());
+    header
+}
+
+/// The description as JSON, built once.
+pub fn json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        super::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI description serialises")
+    })
+}
+
+/// This description, without credentials: it is no secret and tools fetch it.
+#[utoipa::path(
+    get,
+    path = "/zato/api/openapi.json",
+    tag = "spec",
+    operation_id = "openapi",
+    responses(
+        (status = 200, description = "the admin API's OpenAPI 3.1 description",
+            content_type = "application/json", body = Object),
+    ),
+)]
+pub async fn spec() -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every operation of the description: (path, method, operation).
+    fn operations(spec: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                out.push((path.clone(), method.clone(), operation.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_description_is_openapi_3_1_with_every_route_documented() {
+        let spec: Value = serde_json::from_str(super::json()).unwrap();
+        if std::env::var_os("ZATO_PRINT_SPEC").is_some() {
+            println!("{}", super::json());
+        }
+        assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+        assert_eq!(
+            spec["components"]["securitySchemes"]["basic"]["scheme"],
+            "basic"
+        );
+        assert_eq!(spec["security"], serde_json::json!([{ "basic": [] }]));
+        let mut routes: Vec<String> = operations(&spec)
+            .iter()
+            .map(|(path, method, _)| format!("{} {path}", method.to_uppercase()))
+            .collect();
+        routes.sort();
+        assert_eq!(
+            routes,
+            [
+                "DELETE /zato/api/channels/http/{name}",
+                "DELETE /zato/api/services/{name}",
+                "GET /zato/api/channels/http",
+                "GET /zato/api/channels/http/{name}",
+                "GET /zato/api/openapi.json",
+                "GET /zato/api/server",
+                "GET /zato/api/servers",
+                "GET /zato/api/services",
+                "GET /zato/api/services/{name}",
+                "GET /zato/api/services/{name}/config",
+                "GET /zato/api/services/{name}/versions",
+                "POST /zato/api/channels/http",
+                "POST /zato/api/services",
+                "POST /zato/api/services/{name}/invoke",
+                "POST /zato/api/services/{name}/rollback",
+                "PUT /zato/api/channels/http/{name}",
+                "PUT /zato/api/services/{name}/config",
+            ]
+        );
+        for (path, method, operation) in operations(&spec) {
+            let at = format!("{method} {path}");
+            assert!(operation["operationId"].is_string(), "{at}");
+            assert!(
+                operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{at}"
+            );
+            if path.contains("{name}") {
+                assert_eq!(operation["parameters"][0]["in"], "path", "{at}");
+            }
+            let responses = operation["responses"].as_object().unwrap();
+            if path == super::SPEC_PATH {
+                assert_eq!(operation["security"], serde_json::json!([]), "{at}");
+                continue;
+            }
+            for status in ["401", "429", "500"] {
+                assert_eq!(
+                    responses[status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{at} {status}"
+                );
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(
+                    responses.contains_key("413"),
+                    "{at}: a body can be too large"
+                );
+            }
+        }
+    }
+}
