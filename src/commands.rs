@@ -1,5 +1,6 @@
 //! One module per `zato` command.
 
+pub mod apispec;
 pub mod channel;
 pub mod deploy;
 pub mod info;

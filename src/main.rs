@@ -55,6 +55,7 @@ enum Command {
     Channel(commands::channel::Channel),
     Info(commands::info::Info),
     Lb(commands::lb::Lb),
+    Apispec(commands::apispec::Apispec),
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,6 +83,7 @@ fn main() -> std::process::ExitCode {
             Command::Channel(cmd) => cmd.run(&out).await,
             Command::Info(cmd) => cmd.run(&out).await,
             Command::Lb(cmd) => cmd.run(&out).await,
+            Command::Apispec(cmd) => cmd.run(&out).await,
         }
     });
     match result {

@@ -30,6 +30,9 @@ wait_for "PostgreSQL" pg_isready -h 127.0.0.1 -p 5432 -q
 mysqladmin -h 127.0.0.1 -uroot ping >/dev/null 2>&1 \
   || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
 wait_for "MariaDB" mysqladmin -h 127.0.0.1 -uroot ping
+# The admin API's contract test (tests/all/openapi.rs) runs schemathesis, pinned.
+schemathesis --version 2>/dev/null | grep -q '4\.32\.5' \
+  || python3 -m pip install -q 'schemathesis==4.32.5'
 
 echo "== formatting"
 cargo fmt --all -- --check

@@ -1,4 +1,4 @@
-//! `zato channel ...`: create, list and delete channels.
+//! `zato channel ...`: create, list, update and delete channels.
 
 use clap::{Args, Subcommand};
 use zato_api::{DataFormat, HttpChannel};
@@ -20,6 +20,11 @@ enum ChannelCommand {
     Create {
         #[command(subcommand)]
         kind: CreateKind,
+    },
+    /// Change a channel: only what is given changes.
+    Update {
+        #[command(subcommand)]
+        kind: UpdateKind,
     },
     /// List HTTP channels.
     List {
@@ -63,6 +68,43 @@ enum CreateKind {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum UpdateKind {
+    /// An HTTP channel, on every server, at once: the new path answers and the old one
+    /// stops when this returns. Only the options given change.
+    ///
+    /// Example: zato channel update http customer --path /v2/customers/{id} --method GET
+    Http {
+        /// The channel's name.
+        name: String,
+        /// New URL path; `{param}` segments reach the service as path parameters.
+        #[arg(long)]
+        path: Option<String>,
+        /// Allowed HTTP method (repeatable): replaces the channel's methods.
+        #[arg(long = "method", value_name = "METHOD", conflicts_with = "any_method")]
+        methods: Vec<String>,
+        /// Allow any method (drops the channel's list of methods).
+        #[arg(long)]
+        any_method: bool,
+        /// New service to invoke.
+        #[arg(long)]
+        service: Option<String>,
+        /// New payload format: json, xml or raw.
+        #[arg(long)]
+        data_format: Option<String>,
+        /// New per-request timeout in milliseconds (0: the server's default).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn parse_format(s: &str) -> Result<DataFormat, CliError> {
+    s.parse()
+        .map_err(|e: String| CliError::new(ExitCode::Usage, e))
+}
+
 impl Channel {
     pub async fn run(self, out: &Output) -> CliResult {
         match self.command {
@@ -78,9 +120,7 @@ impl Channel {
                         target,
                     },
             } => {
-                let data_format: DataFormat = data_format
-                    .parse()
-                    .map_err(|e: String| CliError::new(ExitCode::Usage, e))?;
+                let data_format = parse_format(&data_format)?;
                 let channel = HttpChannel {
                     name,
                     path,
@@ -98,6 +138,52 @@ impl Channel {
                         client.base(),
                         created.path,
                         created.service
+                    )
+                });
+                Ok(())
+            }
+            ChannelCommand::Update {
+                kind:
+                    UpdateKind::Http {
+                        name,
+                        path,
+                        methods,
+                        any_method,
+                        service,
+                        data_format: format,
+                        timeout_ms,
+                        target,
+                    },
+            } => {
+                // Checked before the server is asked anything.
+                let format = format.as_deref().map(parse_format).transpose()?;
+                let client = target.connect()?;
+                let mut channel = client.http_channel(&name).await?;
+                if let Some(path) = path {
+                    channel.path = path;
+                }
+                if any_method {
+                    channel.methods.clear();
+                } else if !methods.is_empty() {
+                    channel.methods = methods;
+                }
+                if let Some(service) = service {
+                    channel.service = service;
+                }
+                if let Some(format) = format {
+                    channel.data_format = format;
+                }
+                if let Some(timeout_ms) = timeout_ms {
+                    channel.timeout_ms = timeout_ms;
+                }
+                let updated = client.update_http_channel(&name, &channel).await?;
+                out.print(&updated, || {
+                    format!(
+                        "updated HTTP channel `{}`: {}{} -> `{}`",
+                        updated.name,
+                        client.base(),
+                        updated.path,
+                        updated.service
                     )
                 });
                 Ok(())

@@ -7,6 +7,7 @@
 mod harness;
 
 mod admin;
+mod channels;
 mod cli;
 mod cluster;
 mod contract;
@@ -18,6 +19,7 @@ mod lb;
 mod lb_cli;
 mod lb_netns;
 mod lean;
+mod openapi;
 mod pickup;
 mod redeploy;
 mod sdk;
