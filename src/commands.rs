@@ -8,3 +8,4 @@ pub mod lb;
 pub mod quickstart;
 pub mod service;
 pub mod start;
+pub mod web_admin;

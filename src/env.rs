@@ -10,6 +10,8 @@
 //! DIR/server1/address       where it listens, while it runs, when it binds port 0
 //! DIR/lb/lb.toml            the load balancer in front of the servers (see zato_lb::config)
 //! DIR/lb/address            where it listens, while it runs, when it binds port 0
+//! DIR/web-admin/web-admin.toml  the web admin (see zato_admin::WebAdminConfig; mode 0600)
+//! DIR/web-admin/address     where it listens, while it runs, when it binds port 0
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,12 @@ pub const DEV_ENV_DIR: &str = ".zato";
 pub const LB_DIR: &str = "lb";
 /// The load balancer's port when `zato quickstart create` is given none (Zato's).
 pub const DEFAULT_LB_PORT: u16 = 11223;
+/// The web admin's directory in an environment.
+pub const WEB_ADMIN_DIR: &str = "web-admin";
+/// The web admin's configuration file in its directory.
+pub const WEB_ADMIN_FILE: &str = "web-admin.toml";
+/// The web admin's port when `zato quickstart create` is given none (Zato's).
+pub const DEFAULT_WEB_ADMIN_PORT: u16 = 8183;
 
 /// `DIR/zato.toml`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,6 +53,10 @@ pub struct EnvFile {
     /// (absent in environments made with `--no-lb` or before zato had a load balancer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lb: Option<String>,
+    /// The web admin's directory, relative to the environment, when it has one (absent
+    /// in environments made with `--no-web-admin` or before zato had a web admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_admin: Option<String>,
 }
 
 /// `DIR/credentials.toml`: what the CLI needs to talk to the admin API.
@@ -73,6 +85,8 @@ pub struct NewEnv<'a> {
     /// The port of a load balancer in front of the servers (0: the system picks); no
     /// load balancer when absent.
     pub lb_port: Option<u16>,
+    /// The port of the web admin (0: the system picks); none when absent.
+    pub web_admin_port: Option<u16>,
 }
 
 /// The admin password, generated once and shown once.
@@ -122,6 +136,22 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             new.base_port
         );
     }
+    if let Some(port) = new.web_admin_port
+        && port != 0
+    {
+        if (u32::from(new.base_port)..=last_port).contains(&u32::from(port)) {
+            bail!(
+                "the web admin's port {port} is one of the servers' ({}..={last_port}): \
+                 choose another --web-admin-port",
+                new.base_port
+            );
+        }
+        if new.lb_port == Some(port) {
+            bail!(
+                "the web admin's port {port} is the load balancer's: choose another --web-admin-port"
+            );
+        }
+    }
     let names: Vec<String> = (1..=new.servers).map(|i| format!("server{i}")).collect();
     let lb = new
         .lb_port
@@ -138,6 +168,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
         base_port: new.base_port,
         servers: names.clone(),
         lb: lb.as_ref().map(|_| LB_DIR.to_owned()),
+        web_admin: new.web_admin_port.map(|_| WEB_ADMIN_DIR.to_owned()),
     };
     write(
         &dir.join(ENV_FILE),
@@ -192,6 +223,13 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             ),
         )?;
     }
+    if let Some(port) = new.web_admin_port {
+        let web_admin_dir = dir.join(WEB_ADMIN_DIR);
+        std::fs::create_dir_all(&web_admin_dir)
+            .with_context(|| format!("cannot create `{}`", web_admin_dir.display()))?;
+        let path = web_admin_dir.join(WEB_ADMIN_FILE);
+        web_admin_config(port, new.cluster)?.save(&path)?;
+    }
     let credentials = Credentials {
         username: username.clone(),
         password: password.clone(),
@@ -236,6 +274,70 @@ fn lb_config(new: &NewEnv<'_>, port: u16, servers: &[String]) -> anyhow::Result<
         .context("the load balancer's configuration")?;
     config.check()?;
     Ok(config)
+}
+
+/// The web admin of a new environment: on `port`, for the environment's own cluster
+/// (found through its files at each use, since servers may bind ports the system
+/// picks), whose admin credentials log in; no users of its own yet.
+fn web_admin_config(port: u16, cluster: &str) -> anyhow::Result<zato_admin::WebAdminConfig> {
+    let text = format!(
+        "listen = \"127.0.0.1:{port}\"\nsecret_key = \"{}\"\n\n[[clusters]]\nname = {}\nenvironment = \"..\"\n",
+        zato_admin::new_secret_key(),
+        toml::Value::from(cluster)
+    );
+    toml::from_str(&text).context("the web admin's configuration")
+}
+
+/// How the web admin reaches the cluster of the environment in `dir`: its servers'
+/// admin APIs (those whose address is known: a server on port 0 only while it runs),
+/// then its load balancer's, with the environment's admin credentials. No URL at all
+/// when none is known: every server binds port 0 and none runs.
+pub fn cluster_access(dir: &Path) -> anyhow::Result<zato_admin::ClusterAccess> {
+    let credentials = read_credentials(dir)?;
+    let mut urls: Vec<String> = servers(dir)?.into_iter().filter_map(|s| s.url).collect();
+    if let Some(lb) = lb_dir(dir)?
+        && let Ok(url) = lb_url(&lb)
+    {
+        urls.push(url);
+    }
+    // None known (servers on port 0, all stopped): the credentials still log a person
+    // in, and the web admin says the cluster is down.
+    Ok(zato_admin::ClusterAccess {
+        urls,
+        username: credentials.username,
+        password: credentials.password,
+    })
+}
+
+/// The web admin's directory that `dir` names: `dir` itself when it holds a
+/// `web-admin.toml`, the environment's when `dir` is an environment that has one.
+pub fn web_admin_dir(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if dir.join(WEB_ADMIN_FILE).exists() {
+        return Ok(Some(dir.to_path_buf()));
+    }
+    if !dir.join(ENV_FILE).exists() {
+        return Ok(None);
+    }
+    Ok(read_env(dir)?.web_admin.map(|w| dir.join(w)))
+}
+
+/// The URL of the web admin in `web_admin_dir`: its configured address, or, when it
+/// binds port 0, the one it writes to its address file while it runs.
+pub fn web_admin_url(web_admin_dir: &Path) -> anyhow::Result<String> {
+    let config = zato_admin::WebAdminConfig::load(&web_admin_dir.join(WEB_ADMIN_FILE))?;
+    let listen = config.listen.to_string();
+    if !binds_port_zero(&listen) {
+        return Ok(format!("http://{}", connectable(&listen)));
+    }
+    let path = web_admin_dir.join(ADDRESS_FILE);
+    let address = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "the web admin is not running: there is no `{}`, where it writes its address \
+             while it runs (its web-admin.toml listens on port 0)",
+            path.display()
+        )
+    })?;
+    Ok(format!("http://{}", address.trim()))
 }
 
 /// The port of server `i` (0-based): the ones after `base`, or 0 for every server when
@@ -449,6 +551,7 @@ mod tests {
             redis: Some("redis://127.0.0.1:6379"),
             auto_http_channels: false,
             lb_port,
+            web_admin_port: lb_port,
         }
     }
 

@@ -56,6 +56,7 @@ enum Command {
     Info(commands::info::Info),
     Lb(commands::lb::Lb),
     Apispec(commands::apispec::Apispec),
+    WebAdmin(commands::web_admin::WebAdminCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,6 +85,7 @@ fn main() -> std::process::ExitCode {
             Command::Info(cmd) => cmd.run(&out).await,
             Command::Lb(cmd) => cmd.run(&out).await,
             Command::Apispec(cmd) => cmd.run(&out).await,
+            Command::WebAdmin(cmd) => cmd.run().await,
         }
     });
     match result {

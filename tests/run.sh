@@ -34,6 +34,14 @@ wait_for "MariaDB" mysqladmin -h 127.0.0.1 -uroot ping
 schemathesis --version 2>/dev/null | grep -q '4\.32\.5' \
   || python3 -m pip install -q 'schemathesis==4.32.5'
 
+echo "== browser"
+# The web admin's browser tests drive Debian's Chromium with playwright-core from npm
+# (pinned in tests/browser/package-lock.json; never a browser download).
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+[[ -d tests/browser/node_modules/playwright-core ]] \
+  || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
+
 echo "== formatting"
 cargo fmt --all -- --check
 cargo fmt --manifest-path examples/Cargo.toml --all -- --check

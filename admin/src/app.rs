@@ -226,7 +226,8 @@ async fn guard(State(app): Shared, mut request: Request, next: Next) -> Response
     let ip = client_ip(&request);
     request.extensions_mut().insert(ClientIp(ip));
     let path = request.uri().path();
-    if path.starts_with("/assets/") {
+    // A browser asks for /favicon.ico by itself: a 404, not a login page.
+    if path.starts_with("/assets/") || path == "/favicon.ico" {
         return next.run(request).await;
     }
     let session = cookie(request.headers(), SESSION_COOKIE)

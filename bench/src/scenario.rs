@@ -7,7 +7,8 @@
 //! - [`scale`]: 4. a server starting with many services, and its memory per service;
 //! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind;
 //! - [`guessing`]: 7. demo.hello's latency while guessers try admin passwords;
-//! - [`lb`]: 8. (when asked for) zato-lb against HAProxy, and failover.
+//! - [`lb`]: 8. (when asked for) zato-lb against HAProxy, and failover;
+//! - [`web_admin`]: 9. the web admin's pages, on scenario 4's server with N services.
 
 pub mod deploy;
 pub mod guessing;
@@ -16,6 +17,7 @@ pub mod instructions;
 pub mod lb;
 pub mod sandbox;
 pub mod scale;
+pub mod web_admin;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -186,6 +186,11 @@ impl Env {
             .with_context(|| format!("cannot write `{}`", path.display()))
     }
 
+    /// The environment's admin user and password.
+    pub fn credentials(&self) -> (&str, &str) {
+        (&self.user, &self.password)
+    }
+
     /// Where server `i` keeps its compiled artifacts.
     pub fn cache_dir(&self, i: u16) -> PathBuf {
         self.dir.join(format!("server{}/data/cache", i + 1))

@@ -1,8 +1,8 @@
-//! `zato info [DIR]`: the servers of an environment and the versions they run, and its
-//! load balancer.
+//! `zato info [DIR]`: the servers of an environment and the versions they run, its
+//! load balancer and its web admin.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use serde::Serialize;
@@ -24,7 +24,10 @@ use crate::output::{Output, table};
 ///
 /// An environment's load balancer is shown below the servers (its address, whether it
 /// answers), and the state of each server behind it (up, down, draining) in the LB
-/// column; with --json, in each server's `lb` field.
+/// column; with --json, in each server's `lb` field. Its web admin is shown last.
+///
+/// With --json: `{"servers": [...], "lb": {"url", "answers", "algorithm"} or null,
+/// "web_admin": {"url", "answers"} or null}`.
 #[derive(Debug, Args)]
 pub struct Info {
     /// Environment directory (same as --env).
@@ -59,7 +62,57 @@ struct LbLine {
     state: Option<&'static str>,
 }
 
+/// What `zato info --json` prints.
+#[derive(Debug, Serialize)]
+struct InfoDoc<'a> {
+    servers: &'a [ServerLine],
+    lb: Option<LbDoc<'a>>,
+    web_admin: Option<&'a WebAdminFound>,
+}
+
+/// The environment's load balancer in `zato info --json`.
+#[derive(Debug, Serialize)]
+struct LbDoc<'a> {
+    url: &'a str,
+    answers: bool,
+    /// How it chooses a server, when it answers.
+    algorithm: Option<&'a str>,
+}
+
+/// The environment's web admin, as `zato info` found it.
+#[derive(Debug, Serialize)]
+struct WebAdminFound {
+    /// Its URL (`http://HOST:PORT/`), or why it is not known.
+    url: String,
+    /// Whether it answered just now.
+    answers: bool,
+}
+
+impl WebAdminFound {
+    async fn of_env(dir: &std::path::Path) -> Option<Self> {
+        let web_admin_dir = env::web_admin_dir(dir).ok()??;
+        let Ok(url) = env::web_admin_url(&web_admin_dir) else {
+            // It listens on port 0 and is not running: only a running one knows its port.
+            return Some(Self {
+                url: "(port chosen at start)".into(),
+                answers: false,
+            });
+        };
+        let url = format!("{}/", url.trim_end_matches('/'));
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(2))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .ok()?;
+        // Any HTTP answer to the login page is a web admin up.
+        let answers = http.get(format!("{url}login")).send().await.is_ok();
+        Some(Self { url, answers })
+    }
+}
+
 /// The environment's load balancer, as `zato info` found it.
+#[derive(Debug)]
 struct LbFound {
     url: String,
     stats: Option<LbStats>,
@@ -102,12 +155,11 @@ impl Info {
                     lb: None,
                 })
                 .collect();
-            return print(out, lines, None);
+            return print(out, lines, None, None);
         };
         let from_files = env::servers(dir).map_err(CliError::from)?;
-        let lb = super::lb::of_env(dir)
-            .await
-            .map(|(url, stats)| LbFound { url, stats });
+        let (lb, web_admin) = tokio::join!(super::lb::of_env(dir), WebAdminFound::of_env(dir));
+        let lb = lb.map(|(url, stats)| LbFound { url, stats });
         // The cluster's view from the first server that answers; the others are asked
         // only whether they answer.
         let mut view: Option<Vec<ServerInfo>> = None;
@@ -179,12 +231,26 @@ impl Info {
                 eprintln!("not answering: {}", down.join(", "));
             }
         }
-        print(out, lines, lb.as_ref())
+        print(out, lines, lb.as_ref(), web_admin.as_ref())
     }
 }
 
-fn print(out: &Output, lines: Vec<ServerLine>, lb: Option<&LbFound>) -> CliResult {
-    out.print(&lines, || {
+fn print(
+    out: &Output,
+    lines: Vec<ServerLine>,
+    lb: Option<&LbFound>,
+    web_admin: Option<&WebAdminFound>,
+) -> CliResult {
+    let doc = InfoDoc {
+        servers: &lines,
+        lb: lb.map(|lb| LbDoc {
+            url: &lb.url,
+            answers: lb.stats.is_some(),
+            algorithm: lb.stats.as_ref().map(|s| s.algorithm.as_str()),
+        }),
+        web_admin,
+    };
+    out.print(&doc, || {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -243,6 +309,17 @@ fn print(out: &Output, lines: Vec<ServerLine>, lb: Option<&LbFound>) -> CliResul
                 ),
                 None => format!("\nload balancer: {} (not answering)", lb.url),
             });
+        }
+        if let Some(web_admin) = web_admin {
+            text.push_str(&format!(
+                "\nweb admin: {}{}",
+                web_admin.url,
+                if web_admin.answers {
+                    ""
+                } else {
+                    " (not answering)"
+                }
+            ));
         }
         text
     });

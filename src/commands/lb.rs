@@ -156,6 +156,11 @@ impl Started {
         self.lb.shutdown_token()
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.lb.addr()
+    }
+
     /// Waits until asked to stop, lets requests in flight finish, and removes the
     /// address file.
     pub async fn run_until_stopped(self) {

@@ -57,6 +57,13 @@ struct Create {
     /// No load balancer: clients talk to the servers directly.
     #[arg(long)]
     no_lb: bool,
+    /// Port of the web admin (127.0.0.1:PORT; 0: the system picks one, written to
+    /// DIR/web-admin/address while it runs). Default: 8183, or 0 with --base-port 0.
+    #[arg(long, conflicts_with = "no_web_admin")]
+    web_admin_port: Option<u16>,
+    /// No web admin.
+    #[arg(long)]
+    no_web_admin: bool,
 }
 
 impl Quickstart {
@@ -70,6 +77,13 @@ impl Quickstart {
                 env::DEFAULT_LB_PORT
             })
         });
+        let web_admin_port = (!create.no_web_admin).then(|| {
+            create.web_admin_port.unwrap_or(if create.base_port == 0 {
+                0
+            } else {
+                env::DEFAULT_WEB_ADMIN_PORT
+            })
+        });
         let created = env::create(&NewEnv {
             dir: &create.dir,
             base_port: create.base_port,
@@ -80,6 +94,7 @@ impl Quickstart {
             redis: create.redis.as_deref(),
             auto_http_channels: false,
             lb_port,
+            web_admin_port,
         })
         .map_err(|e| CliError::new(ExitCode::Usage, format!("{e:#}")))?;
         let servers: Vec<_> = (0..create.servers)
@@ -103,6 +118,7 @@ impl Quickstart {
             .join(", ");
         let dir = create.dir.display();
         let lb_url = lb_port.map(|port| format!("http://127.0.0.1:{port}"));
+        let web_admin_url = web_admin_port.map(|port| format!("http://127.0.0.1:{port}/"));
         out.print(
             &serde_json::json!({
                 "dir": create.dir,
@@ -110,6 +126,10 @@ impl Quickstart {
                 "lb": lb_url.as_ref().map(|url| serde_json::json!({
                     "url": url,
                     "dir": create.dir.join(env::LB_DIR),
+                })),
+                "web_admin": web_admin_url.as_ref().map(|url| serde_json::json!({
+                    "url": url,
+                    "dir": create.dir.join(env::WEB_ADMIN_DIR),
                 })),
                 "username": created.username,
                 "password": created.password,
@@ -126,8 +146,17 @@ impl Quickstart {
                     ),
                     (None, _) => String::new(),
                 };
+                let web_admin = match (&web_admin_url, web_admin_port) {
+                    (Some(_), Some(0)) => format!(
+                        "Web admin on a port the system picks (written to {dir}/{}/address \
+                         while it runs); log in as the admin user\n",
+                        env::WEB_ADMIN_DIR
+                    ),
+                    (Some(url), _) => format!("Web admin on {url}: log in as the admin user\n"),
+                    (None, _) => String::new(),
+                };
                 format!(
-                    "Created environment `{dir}` (cluster `{}`): {listing}\n{lb}\
+                    "Created environment `{dir}` (cluster `{}`): {listing}\n{lb}{web_admin}\
                      Admin user `{}`, password `{}` (shown once; the CLI reads it from {dir}/{})\n\
                      Start it:          zato start {dir}\n\
                      Deploy a service:  cp my_service.wasm {dir}/pickup/   or   zato deploy my_service.wasm --env {dir}",

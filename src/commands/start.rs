@@ -23,9 +23,9 @@ use crate::output::Output;
 /// With several servers, a server that dies is restarted after a back-off, and the
 /// others keep serving; one that keeps dying is given up on, with a log line.
 ///
-/// An environment's load balancer (DIR/lb, made by `zato quickstart create`) runs with
-/// its servers: as one more supervised process with several servers, in this process
-/// with one.
+/// An environment's load balancer (DIR/lb) and web admin (DIR/web-admin), made by `zato
+/// quickstart create`, run with its servers: as supervised processes of their own with
+/// several servers, in this process with one.
 ///
 /// SIGINT (Ctrl-C) or SIGTERM stops it gracefully: requests in flight finish.
 #[derive(Debug, Args)]
@@ -55,6 +55,8 @@ impl Start {
             .unwrap_or_else(|| PathBuf::from(env::DEV_ENV_DIR));
         if dev && !dir.join(env::ENV_FILE).exists() {
             std::fs::create_dir_all("pickup").context("cannot create ./pickup")?;
+            // Ports the system picks for the server: the others' too.
+            let or_zero = |port| if self.port == 0 { 0 } else { port };
             let created = env::create(&NewEnv {
                 dir: &dir,
                 base_port: self.port,
@@ -64,7 +66,8 @@ impl Start {
                 odb: None,
                 redis: None,
                 auto_http_channels: true,
-                lb_port: None,
+                lb_port: Some(or_zero(env::DEFAULT_LB_PORT)),
+                web_admin_port: Some(or_zero(env::DEFAULT_WEB_ADMIN_PORT)),
             })?;
             eprintln!(
                 "Created the development environment in {}: admin user `{}`, password `{}` \
@@ -78,17 +81,27 @@ impl Start {
         }
         let configs = env::server_configs(&dir)?;
         // An environment's load balancer; a server's own directory names none.
-        let lb_dir = if dir.join(env::ENV_FILE).exists() {
-            env::read_env(&dir)?.lb.map(|lb| dir.join(lb))
+        let (lb_dir, web_admin_dir) = if dir.join(env::ENV_FILE).exists() {
+            let env_file = env::read_env(&dir)?;
+            (
+                env_file.lb.map(|lb| dir.join(lb)),
+                env_file.web_admin.map(|w| dir.join(w)),
+            )
         } else {
-            None
+            (None, None)
         };
         if configs.len() > 1 {
             let policy = supervisor::Policy {
                 backoff: Duration::from_millis(self.restart_backoff_ms),
                 max_restarts: self.max_restarts,
             };
-            return supervisor::run(&configs, lb_dir.as_deref(), policy).await;
+            return supervisor::run(
+                &configs,
+                lb_dir.as_deref(),
+                web_admin_dir.as_deref(),
+                policy,
+            )
+            .await;
         }
         let config_path = configs.first().ok_or_else(|| {
             CliError::new(
@@ -104,11 +117,27 @@ impl Start {
             Some(lb_dir) => Some(super::lb::Started::start(lb_dir, false).await?),
             None => None,
         };
+        let web_admin = match &web_admin_dir {
+            Some(dir) => match super::web_admin::Started::start(dir).await {
+                Ok(web_admin) => Some(web_admin),
+                Err(e) => {
+                    if let Some(lb) = lb {
+                        lb.stop().await;
+                    }
+                    return Err(e.into());
+                }
+            },
+            None => None,
+        };
         let server = match Server::start(config).await {
             Ok(server) => server,
             Err(e) => {
                 if let Some(lb) = lb {
                     lb.stop().await;
+                }
+                if let Some(web_admin) = web_admin {
+                    web_admin.shutdown_token().cancel();
+                    let _ = web_admin.run_until_stopped().await;
                 }
                 return Err(e.into());
             }
@@ -121,6 +150,9 @@ impl Start {
         };
         let stop = server.shutdown_token();
         let stop_lb = lb.as_ref().map(super::lb::Started::shutdown_token);
+        let stop_web_admin = web_admin
+            .as_ref()
+            .map(super::web_admin::Started::shutdown_token);
         tokio::spawn({
             let stop_lb = stop_lb.clone();
             async move {
@@ -132,17 +164,30 @@ impl Start {
                 stop.cancel();
             }
         });
+        let around = Around {
+            lb: lb.as_ref().map(|lb| format!("http://{}", lb.addr())),
+            web_admin: web_admin.as_ref().map(|w| format!("http://{}/", w.addr())),
+        };
         let lb = lb.map(|lb| tokio::spawn(lb.run_until_stopped()));
-        if dev && let Err(e) = deploy_examples(&server, out).await {
+        let web_admin = web_admin.map(|w| tokio::spawn(w.run_until_stopped()));
+        if dev && let Err(e) = deploy_examples(&server, &dir, &around, out).await {
             tracing::warn!("cannot deploy the examples: {e:#}");
         }
         let stopped = server.run_until_stopped().await;
-        // The load balancer does not outlive the server it is in front of.
+        // The load balancer and the web admin do not outlive the server.
         if let Some(stop_lb) = stop_lb {
             stop_lb.cancel();
         }
+        if let Some(stop) = stop_web_admin {
+            stop.cancel();
+        }
         if let Some(lb) = lb {
             let _ = lb.await;
+        }
+        if let Some(web_admin) = web_admin
+            && let Ok(Err(e)) = web_admin.await
+        {
+            tracing::warn!("the web admin stopped with an error: {e:#}");
         }
         if let Some(file) = address_file {
             let _ = std::fs::remove_file(file);
@@ -199,15 +244,48 @@ fn examples_dir() -> Option<PathBuf> {
     candidates.into_iter().find(|d| d.is_dir())
 }
 
+/// What runs beside the development server, for the text printed once it is up.
+struct Around {
+    /// The load balancer's URL.
+    lb: Option<String>,
+    /// The web admin's URL.
+    web_admin: Option<String>,
+}
+
+impl Around {
+    fn text(&self, dir: &Path) -> String {
+        let mut text = String::new();
+        if let Some(url) = &self.web_admin {
+            text.push_str(&format!(
+                "Web admin: {url} (user `admin`, password in {}/{})\n",
+                dir.display(),
+                env::CREDENTIALS_FILE
+            ));
+        }
+        if let Some(url) = &self.lb {
+            text.push_str(&format!(
+                "Load balancer: {url} (in front of the server; `zato lb status`)\n"
+            ));
+        }
+        text
+    }
+}
+
 /// Deploys every built example and gives each an HTTP channel at `/` + its name with
 /// dots as slashes (`demo.hello` -> `/demo/hello`).
-async fn deploy_examples(server: &Server, out: &Output) -> anyhow::Result<()> {
+async fn deploy_examples(
+    server: &Server,
+    env_dir: &Path,
+    around: &Around,
+    out: &Output,
+) -> anyhow::Result<()> {
     let base = format!("http://{}", server.addr());
     let Some(dir) = examples_dir() else {
         eprintln!(
             "\nServer on {base}. No built examples found: build them with\n  \
              cargo build --release --target wasm32-wasip2 --manifest-path examples/Cargo.toml\n\
-             and copy the .wasm files into ./pickup."
+             and copy the .wasm files into ./pickup.\n{}",
+            around.text(env_dir)
         );
         return Ok(());
     };
@@ -247,8 +325,9 @@ async fn deploy_examples(server: &Server, out: &Output) -> anyhow::Result<()> {
             "\nTry:\n  curl '{base}/demo/hello?name=you'\n  \
              curl -X POST {base}/demo/transform -d '{{\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":\"ada@example.com\"}}'\n\
              Deploy your own: copy a .wasm into ./pickup (service `a.b` answers at {base}/a/b),\n\
-             or `zato deploy FILE.wasm`. Ctrl-C stops the server.\n"
+             or `zato deploy FILE.wasm`, or upload it in the web admin. Ctrl-C stops the server.\n"
         ));
+        text.push_str(&around.text(env_dir));
         eprintln!("{text}");
     }
     Ok(())

@@ -397,7 +397,7 @@ async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
 
     let info = zato(&["info", env_arg, "--json"]).await;
     let info: Value = serde_json::from_slice(&info.stdout).unwrap();
-    let server3 = info
+    let server3 = info["servers"]
         .as_array()
         .unwrap()
         .iter()
@@ -535,7 +535,8 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
     let info = zato(&["info", env_arg, "--json"]).await;
     let info: Value = serde_json::from_slice(&info.stdout).unwrap();
     let pid_of = |name: &str| {
-        info.as_array()
+        info["servers"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|s| s["name"] == name)
@@ -876,7 +877,8 @@ async fn the_cli_answers_scripts_with_one_json_document_and_people_with_what_hap
     );
 
     // With the server stopped, `zato info` still shows the environment, server down.
-    let (code, servers) = zato_json(&["info", env_arg]).await;
+    let (code, info) = zato_json(&["info", env_arg]).await;
+    let servers = &info["servers"];
     assert_eq!(code, 0);
     assert_eq!(servers[0]["answers"], true, "{servers}");
     assert_eq!(servers[0]["state"], "running", "{servers}");
@@ -886,7 +888,8 @@ async fn the_cli_answers_scripts_with_one_json_document_and_people_with_what_hap
         .await
         .expect("server stops")
         .unwrap();
-    let (code, servers) = zato_json(&["info", env_arg]).await;
+    let (code, info) = zato_json(&["info", env_arg]).await;
+    let servers = &info["servers"];
     assert_eq!(code, 0, "{servers}");
     assert_eq!(servers[0]["name"], "server1", "{servers}");
     assert_eq!(servers[0]["answers"], false, "{servers}");

@@ -220,7 +220,7 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
     up(env_arg, 3).await;
     through(&http, &base, 3).await;
 
-    // `zato info` shows the load balancer; its JSON is still the list of servers.
+    // `zato info` shows the load balancer, beside the servers and with each of them.
     let info = zato(&["info", env_arg]).await;
     assert!(info.status.success(), "{}", text(&info.stderr));
     assert!(
@@ -229,8 +229,11 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
         text(&info.stdout)
     );
     let info = zato(&["info", env_arg, "--json"]).await;
-    let servers: Value = serde_json::from_slice(&info.stdout).unwrap();
-    let servers = servers.as_array().unwrap();
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["lb"]["url"], base.as_str(), "{info}");
+    assert_eq!(info["lb"]["answers"], true, "{info}");
+    assert_eq!(info["lb"]["algorithm"], "round-robin", "{info}");
+    let servers = info["servers"].as_array().unwrap();
     assert_eq!(servers.len(), 3, "{servers:?}");
     for server in servers {
         assert_eq!(server["lb"]["url"], base.as_str(), "{server}");
@@ -239,7 +242,7 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
     }
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
-        logged.contains("started 3 servers and the load balancer")
+        logged.contains("started 3 servers, the load balancer and the web admin")
             && logged.contains("load balancer `lb` exited (signal: 9"),
         "{logged}"
     );

@@ -26,3 +26,4 @@ mod sdk;
 mod slow_clients;
 mod versions;
 mod web_admin;
+mod web_admin_browser;

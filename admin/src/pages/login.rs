@@ -32,7 +32,10 @@ struct LoginPage {
     error: String,
 }
 
-/// `GET /login`: the form, with a fresh pre-session token in a signed cookie.
+/// `GET /login`: the form, with a pre-session token in a signed cookie: the one the
+/// browser holds while it is valid (a second load of the page, e.g. a favicon request
+/// redirected here, must not replace the token of the form already shown), else a new
+/// one.
 pub async fn form(State(app): Shared, headers: axum::http::HeaderMap) -> Response {
     let logged_in = cookie(&headers, SESSION_COOKIE)
         .and_then(|s| app.signer.verify(s))
@@ -41,11 +44,23 @@ pub async fn form(State(app): Shared, headers: axum::http::HeaderMap) -> Respons
     if logged_in {
         return see_other("/");
     }
-    login_page(&app, String::new(), String::new())
+    login_page(&app, &headers, String::new(), String::new())
 }
 
-fn login_page(app: &App, username: String, error: String) -> Response {
-    let token = new_token();
+/// The pre-session token of the browser's login cookie, when its signature holds.
+fn held_token(app: &App, headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, LOGIN_COOKIE)
+        .and_then(|signed| app.signer.verify(signed))
+        .map(str::to_owned)
+}
+
+fn login_page(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    username: String,
+    error: String,
+) -> Response {
+    let token = held_token(app, headers).unwrap_or_else(new_token);
     let page = LoginPage {
         chrome: Chrome::default(),
         csrf: token.clone(),
@@ -73,6 +88,7 @@ pub struct LoginForm {
 pub async fn submit(
     State(app): Shared,
     Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     if let Err(retry) = app.limiter.check(ip) {
@@ -103,8 +119,12 @@ pub async fn submit(
         None => {
             app.limiter.failed(ip);
             tracing::warn!(user = %form.username, address = %ip, "web admin login refused: wrong user or password");
-            let mut response =
-                login_page(&app, form.username, "Wrong user name or password.".into());
+            let mut response = login_page(
+                &app,
+                &headers,
+                form.username,
+                "Wrong user name or password.".into(),
+            );
             *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             response
         }

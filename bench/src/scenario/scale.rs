@@ -38,7 +38,14 @@ struct Start {
     cache_hits: u64,
 }
 
-pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
+/// Scenario 4's section, and scenario 9's: the web admin's pages, measured while the
+/// populated server runs.
+pub struct Results {
+    pub scale: Section,
+    pub web_admin: anyhow::Result<Section>,
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
     let n = ctx.plan.services;
     if n > 9999 {
         bail!("the scale scenario names services demo.h0001..demo.h9999: at most 9999");
@@ -87,6 +94,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         .await?;
     let populate = started.elapsed();
     probe_all(&env, &names, started, limit).await?;
+    eprintln!("[bench] web admin: its pages with {n} services");
+    let web_admin = super::web_admin::run(ctx, &env, &names).await;
     proc.stop();
 
     eprintln!("[bench] scale: starting with {n} services, artifact cache emptied");
@@ -182,7 +191,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         "Times are from the spawn of `zato start` (SQLite ODB, one server, not pinned); memory is VmRSS once idle, per service = (server - idle server with no service) / {n}. Cold start: {} compilations, {} cache hits; warm start: {} compilations, {} cache hits.",
         cold.compilations, cold.cache_hits, warm.compilations, warm.cache_hits
     ));
-    Ok(section)
+    Ok(Results {
+        scale: section,
+        web_admin,
+    })
 }
 
 const MIB: f64 = 1024.0 * 1024.0;

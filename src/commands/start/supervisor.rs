@@ -1,14 +1,14 @@
 //! `zato start DIR` on an environment of several servers: one child process per server
-//! (`zato start DIR/serverN`), and one for its load balancer (`zato lb start DIR/lb`),
-//! kept running.
+//! (`zato start DIR/serverN`), one for its load balancer (`zato lb start DIR/lb`) and
+//! one for its web admin (`zato web-admin start DIR/web-admin`), kept running.
 //!
 //! A server that dies is restarted after a back-off that doubles from
 //! `--restart-backoff-ms` up to [`MAX_BACKOFF`] (and starts over once a server has run
 //! for [`STABLE_AFTER`]); one that dies more than `--max-restarts` times within
 //! [`RESTART_WINDOW`] is given up on, with a log line saying so. The others keep
 //! serving whatever happens to one of them: everything stops only on SIGINT or SIGTERM,
-//! or when every server has been given up on. The load balancer is restarted alike; the
-//! servers never depend on it.
+//! or when every server has been given up on. The load balancer and the web admin are
+//! restarted alike; the servers never depend on them.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -38,9 +38,14 @@ pub struct Policy {
     pub max_restarts: usize,
 }
 
-/// Runs every server of `configs`, and the load balancer in `lb_dir`, until a signal,
-/// restarting those that die.
-pub async fn run(configs: &[PathBuf], lb_dir: Option<&Path>, policy: Policy) -> CliResult {
+/// Runs every server of `configs`, the load balancer in `lb_dir` and the web admin in
+/// `web_admin_dir`, until a signal, restarting those that die.
+pub async fn run(
+    configs: &[PathBuf],
+    lb_dir: Option<&Path>,
+    web_admin_dir: Option<&Path>,
+    policy: Policy,
+) -> CliResult {
     let exe = std::env::current_exe().context("cannot find the zato executable")?;
     let stop = CancellationToken::new();
     let pids: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
@@ -67,13 +72,34 @@ pub async fn run(configs: &[PathBuf], lb_dir: Option<&Path>, policy: Policy) -> 
         };
         tokio::spawn(supervised.run(policy, stop.clone()))
     });
+    let web_admin = web_admin_dir.map(|dir| {
+        let supervised = Supervised {
+            name: name_of(dir),
+            what: "web admin",
+            args: vec![
+                "web-admin".into(),
+                "start".into(),
+                dir.as_os_str().to_owned(),
+            ],
+            exe: exe.clone(),
+            pids: Arc::clone(&pids),
+        };
+        tokio::spawn(supervised.run(policy, stop.clone()))
+    });
+    let beside: Vec<&str> = [
+        lb.as_ref().map(|_| "the load balancer"),
+        web_admin.as_ref().map(|_| "the web admin"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     tracing::info!(
         "started {} servers{}; one that dies is restarted; Ctrl-C or SIGTERM stops them all",
         configs.len(),
-        if lb.is_some() {
-            " and the load balancer"
+        if beside.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(", {}", beside.join(" and "))
         }
     );
     let mut outcomes = Vec::new();
@@ -97,10 +123,10 @@ pub async fn run(configs: &[PathBuf], lb_dir: Option<&Path>, policy: Policy) -> 
             .await;
     }
     wait_all(&mut servers, &mut outcomes).await;
-    if let Some(lb) = lb
-        && let Ok(outcome) = lb.await
-    {
-        outcomes.push(outcome);
+    for beside in [lb, web_admin].into_iter().flatten() {
+        if let Ok(outcome) = beside.await {
+            outcomes.push(outcome);
+        }
     }
     let failed: Vec<String> = outcomes
         .into_iter()

@@ -1,0 +1,172 @@
+// The web admin driven in Debian's Chromium by playwright-core, as a person uses it.
+// Run by tests/all/web_admin_browser.rs, which starts a 2-server cluster and passes:
+//   WEB_ADMIN_URL, ZATO_USER, ZATO_PASSWORD, ZATO_SERVERS (the servers' base URLs,
+//   comma-separated), HELLO_WASM, BROKEN_WASM, SCREENSHOTS (a directory), CHROMIUM.
+// Prints each step, and "all steps passed" at the end; any failure exits non-zero.
+
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} is set`);
+  return value;
+};
+const base = env('WEB_ADMIN_URL').replace(/\/$/, '');
+const user = env('ZATO_USER');
+const password = env('ZATO_PASSWORD');
+const servers = env('ZATO_SERVERS').split(',');
+const shots = env('SCREENSHOTS');
+const basicAuth = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+
+const browser = await chromium.launch({
+  executablePath: env('CHROMIUM'),
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update'],
+});
+const context = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+const page = await context.newPage();
+page.setDefaultTimeout(20000);
+
+const step = (text) => console.log(`- ${text}`);
+const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+
+/** Waits until `check` returns a truthy value, or fails naming `what`. */
+async function eventually(what, check, ms = 30000) {
+  const until = Date.now() + ms;
+  let last;
+  while (Date.now() < until) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not within ${ms} ms (last: ${last})`);
+}
+
+/** What every server answers on `path`, as a person with curl would see it. */
+async function everyServer(path) {
+  return Promise.all(servers.map(async (server) => {
+    const response = await fetch(server + path);
+    return { server, status: response.status, body: await response.text() };
+  }));
+}
+
+/** The versions of `service` each server runs, from the cluster's admin API. */
+async function runningVersions(service) {
+  const response = await fetch(servers[0] + '/zato/api/servers', { headers: { authorization: basicAuth } });
+  const list = await response.json();
+  return list.filter((s) => s.state === 'running').map((s) => s.services[service]);
+}
+
+async function login(name, secret) {
+  await page.goto(base + '/login');
+  await page.fill('input[name=username]', name);
+  await page.fill('input[name=password]', secret);
+  await Promise.all([page.waitForLoadState('load'), page.locator('form[action="/login"] [type=submit]').click()]);
+}
+
+try {
+  step('a page asked for without a session goes to the login form');
+  await page.goto(base + '/');
+  assert.ok(page.url().includes('/login'), page.url());
+  await shot('login');
+
+  step('a wrong password is refused');
+  await login(user, 'not-' + password);
+  assert.ok(page.url().includes('/login'), page.url());
+  assert.match(await page.textContent('body'), /wrong|refused|invalid|incorrect/i);
+
+  step('a form posted without its CSRF token is refused');
+  const noToken = await context.request.post(base + '/login', {
+    form: { username: user, password },
+    maxRedirects: 0,
+  });
+  assert.equal(noToken.status(), 403, await noToken.text());
+
+  step('the right password opens the dashboard with both servers');
+  await login(user, password);
+  assert.ok(!page.url().includes('/login'), page.url());
+  const dashboard = await page.textContent('body');
+  assert.match(dashboard, /server1/);
+  assert.match(dashboard, /server2/);
+  await shot('dashboard');
+
+  step('a logged-in form posted without its CSRF token is refused too');
+  const upload = await context.request.post(base + '/services/upload', {
+    multipart: { file: { name: 'x.wasm', mimeType: 'application/wasm', buffer: Buffer.from('x') } },
+    maxRedirects: 0,
+  });
+  assert.equal(upload.status(), 403, await upload.text());
+
+  step('upload demo.hello and see every server run it');
+  await page.goto(base + '/services/upload');
+  await shot('upload');
+  await page.setInputFiles('input[type=file][name=file]', env('HELLO_WASM'));
+  await Promise.all([page.waitForLoadState('load'), page.locator('form[enctype="multipart/form-data"] [type=submit]').click()]);
+  await eventually('the progress page says every server runs it', async () =>
+    /runs on every running server/i.test(await page.textContent('body')));
+  const versions = await runningVersions('demo.hello');
+  assert.equal(versions.length, 2, JSON.stringify(versions));
+  assert.ok(versions.every((v) => v === versions[0] && v >= 1), JSON.stringify(versions));
+  await shot('upload-progress');
+
+  step('the services list and the service page show it');
+  await page.goto(base + '/services?q=hello');
+  assert.match(await page.textContent('body'), /demo\.hello/);
+  await shot('services');
+  await page.goto(base + '/services/demo.hello');
+  assert.match(await page.textContent('body'), /demo\.hello/);
+  await shot('service');
+
+  step('invoke it and read its answer');
+  await page.goto(base + '/services/demo.hello/invoke');
+  await page.fill('textarea[name=payload]', '{"name": "browser"}');
+  await page.locator('main form.stacked button[type=submit]').click();
+  await eventually('the answer is shown', async () =>
+    (await page.textContent('body')).includes('Hello, browser!'));
+  await shot('invoke');
+
+  step('create an HTTP channel and call it on every server');
+  await page.goto(base + '/channels/http/new');
+  await page.fill('input[name=name]', 'hello-browser');
+  await page.fill('input[name=path]', '/browser/hello');
+  await page.fill('input[name=service]', 'demo.hello');
+  await shot('channel-form');
+  await Promise.all([page.waitForURL((url) => !url.pathname.endsWith('/new')),
+    page.locator('main form.stacked button[type=submit]').click()]);
+  await page.goto(base + '/channels/http');
+  assert.match(await page.textContent('body'), /\/browser\/hello/);
+  await shot('channels');
+  await eventually('every server answers the channel', async () => {
+    const answers = await everyServer('/browser/hello?name=curl');
+    return answers.every((a) => a.status === 200 && a.body.includes('Hello, curl!'));
+  });
+
+  step('a broken upload is refused and the old version keeps serving');
+  await page.goto(base + '/services/upload');
+  await page.setInputFiles('input[type=file][name=file]', env('BROKEN_WASM'));
+  await Promise.all([page.waitForLoadState('load'), page.locator('form[enctype="multipart/form-data"] [type=submit]').click()]);
+  assert.match(await page.textContent('body'), /not a (valid )?(WebAssembly )?component|refused|invalid/i);
+  await shot('upload-refused');
+  const after = await everyServer('/browser/hello?name=still');
+  assert.ok(after.every((a) => a.status === 200 && a.body.includes('Hello, still!')), JSON.stringify(after));
+  assert.deepEqual(await runningVersions('demo.hello'), versions);
+
+  step('the settings page');
+  await page.goto(base + '/settings');
+  await shot('settings');
+
+  step('log out');
+  await page.locator('form[action="/logout"] [type=submit]').click();
+  await page.waitForURL(/\/login/);
+  await page.goto(base + '/services');
+  assert.ok(page.url().includes('/login'), page.url());
+
+  console.log('all steps passed');
+} finally {
+  await browser.close();
+}
