@@ -295,17 +295,15 @@ fn web_admin_config(port: u16, cluster: &str) -> anyhow::Result<zato_admin::WebA
 pub fn cluster_access(dir: &Path) -> anyhow::Result<zato_admin::ClusterAccess> {
     let credentials = read_credentials(dir)?;
     let mut urls: Vec<String> = servers(dir)?.into_iter().filter_map(|s| s.url).collect();
-    if let Some(lb) = lb_dir(dir)?
-        && let Ok(url) = lb_url(&lb)
-    {
-        urls.push(url);
-    }
+    let lb = lb_dir(dir)?.and_then(|lb| lb_url(&lb).ok());
+    urls.extend(lb.clone());
     // None known (servers on port 0, all stopped): the credentials still log a person
     // in, and the web admin says the cluster is down.
     Ok(zato_admin::ClusterAccess {
         urls,
         username: credentials.username,
         password: credentials.password,
+        lb_url: lb,
     })
 }
 

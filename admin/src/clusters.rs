@@ -19,6 +19,9 @@ pub struct ClusterAccess {
     pub username: String,
     /// The admin API's password.
     pub password: String,
+    /// The load balancer in front of the cluster's servers (`http://HOST:PORT`), whose
+    /// own statistics the dashboard shows, when it has one.
+    pub lb_url: Option<String>,
 }
 
 impl std::fmt::Debug for ClusterAccess {
@@ -26,6 +29,7 @@ impl std::fmt::Debug for ClusterAccess {
         f.debug_struct("ClusterAccess")
             .field("urls", &self.urls)
             .field("username", &self.username)
+            .field("lb_url", &self.lb_url)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +130,7 @@ impl Clusters {
                 urls: vec![url.to_owned()],
                 username: username.to_owned(),
                 password: password.to_owned(),
+                lb_url: cluster.lb_url.clone(),
             }),
             ClusterSource::Environment(dir) => {
                 let path = self.base_dir.join(dir);
@@ -142,6 +147,30 @@ impl Clusters {
                 })
             }
         }
+    }
+
+    /// The statistics of the load balancer in front of `cluster`, if it has one: `None`
+    /// without one, `Some(Err(why))` when it does not answer within a second.
+    pub async fn lb_stats(
+        &self,
+        cluster: &ClusterConfig,
+    ) -> Option<(String, Result<zato_api::lb::LbStats, String>)> {
+        let url = self.access(cluster).await.ok()?.lb_url?;
+        let asked = self
+            .http
+            .get(format!("{}/zato-lb-stats", url.trim_end_matches('/')))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        let stats = match asked {
+            Ok(answer) if answer.status().is_success() => answer
+                .json::<zato_api::lb::LbStats>()
+                .await
+                .map_err(|e| format!("its statistics do not read: {e}")),
+            Ok(answer) => Err(format!("it answered {}", answer.status())),
+            Err(e) => Err(format!("it does not answer: {}", chain(&e))),
+        };
+        Some((url, stats))
     }
 
     /// Runs `call` against the first of `cluster`'s URLs that answers (the one that

@@ -130,6 +130,10 @@ pub struct ClusterConfig {
     /// A zato environment directory, relative to the configuration file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<PathBuf>,
+    /// A remote cluster's load balancer (`http://HOST:PORT`), whose statistics the
+    /// dashboard shows (an environment's is found in its files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lb_url: Option<String>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -168,6 +172,7 @@ impl ClusterConfig {
             username: Some(username.into()),
             password: Some(password.into()),
             environment: None,
+            lb_url: None,
         }
     }
 
@@ -179,6 +184,7 @@ impl ClusterConfig {
             username: None,
             password: None,
             environment: Some(dir.into()),
+            lb_url: None,
         }
     }
 

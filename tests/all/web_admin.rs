@@ -97,6 +97,7 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
             urls: urls.clone(),
             username: USER.into(),
             password: PASSWORD.into(),
+            lb_url: None,
         })
     });
     let down = dead_url();

@@ -93,6 +93,11 @@ try {
   const dashboard = await page.textContent('body');
   assert.match(dashboard, /server1/);
   assert.match(dashboard, /server2/);
+  await eventually('the dashboard shows the load balancer with both servers up', async () => {
+    await page.reload();
+    const lb = await page.locator('h2:text("Load balancer") + p + table').textContent();
+    return (lb.match(/\bup\b/g) || []).length === 2;
+  });
   await shot('dashboard');
 
   step('a logged-in form posted without its CSRF token is refused too');

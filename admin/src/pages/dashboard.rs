@@ -1,6 +1,6 @@
-//! `/`: the cluster at a glance: its servers, how many services and channels, the
-//! latest deploys. (The admin API says nothing of a load balancer, so neither does this
-//! page.)
+//! `/`: the cluster at a glance: its servers, the load balancer in front of them (from
+//! its own `/zato-lb-stats`, when the cluster has one), how many services and channels,
+//! the latest deploys.
 
 use askama::Template;
 use axum::extract::{Extension, State};
@@ -24,6 +24,58 @@ struct ServerRow {
     services: usize,
 }
 
+/// The load balancer in front of the cluster.
+struct LbView {
+    url: String,
+    /// Why its statistics are missing, when they are.
+    error: Option<String>,
+    algorithm: String,
+    backends: Vec<BackendRow>,
+}
+
+struct BackendRow {
+    name: String,
+    address: String,
+    state: &'static str,
+    requests: u64,
+    errors: u64,
+    p99_ms: String,
+}
+
+impl LbView {
+    fn of(url: String, stats: Result<zato_api::lb::LbStats, String>) -> Self {
+        match stats {
+            Err(error) => Self {
+                url,
+                error: Some(error),
+                algorithm: String::new(),
+                backends: Vec::new(),
+            },
+            Ok(stats) => Self {
+                url,
+                error: None,
+                algorithm: stats.algorithm,
+                backends: stats
+                    .backends
+                    .into_iter()
+                    .map(|b| BackendRow {
+                        name: b.name.unwrap_or_else(|| "-".into()),
+                        state: match b.state {
+                            zato_api::lb::BackendState::Up => "up",
+                            zato_api::lb::BackendState::Down => "down",
+                            zato_api::lb::BackendState::Draining => "draining",
+                        },
+                        address: b.address,
+                        requests: b.requests,
+                        errors: b.errors,
+                        p99_ms: format!("{:.1} ms", b.p99_ms),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
 struct RecentRow {
     name: String,
     link: String,
@@ -42,6 +94,7 @@ struct DashboardPage {
     services: usize,
     channels: usize,
     recent: Vec<RecentRow>,
+    lb: Option<LbView>,
 }
 
 /// `GET /`.
@@ -50,14 +103,20 @@ pub async fn show(
     Extension(session): Extension<Session>,
 ) -> Result<Response, PageError> {
     let cluster = app.cluster(&session)?;
-    let (servers, services, channels) = tokio::try_join!(
-        app.clusters
-            .call(&cluster, true, |c| async move { c.servers().await }),
-        app.clusters
-            .call(&cluster, true, |c| async move { c.services().await }),
-        app.clusters
-            .call(&cluster, true, |c| async move { c.http_channels().await }),
-    )?;
+    let (answers, lb) = tokio::join!(
+        async {
+            tokio::try_join!(
+                app.clusters
+                    .call(&cluster, true, |c| async move { c.servers().await }),
+                app.clusters
+                    .call(&cluster, true, |c| async move { c.services().await }),
+                app.clusters
+                    .call(&cluster, true, |c| async move { c.http_channels().await }),
+            )
+        },
+        app.clusters.lb_stats(&cluster),
+    );
+    let (servers, services, channels) = answers?;
     let mut recent: Vec<_> = services.iter().collect();
     recent.sort_by_key(|s| std::cmp::Reverse(s.deployed_at));
     let recent = recent
@@ -93,6 +152,7 @@ pub async fn show(
         services: services.len(),
         channels: channels.len(),
         recent,
+        lb: lb.map(|(url, stats)| LbView::of(url, stats)),
     };
     Ok(render(&page))
 }
