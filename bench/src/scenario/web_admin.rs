@@ -78,6 +78,9 @@ pub async fn run(ctx: &Ctx<'_>, env: &Env, names: &[String]) -> anyhow::Result<S
         let p50 = quantile(&samples, 0.5);
         let p99 = quantile(&samples, 0.99);
         let max = samples.iter().copied().fold(0.0, f64::max);
+        eprintln!(
+            "[bench] web admin: {page}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, {size} bytes"
+        );
         let mut row = Row::new("web_admin", page.clone())
             .extra("path", &path)
             .extra("max_ms", max)
