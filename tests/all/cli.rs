@@ -38,13 +38,18 @@ async fn quickstart(env: &str) -> Output {
 /// and `extra`, which must succeed: a cluster of three on ports the system picks, under
 /// a cluster name (Redis key prefix) of its own.
 pub(crate) async fn quickstart_cluster(env: &str, extra: &[&str]) {
+    quickstart_cluster_of("3", env, extra).await;
+}
+
+/// [`quickstart_cluster`] with `servers` servers.
+pub(crate) async fn quickstart_cluster_of(servers: &str, env: &str, extra: &[&str]) {
     let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
     let mut args = vec![
         "quickstart",
         "create",
         env,
         "--servers",
-        "3",
+        servers,
         "--base-port",
         "0",
         "--redis",
@@ -88,11 +93,19 @@ pub(crate) async fn signal(pid: &str, signal: &str) {
     assert!(sent.success(), "kill -{signal} {pid}");
 }
 
-/// Kills the server if the test fails half-way.
+/// Kills the server if the test fails half-way; a `zato start` of several servers
+/// (spawned by [`start`] in a process group of its own) with every process it started.
 pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            // The group's leader is `zato start`: its supervised children are in it.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
         let _ = self.0.start_kill();
     }
 }
@@ -104,6 +117,7 @@ pub(crate) async fn start(env: &Path, log: &Path) -> Running {
         .arg(env)
         .stdout(Stdio::null())
         .stderr(log)
+        .process_group(0)
         .spawn()
         .unwrap();
     Running(child)

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::{address, password_of, signal, start, text, zato};
+use crate::cli::{address, password_of, quickstart_cluster_of, signal, start, text};
 use crate::harness::eventually;
 use zato_test_artifacts as wasm;
 
@@ -36,22 +36,7 @@ async fn a_person_uploads_invokes_and_routes_a_service_from_the_browser() {
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
-    let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
-    let created = zato(&[
-        "quickstart",
-        "create",
-        env_arg,
-        "--servers",
-        "2",
-        "--base-port",
-        "0",
-        "--redis",
-        crate::harness::REDIS,
-        "--cluster",
-        &cluster,
-    ])
-    .await;
-    assert!(created.status.success(), "{}", text(&created.stderr));
+    quickstart_cluster_of("2", env_arg, &[]).await;
     let log = dir.path().join("start.log");
     let supervisor = start(&env, &log).await;
     let mut servers = Vec::new();
@@ -112,5 +97,12 @@ async fn a_person_uploads_invokes_and_routes_a_service_from_the_browser() {
             "a screenshot of {page}"
         );
     }
+    // Stopped as a person would (Ctrl-C): the supervisor stops its children first.
+    let mut supervisor = supervisor;
     signal(&supervisor.0.id().unwrap().to_string(), "TERM").await;
+    let stopped = tokio::time::timeout(Duration::from_secs(30), supervisor.0.wait())
+        .await
+        .expect("zato start stops on SIGTERM")
+        .unwrap();
+    assert!(stopped.success(), "{report}");
 }
