@@ -5,6 +5,8 @@
 // Prints each step, and "all steps passed" at the end; any failure exits non-zero.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const env = (name) => {
@@ -47,11 +49,12 @@ async function eventually(what, check, ms = 30000) {
   throw new Error(`${what}: not within ${ms} ms (last: ${last})`);
 }
 
-/** What every server answers on `path`, as a person with curl would see it. */
+/** What every server answers on `path`, asked with curl. */
 async function everyServer(path) {
   return Promise.all(servers.map(async (server) => {
-    const response = await fetch(server + path);
-    return { server, status: response.status, body: await response.text() };
+    const { stdout } = await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}', server + path]);
+    const at = stdout.lastIndexOf('\n');
+    return { server, status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
   }));
 }
 
