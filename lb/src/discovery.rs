@@ -32,7 +32,8 @@ pub async fn first(state: &State) {
     };
     match servers(&client(), cluster, &state.dir, state).await {
         Ok(servers) => update(state, &servers),
-        Err(e) => tracing::warn!("cannot read the cluster's servers yet ({e}); asking again"),
+        // Usual when the servers start with it: they come in on a later round.
+        Err(e) => tracing::info!("the cluster's servers are not known yet ({e}); asking again"),
     }
 }
 

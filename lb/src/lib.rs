@@ -110,10 +110,11 @@ impl Lb {
             "load balancer listening on {addr} ({})",
             config.algorithm.name()
         );
-        warn_without_migration();
         if let Some(pid) = predecessor
             && pid != std::process::id()
         {
+            // Only a restart in place can lose queued connections: said when it happens.
+            warn_without_migration();
             tracing::info!("listening beside the load balancer with pid {pid}; asking it to stop");
             // `kill` rather than a signal call: this crate has no unsafe code.
             let stopped = std::process::Command::new("kill")
