@@ -132,7 +132,8 @@ async fn channels_are_checked_when_created() {
     let refusals = [
         ("b", "/a/{other}", "demo.hello", StatusCode::CONFLICT, ""),
         ("a", "/new", "demo.hello", StatusCode::CONFLICT, ""),
-        ("z", "/zato/mine", "demo.hello", StatusCode::CONFLICT, ""),
+        // Wrong on its own, whatever the other channels: a bad request.
+        ("z", "/zato/mine", "demo.hello", StatusCode::BAD_REQUEST, "reserved"),
         (
             "c",
             "/c",
