@@ -71,9 +71,19 @@ impl App {
         })
     }
 
-    /// The cluster `session` looks at: its choice if still configured, else the first.
+    /// Whether `session` may change the web admin's settings: a web-admin user's may, a
+    /// cluster admin's only while that cluster is the only one configured.
+    pub fn may_manage(&self, session: &Session) -> bool {
+        session.bound_to.is_none() || self.config.read().unwrap().clusters.len() <= 1
+    }
+
+    /// The cluster `session` looks at: its choice if still configured, else the first;
+    /// a session opened with a cluster's admin credentials sees that cluster only.
     pub fn cluster(&self, session: &Session) -> Result<ClusterConfig, PageError> {
         let config = self.config.read().unwrap();
+        if let Some(bound) = &session.bound_to {
+            return config.cluster(bound).cloned().ok_or(PageError::NoCluster);
+        }
         session
             .cluster
             .as_deref()
@@ -86,7 +96,12 @@ impl App {
     /// The header's data for a page of `section`.
     pub fn chrome(&self, session: &Session, section: &'static str) -> Chrome {
         let config = self.config.read().unwrap();
-        let clusters: Vec<String> = config.clusters.iter().map(|c| c.name.clone()).collect();
+        let clusters: Vec<String> = config
+            .clusters
+            .iter()
+            .filter(|c| session.bound_to.as_ref().is_none_or(|b| *b == c.name))
+            .map(|c| c.name.clone())
+            .collect();
         let cluster = session
             .cluster
             .clone()
@@ -225,7 +240,7 @@ pub fn client_ip(request: &Request) -> IpAddr {
 async fn guard(State(app): Shared, mut request: Request, next: Next) -> Response {
     let ip = client_ip(&request);
     request.extensions_mut().insert(ClientIp(ip));
-    let path = request.uri().path();
+    let path = request.uri().path().to_owned();
     // A browser asks for /favicon.ico by itself: a 404, not a login page.
     if path.starts_with("/assets/") || path == "/favicon.ico" {
         return next.run(request).await;
@@ -258,7 +273,26 @@ async fn guard(State(app): Shared, mut request: Request, next: Next) -> Response
         return Redirect::to("/login").into_response();
     };
     request.extensions_mut().insert(session.clone());
-    let response = if !is_post || is_multipart(request.headers()) {
+    if path.starts_with("/settings") && !app.may_manage(&session) {
+        return PageError::Forbidden(
+            "the settings are for the web admin's own users (or the admin of its only \
+             cluster): a cluster's admin credentials manage that cluster only"
+                .into(),
+        )
+        .into_response();
+    }
+    // The upload reads its multipart form itself and checks the token before acting;
+    // any other route takes no multipart body, so one posted there is refused here
+    // rather than run without a token.
+    let multipart = is_multipart(request.headers());
+    if is_post && multipart && path != "/services/upload" {
+        return PageError::Forbidden(
+            "this form's security token (CSRF) is missing: reload the page and send it again"
+                .into(),
+        )
+        .into_response();
+    }
+    let response = if !is_post || multipart {
         next.run(request).await
     } else {
         match with_form_token(request, Some(&session.csrf)).await {

@@ -84,6 +84,9 @@ pub struct Session {
     pub csrf: String,
     /// The cluster the user's pages show.
     pub cluster: Option<String>,
+    /// The one cluster this session may use, when it was opened with that cluster's
+    /// admin credentials (a web-admin user's session may use every cluster).
+    pub bound_to: Option<String>,
     expires: Instant,
 }
 
@@ -103,12 +106,13 @@ impl Sessions {
     }
 
     /// Starts a session for `user`, looking at `cluster` first.
-    pub fn start(&self, user: &str, cluster: Option<String>) -> Session {
+    pub fn start(&self, user: &str, cluster: Option<String>, bound: bool) -> Session {
         let now = Instant::now();
         let session = Session {
             id: new_token(),
             user: user.to_owned(),
             csrf: new_token(),
+            bound_to: if bound { cluster.clone() } else { None },
             cluster,
             expires: now + self.ttl,
         };
@@ -175,8 +179,8 @@ mod tests {
     fn a_session_checks_its_own_csrf_token_only() {
         use crate::app::check_csrf;
         let sessions = Sessions::new(Duration::from_secs(60));
-        let a = sessions.start("ada", None);
-        let b = sessions.start("bob", None);
+        let a = sessions.start("ada", None, false);
+        let b = sessions.start("bob", None, false);
         assert!(check_csrf(Some(&a.csrf), Some(&a.csrf)).is_ok());
         assert!(check_csrf(Some(&a.csrf), Some(&b.csrf)).is_err());
         assert!(check_csrf(Some(&a.csrf), Some("")).is_err());
@@ -189,7 +193,7 @@ mod tests {
     #[test]
     fn a_session_ends_at_logout_and_at_expiry() {
         let sessions = Sessions::new(Duration::from_secs(60));
-        let session = sessions.start("ada", Some("prod".into()));
+        let session = sessions.start("ada", Some("prod".into()), false);
         assert_eq!(sessions.get(&session.id).unwrap().user, "ada");
         sessions.set_cluster(&session.id, "test");
         assert_eq!(
@@ -199,7 +203,7 @@ mod tests {
         sessions.end(&session.id);
         assert!(sessions.get(&session.id).is_none());
         let brief = Sessions::new(Duration::ZERO);
-        let session = brief.start("ada", None);
+        let session = brief.start("ada", None, false);
         assert!(brief.get(&session.id).is_none());
     }
 

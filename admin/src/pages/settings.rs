@@ -95,7 +95,11 @@ impl ClusterForm {
             if username.is_empty() {
                 errors.set("password", "The admin API's user and password are needed.");
             }
-            ClusterConfig::remote(name, url, username, &password)
+            // The load balancer's URL is set in web-admin.toml only: an edit keeps it.
+            ClusterConfig {
+                lb_url: old.and_then(|o| o.lb_url.clone()),
+                ..ClusterConfig::remote(name, url, username, &password)
+            }
         };
         if errors.any() {
             Err(errors)
