@@ -300,7 +300,16 @@ async fn guard(State(app): Shared, mut request: Request, next: Next) -> Response
             Err(refusal) => refusal.into_response(),
         }
     };
-    with_chrome(&app, &session, response)
+    let mut response = with_chrome(&app, &session, response);
+    // Pages carry the session's token: never cached, never framed by another page.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// A failure page rendered by [`PageError`], carried in its response so that the guard

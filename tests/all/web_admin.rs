@@ -459,6 +459,9 @@ async fn a_logout_ends_the_session_and_a_guesser_is_locked_out() {
         .await
         .unwrap();
     assert_eq!(settings.status(), StatusCode::OK);
+    // A page with the session's token is neither cached nor framed.
+    assert_eq!(settings.headers()["cache-control"], "no-store");
+    assert_eq!(settings.headers()["x-frame-options"], "DENY");
     let token = csrf(&settings.text().await.unwrap());
     // A tampered cookie is no session.
     let flipped = if session.ends_with('0') { '1' } else { '0' };

@@ -211,10 +211,10 @@ impl Supervised {
                     self.name,
                     policy.max_restarts + 1,
                     RESTART_WINDOW.as_secs(),
-                    if self.what == "server" {
-                        "the other servers go on"
-                    } else {
-                        "the servers go on, reachable only directly"
+                    match self.what {
+                        "server" => "the other servers go on",
+                        "load balancer" => "the servers go on, reachable only directly",
+                        _ => "the servers go on",
                     }
                 );
                 return Outcome::GaveUp { name: self.name };
