@@ -47,6 +47,18 @@ async fn invoke_runs_a_service_and_invoke_chains_work() {
     assert_eq!(body["answer"]["message"], "Hello, chain!");
     let (status, _) = server.invoke("no.such", "").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // A timeout of 0 is the server's default, as a channel's (found by schemathesis:
+    // it timed out at once, a 504).
+    let answer = server
+        .admin(
+            Method::POST,
+            "/zato/api/services/demo.hello/invoke?timeout_ms=0",
+        )
+        .body(r#"{"name":"zero"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -287,7 +287,7 @@ pub struct InvokeQuery {
     #[serde(default)]
     #[param(inline)]
     data_format: DataFormat,
-    /// Timeout in ms; the server default when absent.
+    /// Timeout in ms; the server default when absent or 0 (as a channel's).
     #[serde(default)]
     #[param(maximum = 9_223_372_036_854_775_807_u64)]
     timeout_ms: Option<u64>,
@@ -346,7 +346,10 @@ pub async fn invoke(
         payload: &body,
         data_format: query.data_format,
         details: Box::new(AdminDetails::new(headers)),
-        timeout: query.timeout_ms.map(std::time::Duration::from_millis),
+        timeout: query
+            .timeout_ms
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis),
     };
     let result = call_service(state.deployer.runtime(), inbound).await;
     service_response(result, query.data_format, &cid)
