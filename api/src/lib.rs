@@ -9,6 +9,7 @@
 //! - [`services`]: deployed services, deploys, deletes, payload formats.
 //! - [`channels`]: HTTP channels.
 //! - [`servers`]: the server answering, and the servers of its cluster.
+//! - [`scheduler`]: scheduler jobs, calendars, runs, and the singleton.
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
@@ -34,6 +35,7 @@ pub mod client;
 pub mod errors;
 pub mod lb;
 pub mod names;
+pub mod scheduler;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod servers;
@@ -43,6 +45,10 @@ pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
 pub use client::{AdminClient, Answer, Body, ClientError, segment};
 pub use errors::ErrorBody;
 pub use names::{MAX_SERVICE_NAME, NameError, check_service_name};
+pub use scheduler::{
+    AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,
+    RunQueued, RunTrigger, Schedule, SingletonInfo,
+};
 pub use servers::{ServerInfo, ServerState, ServerStatus};
 pub use services::{
     DataFormat, DeleteOutcome, DeployOutcome, Field, FieldType, Rollback, ServiceDetails,

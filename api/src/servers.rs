@@ -76,6 +76,13 @@ pub struct ServerInfo {
     pub last_seen: i64,
     /// Service name -> the version this server runs.
     pub services: BTreeMap<String, i64>,
+    /// Whether it is the cluster's singleton now (it holds the lease: it runs the
+    /// scheduler).
+    #[serde(default)]
+    pub singleton: bool,
+    /// Since when it has been the singleton, in ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub singleton_since: Option<i64>,
 }
 
 #[cfg(test)]
@@ -84,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_server_reads_and_writes_as_the_admin_api_sends_it() {
-        let text = r#"{"address":"127.0.0.1:17010","last_seen":5,"name":"server1","pid":42,"services":{"demo.hello":3},"started_at":1,"state":"gone"}"#;
+        let text = r#"{"address":"127.0.0.1:17010","last_seen":5,"name":"server1","pid":42,"services":{"demo.hello":3},"singleton":false,"started_at":1,"state":"gone"}"#;
         let server: ServerInfo = serde_json::from_str(text).unwrap();
         assert_eq!(server.state, ServerState::Gone);
         assert_eq!(server.services["demo.hello"], 3);

@@ -13,7 +13,8 @@
 //! - `services`: [`ServiceVersions`], every version of every service;
 //! - `configs`: [`ServiceConfigs`], each service's configuration;
 //! - `channels`: [`HttpChannels`];
-//! - `servers`: [`Membership`], the servers and the versions they run.
+//! - `servers`: [`Membership`], the servers and the versions they run;
+//! - `scheduler`: [`Scheduling`], jobs, calendars, runs and the singleton's lease.
 //!
 //! To add an object kind (jobs, say):
 //!
@@ -34,6 +35,7 @@
 
 mod channels;
 mod configs;
+mod scheduler;
 mod servers;
 mod services;
 mod sql;
@@ -44,6 +46,7 @@ use thiserror::Error;
 
 pub use channels::HttpChannels;
 pub use configs::ServiceConfigs;
+pub use scheduler::{JobRow, LeaseRow, NewRun, RunResult, RunRow, Scheduling};
 pub use servers::{Membership, ServerRow};
 pub use services::{KeptVersion, NewVersion, ServiceVersions, VersionMeta, VersionRef};
 pub use sql::SqlOdb;
@@ -65,9 +68,9 @@ pub enum OdbError {
 pub type OdbResult<T> = Result<T, OdbError>;
 
 /// Every object kind of the ODB, the one name the rest of the server holds.
-pub trait Odb: ServiceVersions + ServiceConfigs + HttpChannels + Membership {}
+pub trait Odb: ServiceVersions + ServiceConfigs + HttpChannels + Membership + Scheduling {}
 
-impl<T: ServiceVersions + ServiceConfigs + HttpChannels + Membership> Odb for T {}
+impl<T: ServiceVersions + ServiceConfigs + HttpChannels + Membership + Scheduling> Odb for T {}
 
 /// Milliseconds since the Unix epoch, the ODB's time unit.
 pub fn now_ms() -> i64 {

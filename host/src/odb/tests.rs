@@ -147,6 +147,7 @@ macro_rules! backends {
 
 mod channels;
 mod configs;
+mod scheduler;
 mod servers;
 mod services;
 
