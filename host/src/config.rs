@@ -50,6 +50,42 @@ pub struct ServerConfig {
     pub deploy: DeploySettings,
     #[serde(default)]
     pub membership: MembershipSettings,
+    #[serde(default)]
+    pub scheduler: SchedulerSettings,
+}
+
+/// The singleton's lease and the scheduler it runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// Whether this server may become the singleton (and so run the scheduler). Every
+    /// server runs the firings the singleton queues, whatever this says.
+    pub singleton: bool,
+    /// How often the singleton renews its lease, in ms.
+    pub renew_ms: u64,
+    /// How long a lease lasts unless renewed, in ms of the ODB's clock: a singleton
+    /// that dies is replaced within this time.
+    pub lease_ms: u64,
+    /// How far ahead the singleton records and queues firings, in ms: each waits on the
+    /// server that took it until its time, so the queue's latency never delays it.
+    pub lookahead_ms: u64,
+    /// How often the singleton looks for firings to plan, in ms.
+    pub tick_ms: u64,
+    /// Recorded firings are deleted this long after they were planned, in hours.
+    pub keep_runs_hours: u64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            singleton: true,
+            renew_ms: 2_000,
+            lease_ms: 6_000,
+            lookahead_ms: 1_000,
+            tick_ms: 100,
+            keep_runs_hours: 24,
+        }
+    }
 }
 
 /// How servers of a cluster see each other.

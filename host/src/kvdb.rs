@@ -50,6 +50,13 @@ pub trait Kvdb: Send + Sync {
 
     /// Appends to a work queue; each item goes to exactly one consumer.
     async fn push(&self, queue: &str, item: &[u8]) -> KvdbResult<()>;
+    /// Appends several items at once (in one round trip where the KVDB allows).
+    async fn push_many(&self, queue: &str, items: &[Vec<u8>]) -> KvdbResult<()> {
+        for item in items {
+            self.push(queue, item).await?;
+        }
+        Ok(())
+    }
     /// Takes the oldest item, waiting up to `wait` for one.
     async fn pop(&self, queue: &str, wait: Duration) -> KvdbResult<Option<Vec<u8>>>;
 }

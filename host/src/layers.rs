@@ -12,11 +12,12 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["config", "sio"],
     &["kvdb", "odb"],
-    &["reload", "wit"],
+    &["reload", "wit", "singleton"],
     &["capability"],
     &["runtime"],
     &["deploy", "http_response"],
     &["pickup", "channel"],
+    &["scheduler"],
     &["admin"],
     &["server"],
 ];

@@ -10,6 +10,7 @@
 //!   configuration file, [`sio`]: Simple IO validation.
 //! - [`odb`]: the operational database (sqlx), [`kvdb`]: key/values, locks and the
 //!   broker; [`reload`]: notices and reloadable kinds of configuration.
+//! - [`singleton`]: the lease that makes one server of a cluster the singleton.
 //! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call;
 //!   it knows nothing about HTTP or any other channel. [`capability`]: the host imports
 //!   offered to services, one module per WIT interface, linked by the runtime.
@@ -17,6 +18,7 @@
 //!   reconcile); the ODB's version number is the fencing token. [`pickup`] feeds it.
 //! - [`http_response`]: the one place where errors become HTTP responses.
 //! - [`channel`]: how requests reach services ([`channel::call_service`], shared by all).
+//! - [`scheduler`]: jobs; the planner on the singleton, the worker on every server.
 //! - [`admin`]: the authenticated admin API under `/zato/api/`.
 //! - [`server`]: wires it all together and runs the loops.
 //!
@@ -35,7 +37,9 @@ pub mod odb;
 pub mod pickup;
 pub mod reload;
 pub mod runtime;
+pub mod scheduler;
 pub mod server;
+pub mod singleton;
 pub mod sio;
 pub mod wit;
 

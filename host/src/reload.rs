@@ -29,6 +29,8 @@ pub enum Kind {
     Services,
     /// HTTP channels.
     HttpChannels,
+    /// Scheduler jobs and calendars.
+    Jobs,
 }
 
 /// What servers tell each other on the broker.

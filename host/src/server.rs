@@ -25,6 +25,7 @@ use crate::kvdb;
 use crate::odb::{Odb, SqlOdb};
 use crate::reload::{Kind, NOTICES, Notifier, Reloader};
 use crate::runtime::Runtime;
+use crate::scheduler::Scheduler;
 pub use startup::Startup;
 
 /// How often a starting server tries again an address in use.
@@ -53,6 +54,7 @@ impl Server {
                 .with_context(|| format!("cannot open the ODB at `{}`", config.odb))?,
         );
         let (kvdb, broker) = kvdb::open(&config.kvdb, &config.cluster).await?;
+        let scheduler_kvdb = kvdb.clone();
         let listener = bind(
             &config.bind,
             Duration::from_millis(config.http.bind_retry_ms),
@@ -87,6 +89,14 @@ impl Server {
         );
         reloader.register(Kind::Services, Arc::new(ServicesReload(deployer.clone())));
         reloader.register(Kind::HttpChannels, channels.clone());
+        let scheduler = Scheduler::new(
+            odb.clone(),
+            scheduler_kvdb,
+            reloader.notifier().clone(),
+            config.name.clone(),
+            config.scheduler.clone(),
+        );
+        reloader.register(Kind::Jobs, scheduler.clone());
         let reloader = Arc::new(reloader);
         let shutdown = CancellationToken::new();
 
@@ -112,6 +122,7 @@ impl Server {
             odb: odb.clone(),
             channels: channels.clone(),
             reloader: reloader.clone(),
+            scheduler: scheduler.clone(),
             server_name: config.name.clone(),
             address: http::base_url(addr),
             started,
@@ -154,6 +165,11 @@ impl Server {
             Duration::from_millis(config.deploy.reconcile_interval_ms.max(100)),
             shutdown.clone(),
         )));
+        let ready = {
+            let startup = startup.clone();
+            async move { startup.wait().await }
+        };
+        tasks.extend(scheduler.spawn(runtime.clone(), ready, shutdown.clone()));
         tasks.push(tokio::spawn(loops::heartbeat(
             odb.clone(),
             config.name.clone(),

@@ -448,6 +448,31 @@ impl Request {
         }
     }
 
+    /// For a firing of a scheduler job ([`ChannelKind::Scheduler`]): the job's name, the
+    /// same as `detail("job")`.
+    ///
+    /// ```
+    /// use zato_sdk::{ChannelKind, Request};
+    ///
+    /// let req = Request::builder()
+    ///     .channel(ChannelKind::Scheduler, "tick")
+    ///     .detail("job", "tick")
+    ///     .detail("fire-time", "2026-12-05T18:00:00+01:00")
+    ///     .build();
+    /// assert_eq!(req.job(), Some("tick"));
+    /// assert_eq!(req.fire_time(), Some("2026-12-05T18:00:00+01:00"));
+    /// ```
+    pub fn job(&self) -> Option<&str> {
+        self.detail("job")
+    }
+
+    /// For a firing of a scheduler job: the time it was scheduled for, ISO 8601 with
+    /// the offset of the job's time zone (`2027-03-28T03:00:00+02:00`); the same as
+    /// `detail("fire-time")`.
+    pub fn fire_time(&self) -> Option<&str> {
+        self.detail("fire-time")
+    }
+
     /// Every detail of the request, in the order `wit/service.wit` lists its channel
     /// kind's keys (see [`detail`](Request::detail)).
     pub fn details(&self) -> impl Iterator<Item = (&str, &str)> {

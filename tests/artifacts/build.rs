@@ -73,6 +73,11 @@ const EXAMPLES: Workspace = Workspace {
             file: "configured",
             doc: "`demo.configured` (`examples/configured`): greets with its `greeting` and `target` config keys.",
         },
+        Artifact {
+            constant: "SCHEDULED",
+            file: "scheduled",
+            doc: "`demo.scheduled` (`examples/scheduled`): answers the scheduler job and fire time it was called for; refuses other channels.",
+        },
     ],
 };
 
@@ -100,6 +105,11 @@ const LEAN_EXAMPLES: Workspace = Workspace {
             constant: "CONFIGURED_LEAN",
             file: "configured",
             doc: "`demo.configured` built for wasm32-unknown-unknown: a core module.",
+        },
+        Artifact {
+            constant: "SCHEDULED_LEAN",
+            file: "scheduled",
+            doc: "`demo.scheduled` built for wasm32-unknown-unknown: a core module.",
         },
     ],
 };

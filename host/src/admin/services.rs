@@ -486,24 +486,30 @@ pub async fn put_config(
 )]
 pub async fn servers(State(state): Shared) -> Result<Response, ApiError> {
     let running = state.odb.running_versions().await?;
+    let singleton = state.scheduler.singleton().await?;
     let now = crate::odb::now_ms();
     let servers: Vec<ServerInfo> = state
         .odb
         .servers()
         .await?
         .into_iter()
-        .map(|s| ServerInfo {
-            services: running
-                .iter()
-                .filter(|(server, _, _)| *server == s.name)
-                .map(|(_, svc, v)| (svc.clone(), *v))
-                .collect(),
-            state: liveness(&s.state, now - s.last_seen, state.dead_after_ms),
-            name: s.name,
-            address: s.address,
-            pid: s.pid,
-            started_at: s.started_at,
-            last_seen: s.last_seen,
+        .map(|s| {
+            let holds = singleton.holder.as_deref() == Some(s.name.as_str());
+            ServerInfo {
+                services: running
+                    .iter()
+                    .filter(|(server, _, _)| *server == s.name)
+                    .map(|(_, svc, v)| (svc.clone(), *v))
+                    .collect(),
+                state: liveness(&s.state, now - s.last_seen, state.dead_after_ms),
+                name: s.name,
+                address: s.address,
+                pid: s.pid,
+                started_at: s.started_at,
+                last_seen: s.last_seen,
+                singleton: holds,
+                singleton_since: singleton.since.filter(|_| holds),
+            }
         })
         .collect();
     // Through a `Value`, whose keys come out sorted: the order clients of this route see.

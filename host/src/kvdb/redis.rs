@@ -236,6 +236,20 @@ impl Kvdb for RedisKvdb {
         Ok(())
     }
 
+    async fn push_many(&self, queue: &str, items: &[Vec<u8>]) -> KvdbResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let key = self.queue_key(queue);
+        let mut rpush = cmd("RPUSH");
+        rpush.arg(&key);
+        for item in items {
+            rpush.arg(item.as_slice());
+        }
+        let _length: u64 = self.query(&rpush, &key).await?;
+        Ok(())
+    }
+
     async fn pop(&self, queue: &str, wait: Duration) -> KvdbResult<Option<Vec<u8>>> {
         let key = self.queue_key(queue);
         if wait.is_zero() {

@@ -30,6 +30,7 @@ macro_rules! behaviour_tests {
             an_expired_lock_is_free,
             an_extended_lock_outlives_its_first_ttl,
             pop_waits_for_a_push_and_keeps_the_order,
+            push_many_appends_in_order,
             each_queue_item_goes_to_exactly_one_of_two_consumers,
             every_subscriber_gets_each_message_of_its_channel,
             a_dropped_subscriber_does_not_stop_the_others
@@ -151,6 +152,21 @@ pub(crate) async fn an_extended_lock_outlives_its_first_ttl((kv, _): Opened) {
     tokio::time::sleep(ms(500)).await;
     assert!(!kv.try_lock("l", "b", ms(100)).await.unwrap());
     assert!(kv.unlock("l", "a").await.unwrap());
+}
+
+pub(crate) async fn push_many_appends_in_order((kv, _): Opened) {
+    kv.push("q", b"first").await.unwrap();
+    kv.push_many("q", &[]).await.unwrap();
+    let items: Vec<Vec<u8>> = (0..100).map(|i| format!("item {i}").into_bytes()).collect();
+    kv.push_many("q", &items).await.unwrap();
+    assert_eq!(
+        kv.pop("q", ms(100)).await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    for item in &items {
+        assert_eq!(kv.pop("q", ms(100)).await.unwrap().as_ref(), Some(item));
+    }
+    assert_eq!(kv.pop("q", Duration::ZERO).await.unwrap(), None);
 }
 
 pub(crate) async fn pop_waits_for_a_push_and_keeps_the_order((kv, _): Opened) {
