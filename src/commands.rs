@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod info;
 pub mod lb;
 pub mod quickstart;
+pub mod scheduler;
 pub mod service;
 pub mod start;
 pub mod web_admin;

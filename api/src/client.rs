@@ -8,6 +8,7 @@
 
 mod answer;
 mod error;
+mod scheduler;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -6,6 +6,7 @@ mod auth;
 mod channels;
 mod extract;
 mod openapi;
+mod scheduler;
 mod services;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AdminState {
     pub channels: Arc<Channels>,
     /// Reloads what the admin API changed here, and tells the other servers.
     pub reloader: Arc<Reloader>,
+    /// Runs a job now, says who the singleton is.
+    pub scheduler: Arc<crate::scheduler::Scheduler>,
     pub server_name: String,
     pub address: String,
     pub started: Instant,
@@ -61,6 +64,28 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(services::get_config, services::put_config))
         .routes(routes!(channels::list, channels::create))
         .routes(routes!(channels::get, channels::update, channels::remove))
+        .routes(routes!(scheduler::list_jobs, scheduler::create_job))
+        .routes(routes!(
+            scheduler::get_job,
+            scheduler::update_job,
+            scheduler::delete_job
+        ))
+        .routes(routes!(scheduler::pause_job))
+        .routes(routes!(scheduler::resume_job))
+        .routes(routes!(scheduler::run_job))
+        .routes(routes!(scheduler::job_runs))
+        .routes(routes!(scheduler::job_next))
+        .routes(routes!(scheduler::preview))
+        .routes(routes!(
+            scheduler::list_calendars,
+            scheduler::create_calendar
+        ))
+        .routes(routes!(
+            scheduler::get_calendar,
+            scheduler::update_calendar,
+            scheduler::delete_calendar
+        ))
+        .routes(routes!(scheduler::singleton))
 }
 
 /// The routes served without credentials: the description itself.

@@ -263,14 +263,16 @@ async fn schemathesis_finds_no_answer_outside_the_description() {
     server.deploy(wasm::HELLO).await;
     let dir = server.dir.path();
     // Rules the description states in words and a schema cannot: a body of bytes must
-    // be a component, a channel's path must parse and its service be deployed, a PUT's
-    // name be the URL's. Valid-looking data refused with 400 is right there.
+    // be a component, a channel's path must parse and its service be deployed, a job's
+    // time zone, cron expression, times and calendars must be real ones, a calendar's
+    // dates be dates, a PUT's name be the URL's. Valid-looking data refused with 400
+    // is right there.
     let config = dir.join("schemathesis.toml");
     std::fs::write(
         &config,
         r#"
 [[operations]]
-include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config"]
+include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 "#,
     )

@@ -28,15 +28,18 @@ const BASIC: &str = "basic";
 #[openapi(
     info(
         title = "zato admin API",
-        description = "Deploy, invoke and configure services and manage channels on a zato \
-            server. Every route but this description needs HTTP basic auth with the \
-            admin's credentials. Errors are JSON: `{\"error\": \"...\"}`, with a `cid` \
-            when the request reached a service."
+        description = "Deploy, invoke and configure services and manage channels and \
+            scheduler jobs on a zato server. Every route but this description needs HTTP \
+            basic auth with the admin's credentials. Errors are JSON: \
+            `{\"error\": \"...\"}`, with a `cid` when the request reached a service."
     ),
     tags(
         (name = "servers", description = "The server answering and the servers of its cluster"),
         (name = "services", description = "Deployed services: deploy, invoke, configure, roll back, delete"),
         (name = "channels", description = "HTTP channels: URL paths routed to services"),
+        (name = "scheduler", description = "Scheduler jobs (a service invoked one time, at \
+            intervals or cron-style), their runs and next fire times, calendars of dates \
+            on which jobs do not fire, and the singleton server that fires them"),
         (name = "spec", description = "This description"),
     ),
     security(("basic" = [])),
@@ -212,21 +215,38 @@ mod tests {
             routes,
             [
                 "DELETE /zato/api/channels/http/{name}",
+                "DELETE /zato/api/scheduler/calendars/{name}",
+                "DELETE /zato/api/scheduler/jobs/{name}",
                 "DELETE /zato/api/services/{name}",
                 "GET /zato/api/channels/http",
                 "GET /zato/api/channels/http/{name}",
                 "GET /zato/api/openapi.json",
+                "GET /zato/api/scheduler/calendars",
+                "GET /zato/api/scheduler/calendars/{name}",
+                "GET /zato/api/scheduler/jobs",
+                "GET /zato/api/scheduler/jobs/{name}",
+                "GET /zato/api/scheduler/jobs/{name}/next",
+                "GET /zato/api/scheduler/jobs/{name}/runs",
                 "GET /zato/api/server",
                 "GET /zato/api/servers",
                 "GET /zato/api/services",
                 "GET /zato/api/services/{name}",
                 "GET /zato/api/services/{name}/config",
                 "GET /zato/api/services/{name}/versions",
+                "GET /zato/api/singleton",
                 "POST /zato/api/channels/http",
+                "POST /zato/api/scheduler/calendars",
+                "POST /zato/api/scheduler/jobs",
+                "POST /zato/api/scheduler/jobs/{name}/pause",
+                "POST /zato/api/scheduler/jobs/{name}/resume",
+                "POST /zato/api/scheduler/jobs/{name}/run",
+                "POST /zato/api/scheduler/preview",
                 "POST /zato/api/services",
                 "POST /zato/api/services/{name}/invoke",
                 "POST /zato/api/services/{name}/rollback",
                 "PUT /zato/api/channels/http/{name}",
+                "PUT /zato/api/scheduler/calendars/{name}",
+                "PUT /zato/api/scheduler/jobs/{name}",
                 "PUT /zato/api/services/{name}/config",
             ]
         );
