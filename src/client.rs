@@ -125,8 +125,22 @@ impl Target {
 
 /// A client of the admin API at `base` with `resolved`'s credentials.
 pub fn client(base: &str, resolved: &Resolved) -> Result<AdminClient, CliError> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
+    client_within(base, resolved, None)
+}
+
+/// [`client`] whose every request gives up after `limit`: for status commands, which
+/// must not wait on a server that accepts connections but does not answer (stopped
+/// with SIGSTOP, say).
+pub fn client_within(
+    base: &str,
+    resolved: &Resolved,
+    limit: Option<Duration>,
+) -> Result<AdminClient, CliError> {
+    let mut http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    if let Some(limit) = limit {
+        http = http.timeout(limit);
+    }
+    let http = http
         .build()
         .map_err(|e| unreachable(format!("cannot build an HTTP client: {e}")))?;
     Ok(AdminClient::with_client(

@@ -201,6 +201,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
                 ..Default::default()
             },
             membership: Default::default(),
+            scheduler: Default::default(),
         };
         write(
             &server_dir.join(SERVER_FILE),
@@ -446,25 +447,66 @@ pub fn server_configs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// The admin API URL of an environment: its first server's address.
+/// The admin API URL of an environment: that of its first server that answers, tried
+/// in order (a server that is down, or stopped and not answering within a second, is
+/// passed over), or the first one's when none answers (the request then says why).
 pub fn admin_url(dir: &Path) -> anyhow::Result<String> {
-    let first = server_configs(dir)?
-        .into_iter()
-        .next()
-        .context("the environment has no servers")?;
-    let config = ServerConfig::load(&first)?;
-    if !binds_port_zero(&config.bind) {
-        return Ok(format!("http://{}", config.bind));
+    let configs = server_configs(dir)?;
+    anyhow::ensure!(!configs.is_empty(), "the environment has no servers");
+    let urls: Vec<anyhow::Result<String>> = configs.iter().map(|c| server_url(c)).collect();
+    if urls.len() > 1
+        && let Some(url) = urls.iter().flatten().find(|url| answers_ping(url))
+    {
+        return Ok(url.clone());
     }
-    let path = first.with_file_name(ADDRESS_FILE);
+    urls.into_iter().next().expect("at least one server")
+}
+
+/// The admin API URL of the server whose configuration is `config`.
+fn server_url(config: &Path) -> anyhow::Result<String> {
+    let server = ServerConfig::load(config)?;
+    if !binds_port_zero(&server.bind) {
+        return Ok(format!("http://{}", server.bind));
+    }
+    let path = config.with_file_name(ADDRESS_FILE);
     let address = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "cannot read `{}`, where the server of `{}` (port 0) writes its address while it runs",
             path.display(),
-            first.display()
+            config.display()
         )
     })?;
     Ok(format!("http://{}", address.trim()))
+}
+
+/// Whether an HTTP server answers `GET /zato/ping` at `url` within a second (any
+/// status: a starting server answers 503 and can take admin requests).
+fn answers_ping(url: &str) -> bool {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+    let Some(authority) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let Some(addr) = authority
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+    else {
+        return false;
+    };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(PATIENCE));
+    let _ = stream.set_write_timeout(Some(PATIENCE));
+    let request =
+        format!("GET /zato/ping HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
 }
 
 /// The load balancer's directory that `dir` names: `dir` itself when it holds an

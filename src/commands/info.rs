@@ -167,7 +167,8 @@ impl Info {
         let mut first_error: Option<ClientError> = None;
         for server in &from_files {
             let Some(url) = &server.url else { continue };
-            let api = client::client(url, &resolved)?;
+            // A server that does not answer within this is shown as not answering.
+            let api = client::client_within(url, &resolved, Some(Duration::from_secs(5)))?;
             let answer = match &view {
                 None => api.servers().await.map(|servers| view = Some(servers)),
                 Some(_) => api.server_status().await.map(drop),
@@ -210,6 +211,8 @@ impl Info {
                     started_at: 0,
                     last_seen: 0,
                     services: Default::default(),
+                    singleton: false,
+                    singleton_since: None,
                 },
                 answers: Some(false),
             });
@@ -301,6 +304,17 @@ fn print(
         }
         header.push("SERVICES");
         let mut text = table(&header, &rows);
+        if let Some(holder) = lines.iter().find(|l| l.info.singleton) {
+            let since = holder
+                .info
+                .singleton_since
+                .map(|at| format!(" for {}s", (now - at).max(0) / 1000))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "\nsingleton: {}{since} (it runs the scheduler)",
+                holder.info.name
+            ));
+        }
         if let Some(lb) = lb {
             text.push_str(&match &lb.stats {
                 Some(stats) => format!(
