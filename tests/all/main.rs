@@ -22,6 +22,8 @@ mod lean;
 mod openapi;
 mod pickup;
 mod redeploy;
+mod scheduler;
+mod scheduler_api;
 mod sdk;
 mod slow_clients;
 mod versions;
