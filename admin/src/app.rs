@@ -174,6 +174,49 @@ pub fn router(app: Arc<App>) -> Router {
             "/channels/http/{name}/delete",
             get(pages::channels::confirm_delete).post(pages::channels::delete),
         )
+        .route("/scheduler", get(pages::scheduler::list))
+        .route(
+            "/scheduler/new-job",
+            get(pages::scheduler::form::new_form).post(pages::scheduler::form::create),
+        )
+        .route("/scheduler/jobs/{name}", get(pages::scheduler::detail))
+        .route(
+            "/scheduler/jobs/{name}/edit",
+            get(pages::scheduler::form::edit_form).post(pages::scheduler::form::update),
+        )
+        .route(
+            "/scheduler/jobs/{name}/pause",
+            post(pages::scheduler::pause),
+        )
+        .route(
+            "/scheduler/jobs/{name}/resume",
+            post(pages::scheduler::resume),
+        )
+        .route(
+            "/scheduler/jobs/{name}/run",
+            post(pages::scheduler::run_now),
+        )
+        .route(
+            "/scheduler/jobs/{name}/delete",
+            get(pages::scheduler::confirm_delete).post(pages::scheduler::delete),
+        )
+        .route(
+            "/scheduler/calendars",
+            get(pages::scheduler::calendars::list),
+        )
+        .route(
+            "/scheduler/new-calendar",
+            get(pages::scheduler::calendars::new_form).post(pages::scheduler::calendars::create),
+        )
+        .route(
+            "/scheduler/calendars/{name}",
+            get(pages::scheduler::calendars::edit_form).post(pages::scheduler::calendars::update),
+        )
+        .route(
+            "/scheduler/calendars/{name}/delete",
+            get(pages::scheduler::calendars::confirm_delete)
+                .post(pages::scheduler::calendars::delete),
+        )
         .route("/settings", get(pages::settings::show))
         .route("/settings/clusters", post(pages::settings::add_cluster))
         .route(

@@ -508,3 +508,357 @@ async fn a_logout_ends_the_session_and_a_guesser_is_locked_out() {
     let body = response.text().await.unwrap();
     assert!(body.contains("Too many failed logins"), "{body}");
 }
+
+/// The job form's fields as a person fills them in for an interval or a cron job.
+fn job_form(csrf: &str, fields: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    let mut form: Vec<(&'static str, String)> = vec![
+        ("csrf", csrf.to_owned()),
+        ("service", "demo.hello".to_owned()),
+        ("timezone", "UTC".to_owned()),
+        ("data_format", "json".to_owned()),
+        ("missed", "once".to_owned()),
+        ("timeout_ms", "0".to_owned()),
+        ("active", "on".to_owned()),
+    ];
+    for (key, value) in fields {
+        form.retain(|(k, _)| k != key);
+        form.push((key, (*value).to_owned()));
+    }
+    form
+}
+
+async fn post_form(
+    client: &reqwest::Client,
+    url: String,
+    form: &[(&'static str, String)],
+) -> (StatusCode, String) {
+    let response = client.post(url).form(form).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The part of a page inside the element with `id`, up to the next `</section>`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let end = html[start..]
+        .find("</section>")
+        .map_or(html.len(), |e| start + e);
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_web_admin_schedules_a_job_and_shows_its_runs() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    let admin = start_admin(
+        WebAdminConfig {
+            clusters: vec![ClusterConfig::remote("local", &server.base, USER, PASSWORD)],
+            ..base_config()
+        },
+        no_environments(),
+    )
+    .await;
+    let base = &admin.base;
+    let web = browser();
+    let (_, login) = page(&web, format!("{base}/login")).await;
+    let (status, dashboard) = post(
+        &web,
+        format!("{base}/login"),
+        &[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("csrf", &csrf(&login)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dashboard}");
+    assert!(
+        dashboard.contains(r#"href="/scheduler""#),
+        "the nav: {dashboard}"
+    );
+    let token = csrf(&dashboard);
+
+    // The lone server becomes the singleton, and the page says so.
+    let list = eventually(
+        Duration::from_secs(20),
+        "the scheduler page names the singleton",
+        || {
+            let (web, url) = (&web, format!("{base}/scheduler"));
+            async move {
+                let (status, body) = page(web, url).await;
+                (status == StatusCode::OK && body.contains("<strong>test</strong>, epoch"))
+                    .then_some(body)
+            }
+        },
+    )
+    .await;
+    assert!(list.contains("No job yet"), "{list}");
+    let (status, form) = page(&web, format!("{base}/scheduler/new-job")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"name="kind""#), "{form}");
+
+    // A cron expression the cluster refuses: its message next to the field, and the
+    // form as it was typed.
+    let bad = job_form(
+        &token,
+        &[
+            ("name", "web-cron"),
+            ("kind", "cron"),
+            ("expression", "*/61 * * * *"),
+            ("timezone", "Europe/Warsaw"),
+            ("payload", r#"{"name": "cron"}"#),
+            ("missed", "skip"),
+            ("op", "save"),
+        ],
+    );
+    let (status, refused) = post_form(&web, format!("{base}/scheduler/new-job"), &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused.contains(r#"<p class="field-error">schedule.expression: `*/61 * * * *`"#),
+        "the API's message next to the expression: {refused}"
+    );
+    for kept in [
+        r#"value="web-cron""#,
+        r#"value="*/61 * * * *""#,
+        r#"value="Europe/Warsaw""#,
+        r#"id="kind-cron" value="cron" checked"#,
+        r#"<option value="skip" selected>"#,
+        "&#34;cron&#34;",
+    ] {
+        assert!(refused.contains(kept), "{kept} kept: {refused}");
+    }
+    let (_, list) = page(&web, format!("{base}/scheduler")).await;
+    assert!(!list.contains("web-cron"), "nothing was created: {list}");
+
+    // The preview button: the next 10 fire times, nothing saved; a bad expression is
+    // explained there too.
+    let mut previewed = bad.clone();
+    previewed.retain(|(k, _)| *k != "expression" && *k != "op" && *k != "timezone");
+    previewed.extend([
+        ("expression", "0 12 * * *".to_owned()),
+        ("timezone", "UTC".to_owned()),
+        ("op", "preview".to_owned()),
+    ]);
+    let (status, shown) = post_form(&web, format!("{base}/scheduler/new-job"), &previewed).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    let preview = section(&shown, "preview");
+    assert_eq!(preview.matches(" 12:00:00+00:00").count(), 10, "{preview}");
+    assert!(shown.contains(r#"value="0 12 * * *""#), "{shown}");
+    let (status, shown) = post_form(
+        &web,
+        format!("{base}/scheduler/new-job"),
+        &job_form(
+            &token,
+            &[
+                ("kind", "cron"),
+                ("expression", "0 25 * * *"),
+                ("op", "preview"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert!(
+        section(&shown, "preview").contains("schedule.expression"),
+        "{shown}"
+    );
+    let (_, list) = page(&web, format!("{base}/scheduler")).await;
+    assert!(
+        list.contains("No job yet"),
+        "a preview saves nothing: {list}"
+    );
+
+    // An interval job: created, listed, and it runs.
+    let tick = job_form(
+        &token,
+        &[
+            ("name", "web-tick"),
+            ("kind", "interval"),
+            ("seconds", "1"),
+            ("payload", r#"{"name": "scheduler"}"#),
+            ("op", "save"),
+        ],
+    );
+    let (status, list) = post_form(&web, format!("{base}/scheduler/new-job"), &tick).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.contains("Job web-tick created"), "{list}");
+    assert!(
+        list.contains(r#"href="/scheduler/jobs/web-tick""#),
+        "{list}"
+    );
+    assert!(list.contains("every 1 s"), "{list}");
+    let detail = eventually(
+        Duration::from_secs(30),
+        "the job's page shows a run that ended ok",
+        || {
+            let (web, url) = (&web, format!("{base}/scheduler/jobs/web-tick"));
+            async move {
+                let (_, body) = page(web, url).await;
+                section(&body, "runs")
+                    .contains(r#"<span class="status ok">ok</span>"#)
+                    .then_some(body)
+            }
+        },
+    )
+    .await;
+    let runs = section(&detail, "runs");
+    assert!(
+        runs.contains("<td>test</td>"),
+        "the server that ran it: {runs}"
+    );
+    assert!(runs.contains("<td>schedule</td>"), "{runs}");
+    let (status, edit) = page(&web, format!("{base}/scheduler/jobs/web-tick/edit")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        edit.contains(r#"id="kind-interval" value="interval" checked"#)
+            && edit.contains(r#"name="seconds" value="1""#),
+        "{edit}"
+    );
+
+    // A POST without the session's token changes nothing.
+    let (status, _) = post(
+        &web,
+        format!("{base}/scheduler/jobs/web-tick/pause"),
+        &[("back", "job")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(server.api.job("web-tick").await.unwrap().job.active);
+
+    // Pause it: the list says so.
+    let (status, list) = post(
+        &web,
+        format!("{base}/scheduler/jobs/web-tick/pause"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.contains("Job web-tick paused"), "{list}");
+    assert!(list.contains(">paused</span>"), "{list}");
+    assert!(!server.api.job("web-tick").await.unwrap().job.active);
+
+    // Run it now, paused as it is: the run shows on its page, triggered by hand.
+    let (status, detail) = post(
+        &web,
+        format!("{base}/scheduler/jobs/web-tick/run"),
+        &[("csrf", &token), ("back", "job")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert!(detail.contains("Job web-tick runs now"), "{detail}");
+    eventually(Duration::from_secs(30), "the run by hand ended ok", || {
+        let (web, url) = (&web, format!("{base}/scheduler/jobs/web-tick"));
+        async move {
+            let (_, body) = page(web, url).await;
+            section(&body, "runs")
+                .split("<tr>")
+                .any(|row| {
+                    row.contains("<td>manual</td>")
+                        && row.contains(r#"<span class="status ok">ok</span>"#)
+                })
+                .then_some(())
+        }
+    })
+    .await;
+
+    // A calendar: a date the cluster refuses is shown with the dates as typed; a good
+    // one is listed; a job names it, and it cannot be deleted until the job is gone.
+    let (status, refused) = post(
+        &web,
+        format!("{base}/scheduler/new-calendar"),
+        &[
+            ("csrf", &token),
+            ("name", "web-holidays"),
+            ("description", "Days off"),
+            ("dates", "2026-12-25\n2026-02-30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains("`2026-02-30`"), "{refused}");
+    assert!(
+        refused.contains("2026-12-25\n2026-02-30</textarea>"),
+        "{refused}"
+    );
+    let (status, calendars) = post(
+        &web,
+        format!("{base}/scheduler/new-calendar"),
+        &[
+            ("csrf", &token),
+            ("name", "web-holidays"),
+            ("description", "Days off"),
+            ("dates", "2026-12-25\n2026-12-26"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{calendars}");
+    assert!(
+        calendars.contains(r#"href="/scheduler/calendars/web-holidays""#),
+        "{calendars}"
+    );
+    assert!(calendars.contains("2026-12-25, 2026-12-26"), "{calendars}");
+    let mut with_calendar = tick.clone();
+    with_calendar.retain(|(k, _)| *k != "active");
+    with_calendar.push(("calendars", "web-holidays".to_owned()));
+    let (status, detail) = post_form(
+        &web,
+        format!("{base}/scheduler/jobs/web-tick/edit"),
+        &with_calendar,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert!(detail.contains("Job web-tick saved"), "{detail}");
+    assert!(
+        detail.contains(r#"<a href="/scheduler/calendars/web-holidays">web-holidays</a>"#),
+        "{detail}"
+    );
+    let saved = server.api.job("web-tick").await.unwrap().job;
+    assert_eq!(
+        (saved.active, saved.calendars),
+        (false, vec!["web-holidays".to_owned()])
+    );
+    let (status, body) = post(
+        &web,
+        format!("{base}/scheduler/calendars/web-holidays/delete"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("`web-tick`"), "which job names it: {body}");
+
+    // Delete the job (asked first), then the calendar.
+    let (status, confirm) = page(&web, format!("{base}/scheduler/jobs/web-tick/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        confirm.contains("Delete scheduler job web-tick?"),
+        "{confirm}"
+    );
+    let (status, list) = post(
+        &web,
+        format!("{base}/scheduler/jobs/web-tick/delete"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.contains("Job web-tick deleted"), "{list}");
+    assert!(
+        !list.contains(r#"href="/scheduler/jobs/web-tick""#),
+        "{list}"
+    );
+    let (status, _) = page(&web, format!("{base}/scheduler/jobs/web-tick")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, calendars) = post(
+        &web,
+        format!("{base}/scheduler/calendars/web-holidays/delete"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{calendars}");
+    assert!(
+        calendars.contains("Calendar web-holidays deleted"),
+        "{calendars}"
+    );
+
+    server.stop().await;
+}

@@ -2,7 +2,8 @@
 //! driven by `playwright-core` (`tests/browser/web_admin.mjs`, installed by
 //! `tests/run.sh`), against a 2-server cluster made by `zato quickstart create` and
 //! started by `zato start`, as a person would use it: log in, upload a service and see
-//! every server run it, invoke it, upload a broken file, create a channel and call it.
+//! every server run it, invoke it, upload a broken file, create a channel and call it,
+//! schedule it every second and see it run, pause it and delete the job.
 //! Screenshots of each page land in `TARGET/web-admin-screenshots/`.
 
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ async fn a_person_uploads_invokes_and_routes_a_service_from_the_browser() {
         "services",
         "upload-progress",
         "invoke",
+        "scheduler-form",
+        "scheduler-job",
+        "scheduler",
     ] {
         assert!(
             shots.join(format!("{page}.png")).exists(),

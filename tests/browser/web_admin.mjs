@@ -164,6 +164,57 @@ try {
   assert.ok(after.every((a) => a.status === 200 && a.body.includes('Hello, still!')), JSON.stringify(after));
   assert.deepEqual(await runningVersions('demo.hello'), versions);
 
+  step('schedule demo.hello every second from the Scheduler page');
+  await Promise.all([page.waitForURL((url) => url.pathname === '/scheduler'),
+    page.locator('header nav a[href="/scheduler"]').click()]);
+  assert.match(await page.textContent('main'), /singleton/i);
+  await Promise.all([page.waitForURL(/\/scheduler\/new-job$/),
+    page.locator('main a[href="/scheduler/new-job"]').first().click()]);
+  await page.fill('input[name=name]', 'browser-tick');
+  await page.fill('input[name=service]', 'demo.hello');
+  await page.check('#kind-interval');
+  assert.ok(!(await page.locator('input[name=expression]').isVisible()), 'only the chosen kind\'s fields show');
+  await page.fill('input[name=seconds]', '1');
+  await page.fill('textarea[name=payload]', '{"name": "scheduler"}');
+  await page.locator('button[name=op][value=preview]').click();
+  await eventually('the preview lists the next 10 fire times in place', async () =>
+    (await page.locator('#preview ol.times li').count()) === 10);
+  assert.ok(page.url().endsWith('/scheduler/new-job'), 'the preview did not leave the form: ' + page.url());
+  assert.equal(await page.inputValue('input[name=name]'), 'browser-tick');
+  await shot('scheduler-form');
+  await Promise.all([page.waitForURL((url) => url.pathname === '/scheduler'),
+    page.locator('button[name=op][value=save]').click()]);
+  const jobs = await page.locator('table.jobs').textContent();
+  assert.match(jobs, /browser-tick/);
+  assert.match(jobs, /every 1 s/);
+
+  step('open the job and see it run');
+  await Promise.all([page.waitForURL(/\/scheduler\/jobs\/browser-tick$/),
+    page.locator('table.jobs a[href="/scheduler/jobs/browser-tick"]').click()]);
+  await eventually('a run of browser-tick ended ok', async () => {
+    await page.reload();
+    return (await page.locator('#runs table.runs span.status.ok').count()) > 0;
+  }, 60000);
+  const okRun = await page.locator('#runs table.runs tbody tr', { has: page.locator('span.status.ok') })
+    .first().textContent();
+  assert.match(okRun, /server[12]/, 'the server that ran it: ' + okRun);
+  await shot('scheduler-job');
+
+  step('pause it, then delete it');
+  await Promise.all([page.waitForURL(/\/scheduler\/jobs\/browser-tick\?done=/),
+    page.locator('main form[action$="/browser-tick/pause"] button').click()]);
+  assert.match(await page.textContent('main'), /paused/);
+  const paused = await fetch(servers[0] + '/zato/api/scheduler/jobs/browser-tick', { headers: { authorization: basicAuth } });
+  assert.equal((await paused.json()).job.active, false);
+  await page.goto(base + '/scheduler');
+  await shot('scheduler');
+  await Promise.all([page.waitForURL(/\/delete$/),
+    page.locator('table.jobs a[href="/scheduler/jobs/browser-tick/delete"]').click()]);
+  await Promise.all([page.waitForURL((url) => url.pathname === '/scheduler'),
+    page.locator('main form button.danger').click()]);
+  assert.match(await page.textContent('main'), /Job browser-tick deleted/);
+  assert.doesNotMatch(await page.locator('table.jobs').textContent(), /browser-tick/);
+
   step('the settings page');
   await page.goto(base + '/settings');
   await shot('settings');
