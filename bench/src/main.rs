@@ -83,6 +83,11 @@ use scenario::{Ctx, Pin, Plan};
 ///               same 2 servers (demo.hello), and direct to one: requests/s, p50, p99,
 ///               the load balancer's CPU per request, ratios to HAProxy; then the longest
 ///               gap in answers and the failed requests when one server is killed.
+///   scheduler
+///           10. the scheduler on a cluster of 3 (PostgreSQL ODB, Redis): the firing
+///               delay (start minus scheduled time; p50, p99, max) of 1,000 jobs every
+///               second, and the takeover time after `kill -9` of the singleton (min,
+///               median, max of 5 kills).
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -153,6 +158,7 @@ enum Scenario {
     Guessing,
     /// Not part of the default suite: run only when named.
     Lb,
+    Scheduler,
 }
 
 fn main() -> ExitCode {
@@ -328,8 +334,20 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             Err(e) => record("8. Load balancers", Err(e)),
         }
     }
-    // Scenario order in the report: 1, 2, 3, 4, 5, 6, 7, 8, 9.
-    sections.sort_by_key(|s| s.title.chars().next().unwrap_or('9'));
+    if wanted(Scenario::Scheduler) {
+        let started = Instant::now();
+        let result = scenario::scheduler::run(&ctx).await;
+        timed("scheduler", started);
+        record("10. Scheduler", result);
+    }
+    // Scenario order in the report: 1, 2, ..., 10, by the title's number.
+    sections.sort_by_key(|s| {
+        s.title
+            .split('.')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    });
 
     let report = Report {
         settings: settings(

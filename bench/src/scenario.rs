@@ -8,7 +8,8 @@
 //! - [`instructions`]: 6. (when asked for) instructions per HTTP request under callgrind;
 //! - [`guessing`]: 7. demo.hello's latency while guessers try admin passwords;
 //! - [`lb`]: 8. (when asked for) zato-lb against HAProxy, and failover;
-//! - [`web_admin`]: 9. the web admin's pages, on scenario 4's server with N services.
+//! - [`web_admin`]: 9. the web admin's pages, on scenario 4's server with N services;
+//! - [`scheduler`]: 10. the scheduler's firing delay and the singleton's takeover.
 
 pub mod deploy;
 pub mod guessing;
@@ -17,6 +18,7 @@ pub mod instructions;
 pub mod lb;
 pub mod sandbox;
 pub mod scale;
+pub mod scheduler;
 pub mod web_admin;
 
 use std::path::{Path, PathBuf};

@@ -227,7 +227,7 @@ async fn wait_all(probes: &[String], want: usize, started: Instant) -> anyhow::R
     Ok(started.elapsed())
 }
 
-async fn start_all(env: &Env, servers: u16, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Proc>> {
+pub(crate) async fn start_all(env: &Env, servers: u16, ctx: &Ctx<'_>) -> anyhow::Result<Vec<Proc>> {
     let mut procs = Vec::new();
     for i in 0..servers {
         procs.push(env.start(i, None, &ctx.logs)?);
@@ -243,7 +243,7 @@ async fn start_all(env: &Env, servers: u16, ctx: &Ctx<'_>) -> anyhow::Result<Vec
     Ok(procs)
 }
 
-fn stop_all(procs: Vec<Proc>) {
+pub(crate) fn stop_all(procs: Vec<Proc>) {
     for proc in procs {
         proc.stop();
     }
@@ -266,14 +266,14 @@ pub(crate) async fn reachable(url: &str) -> bool {
 }
 
 /// A PostgreSQL database made for the cluster and dropped after it.
-struct TempDb {
+pub(crate) struct TempDb {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TempDb {
-    async fn create(admin: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn create(admin: &str) -> anyhow::Result<Self> {
         let name = format!("zato_bench_{}", uuid::Uuid::new_v4().simple());
         let (base, _) = admin
             .rsplit_once('/')
@@ -292,7 +292,7 @@ impl TempDb {
         })
     }
 
-    async fn drop_database(self) {
+    pub(crate) async fn drop_database(self) {
         let dropped = async {
             let mut conn = sqlx::PgConnection::connect(&self.admin).await?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
