@@ -82,5 +82,5 @@ cargo clippy --manifest-path examples/Cargo.toml --target wasm32-unknown-unknown
 cargo clippy --manifest-path tests/guests/Cargo.toml --target wasm32-wasip2 --all-targets --locked -- -D warnings
 
 echo "== tests"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 cargo test --manifest-path examples/Cargo.toml --locked
