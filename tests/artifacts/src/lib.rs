@@ -57,8 +57,32 @@ mod tests {
         }
     }
 
+    /// `EXAMPLES` (what `zato start` deploys in a development environment) holds one
+    /// component per member of the examples' workspace, none left out.
     #[test]
-    fn examples_lists_the_four_examples() {
-        assert_eq!(EXAMPLES, [HELLO, TRANSFORM, INVOKER, CONFIGURED]);
+    fn examples_lists_every_example() {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/Cargo.toml");
+        let manifest = fs::read_to_string(manifest).unwrap();
+        let members = manifest
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("members = ["))
+            .expect("examples/Cargo.toml lists its members on one line");
+        let mut members: Vec<String> = members
+            .trim_end_matches(']')
+            .split(',')
+            .map(|m| m.trim().trim_matches('"').replace('-', "_"))
+            .filter(|m| !m.is_empty())
+            .collect();
+        let mut listed: Vec<String> = EXAMPLES
+            .iter()
+            .map(|path| {
+                let name = std::path::Path::new(path).file_stem().unwrap();
+                name.to_string_lossy().into_owned()
+            })
+            .collect();
+        members.sort();
+        listed.sort();
+        assert_eq!(listed, members);
+        assert!(EXAMPLES.contains(&HELLO) && EXAMPLES.contains(&SCHEDULED));
     }
 }
