@@ -5,6 +5,7 @@ pub mod channel;
 pub mod deploy;
 pub mod info;
 pub mod lb;
+pub mod outconn;
 pub mod quickstart;
 pub mod scheduler;
 pub mod service;

@@ -54,6 +54,7 @@ enum Command {
     Service(commands::service::Service),
     Channel(commands::channel::Channel),
     Scheduler(Box<commands::scheduler::Scheduler>),
+    Outconn(Box<commands::outconn::OutconnCommand>),
     Info(commands::info::Info),
     Lb(commands::lb::Lb),
     Apispec(commands::apispec::Apispec),
@@ -61,6 +62,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // The server's outgoing connections build reqwest with rustls and no provider of its
+    // own (one provider in the binary: ring), which every HTTP client here shares:
+    // installed before any client is built, the CLI's admin API client included.
+    zato_host::outconn::http::install_crypto_provider();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -84,6 +89,7 @@ fn main() -> std::process::ExitCode {
             Command::Service(cmd) => cmd.run(&out).await,
             Command::Channel(cmd) => cmd.run(&out).await,
             Command::Scheduler(cmd) => cmd.run(&out).await,
+            Command::Outconn(cmd) => cmd.run(&out).await,
             Command::Info(cmd) => cmd.run(&out).await,
             Command::Lb(cmd) => cmd.run(&out).await,
             Command::Apispec(cmd) => cmd.run(&out).await,

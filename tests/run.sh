@@ -33,6 +33,12 @@ wait_for "MariaDB" mysqladmin -h 127.0.0.1 -uroot ping
 # The admin API's contract test (tests/all/openapi.rs) runs schemathesis, pinned.
 schemathesis --version 2>/dev/null | grep -q '4\.32\.5' \
   || python3 -m pip install -q 'schemathesis==4.32.5'
+# The outgoing FTP tests (tests/all/outgoing_ftp.rs) start pyftpdlib, pinned.
+python3 -c 'import pyftpdlib, sys; sys.exit(pyftpdlib.__ver__ != "2.0.1")' 2>/dev/null \
+  || python3 -m pip install -q 'pyftpdlib==2.0.1'
+# The SOAP channel test (tests/all/soap_channel.rs) calls our WSDL with zeep, pinned.
+python3 -c 'import sys, zeep; sys.exit(zeep.__version__ != "4.3.3")' 2>/dev/null \
+  || python3 -m pip install -q 'zeep==4.3.3'
 
 echo "== browser"
 # The web admin's browser tests drive Debian's Chromium with playwright-core from npm

@@ -217,6 +217,20 @@ pub fn router(app: Arc<App>) -> Router {
             get(pages::scheduler::calendars::confirm_delete)
                 .post(pages::scheduler::calendars::delete),
         )
+        .route("/outconns", get(pages::outconn::list))
+        .route(
+            "/outconns/new/{type}",
+            get(pages::outconn::new_form).post(pages::outconn::create),
+        )
+        .route(
+            "/outconns/{type}/{name}",
+            get(pages::outconn::edit_form).post(pages::outconn::update),
+        )
+        .route("/outconns/{type}/{name}/ping", post(pages::outconn::ping))
+        .route(
+            "/outconns/{type}/{name}/delete",
+            get(pages::outconn::confirm_delete).post(pages::outconn::delete),
+        )
         .route("/settings", get(pages::settings::show))
         .route("/settings/clusters", post(pages::settings::add_cluster))
         .route(

@@ -8,7 +8,9 @@
 
 mod answer;
 mod error;
+mod outconn;
 mod scheduler;
+mod soap;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -10,6 +10,8 @@
 //! - [`channels`]: HTTP channels.
 //! - [`servers`]: the server answering, and the servers of its cluster.
 //! - [`scheduler`]: scheduler jobs, calendars, runs, and the singleton.
+//! - [`outconn`]: outgoing connections (HTTP, SOAP, SQL, FTP) services reach systems by.
+//! - [`soap`]: SOAP channels.
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
@@ -35,16 +37,22 @@ pub mod client;
 pub mod errors;
 pub mod lb;
 pub mod names;
+pub mod outconn;
 pub mod scheduler;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod servers;
 pub mod services;
+pub mod soap;
 
 pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
 pub use client::{AdminClient, Answer, Body, ClientError, segment};
 pub use errors::ErrorBody;
 pub use names::{MAX_SERVICE_NAME, NameError, check_service_name};
+pub use outconn::{
+    DeletedOutconn, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo, OutconnPing,
+    OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings,
+};
 pub use scheduler::{
     AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,
     RunQueued, RunTrigger, Schedule, SingletonInfo,
@@ -54,3 +62,4 @@ pub use services::{
     DataFormat, DeleteOutcome, DeployOutcome, Field, FieldType, Rollback, ServiceDetails,
     ServiceInfo, ServiceSummary, ServiceVersion,
 };
+pub use soap::{DeletedSoapChannel, SoapChannel};

@@ -159,9 +159,14 @@ enum Scenario {
     /// Not part of the default suite: run only when named.
     Lb,
     Scheduler,
+    /// A service running one SQL query against sqlx running it directly.
+    Sql,
 }
 
 fn main() -> ExitCode {
+    // reqwest is built with `rustls-no-provider` (the server's outgoing connections):
+    // every client needs the process's provider installed first.
+    zato_host::outconn::http::install_crypto_provider();
     reexec_without_backtraces();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -339,6 +344,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let result = scenario::scheduler::run(&ctx).await;
         timed("scheduler", started);
         record("10. Scheduler", result);
+    }
+    if wanted(Scenario::Sql) {
+        let started = Instant::now();
+        let result = scenario::sql::run(&ctx).await;
+        timed("sql", started);
+        record("11. SQL", result);
     }
     // Scenario order in the report: 1, 2, ..., 10, by the title's number.
     sections.sort_by_key(|s| {

@@ -10,6 +10,7 @@
 //! - [`lb`]: 8. (when asked for) zato-lb against HAProxy, and failover;
 //! - [`web_admin`]: 9. the web admin's pages, on scenario 4's server with N services;
 //! - [`scheduler`]: 10. the scheduler's firing delay and the singleton's takeover.
+//! - [`sql`]: 11. a service running one SQL query against sqlx running it directly.
 
 pub mod deploy;
 pub mod guessing;
@@ -19,6 +20,7 @@ pub mod lb;
 pub mod sandbox;
 pub mod scale;
 pub mod scheduler;
+pub mod sql;
 pub mod web_admin;
 
 use std::path::{Path, PathBuf};

@@ -6,8 +6,10 @@ mod auth;
 mod channels;
 mod extract;
 mod openapi;
+mod outconn;
 mod scheduler;
 mod services;
+mod soap_channels;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,6 +66,12 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(services::get_config, services::put_config))
         .routes(routes!(channels::list, channels::create))
         .routes(routes!(channels::get, channels::update, channels::remove))
+        .routes(routes!(soap_channels::list, soap_channels::create))
+        .routes(routes!(
+            soap_channels::get,
+            soap_channels::update,
+            soap_channels::remove
+        ))
         .routes(routes!(scheduler::list_jobs, scheduler::create_job))
         .routes(routes!(
             scheduler::get_job,
@@ -86,6 +94,10 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
             scheduler::delete_calendar
         ))
         .routes(routes!(scheduler::singleton))
+        .routes(routes!(outconn::list))
+        .routes(routes!(outconn::create))
+        .routes(routes!(outconn::get, outconn::update, outconn::remove))
+        .routes(routes!(outconn::ping))
 }
 
 /// The routes served without credentials: the description itself.

@@ -1,10 +1,15 @@
 //! Types of the admin API: they live in `zato-api`, which clients (the CLI, the tests,
 //! the bench) use without the server; the server's modules name them from here.
 
+pub use zato_api::outconn::{
+    self, DeletedOutconn, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo,
+    OutconnPing, OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings,
+};
 pub use zato_api::scheduler::{
     self, AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
+pub use zato_api::soap::{DeletedSoapChannel, SoapChannel};
 pub use zato_api::{
     DataFormat, DeleteOutcome, DeletedHttpChannel, DeployOutcome, ErrorBody, Field, FieldType,
     HttpChannel, MAX_SERVICE_NAME, MAX_TIMEOUT_MS, Rollback, ServerInfo, ServerState, ServerStatus,

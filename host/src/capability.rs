@@ -13,7 +13,11 @@
 //! `Runtime::new` that links it with the view built from the call's state.
 
 pub mod config;
+pub mod ftp;
 pub mod invoke;
 pub mod log;
+pub mod outgoing_http;
+pub mod outgoing_soap;
 pub mod request;
+pub mod sql;
 pub mod types;

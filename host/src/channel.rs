@@ -16,6 +16,7 @@
 //! [`RequestDetails`]: crate::runtime::RequestDetails
 
 pub mod http;
+pub mod soap;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["config", "sio"],
     &["kvdb", "odb"],
-    &["reload", "wit", "singleton"],
+    &["reload", "wit", "singleton", "outconn"],
     &["capability"],
     &["runtime"],
     &["deploy", "http_response"],

@@ -11,6 +11,8 @@
 //! - [`odb`]: the operational database (sqlx), [`kvdb`]: key/values, locks and the
 //!   broker; [`reload`]: notices and reloadable kinds of configuration.
 //! - [`singleton`]: the lease that makes one server of a cluster the singleton.
+//! - [`outconn`]: the live outgoing connections (HTTP, SOAP, SQL, FTP) services reach
+//!   other systems through, by name.
 //! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call;
 //!   it knows nothing about HTTP or any other channel. [`capability`]: the host imports
 //!   offered to services, one module per WIT interface, linked by the runtime.
@@ -34,6 +36,7 @@ pub mod deploy;
 pub mod http_response;
 pub mod kvdb;
 pub mod odb;
+pub mod outconn;
 pub mod pickup;
 pub mod reload;
 pub mod runtime;

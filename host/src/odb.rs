@@ -14,7 +14,9 @@
 //! - `configs`: [`ServiceConfigs`], each service's configuration;
 //! - `channels`: [`HttpChannels`];
 //! - `servers`: [`Membership`], the servers and the versions they run;
-//! - `scheduler`: [`Scheduling`], jobs, calendars, runs and the singleton's lease.
+//! - `scheduler`: [`Scheduling`], jobs, calendars, runs and the singleton's lease;
+//! - `outconn`: [`OutgoingConnections`], the outgoing connections and their secrets;
+//! - `soap_channels`: [`SoapChannels`].
 //!
 //! To add an object kind (jobs, say):
 //!
@@ -35,9 +37,11 @@
 
 mod channels;
 mod configs;
+mod outconn;
 mod scheduler;
 mod servers;
 mod services;
+mod soap_channels;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -46,9 +50,11 @@ use thiserror::Error;
 
 pub use channels::HttpChannels;
 pub use configs::ServiceConfigs;
+pub use outconn::OutgoingConnections;
 pub use scheduler::{JobRow, LeaseRow, NewRun, RunResult, RunRow, Scheduling};
 pub use servers::{Membership, ServerRow};
 pub use services::{KeptVersion, NewVersion, ServiceVersions, VersionMeta, VersionRef};
+pub use soap_channels::SoapChannels;
 pub use sql::SqlOdb;
 
 #[derive(Debug, Error)]
@@ -68,9 +74,28 @@ pub enum OdbError {
 pub type OdbResult<T> = Result<T, OdbError>;
 
 /// Every object kind of the ODB, the one name the rest of the server holds.
-pub trait Odb: ServiceVersions + ServiceConfigs + HttpChannels + Membership + Scheduling {}
+pub trait Odb:
+    ServiceVersions
+    + ServiceConfigs
+    + HttpChannels
+    + Membership
+    + Scheduling
+    + OutgoingConnections
+    + SoapChannels
+{
+}
 
-impl<T: ServiceVersions + ServiceConfigs + HttpChannels + Membership + Scheduling> Odb for T {}
+impl<
+    T: ServiceVersions
+        + ServiceConfigs
+        + HttpChannels
+        + Membership
+        + Scheduling
+        + OutgoingConnections
+        + SoapChannels,
+> Odb for T
+{
+}
 
 /// Milliseconds since the Unix epoch, the ODB's time unit.
 pub fn now_ms() -> i64 {

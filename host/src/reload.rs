@@ -31,6 +31,8 @@ pub enum Kind {
     HttpChannels,
     /// Scheduler jobs and calendars.
     Jobs,
+    /// Outgoing connections (HTTP, SOAP, SQL, FTP).
+    Outconns,
 }
 
 /// What servers tell each other on the broker.
@@ -156,6 +158,8 @@ mod tests {
         let text = serde_json::to_string(&changed).unwrap();
         assert_eq!(text, r#"{"kind":"changed","of":"http-channels"}"#);
         assert_eq!(serde_json::from_str::<Notice>(&text).unwrap(), changed);
+        let text = serde_json::to_string(&Notice::Changed { of: Kind::Outconns }).unwrap();
+        assert_eq!(text, r#"{"kind":"changed","of":"outconns"}"#);
     }
 
     struct Recorder {

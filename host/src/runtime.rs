@@ -45,6 +45,7 @@ use crate::capability::{
     self, config::ConfigView, invoke::InvokeView, log::LogView, request::RequestView,
 };
 use crate::config::RuntimeSettings;
+use crate::outconn::Outconns;
 use bindings::ZatoServicePre;
 use cache::ArtifactCache;
 use export::HandleExport;
@@ -118,6 +119,8 @@ pub struct Runtime {
     linker: Linker<Ctx>,
     cache: ArtifactCache,
     registry: Registry,
+    /// The outgoing connections services call through.
+    outconns: Arc<Outconns>,
     settings: RuntimeSettings,
     stats: CompileStats,
     /// sha256 -> the gate of a compilation in progress.
@@ -158,6 +161,26 @@ impl Runtime {
             cid: &ctx.cid,
             details: &*ctx.details,
         })?;
+        capability::outgoing_http::add_to_linker(&mut linker, |ctx| {
+            capability::outgoing_http::OutgoingHttpView {
+                outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
+                deadline: ctx.call.deadline,
+            }
+        })?;
+        capability::outgoing_soap::add_to_linker(&mut linker, |ctx| {
+            capability::outgoing_soap::OutgoingSoapView {
+                outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
+                deadline: ctx.call.deadline,
+            }
+        })?;
+        capability::sql::add_to_linker(&mut linker, |ctx| capability::sql::SqlView {
+            outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
+            deadline: ctx.call.deadline,
+        })?;
+        capability::ftp::add_to_linker(&mut linker, |ctx| capability::ftp::FtpView {
+            outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
+            deadline: ctx.call.deadline,
+        })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
         Ok(Arc::new(Self {
@@ -166,6 +189,7 @@ impl Runtime {
             linker,
             cache,
             registry: Registry::default(),
+            outconns: Arc::default(),
             settings,
             stats: CompileStats::default(),
             compiling: Default::default(),
@@ -176,6 +200,11 @@ impl Runtime {
     /// The services this server runs.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The outgoing connections services call through; `apply` them on a change.
+    pub fn outconns(&self) -> &Arc<Outconns> {
+        &self.outconns
     }
 
     pub fn settings(&self) -> &RuntimeSettings {

@@ -6,6 +6,7 @@
 //! is started here (one line), a new host capability is linked in `runtime.rs`.
 
 mod loops;
+mod outconns;
 mod startup;
 
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ use crate::config::ServerConfig;
 use crate::deploy::{ConfigsReload, DeployHook, Deployer, ServicesReload};
 use crate::kvdb;
 use crate::odb::{Odb, SqlOdb};
-use crate::reload::{Kind, NOTICES, Notifier, Reloader};
+use crate::reload::{Kind, NOTICES, Notifier, Reloadable as _, Reloader};
 use crate::runtime::Runtime;
 use crate::scheduler::Scheduler;
 pub use startup::Startup;
@@ -97,6 +98,8 @@ impl Server {
             config.scheduler.clone(),
         );
         reloader.register(Kind::Jobs, scheduler.clone());
+        let outconns = Arc::new(outconns::OutconnsReload::new(odb.clone(), runtime.clone()));
+        reloader.register(Kind::Outconns, outconns.clone());
         let reloader = Arc::new(reloader);
         let shutdown = CancellationToken::new();
 
@@ -109,6 +112,8 @@ impl Server {
         // Subscribe before loading, so nothing published in between is missed.
         let notices = broker.subscribe(NOTICES).await?;
         channels.reload().await?;
+        // Before any service runs, so that its first call finds its connections.
+        outconns.reload().await?;
         let startup = Arc::new(Startup::default());
         let todo = deployer.plan_load(startup.progress()).await?;
 

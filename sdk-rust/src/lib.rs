@@ -56,12 +56,16 @@ pub mod config;
 mod convert;
 mod error;
 mod export;
+pub mod ftp;
 pub mod invoke;
 mod json;
 pub mod log;
 pub mod metadata;
+pub mod outgoing;
 mod request;
 mod response;
+pub mod sql;
+pub mod xml;
 
 pub use error::Error;
 pub use request::{ChannelKind, DataFormat, Request, RequestBuilder};

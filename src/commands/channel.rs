@@ -1,7 +1,7 @@
-//! `zato channel ...`: create, list, update and delete channels.
+//! `zato channel ...`: create, list, update and delete channels (HTTP and SOAP).
 
-use clap::{Args, Subcommand};
-use zato_api::{DataFormat, HttpChannel};
+use clap::{Args, Subcommand, ValueEnum};
+use zato_api::{DataFormat, HttpChannel, SoapChannel, SoapVersion};
 
 use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
@@ -22,21 +22,35 @@ enum ChannelCommand {
         kind: CreateKind,
     },
     /// Change a channel: only what is given changes.
+    #[command(alias = "edit")]
     Update {
         #[command(subcommand)]
         kind: UpdateKind,
     },
-    /// List HTTP channels.
+    /// List channels of one kind: `list` or `list http` (HTTP channels), `list soap`.
     List {
+        /// The kind of channel.
+        #[arg(value_enum, default_value = "http")]
+        kind: Kind,
         #[command(flatten)]
         target: Target,
     },
-    /// Delete an HTTP channel by name.
+    /// Delete a channel by name: `delete NAME` (an HTTP channel), `delete http NAME`,
+    /// `delete soap NAME`.
     Delete {
-        name: String,
+        /// The channel's name, or its kind (`http`, `soap`) followed by its name.
+        #[arg(num_args = 1..=2, required = true, value_names = ["KIND", "NAME"])]
+        args: Vec<String>,
         #[command(flatten)]
         target: Target,
     },
+}
+
+/// A kind of channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    Http,
+    Soap,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +80,48 @@ enum CreateKind {
         #[command(flatten)]
         target: Target,
     },
+    /// A SOAP channel: SOAP 1.1 and 1.2 requests to PATH go to SERVICE (with several
+    /// services, the SOAPAction or the body element's name selects one), on every
+    /// server, at once; its WSDL is at PATH?wsdl.
+    ///
+    /// Example: zato channel create soap --name billing --path /soap/billing --service billing.get-invoice
+    Soap {
+        /// Unique channel name.
+        #[arg(long)]
+        name: String,
+        /// URL path, exact (no `{params}`).
+        #[arg(long)]
+        path: String,
+        /// A service the channel exposes (repeatable: one operation each).
+        #[arg(long = "service", value_name = "SERVICE", required = true)]
+        services: Vec<String>,
+        /// A SOAP version accepted, 1.1 or 1.2 (repeatable); both when absent.
+        #[arg(long = "soap-version", value_name = "VERSION", value_parser = parse_version)]
+        versions: Vec<SoapVersion>,
+        /// Per-request timeout in milliseconds (the server's default when absent).
+        #[arg(long, default_value_t = 0)]
+        timeout_ms: u64,
+        /// The WSDL's target namespace (`urn:zato:soap:NAME` when absent).
+        #[arg(long, default_value = "")]
+        namespace: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn parse_version(s: &str) -> Result<SoapVersion, String> {
+    match s {
+        "1.1" => Ok(SoapVersion::V11),
+        "1.2" => Ok(SoapVersion::V12),
+        other => Err(format!("unknown SOAP version `{other}`: 1.1 or 1.2")),
+    }
+}
+
+fn version_text(v: SoapVersion) -> &'static str {
+    match v {
+        SoapVersion::V11 => "1.1",
+        SoapVersion::V12 => "1.2",
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +151,33 @@ enum UpdateKind {
         /// New per-request timeout in milliseconds (0: the server's default).
         #[arg(long)]
         timeout_ms: Option<u64>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// A SOAP channel, on every server, at once. Only the options given change.
+    ///
+    /// Example: zato channel edit soap billing --service billing.get-invoice --service billing.pay
+    Soap {
+        /// The channel's name.
+        name: String,
+        /// New URL path, exact.
+        #[arg(long)]
+        path: Option<String>,
+        /// A service the channel exposes (repeatable): replaces the channel's services.
+        #[arg(long = "service", value_name = "SERVICE")]
+        services: Vec<String>,
+        /// A SOAP version accepted (repeatable): replaces the channel's versions.
+        #[arg(long = "soap-version", value_name = "VERSION", value_parser = parse_version, conflicts_with = "any_version")]
+        versions: Vec<SoapVersion>,
+        /// Accept both SOAP versions.
+        #[arg(long)]
+        any_version: bool,
+        /// New per-request timeout in milliseconds (0: the server's default).
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// New target namespace of the WSDL (empty: the default).
+        #[arg(long)]
+        namespace: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -188,7 +271,119 @@ impl Channel {
                 });
                 Ok(())
             }
-            ChannelCommand::List { target } => {
+            ChannelCommand::Create {
+                kind:
+                    CreateKind::Soap {
+                        name,
+                        path,
+                        services,
+                        versions,
+                        timeout_ms,
+                        namespace,
+                        target,
+                    },
+            } => {
+                let channel = SoapChannel {
+                    name,
+                    path,
+                    services,
+                    versions,
+                    timeout_ms,
+                    namespace,
+                };
+                let client = target.connect()?;
+                let created = client.create_soap_channel(&channel).await?;
+                out.print(&created, || {
+                    format!(
+                        "created SOAP channel `{}`: {}{} -> {} (WSDL at {}{}?wsdl)",
+                        created.name,
+                        client.base(),
+                        created.path,
+                        created.services.join(", "),
+                        client.base(),
+                        created.path
+                    )
+                });
+                Ok(())
+            }
+            ChannelCommand::Update {
+                kind:
+                    UpdateKind::Soap {
+                        name,
+                        path,
+                        services,
+                        versions,
+                        any_version,
+                        timeout_ms,
+                        namespace,
+                        target,
+                    },
+            } => {
+                let client = target.connect()?;
+                let mut channel = client.soap_channel(&name).await?;
+                if let Some(path) = path {
+                    channel.path = path;
+                }
+                if !services.is_empty() {
+                    channel.services = services;
+                }
+                if any_version {
+                    channel.versions.clear();
+                } else if !versions.is_empty() {
+                    channel.versions = versions;
+                }
+                if let Some(timeout_ms) = timeout_ms {
+                    channel.timeout_ms = timeout_ms;
+                }
+                if let Some(namespace) = namespace {
+                    channel.namespace = namespace;
+                }
+                let updated = client.update_soap_channel(&name, &channel).await?;
+                out.print(&updated, || {
+                    format!(
+                        "updated SOAP channel `{}`: {}{} -> {}",
+                        updated.name,
+                        client.base(),
+                        updated.path,
+                        updated.services.join(", ")
+                    )
+                });
+                Ok(())
+            }
+            ChannelCommand::List {
+                kind: Kind::Soap,
+                target,
+            } => {
+                let channels = target.connect()?.soap_channels().await?;
+                out.print(&channels, || {
+                    let rows: Vec<Vec<String>> = channels
+                        .iter()
+                        .map(|c| {
+                            let versions = if c.versions.is_empty() {
+                                "1.1,1.2".into()
+                            } else {
+                                c.versions
+                                    .iter()
+                                    .map(|v| version_text(*v))
+                                    .collect::<Vec<_>>()
+                                    .join(",")
+                            };
+                            vec![
+                                c.name.clone(),
+                                c.path.clone(),
+                                c.services.join(","),
+                                versions,
+                            ]
+                        })
+                        .collect();
+                    table(&["NAME", "PATH", "SERVICES", "SOAP"], &rows)
+                });
+                Ok(())
+            }
+            ChannelCommand::List {
+                kind: Kind::Http,
+                target,
+            } => {
                 let channels = target.connect()?.http_channels().await?;
                 out.print(&channels, || {
                     let rows: Vec<Vec<String>> = channels
@@ -212,10 +407,33 @@ impl Channel {
                 });
                 Ok(())
             }
-            ChannelCommand::Delete { name, target } => {
-                target.connect()?.delete_http_channel(&name).await?;
+            ChannelCommand::Delete { args, target } => {
+                let (kind, name) = match args.as_slice() {
+                    [name] => (Kind::Http, name.clone()),
+                    [kind, name] => (
+                        Kind::from_str(kind, true).map_err(|_| {
+                            CliError::new(
+                                ExitCode::Usage,
+                                format!("unknown kind of channel `{kind}`: http or soap"),
+                            )
+                        })?,
+                        name.clone(),
+                    ),
+                    _ => unreachable!("clap takes one or two arguments"),
+                };
+                let client = target.connect()?;
+                let what = match kind {
+                    Kind::Http => {
+                        client.delete_http_channel(&name).await?;
+                        "HTTP"
+                    }
+                    Kind::Soap => {
+                        client.delete_soap_channel(&name).await?;
+                        "SOAP"
+                    }
+                };
                 out.print(&serde_json::json!({ "deleted": name }), || {
-                    format!("deleted HTTP channel `{name}`")
+                    format!("deleted {what} channel `{name}`")
                 });
                 Ok(())
             }

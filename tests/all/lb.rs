@@ -161,6 +161,7 @@ async fn raw(base: &str, request: &[u8]) -> String {
 
 #[tokio::test]
 async fn requests_go_round_robin_with_forwarding_headers_and_skip_a_dead_backend() {
+    zato_host::outconn::http::install_crypto_provider();
     let a = scripted("a", Script::Answer).await;
     let b = scripted("b", Script::Answer).await;
     let c = scripted("c", Script::Answer).await;
@@ -250,6 +251,7 @@ async fn requests_go_round_robin_with_forwarding_headers_and_skip_a_dead_backend
 
 #[tokio::test]
 async fn a_post_is_never_replayed_and_a_get_is_retried_elsewhere() {
+    zato_host::outconn::http::install_crypto_provider();
     let vanishing = scripted("vanishing", Script::Vanish).await;
     let good = scripted("good", Script::Answer).await;
     let lb = lb_for(&[&vanishing, &good], |_| {}).await;
@@ -332,6 +334,7 @@ async fn a_post_is_never_replayed_and_a_get_is_retried_elsewhere() {
 
 #[tokio::test]
 async fn with_no_backend_up_the_answer_is_a_quick_503() {
+    zato_host::outconn::http::install_crypto_provider();
     let address = dead_address().await;
     let lb = lb_for(&[], |config| {
         config
@@ -361,6 +364,7 @@ async fn with_no_backend_up_the_answer_is_a_quick_503() {
 
 #[tokio::test]
 async fn slow_oversized_and_lying_requests_get_their_status_while_others_are_served() {
+    zato_host::outconn::http::install_crypto_provider();
     let a = scripted("a", Script::Answer).await;
     let lb = lb_for(&[&a], |config| {
         config.limits.header_read_timeout_ms = 300;
@@ -616,6 +620,7 @@ pub(crate) fn requests_of(stats: &LbStats, name: &str) -> u64 {
 /// cleanly and the load balancer restarted each cost no failed request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_failed_request() {
+    zato_host::outconn::http::install_crypto_provider();
     // A listener that closes hands its queued connections to the one that replaces it
     // (Linux 5.14+; the README says so too). Tests run as root on CI.
     let _ = std::fs::write("/proc/sys/net/ipv4/tcp_migrate_req", "1");
@@ -764,6 +769,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
 /// GETs see no failure, and a second load balancer without --replace is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zato_lb_start_replace_takes_over_under_load_with_no_failed_request() {
+    zato_host::outconn::http::install_crypto_provider();
     let _ = std::fs::write("/proc/sys/net/ipv4/tcp_migrate_req", "1");
     let backend = scripted("a", Script::Answer).await;
     let dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,7 @@ async fn stop(mut process: Running, log: &Path) {
 /// balancer, spread over the three; a drained server gets no new ones until put back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server() {
+    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
@@ -279,6 +280,7 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
 /// both in one process; an environment made with `--no-lb` has none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zato_lb_start_runs_one_alone_and_one_server_runs_its_own() {
+    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();

@@ -235,6 +235,7 @@ fn backend<'a>(stats: &'a LbStats, name: &str) -> Option<&'a BackendStats> {
 /// connection times out and it goes to another server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_under_load() {
+    zato_host::outconn::http::install_crypto_provider();
     let started = Instant::now();
     if !is_root() {
         eprintln!("lb_netns skipped: making network namespaces takes root");

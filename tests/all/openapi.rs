@@ -29,6 +29,9 @@ fn operations(spec: &Value) -> Vec<(Method, String)> {
 
 #[tokio::test]
 async fn the_description_is_served_without_credentials_and_is_zato_apispecs() {
+    zato_host::outconn::http::install_crypto_provider();
+    // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
+    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let served = server
         .http
@@ -94,13 +97,16 @@ async fn the_description_is_served_without_credentials_and_is_zato_apispecs() {
 /// `Allow` names the described methods.
 #[tokio::test]
 async fn every_route_is_described_and_answers_only_its_methods() {
+    zato_host::outconn::http::install_crypto_provider();
+    // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
+    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let spec = server.api.openapi().await.unwrap();
     let described = operations(&spec);
     let fallback = "no such admin API endpoint";
     for (method, path) in &described {
         // A name nothing has: no probe changes anything.
-        let url = path.replace("{name}", "zz.probe");
+        let url = path.replace("{name}", "zz.probe").replace("{type}", "http");
         let answer = server.admin(method.clone(), &url).send().await.unwrap();
         let status = answer.status();
         let body = answer.text().await.unwrap();
@@ -114,7 +120,7 @@ async fn every_route_is_described_and_answers_only_its_methods() {
     }
     let paths: std::collections::BTreeSet<&String> = described.iter().map(|(_, p)| p).collect();
     for path in paths {
-        let url = path.replace("{name}", "zz.probe");
+        let url = path.replace("{name}", "zz.probe").replace("{type}", "http");
         for method in [
             Method::GET,
             Method::POST,
@@ -146,6 +152,9 @@ async fn every_route_is_described_and_answers_only_its_methods() {
 /// with a described status, never axum's plain-text 415 or 422.
 #[tokio::test]
 async fn unreadable_requests_are_json_errors_with_described_statuses() {
+    zato_host::outconn::http::install_crypto_provider();
+    // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
+    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     let cases = [
@@ -253,6 +262,9 @@ async fn schemathesis() -> bool {
 /// answering without credentials, 405 for undescribed methods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_answer_outside_the_description() {
+    zato_host::outconn::http::install_crypto_provider();
+    // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
+    zato_host::outconn::http::install_crypto_provider();
     assert!(
         schemathesis().await,
         "schemathesis is not installed: `pip install schemathesis=={SCHEMATHESIS}` \
@@ -265,14 +277,15 @@ async fn schemathesis_finds_no_answer_outside_the_description() {
     // Rules the description states in words and a schema cannot: a body of bytes must
     // be a component, a channel's path must parse and its service be deployed, a job's
     // time zone, cron expression, times and calendars must be real ones, a calendar's
-    // dates be dates, a PUT's name be the URL's. Valid-looking data refused with 400
+    // dates be dates, a PUT's name be the URL's, a connection's settings be usable and
+    // of the URL's type. Valid-looking data refused with 400
     // is right there.
     let config = dir.join("schemathesis.toml");
     std::fs::write(
         &config,
         r#"
 [[operations]]
-include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar"]
+include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar", "create_outconn", "update_outconn", "create_soap_channel", "update_soap_channel"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 "#,
     )

@@ -89,6 +89,7 @@ async fn post(
 
 #[tokio::test]
 async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
+    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     // The environment resolves to a dead URL first, then the server: the first that
     // answers wins. A second cluster is down altogether.
@@ -421,6 +422,7 @@ async fn log_in(
 
 #[tokio::test]
 async fn a_logout_ends_the_session_and_a_guesser_is_locked_out() {
+    zato_host::outconn::http::install_crypto_provider();
     let admin = start_admin(
         WebAdminConfig {
             clusters: vec![ClusterConfig::remote(
@@ -549,6 +551,7 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 
 #[tokio::test]
 async fn the_web_admin_schedules_a_job_and_shows_its_runs() {
+    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     let admin = start_admin(
@@ -860,5 +863,197 @@ async fn the_web_admin_schedules_a_job_and_shows_its_runs() {
         "{calendars}"
     );
 
+    server.stop().await;
+}
+
+/// An HTTP/1.1 listener on 127.0.0.1:0 answering every request with 204, for pings.
+async fn answering_backend() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .status(204)
+                            .body(http_body_util::Empty::<bytes::Bytes>::new())
+                            .unwrap(),
+                    )
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_web_admin_creates_edits_pings_and_deletes_an_outgoing_connection() {
+    zato_host::outconn::http::install_crypto_provider();
+    // Every reqwest client of this process needs rustls's provider (see outconn::http).
+    zato_host::outconn::http::install_crypto_provider();
+    let server = TestServer::start().await;
+    let admin = start_admin(
+        WebAdminConfig {
+            clusters: vec![ClusterConfig::remote("local", &server.base, USER, PASSWORD)],
+            ..base_config()
+        },
+        no_environments(),
+    )
+    .await;
+    let base = &admin.base;
+    let web = browser();
+    let (_, login) = page(&web, format!("{base}/login")).await;
+    let (status, dashboard) = post(
+        &web,
+        format!("{base}/login"),
+        &[
+            ("username", USER),
+            ("password", PASSWORD),
+            ("csrf", &csrf(&login)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dashboard}");
+    assert!(
+        dashboard.contains(r#"href="/outconns""#),
+        "the nav: {dashboard}"
+    );
+    let token = csrf(&dashboard);
+    let (status, list) = page(&web, format!("{base}/outconns")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list.contains("No outgoing connection yet"), "{list}");
+    let (status, form) = page(&web, format!("{base}/outconns/new/http")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"type="password" name="secret""#), "{form}");
+
+    // The cluster's refusal lands next to the field it names.
+    let secret = "web-secret-never-shown";
+    let backend = answering_backend().await;
+    let address = format!("http://{backend}/api");
+    let fields = |address: &str| {
+        vec![
+            ("csrf", token.clone()),
+            ("name", "crm".to_owned()),
+            ("active", "on".to_owned()),
+            ("address", address.to_owned()),
+            ("timeout_ms", "0".to_owned()),
+            ("pool_size", "0".to_owned()),
+            ("retries", "0".to_owned()),
+            ("ping_method", "GET".to_owned()),
+            ("tls_verify", "on".to_owned()),
+            ("auth", "bearer".to_owned()),
+            ("headers", "X-Client: web".to_owned()),
+            ("secret", secret.to_owned()),
+        ]
+    };
+    let (status, refused) = post_form(
+        &web,
+        format!("{base}/outconns/new/http"),
+        &fields("ftp://x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused.contains(r#"<p class="field-error">invalid settings.address"#),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains(secret),
+        "the secret is not sent back: {refused}"
+    );
+
+    let (status, created) =
+        post_form(&web, format!("{base}/outconns/new/http"), &fields(&address)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert!(
+        created.contains("Connection crm (http) created."),
+        "{created}"
+    );
+    assert!(created.contains(&address), "{created}");
+    assert!(!created.contains(secret));
+    let info = server
+        .api
+        .outconn(zato_api::OutconnType::Http, "crm")
+        .await
+        .unwrap();
+    assert!(info.secret_set);
+    assert_eq!(info.settings, {
+        let mut s = zato_api::HttpSettings {
+            address: address.clone(),
+            timeout_ms: 0,
+            pool_size: 0,
+            tls_verify: true,
+            ca_pem: None,
+            auth: zato_api::HttpAuth::Bearer,
+            headers: vec![zato_api::Header {
+                name: "X-Client".into(),
+                value: "web".into(),
+            }],
+            retries: 0,
+            ping_method: "GET".into(),
+        };
+        s.tls_verify = true;
+        zato_api::OutconnSettings::Http(s)
+    });
+
+    // The edit form: the secret as set, never its value; an empty field keeps it.
+    let (status, edit) = page(&web, format!("{base}/outconns/http/crm")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        edit.contains("Secret (password, token or key; set)"),
+        "{edit}"
+    );
+    assert!(!edit.contains(secret));
+    let mut changed = fields(&address);
+    changed.retain(|(k, _)| *k != "secret" && *k != "active");
+    changed.push(("secret", String::new()));
+    changed.push(("timeout_ms", "1500".to_owned()));
+    changed.retain(|(k, v)| *k != "timeout_ms" || v == "1500");
+    let (status, saved) = post_form(&web, format!("{base}/outconns/http/crm"), &changed).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert!(saved.contains("Connection crm (http) saved."), "{saved}");
+    let info = server
+        .api
+        .outconn(zato_api::OutconnType::Http, "crm")
+        .await
+        .unwrap();
+    assert!(info.secret_set, "an empty field kept the secret");
+    assert!(!info.active, "an unticked box made it inactive");
+
+    // Ping: the outcome on the list.
+    let (status, pinged) = post(
+        &web,
+        format!("{base}/outconns/http/crm/ping"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{pinged}");
+    assert!(pinged.contains("Ping of crm (http): answered"), "{pinged}");
+    let (_, filtered) = page(&web, format!("{base}/outconns?type=sql")).await;
+    assert!(filtered.contains("No sql connection."), "{filtered}");
+
+    // Delete, after a confirmation.
+    let (status, confirm) = page(&web, format!("{base}/outconns/http/crm/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        confirm.contains("Delete the http connection crm?"),
+        "{confirm}"
+    );
+    let (status, deleted) = post(
+        &web,
+        format!("{base}/outconns/http/crm/delete"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert!(
+        deleted.contains("Connection crm (http) deleted."),
+        "{deleted}"
+    );
+    assert!(server.api.outconns(None).await.unwrap().is_empty());
     server.stop().await;
 }

@@ -3,7 +3,8 @@
 //! `tests/run.sh`), against a 2-server cluster made by `zato quickstart create` and
 //! started by `zato start`, as a person would use it: log in, upload a service and see
 //! every server run it, invoke it, upload a broken file, create a channel and call it,
-//! schedule it every second and see it run, pause it and delete the job.
+//! schedule it every second and see it run, pause it and delete the job, create an
+//! outgoing HTTP connection to a local backend, ping it and delete it.
 //! Screenshots of each page land in `TARGET/web-admin-screenshots/`.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ fn browser_tests() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uploads_invokes_and_routes_a_service_from_the_browser() {
+    zato_host::outconn::http::install_crypto_provider();
     let chromium = Path::new("/usr/bin/chromium");
     let playwright = browser_tests().join("node_modules/playwright-core");
     assert!(
@@ -95,6 +97,8 @@ async fn a_person_uploads_invokes_and_routes_a_service_from_the_browser() {
         "scheduler-form",
         "scheduler-job",
         "scheduler",
+        "outconn-form",
+        "outconns",
     ] {
         assert!(
             shots.join(format!("{page}.png")).exists(),

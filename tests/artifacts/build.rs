@@ -78,6 +78,31 @@ const EXAMPLES: Workspace = Workspace {
             file: "scheduled",
             doc: "`demo.scheduled` (`examples/scheduled`): answers the scheduler job and fire time it was called for; refuses other channels.",
         },
+        Artifact {
+            constant: "SQL_TABLE",
+            file: "sql_table",
+            doc: "`demo.sql-table` (`examples/sql-table`): reads and writes a customers table through the SQL connection `customers`, one operation per HTTP method.",
+        },
+        Artifact {
+            constant: "FTP_FETCH",
+            file: "ftp_fetch",
+            doc: "`demo.ftp-fetch` (`examples/ftp-fetch`): fetches (and stores, lists, renames, deletes) files through the FTP connection `files`.",
+        },
+        Artifact {
+            constant: "SOAP_HELLO",
+            file: "soap_hello",
+            doc: "`demo.soap-hello` (`examples/soap-hello`): greets the `name` it is given in JSON over REST or in XML over SOAP.",
+        },
+        Artifact {
+            constant: "OUTGOING_HTTP",
+            file: "outgoing_http",
+            doc: "`demo.outgoing-http` (`examples/outgoing-http`): reads a customer through the outgoing HTTP connection `crm` (config `connection`, `path`) and reshapes it.",
+        },
+        Artifact {
+            constant: "SOAP_CLIENT",
+            file: "soap_client",
+            doc: "`demo.soap-client` (`examples/soap-client`): reads an invoice through the outgoing SOAP connection `billing` (config `connection`).",
+        },
     ],
 };
 
@@ -182,6 +207,11 @@ const TEST_GUESTS: Workspace = Workspace {
             constant: "CONTRACT_0_2_0",
             file: "contract_0_2_0",
             doc: "`test.contract020` (`tests/guests/contract-0-2-0`): built with wit-bindgen against a frozen zato:service@0.2.0; answers what it read of its request.",
+        },
+        Artifact {
+            constant: "SQL_CALL",
+            file: "sql_call",
+            doc: "`test.sql-call` (`tests/guests/sql-call`): runs the SQL query, statement or transaction its JSON payload describes; answers tagged values or the error's kind.",
         },
     ],
 };

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
@@ -214,6 +215,38 @@ try {
     page.locator('main form button.danger').click()]);
   assert.match(await page.textContent('main'), /Job browser-tick deleted/);
   assert.doesNotMatch(await page.locator('table.jobs').textContent(), /browser-tick/);
+
+  step('create an outgoing HTTP connection to a local backend, ping it, delete it');
+  const backend = http.createServer((req, res) => { res.writeHead(204); res.end(); });
+  await new Promise((r) => backend.listen(0, '127.0.0.1', r));
+  const backendUrl = `http://127.0.0.1:${backend.address().port}/api`;
+  await Promise.all([page.waitForURL((url) => url.pathname === '/outconns'),
+    page.locator('header nav a[href="/outconns"]').click()]);
+  assert.match(await page.textContent('main'), /No outgoing connection yet/);
+  await Promise.all([page.waitForURL(/\/outconns\/new\/http$/),
+    page.locator('main a[href="/outconns/new/http"]').click()]);
+  await page.fill('input[name=name]', 'browser-crm');
+  await page.fill('input[name=address]', backendUrl);
+  await page.selectOption('select[name=auth]', 'bearer');
+  await page.fill('input[name=secret]', 'browser-secret');
+  await shot('outconn-form');
+  await Promise.all([page.waitForURL((url) => url.pathname === '/outconns'),
+    page.locator('main form.stacked button[type=submit]').click()]);
+  assert.match(await page.textContent('main'), /Connection browser-crm \(http\) created/);
+  const stored = await fetch(servers[1] + '/zato/api/outconns/http/browser-crm', { headers: { authorization: basicAuth } });
+  const storedText = await stored.text();
+  assert.equal(JSON.parse(storedText).secret_set, true);
+  assert.ok(!storedText.includes('browser-secret'), 'the secret never comes back');
+  await Promise.all([page.waitForURL((url) => url.pathname === '/outconns'),
+    page.locator('main form[action="/outconns/http/browser-crm/ping"] button').click()]);
+  assert.match(await page.textContent('main'), /Ping of browser-crm \(http\): answered in \d+ ms: HTTP 204/);
+  await shot('outconns');
+  await Promise.all([page.waitForURL(/\/delete$/),
+    page.locator('main a[href="/outconns/http/browser-crm/delete"]').click()]);
+  await Promise.all([page.waitForURL((url) => url.pathname === '/outconns'),
+    page.locator('main form button.danger').click()]);
+  assert.match(await page.textContent('main'), /Connection browser-crm \(http\) deleted/);
+  backend.close();
 
   step('the settings page');
   await page.goto(base + '/settings');

@@ -28,18 +28,21 @@ const BASIC: &str = "basic";
 #[openapi(
     info(
         title = "zato admin API",
-        description = "Deploy, invoke and configure services and manage channels and \
-            scheduler jobs on a zato server. Every route but this description needs HTTP \
-            basic auth with the admin's credentials. Errors are JSON: \
+        description = "Deploy, invoke and configure services and manage channels, \
+            scheduler jobs and outgoing connections on a zato server. Every route but this \
+            description needs HTTP basic auth with the admin's credentials. Errors are JSON: \
             `{\"error\": \"...\"}`, with a `cid` when the request reached a service."
     ),
     tags(
         (name = "servers", description = "The server answering and the servers of its cluster"),
         (name = "services", description = "Deployed services: deploy, invoke, configure, roll back, delete"),
-        (name = "channels", description = "HTTP channels: URL paths routed to services"),
+        (name = "channels", description = "HTTP and SOAP channels: URL paths routed to services"),
         (name = "scheduler", description = "Scheduler jobs (a service invoked one time, at \
             intervals or cron-style), their runs and next fire times, calendars of dates \
             on which jobs do not fire, and the singleton server that fires them"),
+        (name = "outconns", description = "Outgoing connections (HTTP, SOAP, SQL, FTP): \
+            the named ways services reach other systems, their secrets write-only, and a \
+            ping of each"),
         (name = "spec", description = "This description"),
     ),
     security(("basic" = [])),
@@ -70,6 +73,7 @@ impl utoipa::Modify for BasicAuth {
 /// Adds what every operation shares: the answers of the auth check (401, 429) and of
 /// a server failure (500) to each authenticated one; no security to the public one.
 pub fn finish(spec: &mut utoipa::openapi::OpenApi) {
+    merge_tagged_variants(spec);
     for (path, item) in spec.paths.paths.iter_mut() {
         let operations = [
             &mut item.get,
@@ -92,6 +96,81 @@ pub fn finish(spec: &mut utoipa::openapi::OpenApi) {
                 add_shared_answers(operation);
             }
         }
+    }
+}
+
+/// An internally tagged enum whose variants are structs (`OutconnSettings`: `{"type":
+/// "http", "address": ...}`) comes out of utoipa as `oneOf` of `allOf: [$ref Variant,
+/// {type}]`; with `deny_unknown_fields` the variant says `additionalProperties: false`,
+/// which forbids the tag the other half requires, so no value satisfies the schema
+/// (schemathesis: "cannot generate test data"). Each such branch becomes one object:
+/// the variant's properties and the tag, still closed to anything else, as the server
+/// reads it.
+fn merge_tagged_variants(spec: &mut utoipa::openapi::OpenApi) {
+    use serde_json::Value;
+    let Some(components) = spec.components.as_mut() else {
+        return;
+    };
+    let all: Value = serde_json::to_value(&components.schemas).expect("schemas serialise");
+    let mut changed = Vec::new();
+    for (name, schema) in all.as_object().into_iter().flatten() {
+        let Some(branches) = schema.get("oneOf").and_then(Value::as_array) else {
+            continue;
+        };
+        let mut merged_any = false;
+        let mut branches = branches.clone();
+        for branch in &mut branches {
+            let Some([Value::Object(first), Value::Object(tag)]) = branch
+                .get("allOf")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+            else {
+                continue;
+            };
+            let Some(target) = first
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .and_then(|r| all.get(r))
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            if target.get("additionalProperties") != Some(&Value::Bool(false)) {
+                continue;
+            }
+            let mut object = target.clone();
+            let properties = object
+                .entry("properties")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let (Some(properties), Some(Value::Object(extra))) =
+                (properties.as_object_mut(), tag.get("properties"))
+            {
+                properties.extend(extra.clone());
+            }
+            let required = object
+                .entry("required")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let (Some(required), Some(Value::Array(extra))) =
+                (required.as_array_mut(), tag.get("required"))
+            {
+                required.extend(extra.iter().cloned());
+            }
+            if let Some(description) = branch.get("description") {
+                object.insert("description".into(), description.clone());
+            }
+            *branch = Value::Object(object);
+            merged_any = true;
+        }
+        if merged_any {
+            let mut schema = schema.clone();
+            schema["oneOf"] = Value::Array(branches);
+            changed.push((name.clone(), schema));
+        }
+    }
+    for (name, schema) in changed {
+        let schema = serde_json::from_value(schema).expect("a merged schema reads back");
+        components.schemas.insert(name, schema);
     }
 }
 
@@ -215,12 +294,18 @@ mod tests {
             routes,
             [
                 "DELETE /zato/api/channels/http/{name}",
+                "DELETE /zato/api/channels/soap/{name}",
+                "DELETE /zato/api/outconns/{type}/{name}",
                 "DELETE /zato/api/scheduler/calendars/{name}",
                 "DELETE /zato/api/scheduler/jobs/{name}",
                 "DELETE /zato/api/services/{name}",
                 "GET /zato/api/channels/http",
                 "GET /zato/api/channels/http/{name}",
+                "GET /zato/api/channels/soap",
+                "GET /zato/api/channels/soap/{name}",
                 "GET /zato/api/openapi.json",
+                "GET /zato/api/outconns",
+                "GET /zato/api/outconns/{type}/{name}",
                 "GET /zato/api/scheduler/calendars",
                 "GET /zato/api/scheduler/calendars/{name}",
                 "GET /zato/api/scheduler/jobs",
@@ -235,6 +320,9 @@ mod tests {
                 "GET /zato/api/services/{name}/versions",
                 "GET /zato/api/singleton",
                 "POST /zato/api/channels/http",
+                "POST /zato/api/channels/soap",
+                "POST /zato/api/outconns/{type}",
+                "POST /zato/api/outconns/{type}/{name}/ping",
                 "POST /zato/api/scheduler/calendars",
                 "POST /zato/api/scheduler/jobs",
                 "POST /zato/api/scheduler/jobs/{name}/pause",
@@ -245,11 +333,31 @@ mod tests {
                 "POST /zato/api/services/{name}/invoke",
                 "POST /zato/api/services/{name}/rollback",
                 "PUT /zato/api/channels/http/{name}",
+                "PUT /zato/api/channels/soap/{name}",
+                "PUT /zato/api/outconns/{type}/{name}",
                 "PUT /zato/api/scheduler/calendars/{name}",
                 "PUT /zato/api/scheduler/jobs/{name}",
                 "PUT /zato/api/services/{name}/config",
             ]
         );
+        // A connection's settings: one closed object per type, each with its tag.
+        let settings = &spec["components"]["schemas"]["OutconnSettings"]["oneOf"];
+        for (branch, tag) in settings
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(["http", "soap", "sql", "ftp"])
+        {
+            assert!(branch.get("allOf").is_none(), "{branch}");
+            assert_eq!(branch["properties"]["type"]["enum"][0], tag, "{branch}");
+            assert!(
+                branch["required"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&"type".into())
+            );
+            assert_eq!(branch["additionalProperties"], false, "{branch}");
+        }
         for (path, method, operation) in operations(&spec) {
             let at = format!("{method} {path}");
             assert!(operation["operationId"].is_string(), "{at}");

@@ -1,5 +1,6 @@
-//! The HTTP listener: the server's own routes under `/zato/` (ping, admin API) and HTTP
-//! channels (URL path patterns from the ODB, routed to services).
+//! The HTTP listener: the server's own routes under `/zato/` (ping, admin API), HTTP
+//! channels (URL path patterns from the ODB, routed to services) and SOAP channels
+//! (exact paths, in the same table, answered by `channel::soap`).
 //!
 //! Channels are hot configuration: the route table is rebuilt from the ODB and swapped
 //! atomically (`channels.rs`), so a built `axum::Router` (which cannot change) is used
@@ -20,14 +21,14 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tower::ServiceExt as _;
 
-use crate::channel::{Inbound, call_service, new_cid};
+use crate::channel::{Inbound, call_service, new_cid, soap};
 use crate::config::HttpSettings;
 use crate::http_response::{
     error_response, header_pairs, header_value, read_body, service_response,
 };
 use crate::runtime::{self, ChannelKind, Runtime};
 pub use channels::{AutoHttpChannels, Channels};
-pub use router::{ChannelRouter, RouteError};
+pub use router::{ChannelRouter, RouteError, Target};
 
 /// Everything a request needs.
 pub struct HttpState {
@@ -83,12 +84,19 @@ fn is_system_path(path: &str) -> bool {
 async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
     let cid = new_cid();
     let routes = state.channels.routes();
-    let Some((channel, path_params)) = routes.find(req.uri().path()) else {
-        return error_response(
-            StatusCode::NOT_FOUND,
-            format!("no channel for path `{}`", req.uri().path()),
-            Some(&cid),
-        );
+    let (channel, path_params) = match routes.find_target(req.uri().path()) {
+        Some((Target::Http(channel), path_params)) => (channel, path_params),
+        Some((Target::Soap(channel), _)) => {
+            drop(routes);
+            return soap::serve(&state.runtime, &state.settings, channel, req, &cid).await;
+        }
+        None => {
+            return error_response(
+                StatusCode::NOT_FOUND,
+                format!("no channel for path `{}`", req.uri().path()),
+                Some(&cid),
+            );
+        }
     };
     if !channel.allows(req.method()) {
         let mut response = error_response(

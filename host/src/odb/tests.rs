@@ -147,9 +147,11 @@ macro_rules! backends {
 
 mod channels;
 mod configs;
+mod outconn;
 mod scheduler;
 mod servers;
 mod services;
+mod soap_channels;
 
 backends!(migrations_are_idempotent);
 

@@ -1,4 +1,5 @@
-//! The live HTTP channel table, and the development environment's automatic channels.
+//! The live channel table of the HTTP listener (HTTP and SOAP channels), and the
+//! development environment's automatic channels.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use arc_swap::{ArcSwap, Guard};
 use async_trait::async_trait;
 
 use super::router::{ChannelRouter, RouteError};
-use crate::api::{DataFormat, HttpChannel};
+use crate::api::{DataFormat, HttpChannel, SoapChannel};
 use crate::deploy::DeployHook;
 use crate::odb::{Odb, OdbError};
 use crate::reload::{Kind, Notice, Notifier, Reloadable};
@@ -36,7 +37,7 @@ impl Channels {
         self.routes.load()
     }
 
-    /// Rebuilds the table from the ODB. A table that does not build (which
+    /// Rebuilds the table from the ODB (HTTP and SOAP channels). A table that does not build (which
     /// [`Channels::check_new`] prevents) leaves the running one in place. When it
     /// returns, the table holds at least every channel the ODB held when it was called.
     pub async fn reload(&self) -> anyhow::Result<()> {
@@ -50,8 +51,9 @@ impl Channels {
     {
         let _turn = self.reloading.lock().await;
         let channels = read().await?;
+        let soap = self.odb.soap_channels().await?;
         self.routes
-            .store(Arc::new(ChannelRouter::build(&channels)?));
+            .store(Arc::new(ChannelRouter::build_all(&channels, &soap)?));
         Ok(())
     }
 
@@ -71,7 +73,22 @@ impl Channels {
         let mut all = self.odb.http_channels().await?;
         all.retain(|c| Some(c.name.as_str()) != replaced);
         all.push(channel.clone());
-        Ok(ChannelRouter::build(&all).map(|_| ()))
+        let soap = self.odb.soap_channels().await?;
+        Ok(ChannelRouter::build_all(&all, &soap).map(|_| ()))
+    }
+
+    /// As [`Channels::check_replacing`], for a SOAP channel: it takes the place of the
+    /// SOAP channel named `replaced`, if any, and fits with every channel of both kinds.
+    pub async fn check_soap_replacing(
+        &self,
+        replaced: Option<&str>,
+        channel: &SoapChannel,
+    ) -> anyhow::Result<Result<(), RouteError>> {
+        let http = self.odb.http_channels().await?;
+        let mut all = self.odb.soap_channels().await?;
+        all.retain(|c| Some(c.name.as_str()) != replaced);
+        all.push(channel.clone());
+        Ok(ChannelRouter::build_all(&http, &all).map(|_| ()))
     }
 }
 

@@ -1,11 +1,13 @@
-//! The HTTP channel route table: path patterns with `{params}` to channels.
+//! The route table of the HTTP listener: HTTP channels' path patterns with `{params}`,
+//! and SOAP channels' exact paths, in one table, so that a path is routed to one
+//! channel of one kind and a clash between the kinds is found like any other.
 
 use std::sync::Arc;
 
 use http::Method;
 use thiserror::Error;
 
-use crate::api::HttpChannel;
+use crate::api::{HttpChannel, SoapChannel};
 
 #[derive(Debug, Error)]
 pub enum RouteError {
@@ -32,15 +34,32 @@ impl Route {
     }
 }
 
-/// Every HTTP channel of the server, built at once and swapped whole.
+/// What a path is routed to.
+#[derive(Clone)]
+pub enum Target {
+    Http(Arc<Route>),
+    Soap(Arc<SoapChannel>),
+}
+
+/// Every channel of the listener, built at once and swapped whole.
 #[derive(Default)]
 pub struct ChannelRouter {
-    router: matchit::Router<Arc<Route>>,
+    router: matchit::Router<Target>,
 }
 
 impl ChannelRouter {
     pub fn build(channels: &[HttpChannel]) -> Result<Self, RouteError> {
+        Self::build_all(channels, &[])
+    }
+
+    /// The table of HTTP channels `channels` and SOAP channels `soap`.
+    pub fn build_all(channels: &[HttpChannel], soap: &[SoapChannel]) -> Result<Self, RouteError> {
         let mut router = matchit::Router::new();
+        let paths: Vec<(&str, &str)> = channels
+            .iter()
+            .map(|c| (c.name.as_str(), c.path.as_str()))
+            .chain(soap.iter().map(|c| (c.name.as_str(), c.path.as_str())))
+            .collect();
         for channel in channels {
             let invalid = |reason: String| RouteError::InvalidPath {
                 channel: channel.name.clone(),
@@ -66,14 +85,46 @@ impl ChannelRouter {
                 methods,
             });
             router
-                .insert(channel.path.clone(), route)
-                .map_err(|e| invalid(insert_error(e, &channel.path, channels)))?;
+                .insert(channel.path.clone(), Target::Http(route))
+                .map_err(|e| invalid(insert_error(e, &channel.path, &paths)))?;
+        }
+        for channel in soap {
+            let invalid = |reason: String| RouteError::InvalidPath {
+                channel: channel.name.clone(),
+                path: channel.path.clone(),
+                reason,
+            };
+            if !channel.path.starts_with('/') {
+                return Err(invalid("must start with `/`".into()));
+            }
+            if channel.path == "/zato" || channel.path.starts_with("/zato/") {
+                return Err(invalid("`/zato/` is reserved for the server".into()));
+            }
+            if channel.path.contains(['{', '}']) {
+                return Err(invalid(
+                    "a SOAP channel's path is exact: it has no `{params}`".into(),
+                ));
+            }
+            router
+                .insert(
+                    channel.path.clone(),
+                    Target::Soap(Arc::new(channel.clone())),
+                )
+                .map_err(|e| invalid(insert_error(e, &channel.path, &paths)))?;
         }
         Ok(Self { router })
     }
 
-    /// The channel for `path` and its decoded path parameters.
+    /// The HTTP channel for `path` and its decoded path parameters.
     pub fn find(&self, path: &str) -> Option<(Arc<Route>, PathParams)> {
+        match self.find_target(path)? {
+            (Target::Http(route), params) => Some((route, params)),
+            (Target::Soap(_), _) => None,
+        }
+    }
+
+    /// The channel of either kind for `path`, and its decoded path parameters.
+    pub fn find_target(&self, path: &str) -> Option<(Target, PathParams)> {
         let matched = self.router.at(path).ok()?;
         let params = matched
             .params
@@ -87,20 +138,20 @@ impl ChannelRouter {
                 )
             })
             .collect();
-        Some((Arc::clone(matched.value), params))
+        Some((matched.value.clone(), params))
     }
 }
 
-/// Why a path cannot be routed, in the channels' terms rather than the router's.
-fn insert_error(e: matchit::InsertError, path: &str, channels: &[HttpChannel]) -> String {
+/// Why a path cannot be routed, in the channels' terms rather than the router's;
+/// `channels` are the (name, path) of every channel of the table.
+fn insert_error(e: matchit::InsertError, path: &str, channels: &[(&str, &str)]) -> String {
     match e {
-        matchit::InsertError::Conflict { with } => match channels.iter().find(|c| c.path == with) {
-            Some(other) if with == path => {
-                format!("channel `{}` has this path already", other.name)
+        matchit::InsertError::Conflict { with } => match channels.iter().find(|c| c.1 == with) {
+            Some((other, _)) if with == path => {
+                format!("channel `{other}` has this path already")
             }
-            Some(other) => format!(
-                "it overlaps channel `{}`'s path `{with}` (a request could match both)",
-                other.name
+            Some((other, _)) => format!(
+                "it overlaps channel `{other}`'s path `{with}` (a request could match both)"
             ),
             None => format!("it overlaps the path `{with}` of another channel"),
         },
@@ -144,6 +195,42 @@ mod tests {
         assert_eq!(router.find("/customers").unwrap().0.config.name, "b");
         assert!(router.find("/other").is_none());
         assert!(route.allows(&Method::GET) && !route.allows(&Method::POST));
+    }
+
+    fn soap(name: &str, path: &str) -> SoapChannel {
+        SoapChannel {
+            name: name.into(),
+            path: path.into(),
+            services: vec!["s".into()],
+            versions: Vec::new(),
+            timeout_ms: 0,
+            namespace: String::new(),
+        }
+    }
+
+    #[test]
+    fn soap_and_http_channels_share_one_table_of_paths() {
+        let router = ChannelRouter::build_all(
+            &[channel("a", "/x/{id}")],
+            &[soap("s", "/x/soap"), soap("t", "/soap/t")],
+        )
+        .unwrap();
+        assert!(
+            matches!(router.find_target("/x/soap"), Some((Target::Soap(c), _)) if c.name == "s")
+        );
+        assert!(router.find("/x/soap").is_none());
+        assert_eq!(router.find("/x/1").unwrap().0.config.name, "a");
+        let Err(e) = ChannelRouter::build_all(&[channel("a", "/soap/t")], &[soap("t", "/soap/t")])
+        else {
+            panic!("an HTTP and a SOAP channel on one path built a router");
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid path `/soap/t` of channel `t`: channel `a` has this path already"
+        );
+        assert!(ChannelRouter::build_all(&[], &[soap("s", "/x/{id}")]).is_err());
+        assert!(ChannelRouter::build_all(&[], &[soap("s", "/zato/s")]).is_err());
+        assert!(ChannelRouter::build_all(&[], &[soap("s", "s")]).is_err());
     }
 
     #[test]
