@@ -39,7 +39,7 @@ pub trait OutgoingConnections: Send + Sync {
     /// Returns whether it existed.
     async fn delete_outconn(&self, kind: OutconnType, name: &str) -> OdbResult<bool>;
     /// Every connection with its secret, for the live registry
-    /// ([`crate::outconn::Outconns::apply`]).
+    /// (`Outconns::apply` in the `outconn` module).
     async fn outconn_definitions(&self) -> OdbResult<Vec<Outconn>>;
 }
 
