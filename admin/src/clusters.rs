@@ -100,6 +100,7 @@ pub struct Clusters {
 impl Clusters {
     /// Clusters reached over one HTTP client; environments relative to `base_dir`.
     pub fn new(resolver: Resolver, base_dir: PathBuf) -> Self {
+        zato_api::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             // A deploy compiles the component on the server: give it time.

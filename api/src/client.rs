@@ -56,6 +56,7 @@ impl AdminClient {
         user: impl Into<String>,
         password: impl Into<String>,
     ) -> Self {
+        crate::install_crypto_provider();
         Self::with_client(reqwest::Client::new(), base_url, user, password)
     }
 
@@ -342,15 +343,6 @@ pub fn segment(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// ring's provider as the process default, once (see api/Cargo.toml).
-    fn tls() {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            #[allow(deprecated)]
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-    }
-
     #[test]
     fn segments_keep_only_unreserved_characters() {
         assert_eq!(segment("demo.hello-1_~"), "demo.hello-1_~");
@@ -361,7 +353,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_port_is_unreachable_and_refused() {
-        tls();
         // Bind, learn the port, close: nothing listens there any more.
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -406,7 +397,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_typed_call_sends_credentials_and_decodes_the_answer() {
-        tls();
         let (base, served) = serve_once(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\
              content-length: 39\r\n\r\n{\"name\":\"a/b\",\"version\":7,\"extra\":true}",
@@ -429,7 +419,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_401_is_refused_credentials() {
-        tls();
         let (base, served) = serve_once(
             "HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
         )

@@ -58,6 +58,21 @@ pub use scheduler::{
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
 pub use servers::{ServerInfo, ServerState, ServerStatus};
+
+/// Installs rustls's ring provider as the process's default, once. In a workspace build
+/// reqwest has rustls without a provider and panics when it builds a client without
+/// one; whoever installs first wins, and every part of zato installs this same one.
+/// [`AdminClient::new`] calls it; code that builds its own `reqwest::Client` calls it
+/// first.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // rustls deprecates ring's provider for lacking post-quantum key exchange; the
+    // project builds on ring only (aws-lc-rs needs cmake and takes long to build here).
+    #[allow(deprecated)]
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
 pub use services::{
     DataFormat, DeleteOutcome, DeployOutcome, Field, FieldType, Rollback, ServiceDetails,
     ServiceInfo, ServiceSummary, ServiceVersion,

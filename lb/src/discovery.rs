@@ -18,6 +18,7 @@ use crate::config::{ClusterSource, Credentials};
 use crate::proxy::State;
 
 fn client() -> reqwest::Client {
+    zato_api::install_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(2))

@@ -163,6 +163,7 @@ async fn running_at(bind: &str) -> Option<u32> {
     if bind.ends_with(":0") {
         return None;
     }
+    zato_api::install_crypto_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()

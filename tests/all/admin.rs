@@ -8,7 +8,6 @@ use crate::harness::{PASSWORD, TestServer, USER, echoed, pickup_log_count, picku
 
 #[tokio::test]
 async fn the_admin_api_needs_the_right_credentials() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let url = format!("{}/zato/api/services", server.base);
     let response = server.http.get(&url).send().await.unwrap();
@@ -39,7 +38,6 @@ async fn the_admin_api_needs_the_right_credentials() {
 
 #[tokio::test]
 async fn invoke_runs_a_service_and_invoke_chains_work() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.deploy(wasm::INVOKER).await;
@@ -65,7 +63,6 @@ async fn invoke_runs_a_service_and_invoke_chains_work() {
 
 #[tokio::test]
 async fn an_admin_invoke_passes_the_request_but_never_the_admin_credentials() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::ECHO).await;
     let response = server
@@ -97,7 +94,6 @@ async fn an_admin_invoke_passes_the_request_but_never_the_admin_credentials() {
 /// before goes on working from the same address, and the channels go on answering.
 #[tokio::test]
 async fn a_password_guesser_is_locked_out_and_logged_while_the_channels_serve() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|config| {
         config.admin.login = LoginSettings {
             max_failures: 3,

@@ -21,7 +21,6 @@ async fn status(base: &str, path: &str) -> StatusCode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_updated_through_the_cli_moves_on_every_server() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = Cluster::start(2, Backend::Sqlite).await;
     let (one, two) = (&cluster.servers[0], &cluster.servers[1]);
     one.deploy(wasm::HELLO).await;

@@ -125,7 +125,6 @@ pub(crate) async fn start(env: &Path, log: &Path) -> Running {
 
 #[tokio::test]
 async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
@@ -144,7 +143,7 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
 
     let log = dir.path().join("server.log");
     let mut server = start(&env, &log).await;
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     let base = address(&env.join("server1")).await;
     eventually(
         Duration::from_secs(30),
@@ -284,7 +283,6 @@ async fn quickstart_start_deploy_invoke_channel_pickup_and_stop() {
 
 #[tokio::test]
 async fn commands_without_an_environment_say_what_to_pass() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_zato"))
         .args(["service", "list"])
@@ -328,7 +326,7 @@ pub(crate) async fn address(server_dir: &Path) -> String {
 /// Waits for the server started in `server_dir` to answer; returns its `http://ADDRESS`.
 pub(crate) async fn wait_for_ping(server_dir: &Path) -> String {
     let base = address(server_dir).await;
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     eventually(
         Duration::from_secs(30),
         &format!("a server answering on {base}"),
@@ -364,7 +362,6 @@ pub(crate) fn fast_membership(server_toml: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_server_killed_with_sigkill_catches_up_when_restarted() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let db = crate::harness::TestDb::new(crate::harness::Backend::Postgres, dir.path()).await;
     let env = dir.path().join("env");
@@ -464,7 +461,6 @@ pub(crate) fn password_of(env: &Path) -> String {
 
 #[tokio::test]
 async fn a_cluster_without_redis_is_refused_with_what_to_pass() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let output = zato(&[
@@ -486,7 +482,6 @@ async fn a_cluster_without_redis_is_refused_with_what_to_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
@@ -523,7 +518,6 @@ async fn deploy_names_the_live_servers_that_did_not_follow_and_exits_4() {
 /// two nothing, and the killed one is back by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let db = crate::harness::TestDb::new(crate::harness::Backend::Postgres, dir.path()).await;
     let env = dir.path().join("env");
@@ -573,7 +567,7 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
         let watching = watching.clone();
         let others = [bases[0].clone(), bases[2].clone()];
         async move {
-            let http = reqwest::Client::new();
+            let http = crate::harness::http_client();
             let (mut sent, mut failed) = (0, 0);
             while watching.load(Ordering::Relaxed) {
                 for base in &others {
@@ -601,7 +595,7 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
         },
     )
     .await;
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     eventually(Duration::from_secs(30), "server2 answering again", || {
         let request = http.get(format!("{restarted}/zato/ping")).send();
         async move {
@@ -663,7 +657,6 @@ async fn zato_json(args: &[&str]) -> (i32, Value) {
 /// What a new user met (issue 17), each as a script or a person would meet it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_answers_scripts_with_one_json_document_and_people_with_what_happened() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();

@@ -12,7 +12,6 @@ use crate::harness::{Backend, Cluster, eventually, variant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_on_one_server_is_served_by_all_three() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = Cluster::start(3, Backend::Postgres).await;
     let outcome = cluster.servers[0].deploy(wasm::HELLO).await;
     let took = cluster
@@ -42,7 +41,6 @@ async fn a_deploy_on_one_server_is_served_by_all_three() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_all() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = Cluster::start(3, Backend::Sqlite).await;
     std::fs::copy(wasm::VERSION1, cluster.pickup.join("version.wasm")).unwrap();
     cluster
@@ -79,7 +77,6 @@ async fn a_file_in_the_shared_pickup_directory_is_deployed_once_and_served_by_al
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deploys_from_three_servers_are_monotonic_and_the_last_wins_everywhere() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = Cluster::start(3, Backend::MySql).await;
     let base = std::fs::read(wasm::VERSION1).unwrap();
     let deploys: Vec<_> = (0..10u32)
@@ -123,7 +120,6 @@ async fn concurrent_deploys_from_three_servers_are_monotonic_and_the_last_wins_e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_started_later_catches_up_by_itself() {
-    zato_host::outconn::http::install_crypto_provider();
     let mut cluster = Cluster::start(2, Backend::Postgres).await;
     cluster.servers[0].deploy(wasm::VERSION1).await;
     cluster.servers[1].deploy(wasm::VERSION2).await;
@@ -138,7 +134,6 @@ async fn a_server_started_later_catches_up_by_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_notice_costs_a_delay_not_a_divergence() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = Cluster::start(3, Backend::Sqlite).await;
     cluster.servers[0].deploy(wasm::VERSION1).await;
     cluster
@@ -279,7 +274,6 @@ impl PrivateRedis {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_whose_redis_subscriptions_are_killed_during_a_deploy_catch_up() {
-    zato_host::outconn::http::install_crypto_provider();
     let redis = PrivateRedis::start().await;
     let cluster = Cluster::start_with_redis(3, Backend::Sqlite, &redis.url()).await;
     cluster.servers[0].deploy(wasm::VERSION1).await;
@@ -304,7 +298,6 @@ async fn servers_whose_redis_subscriptions_are_killed_during_a_deploy_catch_up()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cluster_recovers_by_itself_when_redis_restarts() {
-    zato_host::outconn::http::install_crypto_provider();
     let mut redis = PrivateRedis::start().await;
     let cluster = Cluster::start_with_redis(2, Backend::Sqlite, &redis.url()).await;
     cluster.servers[0].deploy(wasm::VERSION1).await;
@@ -366,7 +359,6 @@ async fn the_cluster_recovers_by_itself_when_redis_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_cleanly_deregisters() {
-    zato_host::outconn::http::install_crypto_provider();
     let mut cluster = Cluster::start(2, Backend::Sqlite).await;
     let leaving = cluster.servers.pop().unwrap();
     leaving.stop().await;
@@ -388,7 +380,6 @@ async fn a_server_that_stops_cleanly_deregisters() {
 /// (here the periodic reconcile is an hour away, so only the reconnect can do it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_created_while_redis_was_down_answers_everywhere_after_the_reconnect() {
-    zato_host::outconn::http::install_crypto_provider();
     let mut redis = PrivateRedis::start().await;
     let cluster = Cluster::start_adjusted(2, Backend::Sqlite, &redis.url(), |config| {
         config.deploy.reconcile_interval_ms = 3_600_000;

@@ -9,7 +9,6 @@ use crate::harness::{TestServer, echoed};
 
 #[tokio::test]
 async fn a_0_2_0_service_deploys_on_the_grown_contract() {
-    zato_host::outconn::http::install_crypto_provider();
     // The guest must really be a 0.2.0 one, or this test would prove nothing.
     let bytes = std::fs::read(wasm::CONTRACT_0_2_0).unwrap();
     for name in ["zato:service/request@0.2.0", "zato:service/service@0.2.0"] {
@@ -53,7 +52,6 @@ async fn a_0_2_0_service_deploys_on_the_grown_contract() {
 
 #[tokio::test]
 async fn a_current_service_reads_the_details_and_params_of_a_request() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::ECHO).await;
     server.channel("c", "/c/{id}", "test.echo", 0).await;

@@ -9,7 +9,6 @@ use crate::harness::{TestServer, config, eventually, pickup_logged};
 
 #[tokio::test]
 async fn a_wasm_dropped_in_pickup_is_served_over_http() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let started = Instant::now();
     std::fs::copy(wasm::HELLO, server.pickup().join("hello.wasm")).unwrap();
@@ -33,7 +32,6 @@ async fn a_wasm_dropped_in_pickup_is_served_over_http() {
 
 #[tokio::test]
 async fn pickup_ignores_hidden_temporary_and_outside_links_and_keeps_failed_files() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let pickup = server.pickup();
     std::fs::copy(wasm::HELLO, pickup.join(".hidden.wasm")).unwrap();
@@ -88,7 +86,6 @@ async fn pickup_ignores_hidden_temporary_and_outside_links_and_keeps_failed_file
 
 #[tokio::test]
 async fn broken_and_non_component_files_are_refused_and_the_old_version_keeps_serving() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.channel("hello", "/hello", "demo.hello", 0).await;
@@ -143,7 +140,6 @@ async fn broken_and_non_component_files_are_refused_and_the_old_version_keeps_se
 
 #[tokio::test]
 async fn same_bytes_twice_are_one_version_and_new_bytes_are_the_next() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let first = server.deploy(wasm::VERSION1).await;
     assert_eq!(
@@ -159,7 +155,6 @@ async fn same_bytes_twice_are_one_version_and_new_bytes_are_the_next() {
 
 #[tokio::test]
 async fn a_restarted_server_runs_what_the_odb_holds_from_its_artifact_cache() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.channel("hello", "/hello", "demo.hello", 0).await;
@@ -182,7 +177,6 @@ async fn a_restarted_server_runs_what_the_odb_holds_from_its_artifact_cache() {
 
 #[tokio::test]
 async fn a_starting_server_listens_at_once_and_answers_503_until_its_services_are_loaded() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     for component in [
         wasm::HELLO,
@@ -245,7 +239,6 @@ async fn a_starting_server_listens_at_once_and_answers_503_until_its_services_ar
 
 #[tokio::test]
 async fn a_deleted_service_stops_answering() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.channel("hello", "/hello", "demo.hello", 0).await;
@@ -264,7 +257,6 @@ async fn a_deleted_service_stops_answering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_the_development_environment_a_dropped_wasm_answers_at_its_own_url() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.deploy.auto_http_channels = true).await;
     let started = Instant::now();
     std::fs::copy(wasm::ECHO, server.pickup().join("echo.wasm")).unwrap();
@@ -300,7 +292,6 @@ async fn in_the_development_environment_a_dropped_wasm_answers_at_its_own_url() 
 
 #[tokio::test]
 async fn a_component_over_the_size_limit_is_refused_before_compiling() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.runtime.max_component_bytes = 64 * 1024).await;
     let hello = std::fs::read(wasm::HELLO).unwrap();
     assert!(

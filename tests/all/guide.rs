@@ -57,7 +57,6 @@ fn blocks(text: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_guide_works_as_written() {
-    zato_host::outconn::http::install_crypto_provider();
     let home = tempfile::tempdir().unwrap();
     let clone = home.path().join("zato");
     let krate = home.path().join("greeter");

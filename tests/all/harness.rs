@@ -71,7 +71,7 @@ impl TestServer {
         capture_pickup_log();
         let server = Server::start(config).await.expect("server starts");
         let base = format!("http://{}", server.addr());
-        let http = reqwest::Client::new();
+        let http = http_client();
         Self {
             server: Some(server),
             dir,
@@ -505,4 +505,17 @@ pub fn variant(component: &[u8], n: u32) -> Vec<u8> {
     leb128(section.len(), &mut out);
     out.extend_from_slice(&section);
     out
+}
+
+/// An HTTP client for a test: reqwest's defaults, after the process's TLS provider is
+/// installed (reqwest has rustls without one in a workspace build).
+pub fn http_client() -> reqwest::Client {
+    zato_api::install_crypto_provider();
+    reqwest::Client::new()
+}
+
+/// As [`http_client`], for a test that sets its own options.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    zato_api::install_crypto_provider();
+    reqwest::Client::builder()
 }

@@ -49,7 +49,6 @@ fn error_of(body: &Value) -> &str {
 
 #[tokio::test]
 async fn each_hostile_guest_fails_only_its_own_request() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = hostile_server().await;
     let cases: [(&str, StatusCode, &[&str]); 5] = [
         (
@@ -94,7 +93,6 @@ async fn each_hostile_guest_fails_only_its_own_request() {
 
 #[tokio::test]
 async fn hostile_invoke_arguments_come_back_as_errors_the_guest_handles() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = hostile_server().await;
     let (status, body) = server.get("/hostile").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -110,7 +108,6 @@ async fn hostile_invoke_arguments_come_back_as_errors_the_guest_handles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guests_spinning_on_every_worker_thread_do_not_stop_other_requests() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = hostile_server().await;
     // Long enough that the loops are surely still running when hello answers, even on
     // a loaded machine.

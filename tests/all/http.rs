@@ -8,7 +8,6 @@ use crate::harness::{TestServer, echoed, http_channel};
 
 #[tokio::test]
 async fn path_params_query_headers_and_payload_reach_the_service() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::ECHO).await;
     server
@@ -52,7 +51,6 @@ async fn path_params_query_headers_and_payload_reach_the_service() {
 
 #[tokio::test]
 async fn config_changes_reach_a_running_service_without_redeploy() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::CONFIGURED).await;
     server
@@ -68,7 +66,6 @@ async fn config_changes_reach_a_running_service_without_redeploy() {
 
 #[tokio::test]
 async fn unknown_paths_wrong_methods_and_large_bodies_get_json_errors() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.http.max_body_bytes = 1024).await;
     server.deploy(wasm::HELLO).await;
     let channel = http_channel("h", "/h", "demo.hello");
@@ -106,7 +103,6 @@ async fn unknown_paths_wrong_methods_and_large_bodies_get_json_errors() {
 
 #[tokio::test]
 async fn input_validation_answers_400_naming_the_field() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::TRANSFORM).await;
     server.channel("t", "/t", "demo.transform", 0).await;
@@ -130,7 +126,6 @@ async fn input_validation_answers_400_naming_the_field() {
 
 #[tokio::test]
 async fn channels_are_checked_when_created() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     server.channel("a", "/a/{id}", "demo.hello", 0).await;
@@ -170,7 +165,6 @@ async fn channels_are_checked_when_created() {
 
 #[tokio::test]
 async fn each_request_gets_a_fresh_instance_unless_the_service_opts_in_to_reuse() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::COUNTER).await;
     server
@@ -212,7 +206,6 @@ async fn each_request_gets_a_fresh_instance_unless_the_service_opts_in_to_reuse(
 
 #[tokio::test]
 async fn request_heads_over_the_header_limit_are_refused() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.http.max_header_bytes = 16 * 1024).await;
     server.deploy(wasm::HELLO).await;
     server.channel("h", "/h", "demo.hello", 0).await;

@@ -161,14 +161,13 @@ async fn raw(base: &str, request: &[u8]) -> String {
 
 #[tokio::test]
 async fn requests_go_round_robin_with_forwarding_headers_and_skip_a_dead_backend() {
-    zato_host::outconn::http::install_crypto_provider();
     let a = scripted("a", Script::Answer).await;
     let b = scripted("b", Script::Answer).await;
     let c = scripted("c", Script::Answer).await;
     let lb = lb_for(&[&a, &b, &c], |_| {}).await;
     let base = format!("http://{}", lb.addr());
     backends_up(&base, 3).await;
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     for _ in 0..30 {
         let response = http.get(format!("{base}/x?y=1")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -251,13 +250,12 @@ async fn requests_go_round_robin_with_forwarding_headers_and_skip_a_dead_backend
 
 #[tokio::test]
 async fn a_post_is_never_replayed_and_a_get_is_retried_elsewhere() {
-    zato_host::outconn::http::install_crypto_provider();
     let vanishing = scripted("vanishing", Script::Vanish).await;
     let good = scripted("good", Script::Answer).await;
     let lb = lb_for(&[&vanishing, &good], |_| {}).await;
     let base = format!("http://{}", lb.addr());
     backends_up(&base, 2).await;
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     let mut posts_failed = 0;
     for _ in 0..4 {
         let response = http
@@ -334,7 +332,6 @@ async fn a_post_is_never_replayed_and_a_get_is_retried_elsewhere() {
 
 #[tokio::test]
 async fn with_no_backend_up_the_answer_is_a_quick_503() {
-    zato_host::outconn::http::install_crypto_provider();
     let address = dead_address().await;
     let lb = lb_for(&[], |config| {
         config
@@ -364,7 +361,6 @@ async fn with_no_backend_up_the_answer_is_a_quick_503() {
 
 #[tokio::test]
 async fn slow_oversized_and_lying_requests_get_their_status_while_others_are_served() {
-    zato_host::outconn::http::install_crypto_provider();
     let a = scripted("a", Script::Answer).await;
     let lb = lb_for(&[&a], |config| {
         config.limits.header_read_timeout_ms = 300;
@@ -389,7 +385,7 @@ async fn slow_oversized_and_lying_requests_get_their_status_while_others_are_ser
         slow.push(stream);
     }
     // Others are served meanwhile.
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     for _ in 0..10 {
         assert_eq!(
             http.get(format!("{base}/ok"))
@@ -501,7 +497,7 @@ impl Load {
                     Arc::clone(&stop),
                 );
                 tokio::spawn(async move {
-                    let http = reqwest::Client::new();
+                    let http = crate::harness::http_client();
                     while !stop.load(Ordering::Relaxed) {
                         sent.fetch_add(1, Ordering::Relaxed);
                         let outcome = match http.get(&url).send().await {
@@ -620,7 +616,6 @@ pub(crate) fn requests_of(stats: &LbStats, name: &str) -> u64 {
 /// cleanly and the load balancer restarted each cost no failed request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_failed_request() {
-    zato_host::outconn::http::install_crypto_provider();
     // A listener that closes hands its queued connections to the one that replaces it
     // (Linux 5.14+; the README says so too). Tests run as root on CI.
     let _ = std::fs::write("/proc/sys/net/ipv4/tcp_migrate_req", "1");
@@ -662,7 +657,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
     load.phase("server3 joins");
 
     // Drained: no new requests, the others take them.
-    let drained = reqwest::Client::new()
+    let drained = crate::harness::http_client()
         .post(format!("{base}/zato-lb-drain"))
         .basic_auth("admin", Some(password_of(&env)))
         .json(&serde_json::json!({"backend": "server1"}))
@@ -720,7 +715,7 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
 
     // server1 back, then server3 stopped cleanly (SIGTERM): it finishes what it has,
     // leaves the cluster, and the load balancer stops sending to it.
-    let undrain = reqwest::Client::new()
+    let undrain = crate::harness::http_client()
         .post(format!("{base}/zato-lb-drain"))
         .basic_auth("admin", Some(password_of(&env)))
         .json(&serde_json::json!({"backend": "server1", "drain": false}))
@@ -769,7 +764,6 @@ async fn servers_join_drain_and_die_and_the_lb_restarts_under_load_with_no_faile
 /// GETs see no failure, and a second load balancer without --replace is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zato_lb_start_replace_takes_over_under_load_with_no_failed_request() {
-    zato_host::outconn::http::install_crypto_provider();
     let _ = std::fs::write("/proc/sys/net/ipv4/tcp_migrate_req", "1");
     let backend = scripted("a", Script::Answer).await;
     let dir = tempfile::tempdir().unwrap();

@@ -86,7 +86,6 @@ async fn stop(mut process: Running, log: &Path) {
 /// balancer, spread over the three; a drained server gets no new ones until put back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
@@ -113,7 +112,7 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
 
     deploy_hello_at_slash_hello(env_arg).await;
     // The other servers learn of the channel from a notice: each answers it first.
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     for backend in &stats.backends {
         let url = format!("http://{}/hello?name=lb", backend.address);
         eventually(
@@ -280,14 +279,13 @@ async fn zato_start_puts_the_load_balancer_in_front_and_zato_lb_drains_a_server(
 /// both in one process; an environment made with `--no-lb` has none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zato_lb_start_runs_one_alone_and_one_server_runs_its_own() {
-    zato_host::outconn::http::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
     // --base-port 0 alone: the load balancer's port is the system's pick too.
     let created = zato(&["quickstart", "create", env_arg, "--base-port", "0"]).await;
     assert!(created.status.success(), "{}", text(&created.stderr));
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     let ping = |base: String| {
         let request = http.get(format!("{base}/zato/ping")).send();
         async move {

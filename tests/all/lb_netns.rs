@@ -235,7 +235,6 @@ fn backend<'a>(stats: &'a LbStats, name: &str) -> Option<&'a BackendStats> {
 /// connection times out and it goes to another server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_under_load() {
-    zato_host::outconn::http::install_crypto_provider();
     let started = Instant::now();
     if !is_root() {
         eprintln!("lb_netns skipped: making network namespaces takes root");
@@ -291,7 +290,7 @@ async fn three_servers_on_hosts_of_their_own_behind_the_lb_and_one_unplugged_und
     }
     assert_eq!(found.backends.len(), 3, "{found:?}");
 
-    let http = reqwest::Client::new();
+    let http = crate::harness::http_client();
     let hello = |base: &str| {
         let request = http.get(format!("{base}/hello?name=x")).send();
         async move {

@@ -8,7 +8,6 @@ use crate::harness::TestServer;
 
 #[tokio::test]
 async fn a_lean_build_is_wrapped_at_deploy_and_serves_with_every_capability() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     for lean in [wasm::HELLO_LEAN, wasm::INVOKER_LEAN, wasm::CONFIGURED_LEAN] {
         let bytes = std::fs::read(lean).unwrap();

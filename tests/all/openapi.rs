@@ -29,9 +29,7 @@ fn operations(spec: &Value) -> Vec<(Method, String)> {
 
 #[tokio::test]
 async fn the_description_is_served_without_credentials_and_is_zato_apispecs() {
-    zato_host::outconn::http::install_crypto_provider();
     // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let served = server
         .http
@@ -97,9 +95,7 @@ async fn the_description_is_served_without_credentials_and_is_zato_apispecs() {
 /// `Allow` names the described methods.
 #[tokio::test]
 async fn every_route_is_described_and_answers_only_its_methods() {
-    zato_host::outconn::http::install_crypto_provider();
     // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let spec = server.api.openapi().await.unwrap();
     let described = operations(&spec);
@@ -152,9 +148,7 @@ async fn every_route_is_described_and_answers_only_its_methods() {
 /// with a described status, never axum's plain-text 415 or 422.
 #[tokio::test]
 async fn unreadable_requests_are_json_errors_with_described_statuses() {
-    zato_host::outconn::http::install_crypto_provider();
     // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     let cases = [
@@ -262,9 +256,7 @@ async fn schemathesis() -> bool {
 /// answering without credentials, 405 for undescribed methods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_answer_outside_the_description() {
-    zato_host::outconn::http::install_crypto_provider();
     // Every reqwest client of this process needs rustls\'s provider (see outconn::http).
-    zato_host::outconn::http::install_crypto_provider();
     assert!(
         schemathesis().await,
         "schemathesis is not installed: `pip install schemathesis=={SCHEMATHESIS}` \

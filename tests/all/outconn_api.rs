@@ -22,7 +22,6 @@ const SECRET: &str = "hunter2-never-shown";
 /// rustls's crypto provider, which every reqwest client of this process needs (the
 /// server's outgoing connections build reqwest without one of its own).
 fn tls() {
-    zato_host::outconn::http::install_crypto_provider();
 }
 
 fn http(name: &str, address: &str) -> Outconn {
@@ -110,7 +109,6 @@ fn refused_with(e: ClientError, status: StatusCode, words: &str) {
 
 #[tokio::test]
 async fn outconns_are_created_read_edited_and_deleted_and_secrets_never_come_back() {
-    zato_host::outconn::http::install_crypto_provider();
     tls();
     let server = TestServer::start().await;
     let api = &server.api;
@@ -246,7 +244,6 @@ async fn outconns_are_created_read_edited_and_deleted_and_secrets_never_come_bac
 
 #[tokio::test]
 async fn bad_definitions_are_refused_with_the_field_named() {
-    zato_host::outconn::http::install_crypto_provider();
     tls();
     let server = TestServer::start().await;
     let http_with = |settings: Value| {
@@ -376,7 +373,6 @@ async fn bad_definitions_are_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_ping_says_whether_the_other_side_answered() {
-    zato_host::outconn::http::install_crypto_provider();
     tls();
     let server = TestServer::start().await;
     let api = &server.api;
@@ -401,7 +397,6 @@ async fn a_ping_says_whether_the_other_side_answered() {
 /// other's live registry without a restart (the notice, or the reconcile after it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_server_is_in_force_on_the_other_without_restart() {
-    zato_host::outconn::http::install_crypto_provider();
     tls();
     let dir = tempfile::tempdir().unwrap();
     let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
@@ -461,7 +456,6 @@ async fn a_change_on_one_server_is_in_force_on_the_other_without_restart() {
 /// `zato outconn ...` as a script and a person use it, against `zato start`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_lists_pings_edits_and_deletes_outconns() {
-    zato_host::outconn::http::install_crypto_provider();
     tls();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");

@@ -101,7 +101,6 @@ struct Setup {
 impl Setup {
     async fn start() -> Self {
         // The harness's reqwest clients use rustls without a provider of their own.
-        zato_host::outconn::http::install_crypto_provider();
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("data/in")).unwrap();
         std::fs::create_dir_all(root.path().join("data/out")).unwrap();
@@ -150,7 +149,6 @@ impl Setup {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_example_fetches_a_file() {
-    zato_host::outconn::http::install_crypto_provider();
     let setup = Setup::start().await;
     let (status, body) = setup.send(Method::GET, "path=in/orders.csv", vec![]).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -180,7 +178,6 @@ async fn the_example_fetches_a_file() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn put_list_rename_and_delete_work() {
-    zato_host::outconn::http::install_crypto_provider();
     let setup = Setup::start().await;
     let data = setup.root.path().join("data");
     let (status, put) = setup
@@ -230,7 +227,6 @@ async fn put_list_rename_and_delete_work() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_path_leaving_the_base_is_refused_and_nothing_outside_is_touched() {
-    zato_host::outconn::http::install_crypto_provider();
     let setup = Setup::start().await;
     for (method, query) in [
         (Method::GET, "path=../etc/passwd"),
@@ -285,7 +281,6 @@ async fn a_path_leaving_the_base_is_refused_and_nothing_outside_is_touched() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_is_a_clear_error() {
-    zato_host::outconn::http::install_crypto_provider();
     let setup = Setup::start().await;
     setup
         .server

@@ -203,9 +203,6 @@ fn text_of(body: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_reads_a_rest_api_through_a_connection_and_reshapes_its_answer() {
-    zato_host::outconn::http::install_crypto_provider();
-    // reqwest (with rustls, as the host builds it) needs the process\'s TLS provider.
-    zato_host::outconn::http::install_crypto_provider();
     let (crm_addr, crm_log) = backend(crm).await;
     let (reset_addr, resets) = resetter().await;
     let server = server_with_example(10_000).await;
@@ -302,9 +299,6 @@ async fn a_service_reads_a_rest_api_through_a_connection_and_reshapes_its_answer
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_path_leaving_the_base_url_is_refused_and_reaches_no_listener() {
-    zato_host::outconn::http::install_crypto_provider();
-    // reqwest (with rustls, as the host builds it) needs the process\'s TLS provider.
-    zato_host::outconn::http::install_crypto_provider();
     let (crm_addr, crm_log) = backend(crm).await;
     let (other_addr, other_log) = backend(other).await;
     let server = server_with_example(10_000).await;
@@ -364,9 +358,6 @@ async fn a_path_leaving_the_base_url_is_refused_and_reaches_no_listener() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backend_that_never_answers_fails_the_call_at_the_request_deadline() {
-    zato_host::outconn::http::install_crypto_provider();
-    // reqwest (with rustls, as the host builds it) needs the process\'s TLS provider.
-    zato_host::outconn::http::install_crypto_provider();
     let (crm_addr, crm_log) = backend(crm).await;
     let server = server_with_example(1_500).await;
     server.deploy(wasm::HELLO).await;
@@ -426,9 +417,6 @@ async fn a_backend_that_never_answers_fails_the_call_at_the_request_deadline() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connection_edited_at_run_time_is_used_by_the_next_call_with_its_credentials() {
-    zato_host::outconn::http::install_crypto_provider();
-    // reqwest (with rustls, as the host builds it) needs the process\'s TLS provider.
-    zato_host::outconn::http::install_crypto_provider();
     let (first_addr, first_log) = backend(crm).await;
     let (second_addr, second_log) = backend(crm).await;
     let server = server_with_example(10_000).await;
@@ -554,9 +542,6 @@ fn billing(seen: &Seen) -> Reply {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soap_backend_is_called_in_both_versions_and_its_fault_is_readable() {
-    zato_host::outconn::http::install_crypto_provider();
-    // reqwest (with rustls, as the host builds it) needs the process\'s TLS provider.
-    zato_host::outconn::http::install_crypto_provider();
     let (addr, log) = backend(billing).await;
     let server = TestServer::start().await;
     server.deploy(wasm::SOAP_CLIENT).await;

@@ -29,7 +29,6 @@ struct Setup {
 impl Setup {
     async fn start(backend: Backend, max_rows: u32) -> Self {
         // The harness's reqwest clients use rustls without a provider of their own.
-        zato_host::outconn::http::install_crypto_provider();
         let server = TestServer::start().await;
         let (url, db) = match backend {
             Backend::Sqlite => (
@@ -445,31 +444,26 @@ macro_rules! on_every_engine {
 
             #[tokio::test(flavor = "multi_thread")]
             async fn the_example_reads_and_writes_its_table() {
-                zato_host::outconn::http::install_crypto_provider();
                 super::the_example_reads_and_writes_its_table($backend).await;
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn typed_values_round_trip() {
-                zato_host::outconn::http::install_crypto_provider();
                 super::typed_values_round_trip($backend).await;
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn the_row_cap_truncates_and_says_so() {
-                zato_host::outconn::http::install_crypto_provider();
                 super::the_row_cap_truncates_and_says_so($backend).await;
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn a_failing_statement_leaves_nothing_of_its_transaction() {
-                zato_host::outconn::http::install_crypto_provider();
                 super::a_failing_statement_leaves_nothing_of_its_transaction($backend).await;
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn an_unknown_connection_is_a_clear_not_found() {
-                zato_host::outconn::http::install_crypto_provider();
                 super::an_unknown_connection_is_a_clear_not_found($backend).await;
             }
         }
@@ -484,12 +478,10 @@ on_every_engine! {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_query_past_the_deadline_fails_at_the_deadline() {
-    zato_host::outconn::http::install_crypto_provider();
     a_query_past_the_deadline_fails_at_the_deadline(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mariadb_query_past_the_deadline_fails_at_the_deadline() {
-    zato_host::outconn::http::install_crypto_provider();
     a_query_past_the_deadline_fails_at_the_deadline(Backend::MySql).await;
 }

@@ -20,7 +20,6 @@ async fn logged(what: &str, line: &str) {
 
 #[tokio::test]
 async fn every_odd_entry_is_named_once_in_the_log_and_a_non_utf8_name_deploys() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let pickup = server.pickup();
     // Names of this test's own: the log is shared by every test of the binary.
@@ -84,7 +83,6 @@ async fn every_odd_entry_is_named_once_in_the_log_and_a_non_utf8_name_deploys() 
 
 #[tokio::test]
 async fn a_file_written_slowly_is_waited_for_and_deployed_once_whole() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let name = format!("slow-{id}.wasm");

@@ -12,7 +12,6 @@ use crate::harness::{TestServer, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeploy_under_load_fails_no_request() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = Arc::new(TestServer::start().await);
     server.deploy(wasm::VERSION1).await;
     server

@@ -69,7 +69,6 @@ fn fire_times(runs: &[Value]) -> Vec<i64> {
 
 #[tokio::test]
 async fn jobs_of_every_kind_fire_once_per_fire_time_through_the_scheduler_channel() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.name = "solo".into()).await;
     server.deploy(wasm::SCHEDULED).await;
     let (_, answer) = server.invoke("demo.scheduled", "{}").await;
@@ -426,7 +425,6 @@ const LEASE_MS: i64 = 6_000;
 
 #[tokio::test]
 async fn a_singleton_killed_with_sigkill_is_replaced_within_its_lease_and_no_firing_runs_twice() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = ProcessCluster::start().await;
     let (first, pid) = eventually(Duration::from_secs(20), "a singleton", || async {
         cluster.singleton().await
@@ -468,7 +466,6 @@ async fn a_singleton_killed_with_sigkill_is_replaced_within_its_lease_and_no_fir
 
 #[tokio::test]
 async fn a_singleton_paused_past_its_lease_steps_down_and_no_firing_runs_twice() {
-    zato_host::outconn::http::install_crypto_provider();
     let cluster = ProcessCluster::start().await;
     let (first, pid) = eventually(Duration::from_secs(20), "a singleton", || async {
         cluster.singleton().await
@@ -627,7 +624,6 @@ impl Drop for OwnPostgres {
 
 #[tokio::test]
 async fn the_scheduler_goes_on_after_its_odb_restarts() {
-    zato_host::outconn::http::install_crypto_provider();
     let pg = OwnPostgres::start().await;
     let url = pg.url();
     let server = TestServer::start_with(|c| {

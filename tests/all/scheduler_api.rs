@@ -115,7 +115,6 @@ async fn preview(server: &TestServer, job: Job, count: u32, from: &str) -> Vec<S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_and_calendars_are_created_edited_paused_and_deleted_through_the_cli_and_the_client() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
 
     // Calendars: dates given one by one, or from a file.
@@ -470,7 +469,6 @@ async fn jobs_and_calendars_are_created_edited_paused_and_deleted_through_the_cl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_jobs_and_calendars_are_refused_naming_what_is_wrong_and_nothing_is_stored() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let api = &server.api;
 
@@ -726,7 +724,6 @@ async fn bad_jobs_and_calendars_are_refused_naming_what_is_wrong_and_nothing_is_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_fire_times_cross_warsaws_dst_changes_as_vixie_cron_does() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let warsaw = |expression: &str| cron("preview", expression, "Europe/Warsaw");
 

@@ -27,7 +27,6 @@ fn customer(orders: usize) -> (String, Value) {
 
 #[tokio::test]
 async fn a_request_that_outgrows_the_arena_answers_right_in_both_builds() {
-    zato_host::outconn::http::install_crypto_provider();
     for (build, component) in [
         ("wasm32-wasip2", wasm::TRANSFORM),
         ("lean", wasm::TRANSFORM_LEAN),
@@ -59,7 +58,6 @@ async fn warm_server(component: &str, service: &str, uses: u32) -> TestServer {
 
 #[tokio::test]
 async fn a_warm_instance_reads_each_requests_own_cid_headers_and_query() {
-    zato_host::outconn::http::install_crypto_provider();
     // The details a service reads through the `request` import belong to the call in
     // progress: a warm instance must never answer with an earlier request's.
     let server = warm_server(wasm::ECHO, "test.echo", 100).await;
@@ -90,7 +88,6 @@ async fn a_warm_instance_reads_each_requests_own_cid_headers_and_query() {
 
 #[tokio::test]
 async fn an_idle_warm_instance_holds_nothing_of_the_request_it_served() {
-    zato_host::outconn::http::install_crypto_provider();
     // A channel moves its request's details (an HTTP request's head, say) into the
     // call's store; a warm instance must let them go when it goes back to the pool.
     use std::collections::{BTreeMap, HashMap};
@@ -161,7 +158,6 @@ async fn an_idle_warm_instance_holds_nothing_of_the_request_it_served() {
 
 #[tokio::test]
 async fn a_warm_instance_answers_right_as_its_arena_fills_and_starts_over() {
-    zato_host::outconn::http::install_crypto_provider();
     // A warm instance keeps its memory between requests. Within a request the arena
     // frees only its most recent allocation, so a 100 KB request takes much of it; it
     // starts over once the request's last allocation is freed. Large and small
@@ -185,7 +181,6 @@ async fn a_warm_instance_answers_right_as_its_arena_fills_and_starts_over() {
 
 #[tokio::test]
 async fn a_warm_instance_allocates_each_request_from_where_the_first_one_did() {
-    zato_host::outconn::http::install_crypto_provider();
     // test.counter allocates and frees 16 KiB per request. If the arena did not start
     // over between requests, what each request frees out of order (its strings and
     // lists) would stay used: the buffer would sit higher each time (by 848 bytes when
@@ -208,7 +203,6 @@ async fn a_warm_instance_allocates_each_request_from_where_the_first_one_did() {
 
 #[tokio::test]
 async fn a_warm_instance_keeps_what_a_service_holds_between_requests() {
-    zato_host::outconn::http::install_crypto_provider();
     // With `?keep=1`, test.counter keeps a growing list of strings in a `static` and
     // checks all of it on every request, while each request also allocates and frees
     // its own. Were the arena to start over while the list still lives in it, later
@@ -224,7 +218,6 @@ async fn a_warm_instance_keeps_what_a_service_holds_between_requests() {
 
 #[tokio::test]
 async fn c_code_in_a_service_can_free_what_the_host_gave_it() {
-    zato_host::outconn::http::install_crypto_provider();
     // wasi-libc's `getentropy` gets its bytes as a list the host writes through the
     // guest's `cabi_realloc`, and frees it with `free()`: memory from the SDK's arena
     // there would corrupt wasi-libc's heap or trap.

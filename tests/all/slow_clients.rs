@@ -84,7 +84,6 @@ async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_while_others_are_served() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.http.idle_timeout_ms = 300).await;
     let addr = addr_of(&server);
     let mut silent = TcpStream::connect(addr).await.unwrap();
@@ -110,7 +109,6 @@ async fn a_connection_that_sends_nothing_is_closed_while_others_are_served() {
 
 #[tokio::test]
 async fn a_connection_that_is_busy_is_not_idle() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.http.idle_timeout_ms = 300).await;
     server.deploy(wasm::SPIN).await;
     // The service runs for many idle timeouts without a byte on the wire, and longer
@@ -122,7 +120,6 @@ async fn a_connection_that_is_busy_is_not_idle() {
 
 #[tokio::test]
 async fn a_stalled_request_body_gets_408_with_the_cid() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|c| c.http.body_read_timeout_ms = 300).await;
     server.deploy(wasm::HELLO).await;
     server.channel("hello", "/hello", "demo.hello", 0).await;
@@ -166,7 +163,6 @@ async fn a_stalled_request_body_gets_408_with_the_cid() {
 
 #[tokio::test]
 async fn past_the_connection_cap_a_new_client_waits_and_the_server_says_so_once() {
-    zato_host::outconn::http::install_crypto_provider();
     let (logs, _guard) = Logs::capture();
     let server = TestServer::start_with(|c| c.http.max_connections = 3).await;
     let addr = addr_of(&server);
@@ -202,7 +198,6 @@ async fn past_the_connection_cap_a_new_client_waits_and_the_server_says_so_once(
 
 #[tokio::test]
 async fn a_restarting_server_waits_for_its_port_to_free_up() {
-    zato_host::outconn::http::install_crypto_provider();
     let (logs, _guard) = Logs::capture();
     let predecessor = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = predecessor.local_addr().unwrap();
@@ -220,7 +215,6 @@ async fn a_restarting_server_waits_for_its_port_to_free_up() {
 
 #[tokio::test]
 async fn a_port_that_stays_busy_fails_the_start_with_a_clear_message() {
-    zato_host::outconn::http::install_crypto_provider();
     let (logs, _guard) = Logs::capture();
     let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = other.local_addr().unwrap();

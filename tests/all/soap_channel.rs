@@ -115,7 +115,6 @@ async fn zeep(wsdl: &str, service: &str, name: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zeep_calls_a_service_through_our_wsdl_over_soap_1_1_and_1_2_and_rest_still_answers() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::SOAP_HELLO).await;
     let (code, created) = channel_cli(
@@ -239,7 +238,6 @@ async fn zeep_calls_a_service_through_our_wsdl_over_soap_1_1_and_1_2_and_rest_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_envelopes_and_unknown_operations_get_faults_and_the_server_goes_on() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::SOAP_HELLO).await;
     server.deploy(wasm::TRAP).await;
@@ -374,7 +372,6 @@ async fn hostile_envelopes_and_unknown_operations_get_faults_and_the_server_goes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soap_channels_change_at_run_time_and_share_paths_with_http_channels() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::SOAP_HELLO).await;
     let call = |path: &'static str| {

@@ -10,7 +10,6 @@ use crate::harness::{PASSWORD, TestServer, USER};
 
 #[tokio::test]
 async fn old_versions_go_past_the_limit_and_a_kept_one_can_be_rolled_back_to() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start_with(|config| config.deploy.keep_versions = 2).await;
     server.deploy(wasm::VERSION1).await;
     server

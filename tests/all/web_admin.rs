@@ -67,7 +67,7 @@ fn csrf(html: &str) -> String {
 }
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::harness::http_client_builder()
         .cookie_store(true)
         .build()
         .unwrap()
@@ -89,7 +89,6 @@ async fn post(
 
 #[tokio::test]
 async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     // The environment resolves to a dead URL first, then the server: the first that
     // answers wins. A second cluster is down altogether.
@@ -422,7 +421,6 @@ async fn log_in(
 
 #[tokio::test]
 async fn a_logout_ends_the_session_and_a_guesser_is_locked_out() {
-    zato_host::outconn::http::install_crypto_provider();
     let admin = start_admin(
         WebAdminConfig {
             clusters: vec![ClusterConfig::remote(
@@ -441,7 +439,7 @@ async fn a_logout_ends_the_session_and_a_guesser_is_locked_out() {
     )
     .await;
     let base = &admin.base;
-    let http = reqwest::Client::builder()
+    let http = crate::harness::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -551,7 +549,6 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
 
 #[tokio::test]
 async fn the_web_admin_schedules_a_job_and_shows_its_runs() {
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     server.deploy(wasm::HELLO).await;
     let admin = start_admin(
@@ -892,9 +889,7 @@ async fn answering_backend() -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn the_web_admin_creates_edits_pings_and_deletes_an_outgoing_connection() {
-    zato_host::outconn::http::install_crypto_provider();
     // Every reqwest client of this process needs rustls's provider (see outconn::http).
-    zato_host::outconn::http::install_crypto_provider();
     let server = TestServer::start().await;
     let admin = start_admin(
         WebAdminConfig {

@@ -28,7 +28,6 @@ fn browser_tests() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uploads_invokes_and_routes_a_service_from_the_browser() {
-    zato_host::outconn::http::install_crypto_provider();
     let chromium = Path::new("/usr/bin/chromium");
     let playwright = browser_tests().join("node_modules/playwright-core");
     assert!(

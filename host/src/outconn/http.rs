@@ -14,7 +14,6 @@
 //! - an answer's body is read up to [`MAX_RESPONSE_BODY`] and refused past it.
 
 use std::fmt::Write as _;
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use percent_encoding::percent_decode_str;
@@ -56,18 +55,9 @@ const FORBIDDEN_HEADERS: [&str; 12] = [
     "http2-settings",
 ];
 
-/// Installs rustls's ring provider as the process's default, once. reqwest built with
-/// `rustls-no-provider` panics when it builds a client without one; whoever installs
-/// first wins, and every part of zato installs the same one.
-pub fn install_crypto_provider() {
-    static ONCE: Once = Once::new();
-    // rustls deprecates ring's provider for lacking post-quantum key exchange; the
-    // project builds on ring only (aws-lc-rs needs cmake and takes long to build here).
-    #[allow(deprecated)]
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+/// Installs rustls's ring provider as the process's default, once: reqwest built with
+/// `rustls-no-provider` panics when it builds a client without one.
+pub use zato_api::install_crypto_provider;
 
 /// A request a service sends through a connection.
 #[derive(Debug, Clone, Default)]
