@@ -80,8 +80,12 @@ pub trait Reloadable: Send + Sync {
 }
 
 /// Every reloadable kind of a server, in the order they are reloaded.
+///
+/// Reloads of one kind run one at a time: a reload reads the ODB, then installs what it
+/// read, so two at once (a notice's and an admin change's, say) could install the older
+/// read last and undo a change until the next reconcile.
 pub struct Reloader {
-    kinds: Vec<(Kind, Arc<dyn Reloadable>)>,
+    kinds: Vec<(Kind, Arc<dyn Reloadable>, tokio::sync::Mutex<()>)>,
     notifier: Arc<Notifier>,
 }
 
@@ -96,10 +100,11 @@ impl Reloader {
     /// Registers `kind`; kinds reload in the order they were registered.
     pub fn register(&mut self, kind: Kind, reloadable: Arc<dyn Reloadable>) {
         assert!(
-            self.kinds.iter().all(|(k, _)| *k != kind),
+            self.kinds.iter().all(|(k, _, _)| *k != kind),
             "{kind:?} registered twice"
         );
-        self.kinds.push((kind, reloadable));
+        self.kinds
+            .push((kind, reloadable, tokio::sync::Mutex::new(())));
     }
 
     pub fn notifier(&self) -> &Arc<Notifier> {
@@ -108,15 +113,19 @@ impl Reloader {
 
     /// Reloads one kind (a notice's, say).
     pub async fn reload(&self, kind: Kind) -> anyhow::Result<()> {
-        match self.kinds.iter().find(|(k, _)| *k == kind) {
-            Some((_, reloadable)) => reloadable.reload().await,
+        match self.kinds.iter().find(|(k, _, _)| *k == kind) {
+            Some((_, reloadable, one_at_a_time)) => {
+                let _turn = one_at_a_time.lock().await;
+                reloadable.reload().await
+            }
             None => Ok(()),
         }
     }
 
     /// Reloads every kind, in order; one that fails is logged and the others go on.
     pub async fn reload_all(&self) {
-        for (kind, reloadable) in &self.kinds {
+        for (kind, reloadable, one_at_a_time) in &self.kinds {
+            let _turn = one_at_a_time.lock().await;
             if let Err(e) = reloadable.reload().await {
                 tracing::warn!("reloading {kind:?} failed (the next reconcile retries): {e:#}");
             }
@@ -195,5 +204,73 @@ mod tests {
         reloader.reload(Kind::HttpChannels).await.unwrap();
         assert!(reloader.reload(Kind::ServiceConfigs).await.is_err());
         assert_eq!(log.lock().unwrap().len(), 5);
+    }
+
+    /// Reads a shared "ODB" value, waits as a slow query would, then installs the value.
+    struct SlowCopy {
+        odb: Arc<Mutex<u32>>,
+        installed: Arc<Mutex<u32>>,
+        first_read: Arc<tokio::sync::Notify>,
+        finish_first: Arc<tokio::sync::Notify>,
+        calls: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Reloadable for SlowCopy {
+        async fn reload(&self) -> anyhow::Result<()> {
+            let read = *self.odb.lock().unwrap();
+            let first = {
+                let mut calls = self.calls.lock().unwrap();
+                *calls += 1;
+                *calls == 1
+            };
+            if first {
+                self.first_read.notify_one();
+                self.finish_first.notified().await;
+            }
+            *self.installed.lock().unwrap() = read;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reload_that_read_older_data_never_installs_it_over_a_newer_one() {
+        let odb = Arc::new(Mutex::new(1));
+        let installed = Arc::new(Mutex::new(0));
+        let first_read = Arc::new(tokio::sync::Notify::new());
+        let finish_first = Arc::new(tokio::sync::Notify::new());
+        let broker = Arc::new(crate::kvdb::memory::MemoryKvdb::default());
+        let mut reloader = Reloader::new(Arc::new(Notifier::new(broker)));
+        reloader.register(
+            Kind::ServiceConfigs,
+            Arc::new(SlowCopy {
+                odb: odb.clone(),
+                installed: installed.clone(),
+                first_read: first_read.clone(),
+                finish_first: finish_first.clone(),
+                calls: Mutex::new(0),
+            }),
+        );
+        let reloader = Arc::new(reloader);
+        // A notice's reload reads value 1 and is slow to install it.
+        let notice = tokio::spawn({
+            let reloader = reloader.clone();
+            async move { reloader.reload(Kind::ServiceConfigs).await }
+        });
+        first_read.notified().await;
+        // Meanwhile an admin change writes 2 and reloads.
+        *odb.lock().unwrap() = 2;
+        let change = tokio::spawn({
+            let reloader = reloader.clone();
+            async move { reloader.reload(Kind::ServiceConfigs).await }
+        });
+        // Let the change's reload run as far as it can before the slow one finishes.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        finish_first.notify_one();
+        notice.await.unwrap().unwrap();
+        change.await.unwrap().unwrap();
+        assert_eq!(*installed.lock().unwrap(), 2, "the newer read is in force");
     }
 }
