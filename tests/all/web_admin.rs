@@ -205,11 +205,57 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
         list.contains("test v1"),
         "which server runs which version: {list}"
     );
+    let (_, dashboard) = page(&web, format!("{base}/")).await;
+    assert!(
+        dashboard.contains("every service at its latest"),
+        "the versions the server runs: {dashboard}"
+    );
     let (status, detail) = page(&web, format!("{base}/services/demo.hello")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         detail.contains("<code>message</code>"),
         "its output field: {detail}"
+    );
+    assert!(
+        detail.contains("Greets by name"),
+        "its description: {detail}"
+    );
+
+    // Its configuration: a bad line is named next to the field and nothing is stored; a
+    // good one is in force on the server at once.
+    let (status, refused) = post(
+        &web,
+        format!("{base}/services/demo.hello/config"),
+        &[
+            ("csrf", &session_csrf),
+            ("config", "greeting = Hi\nno equals sign"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains(r#"<p class="field-error">"#), "{refused}");
+    assert!(refused.contains("no equals sign"), "{refused}");
+    assert!(
+        server
+            .api
+            .service("demo.hello")
+            .await
+            .unwrap()
+            .config
+            .is_empty(),
+        "a refused form stores nothing"
+    );
+    let (status, saved) = post(
+        &web,
+        format!("{base}/services/demo.hello/config"),
+        &[("csrf", &session_csrf), ("config", "greeting = Hi")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert!(saved.contains("Configuration saved."), "{saved}");
+    assert_eq!(
+        server.api.service("demo.hello").await.unwrap().config["greeting"],
+        "Hi"
     );
 
     // Invoke it.
@@ -227,6 +273,19 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
     assert_eq!(status, StatusCode::OK);
     assert!(invoked.contains("Hello, Ada!"), "{invoked}");
     assert!(invoked.contains("200 OK"), "{invoked}");
+    // With its timing, its cid and the headers it came with.
+    assert!(invoked.contains("<dt>Time</dt><dd>"), "{invoked}");
+    assert!(invoked.contains(" ms</dd>"), "{invoked}");
+    let cid = invoked
+        .split("<dt>CID</dt><dd><code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default();
+    assert!(
+        cid.len() >= 16 && cid.chars().all(|c| c.is_ascii_hexdigit()),
+        "a cid: {invoked}"
+    );
+    assert!(invoked.contains("<dt>content-type</dt>"), "{invoked}");
 
     // Garbage is refused with the server's message; version 1 stays listed.
     let garbage = reqwest::multipart::Form::new()
@@ -1051,4 +1110,89 @@ async fn the_web_admin_creates_edits_pings_and_deletes_an_outgoing_connection() 
     );
     assert!(server.api.outconns(None).await.unwrap().is_empty());
     server.stop().await;
+}
+
+/// A port no one listens on now (bound, then closed).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn zato_start_serves_the_web_admin_on_its_port_and_zato_info_gives_its_url() {
+    use crate::cli::{start, text, zato};
+
+    let dir = tempfile::tempdir().unwrap();
+    // Without --web-admin-port (and on fixed server ports) the web admin is Zato's 8183.
+    let fixed = dir.path().join("fixed");
+    let created = zato(&[
+        "quickstart",
+        "create",
+        fixed.to_str().unwrap(),
+        "--base-port",
+        "17010",
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let config = std::fs::read_to_string(fixed.join("web-admin/web-admin.toml")).unwrap();
+    assert!(
+        config.contains("listen = \"127.0.0.1:8183\""),
+        "the default port: {config}"
+    );
+
+    // With --web-admin-port W: served at http://127.0.0.1:W/, said at start and by info.
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    let port = free_port().to_string();
+    let created = zato(&[
+        "quickstart",
+        "create",
+        env_arg,
+        "--base-port",
+        "0",
+        "--web-admin-port",
+        &port,
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let url = format!("http://127.0.0.1:{port}/");
+    let log = dir.path().join("start.log");
+    let _running = start(&env, &log).await;
+    let web = browser();
+    let login = eventually(
+        Duration::from_secs(60),
+        "the web admin answers on its port",
+        || {
+            let web = &web;
+            let url = format!("{url}login");
+            async move {
+                // Refused until it listens.
+                let response = web.get(url).send().await.ok()?;
+                if response.status() != StatusCode::OK {
+                    return None;
+                }
+                response.text().await.ok()
+            }
+        },
+    )
+    .await;
+    assert!(
+        login.contains(r#"<form method="post" action="/login""#),
+        "{login}"
+    );
+    assert!(login.contains(r#"name="username""#), "{login}");
+    assert!(login.contains(r#"type="hidden" name="csrf""#), "{login}");
+    let started = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        started.contains(&format!("web admin on {url}")),
+        "the address at start: {started}"
+    );
+    let info = zato(&["info", env_arg, "--json"]).await;
+    assert!(info.status.success(), "{}", text(&info.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["web_admin"]["url"], url.as_str(), "{info}");
+    assert_eq!(info["web_admin"]["answers"], true, "{info}");
 }

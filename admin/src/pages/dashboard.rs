@@ -14,6 +14,9 @@ use crate::auth::Session;
 /// How many deploys the dashboard lists.
 const RECENT: usize = 10;
 
+/// How many lagging services a server's row names before it only counts the rest.
+const LAGGING_NAMED: usize = 5;
+
 struct ServerRow {
     name: String,
     state: &'static str,
@@ -22,6 +25,29 @@ struct ServerRow {
     started: String,
     pid: i64,
     services: usize,
+    /// The services this server does not run at their latest version, as
+    /// `name vN of vM` (`name none of vM` when it runs none), the first few only.
+    lagging: Vec<String>,
+    /// How many lag in all.
+    lagging_count: usize,
+}
+
+/// The services that `running` (a server's name -> version) does not hold at the
+/// version `latest` says, named as the dashboard shows them, in name order.
+fn lagging(
+    running: &std::collections::BTreeMap<String, i64>,
+    latest: &[zato_api::services::ServiceSummary],
+) -> Vec<String> {
+    let mut behind: Vec<String> = latest
+        .iter()
+        .filter(|s| running.get(&s.name) != Some(&s.version))
+        .map(|s| match running.get(&s.name) {
+            Some(v) => format!("{} v{v} of v{}", s.name, s.version),
+            None => format!("{} none of v{}", s.name, s.version),
+        })
+        .collect();
+    behind.sort();
+    behind
 }
 
 /// The load balancer in front of the cluster.
@@ -139,14 +165,21 @@ pub async fn show(
             .count(),
         servers: servers
             .into_iter()
-            .map(|s| ServerRow {
-                state: s.state.as_str(),
-                last_seen: format_ago(s.last_seen),
-                started: format_time(s.started_at),
-                services: s.services.len(),
-                name: s.name,
-                address: s.address,
-                pid: s.pid,
+            .map(|s| {
+                let mut lagging = lagging(&s.services, &services);
+                let lagging_count = lagging.len();
+                lagging.truncate(LAGGING_NAMED);
+                ServerRow {
+                    state: s.state.as_str(),
+                    last_seen: format_ago(s.last_seen),
+                    started: format_time(s.started_at),
+                    services: s.services.len(),
+                    name: s.name,
+                    address: s.address,
+                    pid: s.pid,
+                    lagging,
+                    lagging_count,
+                }
             })
             .collect(),
         services: services.len(),
@@ -155,4 +188,37 @@ pub async fn show(
         lb: lb.map(|(url, stats)| LbView::of(url, stats)),
     };
     Ok(render(&page))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn service(name: &str, version: i64) -> zato_api::services::ServiceSummary {
+        zato_api::services::ServiceSummary {
+            name: name.to_owned(),
+            version,
+            running_version: Some(version),
+            sha256: "00".to_owned(),
+            size: 1,
+            description: String::new(),
+            deployed_at: 0,
+            source: "api".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_server_lags_on_an_older_version_and_on_a_missing_service() {
+        let latest = [service("b", 3), service("a", 2), service("c", 1)];
+        let running = BTreeMap::from([("a".to_owned(), 2), ("b".to_owned(), 2)]);
+        assert_eq!(lagging(&running, &latest), ["b v2 of v3", "c none of v1"]);
+        let running = BTreeMap::from([
+            ("a".to_owned(), 2),
+            ("b".to_owned(), 3),
+            ("c".to_owned(), 1),
+        ]);
+        assert!(lagging(&running, &latest).is_empty());
+    }
 }

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::{Extension, Form, Path, Query, State};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use zato_api::{Field, HttpChannel, ServerState, ServiceDetails};
 
@@ -236,7 +237,13 @@ async fn detail_page(
         errors,
         notice,
     };
-    Ok(render(&page))
+    // A refused form is a 422, as every form's refusal is.
+    let status = if page.errors.any() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, render(&page)).into_response())
 }
 
 /// The configuration form.
