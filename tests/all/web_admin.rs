@@ -1196,3 +1196,144 @@ async fn zato_start_serves_the_web_admin_on_its_port_and_zato_info_gives_its_url
     assert_eq!(info["web_admin"]["url"], url.as_str(), "{info}");
     assert_eq!(info["web_admin"]["answers"], true, "{info}");
 }
+
+#[tokio::test]
+async fn uploads_are_capped_channels_are_searched_and_clusters_are_added_edited_and_removed() {
+    let server = TestServer::start().await;
+    let urls = vec![server.base.clone()];
+    let resolver: Resolver = Arc::new(move |_: &Path| {
+        Ok(ClusterAccess {
+            urls: urls.clone(),
+            username: USER.into(),
+            password: PASSWORD.into(),
+            lb_url: None,
+        })
+    });
+    let cap = 64 * 1024;
+    let admin = start_admin(
+        WebAdminConfig {
+            clusters: vec![ClusterConfig::environment("local", "env")],
+            users: vec![UserConfig {
+                name: "root".into(),
+                password_hash: zato_admin::hash_password("root-password"),
+            }],
+            max_upload_bytes: cap,
+            ..base_config()
+        },
+        resolver,
+    )
+    .await;
+    let base = &admin.base;
+    let web = browser();
+    let (_, login) = page(&web, format!("{base}/login")).await;
+    let (status, dashboard) = post(
+        &web,
+        format!("{base}/login"),
+        &[
+            ("username", "root"),
+            ("password", "root-password"),
+            ("csrf", &csrf(&login)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dashboard}");
+    let token = csrf(&dashboard);
+
+    // One byte over the cap: refused with the setting named, nothing deployed.
+    let too_big = reqwest::multipart::Form::new()
+        .text("csrf", token.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![0u8; usize::try_from(cap).unwrap() + 1])
+                .file_name("big.wasm"),
+        );
+    let response = web
+        .post(format!("{base}/services/upload"))
+        .multipart(too_big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused = response.text().await.unwrap();
+    assert!(refused.contains("max_upload_bytes"), "{refused}");
+    assert!(server.services().await.is_empty());
+
+    // The channel list's search keeps what matches.
+    server.deploy(wasm::HELLO).await;
+    server
+        .channel("alpha-in", "/alpha", "demo.hello", 5_000)
+        .await;
+    server
+        .channel("beta-in", "/beta", "demo.hello", 5_000)
+        .await;
+    let (status, found) = page(&web, format!("{base}/channels/http?q=alpha")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(found.contains("alpha-in"), "{found}");
+    assert!(!found.contains("beta-in"), "{found}");
+
+    // A cluster added, edited and removed: the settings page and the config file agree.
+    let config_file = admin.dir.path().join("web-admin.toml");
+    let far = dead_url();
+    let (status, settings) = post(
+        &web,
+        format!("{base}/settings/clusters"),
+        &[
+            ("csrf", &token),
+            ("name", "far"),
+            ("url", &far),
+            ("username", "admin"),
+            ("password", "far-password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert!(settings.contains("far"), "{settings}");
+    assert!(
+        std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(&far)
+    );
+    let (status, refused) = post(
+        &web,
+        format!("{base}/settings/clusters"),
+        &[
+            ("csrf", &token),
+            ("name", "far"),
+            ("url", &far),
+            ("username", "admin"),
+            ("password", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains("exists already"), "{refused}");
+    let moved = dead_url();
+    let (status, edited) = post(
+        &web,
+        format!("{base}/settings/clusters/far"),
+        &[
+            ("csrf", &token),
+            ("name", "far"),
+            ("url", &moved),
+            ("username", "admin"),
+            ("password", "far-password"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let saved = std::fs::read_to_string(&config_file).unwrap();
+    assert!(saved.contains(&moved) && !saved.contains(&far), "{saved}");
+    let (status, removed) = post(
+        &web,
+        format!("{base}/settings/clusters/far/delete"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert!(
+        !std::fs::read_to_string(&config_file)
+            .unwrap()
+            .contains(&moved)
+    );
+    assert!(!removed.contains(r#"<option value="far">"#), "{removed}");
+}
