@@ -88,6 +88,12 @@ use scenario::{Ctx, Pin, Plan};
 ///               delay (start minus scheduled time; p50, p99, max) of 1,000 jobs every
 ///               second, and the takeover time after `kill -9` of the singleton (min,
 ///               median, max of 5 kills).
+///   sql     11. demo.sql-table answering one SQL query (SQLite, by primary key) over
+///               HTTP against sqlx running it directly; ratios in the same run.
+///   http-out
+///           12. demo.outgoing-http making one GET to a local hyper backend through
+///               its connection, against hyper-util's client calling it directly;
+///               ratios in the same run.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -161,6 +167,8 @@ enum Scenario {
     Scheduler,
     /// A service running one SQL query against sqlx running it directly.
     Sql,
+    /// A service making one outgoing HTTP call against hyper making it directly.
+    HttpOut,
 }
 
 fn main() -> ExitCode {
@@ -350,6 +358,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let result = scenario::sql::run(&ctx).await;
         timed("sql", started);
         record("11. SQL", result);
+    }
+    if wanted(Scenario::HttpOut) {
+        let started = Instant::now();
+        let result = scenario::http_out::run(&ctx).await;
+        timed("http-out", started);
+        record("12. Outgoing HTTP", result);
     }
     // Scenario order in the report: 1, 2, ..., 10, by the title's number.
     sections.sort_by_key(|s| {

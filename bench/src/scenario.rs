@@ -10,11 +10,13 @@
 //! - [`lb`]: 8. (when asked for) zato-lb against HAProxy, and failover;
 //! - [`web_admin`]: 9. the web admin's pages, on scenario 4's server with N services;
 //! - [`scheduler`]: 10. the scheduler's firing delay and the singleton's takeover.
-//! - [`sql`]: 11. a service running one SQL query against sqlx running it directly.
+//! - [`sql`]: 11. a service running one SQL query against sqlx running it directly;
+//! - [`http_out`]: 12. a service making one outgoing HTTP call against hyper making it.
 
 pub mod deploy;
 pub mod guessing;
 pub mod http;
+pub mod http_out;
 pub mod instructions;
 pub mod lb;
 pub mod sandbox;

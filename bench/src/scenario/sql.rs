@@ -23,8 +23,8 @@ use crate::report::{Row, Section, ms, thousands};
 use crate::stats::quantile;
 use crate::zato::{Env, EnvOptions, client};
 
-const CUSTOMERS: i64 = 1_000;
-const CONCURRENCY: usize = 16;
+pub(super) const CUSTOMERS: i64 = 1_000;
+pub(super) const CONCURRENCY: usize = 16;
 const POOL: u32 = 5;
 const QUERY: &str = "select id, name, email from customers where id = ?";
 
@@ -149,43 +149,60 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     stop_all(procs);
     let served = served?;
 
-    let row = |target: &str, figures: &Figures, ratios: Option<(f64, f64)>| {
-        let mut row = Row::new("sql", target);
-        row.rps = Some(figures.rps);
-        row.p50_ms = Some(figures.p50_ms);
-        row.p99_ms = Some(figures.p99_ms);
-        row.ratio_to_baseline = ratios.map(|r| r.0);
-        let cells = vec![
-            target.to_owned(),
-            thousands(figures.rps),
-            ms(figures.p50_ms),
-            ms(figures.p99_ms),
-            ratios.map_or("1.00 (baseline)".into(), |r| format!("{:.2}", r.0)),
-            ratios.map_or("1.00 (baseline)".into(), |r| format!("{:.2}", r.1)),
-        ];
-        row.extra("requests", figures.count)
-            .extra("p50_ratio", ratios.map(|r| r.1))
-            .cells(cells)
-    };
-    section.rows.push(row("sqlx directly", &direct, None));
-    section.rows.push(row(
+    section
+        .rows
+        .push(ratio_row("sql", "sqlx directly", &direct, None));
+    section.rows.push(ratio_row(
+        "sql",
         "zato: demo.sql-table over HTTP",
         &served,
-        Some((served.rps / direct.rps, served.p50_ms / direct.p50_ms)),
+        Some(&direct),
     ));
     Ok(section)
 }
 
-struct Figures {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    count: usize,
+/// What one target did under [`load`].
+pub(super) struct Figures {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub count: usize,
 }
 
-/// Runs `call` from [`CONCURRENCY`] tasks, each with ids going round the table, for
-/// `warmup` unmeasured and then `duration`; the first error stops the run.
-async fn load<F, Fut>(duration: Duration, warmup: Duration, call: F) -> anyhow::Result<Figures>
+/// A row of `target`'s figures with its ratios to `baseline`'s (zato / baseline, for
+/// requests/s and p50), or marked as the baseline.
+pub(super) fn ratio_row(
+    scenario: &'static str,
+    target: &str,
+    figures: &Figures,
+    baseline: Option<&Figures>,
+) -> Row {
+    let ratios = baseline.map(|b| (figures.rps / b.rps, figures.p50_ms / b.p50_ms));
+    let mut row = Row::new(scenario, target);
+    row.rps = Some(figures.rps);
+    row.p50_ms = Some(figures.p50_ms);
+    row.p99_ms = Some(figures.p99_ms);
+    row.ratio_to_baseline = ratios.map(|r| r.0);
+    let cells = vec![
+        target.to_owned(),
+        thousands(figures.rps),
+        ms(figures.p50_ms),
+        ms(figures.p99_ms),
+        ratios.map_or("1.00 (baseline)".into(), |r| format!("{:.2}", r.0)),
+        ratios.map_or("1.00 (baseline)".into(), |r| format!("{:.2}", r.1)),
+    ];
+    row.extra("requests", figures.count)
+        .extra("p50_ratio", ratios.map(|r| r.1))
+        .cells(cells)
+}
+
+/// Runs `call` from [`CONCURRENCY`] tasks, each with ids going round 1..=[`CUSTOMERS`],
+/// for `warmup` unmeasured and then `duration`; the first error stops the run.
+pub(super) async fn load<F, Fut>(
+    duration: Duration,
+    warmup: Duration,
+    call: F,
+) -> anyhow::Result<Figures>
 where
     F: Fn(i64) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
