@@ -19,11 +19,6 @@ use crate::harness::{PASSWORD, REDIS, TestServer, USER, config, eventually};
 
 const SECRET: &str = "hunter2-never-shown";
 
-/// rustls's crypto provider, which every reqwest client of this process needs (the
-/// server's outgoing connections build reqwest without one of its own).
-fn tls() {
-}
-
 fn http(name: &str, address: &str) -> Outconn {
     Outconn {
         name: name.into(),
@@ -109,7 +104,6 @@ fn refused_with(e: ClientError, status: StatusCode, words: &str) {
 
 #[tokio::test]
 async fn outconns_are_created_read_edited_and_deleted_and_secrets_never_come_back() {
-    tls();
     let server = TestServer::start().await;
     let api = &server.api;
     let backend = answering_backend().await;
@@ -244,7 +238,6 @@ async fn outconns_are_created_read_edited_and_deleted_and_secrets_never_come_bac
 
 #[tokio::test]
 async fn bad_definitions_are_refused_with_the_field_named() {
-    tls();
     let server = TestServer::start().await;
     let http_with = |settings: Value| {
         let mut base = json!({"type": "http", "address": "http://127.0.0.1:1/api"});
@@ -373,7 +366,6 @@ async fn bad_definitions_are_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_ping_says_whether_the_other_side_answered() {
-    tls();
     let server = TestServer::start().await;
     let api = &server.api;
     let backend = answering_backend().await;
@@ -397,7 +389,6 @@ async fn a_ping_says_whether_the_other_side_answered() {
 /// other's live registry without a restart (the notice, or the reconcile after it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_server_is_in_force_on_the_other_without_restart() {
-    tls();
     let dir = tempfile::tempdir().unwrap();
     let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
     let odb = format!("sqlite://{}/odb.sqlite", dir.path().display());
@@ -456,7 +447,6 @@ async fn a_change_on_one_server_is_in_force_on_the_other_without_restart() {
 /// `zato outconn ...` as a script and a person use it, against `zato start`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_lists_pings_edits_and_deletes_outconns() {
-    tls();
     let dir = tempfile::tempdir().unwrap();
     let env = dir.path().join("env");
     let env_arg = env.to_str().unwrap();
