@@ -49,6 +49,11 @@ pub struct ServeSettings {
     pub max_connections_setting: &'static str,
 }
 
+/// hyper's own cap on the header fields of an HTTP/1 request head: its parser keeps
+/// them on the stack up to this many, and on the heap (for every request) once another
+/// cap is set, so the cap is passed to hyper only when it differs.
+pub const HYPER_MAX_HEADERS: usize = 100;
+
 /// How long in-flight requests get to finish on shutdown.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -63,10 +68,30 @@ static CLOSE: hyper::header::HeaderValue = hyper::header::HeaderValue::from_stat
 const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves HTTP/1.1 and HTTP/2 on `listener` with `handler` until `shutdown`, then lets
-/// requests in flight finish.
+/// requests in flight finish. An HTTP/1 request head with more than
+/// [`HYPER_MAX_HEADERS`] header fields is answered 431.
 pub async fn serve<H, F, B>(
     listener: TcpListener,
     settings: ServeSettings,
+    handler: H,
+    shutdown: CancellationToken,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_with_max_headers(listener, settings, HYPER_MAX_HEADERS, handler, shutdown).await;
+}
+
+/// As [`serve`], with an HTTP/1 request head of more than `max_headers` header fields
+/// answered 431 (Request Header Fields Too Large) by hyper. HTTP/2 heads are bounded
+/// by `max_header_bytes` only: a handler that cares counts their fields itself.
+pub async fn serve_with_max_headers<H, F, B>(
+    listener: TcpListener,
+    settings: ServeSettings,
+    max_headers: usize,
     handler: H,
     shutdown: CancellationToken,
 ) where
@@ -82,6 +107,9 @@ pub async fn serve<H, F, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .max_buf_size(settings.max_header_bytes.max(8192));
+    if max_headers != HYPER_MAX_HEADERS {
+        builder.http1().max_headers(max_headers);
+    }
     builder
         .http2()
         .max_header_list_size(settings.max_header_bytes as u32);

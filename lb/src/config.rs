@@ -130,7 +130,8 @@ pub struct Limits {
     pub idle_timeout_ms: u64,
     /// Largest request head, in bytes (then 431).
     pub max_header_bytes: usize,
-    /// Most header fields in a request head (then 431).
+    /// Most header fields in a request head (then 431). hyper's own cap is 100; another
+    /// value costs a small allocation per request.
     pub max_headers: usize,
     /// Largest request body, in bytes (then 413).
     pub max_body_bytes: u64,
@@ -158,7 +159,7 @@ impl Default for Limits {
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 75_000,
             max_header_bytes: 64 * 1024,
-            max_headers: 100,
+            max_headers: zato_api::serve::HYPER_MAX_HEADERS,
             max_body_bytes: 64 * 1024 * 1024,
             body_read_timeout_ms: 60_000,
             max_connections: 10_000,
@@ -219,6 +220,9 @@ impl LbConfig {
         if self.health.interval_ms == 0 || self.health.timeout_ms == 0 {
             anyhow::bail!("[health] interval_ms and timeout_ms must be at least 1");
         }
+        if self.limits.max_headers == 0 {
+            anyhow::bail!("[limits] max_headers must be at least 1 (a request names its Host)");
+        }
         if !self.health.path.starts_with('/') {
             anyhow::bail!("[health] path must start with /");
         }
@@ -259,5 +263,9 @@ mod tests {
             toml::from_str("bind = \"127.0.0.1:0\"\n[[backends]]\naddress = \"h:1\"\nweight = 0\n")
                 .unwrap();
         assert!(weight.check().unwrap_err().to_string().contains("weight"));
+        let mut no_headers = config.clone();
+        no_headers.limits.max_headers = 0;
+        let refusal = no_headers.check().unwrap_err().to_string();
+        assert!(refusal.contains("max_headers"), "{refusal}");
     }
 }

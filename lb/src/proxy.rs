@@ -90,11 +90,13 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: Cancellat
         max_connections: limits.max_connections,
         max_connections_setting: "limits.max_connections in lb.toml",
     };
+    let max_headers = limits.max_headers;
     let handler = move |req: Request<Incoming>, peer: SocketAddr| {
         let state = Arc::clone(&state);
         async move { handle(&state, req, peer).await }
     };
-    zato_api::serve::serve(listener, settings, handler, shutdown).await;
+    zato_api::serve::serve_with_max_headers(listener, settings, max_headers, handler, shutdown)
+        .await;
 }
 
 async fn handle(
@@ -109,6 +111,19 @@ async fn handle(
     // call, which a request that goes through does not need.
     let cid = Cid::default();
     let limits = &state.config.limits;
+    // hyper refuses an HTTP/1 head with too many fields before it gets here; an HTTP/2
+    // head is bounded in bytes only, so its fields are counted here.
+    if req.version() == http::Version::HTTP_2 && req.headers().len() > limits.max_headers {
+        return error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            cid.get(),
+            format!(
+                "the request has {} header fields, more than the {} allowed",
+                req.headers().len(),
+                limits.max_headers
+            ),
+        );
+    }
     if let Some(length) = content_length(req.headers())
         && length > limits.max_body_bytes
     {

@@ -1,7 +1,8 @@
 //! The load balancer as a user meets it through the CLI: `zato quickstart create
 //! --lb-port` writes it, `zato start` runs it with the servers, `zato lb status` and
-//! `zato lb drain` talk to it, `zato info` shows it. Every port is one the system picks
-//! (`--base-port 0 --lb-port 0`), so that tests run in parallel.
+//! `zato lb drain` talk to it, `zato info` shows it. Ports are ones the system picks
+//! (`--base-port 0 --lb-port 0`), so that tests run in parallel, but in the test of
+//! fixed ports, which takes a block below the range the system picks from.
 
 use std::path::Path;
 use std::time::Duration;
@@ -351,4 +352,164 @@ async fn zato_lb_start_runs_one_alone_and_one_server_runs_its_own() {
         "{}",
         text(&none.stderr)
     );
+}
+
+/// A port P with P to P+3 free on 127.0.0.1, below the range the system picks port 0
+/// from, so that no test binding port 0 takes one of them meanwhile.
+fn free_block() -> u16 {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    loop {
+        let span = u128::from(low.saturating_sub(10_004).max(1));
+        let base = 10_000 + (uuid::Uuid::new_v4().as_u128() % span) as u16;
+        if (base..base + 4).all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+/// The load balancer's stats at `base` once `n` backends are up, or `None` after a
+/// minute.
+async fn serving(http: &reqwest::Client, base: &str, n: usize) -> Option<LbStats> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(response) = http.get(format!("{base}/zato-lb-stats")).send().await
+            && let Ok(stats) = response.json::<LbStats>().await
+            && stats
+                .backends
+                .iter()
+                .filter(|b| b.state == BackendState::Up)
+                .count()
+                == n
+        {
+            return Some(stats);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// The interface the acceptance checks use: `zato quickstart create DIR --servers 3
+/// --base-port P --lb-port L --redis URL`, then `zato start DIR`, serves `/zato/ping`
+/// and every channel through 127.0.0.1:L, and the servers keep ports P, P+1 and P+2.
+/// Without --lb-port the load balancer listens on Zato's 11223.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_ports_put_the_servers_on_p_to_p_plus_2_and_the_load_balancer_on_l() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = crate::harness::REDIS;
+    let http = crate::harness::http_client();
+
+    // No --lb-port: Zato's port (the environment is only made, not started).
+    let default = dir.path().join("default");
+    let created = zato(&[
+        "quickstart",
+        "create",
+        default.to_str().unwrap(),
+        "--servers",
+        "3",
+        "--base-port",
+        "17010",
+        "--redis",
+        redis,
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let config = zato_lb::LbConfig::load(&default.join("lb/lb.toml")).unwrap();
+    assert_eq!(config.bind, "127.0.0.1:11223");
+
+    // Fixed ports, free when chosen; another block if one was taken before the servers
+    // bound it. A cluster name of its own keeps its Redis keys apart, and the web admin
+    // takes a port the system picks, as no other test can collide with it then.
+    let mut attempt = 0;
+    let (env, p, l, supervisor, log, stats) = loop {
+        attempt += 1;
+        let p = free_block();
+        let l = p + 3;
+        let env = dir.path().join(format!("env{attempt}"));
+        let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
+        let created = zato(&[
+            "quickstart",
+            "create",
+            env.to_str().unwrap(),
+            "--servers",
+            "3",
+            "--base-port",
+            &p.to_string(),
+            "--lb-port",
+            &l.to_string(),
+            "--redis",
+            redis,
+            "--cluster",
+            &cluster,
+            "--web-admin-port",
+            "0",
+        ])
+        .await;
+        assert!(created.status.success(), "{}", text(&created.stderr));
+        let log = dir.path().join(format!("start{attempt}.log"));
+        let supervisor = start(&env, &log).await;
+        if let Some(stats) = serving(&http, &format!("http://127.0.0.1:{l}"), 3).await {
+            break (env, p, l, supervisor, log, stats);
+        }
+        drop(supervisor);
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            attempt < 3 && logged.contains("in use"),
+            "not serving on ports {p}-{} and {l}; log:\n{logged}",
+            p + 2
+        );
+    };
+    let env_arg = env.to_str().unwrap();
+    let base = format!("http://127.0.0.1:{l}");
+    assert_eq!(stats.address, format!("127.0.0.1:{l}"));
+    let mut backends: Vec<(String, String)> = stats
+        .backends
+        .iter()
+        .map(|b| (b.name.clone().unwrap_or_default(), b.address.clone()))
+        .collect();
+    backends.sort();
+    let expected: Vec<(String, String)> = (0..3u16)
+        .map(|i| (format!("server{}", i + 1), format!("127.0.0.1:{}", p + i)))
+        .collect();
+    assert_eq!(backends, expected, "the servers keep their ports");
+    for (name, address) in &expected {
+        let ping: Value = http
+            .get(format!("http://{address}/zato/ping"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ping["server"], name.as_str(), "{ping}");
+    }
+    let found = status(env_arg).await;
+    assert_eq!(found.address, format!("127.0.0.1:{l}"), "the CLI finds it");
+
+    deploy_hello_at_slash_hello(env_arg).await;
+    // Each server learns of the channel from a notice: each answers it first.
+    for (_, address) in &expected {
+        let url = format!("http://{address}/hello?name=lb");
+        eventually(
+            Duration::from_secs(10),
+            &format!("the channel on {address}"),
+            || {
+                let request = http.get(&url).send();
+                async move { request.await.ok()?.status().is_success().then_some(()) }
+            },
+        )
+        .await;
+    }
+    let before = status(env_arg).await;
+    through(&http, &base, 15).await;
+    let after = status(env_arg).await;
+    for (name, _) in &expected {
+        assert!(
+            requests_of(&after, name) > requests_of(&before, name),
+            "{name} got none of the requests through 127.0.0.1:{l}: {after:?}"
+        );
+    }
+    stop(supervisor, &log).await;
 }
