@@ -309,11 +309,11 @@ async fn a_path_leaving_the_base_url_is_refused_and_reaches_no_listener() {
         .await
         .unwrap();
 
-    // Through the id: the example encodes it, and the host refuses an encoded `..`.
+    // Through the id: the client's mistake, a 400 naming it; nothing is sent.
     let (status, body) = server.get("/crm/customer?id=..%2F..%2Fadmin").await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
-        text_of(&body).contains("path `/customers/%2E%2E%2F%2E%2E%2Fadmin` refused"),
+        text_of(&body).contains("`id` `../../admin` is not a customer id"),
         "{body}"
     );
 
@@ -481,6 +481,22 @@ async fn a_connection_edited_at_run_time_is_used_by_the_next_call_with_its_crede
         .unwrap();
     assert!(info.secret_set);
     assert!(!serde_json::to_string(&info).unwrap().contains("k3y"));
+
+    // Deleted: the next call says the connection is gone and nothing more is sent.
+    let second_calls = second_log.lock().unwrap().len();
+    server
+        .api
+        .delete_outconn(zato_api::outconn::OutconnType::Http, "crm")
+        .await
+        .unwrap();
+    let (status, body) = server.get("/crm/customer?id=9").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        text_of(&body).contains("no http connection named `crm` is configured"),
+        "{body}"
+    );
+    assert_eq!(first_log.lock().unwrap().len(), 1);
+    assert_eq!(second_log.lock().unwrap().len(), second_calls);
 }
 
 /// The billing backend: `GetInvoice` in SOAP 1.1 or 1.2 (answered in the version asked,

@@ -48,6 +48,7 @@ fn customer(req: Request) -> Result<Response, Error> {
     let Some(id) = req.query("id").or_else(|| req.param("id")) else {
         return Err(Error::bad_request("`id` is required, e.g. `?id=42`"));
     };
+    check_id(id)?;
     let connection = config::get_or("connection", DEFAULT_CONNECTION);
     let path = config::get_or("path", DEFAULT_PATH).replace("{id}", &encode(id));
     let response = outgoing::http(&connection)
@@ -81,6 +82,18 @@ fn customer(req: Request) -> Result<Response, Error> {
     }))
 }
 
+/// A customer id is one path segment of the CRM's: a client's `..`, `/` or `\\` is
+/// its mistake (400), refused before anything is sent. (The host refuses a path
+/// leaving the connection's base URL anyway, as the service's own error.)
+fn check_id(id: &str) -> Result<(), Error> {
+    if id.trim().is_empty() || id == "." || id == ".." || id.contains(['/', '\\']) {
+        return Err(Error::bad_request(format!(
+            "`id` `{id}` is not a customer id: it may not be empty, `.` or `..`, nor hold `/` or `\\`"
+        )));
+    }
+    Ok(())
+}
+
 /// Percent-encodes an id for a path segment: `..` or `/` in an id stay data.
 fn encode(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
@@ -108,6 +121,15 @@ mod tests {
     fn natively_no_connection_is_configured() {
         let err = customer(Request::builder().query("id", "42").build()).unwrap_err();
         assert!(err.message().contains("`crm`"), "{err}");
+    }
+
+    #[test]
+    fn an_id_that_would_leave_its_segment_is_the_client_s_mistake() {
+        for id in ["..", ".", "../../admin", "a/b", "a\\b", " "] {
+            let err = customer(Request::builder().query("id", id).build()).unwrap_err();
+            assert_eq!(err.status(), 400, "{id}: {err}");
+            assert!(err.message().contains("is not a customer id"), "{err}");
+        }
     }
 
     #[test]
