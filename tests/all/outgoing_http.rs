@@ -46,6 +46,14 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 /// An HTTP/1.1 backend on 127.0.0.1:0 answering with `handler`; every request it
 /// receives is logged.
 async fn backend(handler: fn(&Seen) -> Reply) -> (SocketAddr, Log) {
+    backend_over(handler, None).await
+}
+
+/// [`backend`] over TLS with `tls` when given (HTTPS).
+async fn backend_over(
+    handler: fn(&Seen) -> Reply,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> (SocketAddr, Log) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let log: Log = Arc::default();
@@ -56,44 +64,59 @@ async fn backend(handler: fn(&Seen) -> Reply) -> (SocketAddr, Log) {
                 return;
             };
             let log = seen.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let log = log.clone();
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let seen = Seen {
-                            method: parts.method.to_string(),
-                            uri: parts.uri.to_string(),
-                            headers: parts.headers,
-                            body: String::from_utf8_lossy(&body).into_owned(),
-                        };
-                        log.lock().unwrap().push(seen.clone());
-                        match handler(&seen) {
-                            Reply::Answer(status, content_type, body) => {
-                                Ok::<_, std::convert::Infallible>(
-                                    hyper::Response::builder()
-                                        .status(status)
-                                        .header("content-type", content_type)
-                                        .body(Full::new(Bytes::from(body)))
-                                        .unwrap(),
-                                )
-                            }
-                            Reply::Stall => std::future::pending().await,
+            match &tls {
+                None => tokio::spawn(serve(stream, log, handler)),
+                Some(tls) => {
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        // A client that refuses the certificate ends the handshake.
+                        if let Ok(stream) = tls.accept(stream).await {
+                            serve(stream, log, handler).await;
                         }
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+                    })
+                }
+            };
         }
     });
     (addr, log)
+}
+
+/// Serves one connection of a [`backend`].
+async fn serve<S>(stream: S, log: Log, handler: fn(&Seen) -> Reply)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let log = log.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let seen = Seen {
+                method: parts.method.to_string(),
+                uri: parts.uri.to_string(),
+                headers: parts.headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            };
+            log.lock().unwrap().push(seen.clone());
+            match handler(&seen) {
+                Reply::Answer(status, content_type, body) => Ok::<_, std::convert::Infallible>(
+                    hyper::Response::builder()
+                        .status(status)
+                        .header("content-type", content_type)
+                        .body(Full::new(Bytes::from(body)))
+                        .unwrap(),
+                ),
+                Reply::Stall => std::future::pending().await,
+            }
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// A listener that resets every connection once the request has arrived; counts them.
@@ -607,4 +630,135 @@ async fn a_soap_backend_is_called_in_both_versions_and_its_fault_is_readable() {
             "{text}"
         );
     }
+}
+
+/// A test CA and a certificate for 127.0.0.1 it signed, made by the `openssl` command
+/// in `dir`: (the CA's PEM, the server's certificate chain PEM, its key PEM).
+fn test_pki(dir: &std::path::Path) -> (String, String, String) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (Debian's openssl package)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    openssl(
+        &[
+            &[
+                "req",
+                "-x509",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=zato test CA",
+            ][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-nodes", "-subj", "/CN=127.0.0.1"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    (read("ca.pem"), read("server.pem"), read("server.key"))
+}
+
+/// A TLS acceptor presenting `cert_pem` with `key_pem`.
+fn acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    zato_api::install_crypto_provider();
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_backend_is_trusted_through_its_ca_and_refused_without_it() {
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_pki(pki.path());
+    let (crm_addr, crm_log) = backend_over(crm, Some(acceptor(&cert, &key))).await;
+    let server = server_with_example(10_000).await;
+    let address = format!("https://127.0.0.1:{}/api", crm_addr.port());
+
+    // Its CA given: the call goes through TLS and the answer is read.
+    let mut settings = http_settings(&address);
+    settings.ca_pem = Some(ca.clone());
+    server
+        .api
+        .create_outconn(&http_conn("crm", settings.clone(), None))
+        .await
+        .unwrap();
+    let (status, body) = server.get("/crm/customer?id=42").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Ada Lovelace", "{body}");
+    assert_eq!(crm_log.lock().unwrap().len(), 1);
+
+    // Without it the certificate is not trusted: the call fails naming why, and no
+    // request reaches the backend.
+    settings.ca_pem = None;
+    server
+        .api
+        .update_outconn("crm", &http_conn("crm", settings.clone(), None))
+        .await
+        .unwrap();
+    let (status, body) = server.get("/crm/customer?id=43").await;
+    assert!(status.is_server_error(), "{status}: {body}");
+    assert!(
+        text_of(&body).contains("certificate"),
+        "the reason names the certificate: {body}"
+    );
+    assert_eq!(crm_log.lock().unwrap().len(), 1);
+
+    // Verification turned off (a choice the definition spells out): it goes through.
+    settings.tls_verify = false;
+    server
+        .api
+        .update_outconn("crm", &http_conn("crm", settings, None))
+        .await
+        .unwrap();
+    let (status, body) = server.get("/crm/customer?id=44").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(crm_log.lock().unwrap().len(), 2);
 }
