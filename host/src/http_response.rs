@@ -101,18 +101,29 @@ pub fn service_response(
 
 /// Reads a request body: 413 past `limit` bytes, 408 when nothing of it arrives for
 /// `stall` (a client that announced more than it sends would hold the request, its
-/// connection and its memory forever).
+/// connection and its memory forever); the refusal is a JSON error.
 pub async fn read_body(
     body: Incoming,
     limit: usize,
     stall: Duration,
     cid: &str,
 ) -> Result<Bytes, Response<Body>> {
+    read_body_or_refusal(body, limit, stall)
+        .await
+        .map_err(|(status, message)| error_response(status, message, Some(cid)))
+}
+
+/// [`read_body`], its refusal as a status and a message for a channel that answers in
+/// a shape of its own (a SOAP Fault).
+pub async fn read_body_or_refusal(
+    body: Incoming,
+    limit: usize,
+    stall: Duration,
+) -> Result<Bytes, (StatusCode, String)> {
     let too_large = || {
-        error_response(
+        (
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than {limit} bytes"),
-            Some(cid),
         )
     };
     // A `Content-Length` past the limit is refused before a byte of the body is read.
@@ -129,20 +140,18 @@ pub async fn read_body(
                 return Err(too_large());
             }
             Ok(Some(Err(e))) => {
-                return Err(error_response(
+                return Err((
                     StatusCode::BAD_REQUEST,
                     format!("cannot read request body: {e}"),
-                    Some(cid),
                 ));
             }
             Err(_) => {
-                return Err(error_response(
+                return Err((
                     StatusCode::REQUEST_TIMEOUT,
                     format!(
                         "request body stalled: nothing of it arrived for {} ms",
                         stall.as_millis()
                     ),
-                    Some(cid),
                 ));
             }
         };

@@ -499,3 +499,72 @@ async fn soap_channels_change_at_run_time_and_share_paths_with_http_channels() {
     let (code, out) = channel_cli(&server, &["delete", "h"]).await;
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[tokio::test]
+async fn a_soap_body_too_large_or_stalled_is_a_fault_with_its_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = TestServer::start_with(|c| {
+        c.http.max_body_bytes = 4096;
+        c.http.body_read_timeout_ms = 300;
+    })
+    .await;
+    server.deploy(wasm::SOAP_HELLO).await;
+    let (code, out) = channel_cli(
+        &server,
+        &[
+            "create",
+            "soap",
+            "--name",
+            "limits",
+            "--path",
+            "/soap/limits",
+            "--service",
+            "demo.soap-hello",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+
+    // Past max_body_bytes: 413, as a Fault of the sender in the request's version.
+    let big = envelope(SOAP12, &hello(&"x".repeat(5000)));
+    let (status, content_type, body) = soap(&server, "/soap/limits", "1.2", None, big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(content_type, "application/soap+xml; charset=utf-8");
+    assert!(body.contains("soap:Sender"), "{body}");
+    assert!(body.contains("larger than 4096 bytes"), "{body}");
+
+    // A body that stops arriving: 408, a Fault too.
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /soap/limits HTTP/1.1\r\nhost: x\r\ncontent-type: text/xml\r\nsoapaction: \"\"\r\ncontent-length: 1000\r\n\r\n<?xml vers",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers a stalled body within its timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(
+        answer.contains("<faultcode>soap:Client</faultcode>"),
+        "{answer}"
+    );
+    assert!(answer.contains("request body stalled"), "{answer}");
+
+    // And the channel goes on serving.
+    let (status, _, body) = soap(
+        &server,
+        "/soap/limits",
+        "1.1",
+        Some("demo.soap-hello"),
+        envelope(SOAP11, &hello("after")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("after"), "{body}");
+}

@@ -34,7 +34,7 @@ pub use wsdl::ncname;
 use crate::api::{SoapChannel, SoapVersion};
 use crate::channel::{Inbound, call_service};
 use crate::config::HttpSettings;
-use crate::http_response::{error_response, header_pairs, header_value, read_body};
+use crate::http_response::{error_response, header_pairs, header_value, read_body_or_refusal};
 use crate::runtime::{self, CallError, ChannelKind, ErrorKind, Runtime};
 use envelope::{BodyElement, EnvelopeError, version_name};
 use fault::Code;
@@ -77,9 +77,15 @@ pub async fn serve(
     let version = content_type.version.unwrap_or(SoapVersion::V11);
     let (head, body) = req.into_parts();
     let stall = Duration::from_millis(settings.body_read_timeout_ms);
-    let payload = match read_body(body, settings.max_body_bytes, stall, cid).await {
+    // A body too large (413), stalled (408) or broken (400) is the client's: a Fault
+    // with that status, as SOAP clients read one.
+    let payload = match read_body_or_refusal(body, settings.max_body_bytes, stall).await {
         Ok(payload) => payload,
-        Err(response) => return response,
+        Err((status, message)) => {
+            let mut response = fault::fault(version, Code::Sender, true, &message, cid);
+            *response.status_mut() = status;
+            return response;
+        }
     };
     let envelope = match envelope::parse(&payload, content_type.version, Limits::default()) {
         Ok(envelope) => envelope,
