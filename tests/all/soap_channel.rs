@@ -568,3 +568,75 @@ async fn a_soap_body_too_large_or_stalled_is_a_fault_with_its_status() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("after"), "{body}");
 }
+
+#[tokio::test]
+async fn zato_channel_create_soap_with_env_serves_the_service_and_its_wsdl() {
+    use crate::cli::{start, wait_for_ping};
+
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    let created = zato(&[
+        "quickstart",
+        "create",
+        env_arg,
+        "--base-port",
+        "0",
+        "--no-web-admin",
+    ])
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let _running = start(&env, &dir.path().join("start.log")).await;
+    let base = wait_for_ping(&env.join("server1")).await;
+    let deployed = zato(&["deploy", wasm::SOAP_HELLO, "--env", env_arg]).await;
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+
+    // The issue's own form of the command.
+    let created = zato(&[
+        "channel",
+        "create",
+        "soap",
+        "--env",
+        env_arg,
+        "--name",
+        "hello-soap",
+        "--path",
+        "/soap/x",
+        "--service",
+        "demo.soap-hello",
+    ])
+    .await;
+    assert!(
+        created.status.success(),
+        "{}{}",
+        text(&created.stdout),
+        text(&created.stderr)
+    );
+    let http = crate::harness::http_client();
+    let wsdl = http
+        .get(format!("{base}/soap/x?wsdl"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wsdl.status(), StatusCode::OK);
+    let wsdl = wsdl.text().await.unwrap();
+    assert!(wsdl.contains("<wsdl:definitions"), "{wsdl}");
+    assert!(wsdl.contains(r#"name="demo.soap-hello""#), "{wsdl}");
+    assert!(wsdl.contains("/soap/x"), "the endpoint: {wsdl}");
+    let answer = http
+        .post(format!("{base}/soap/x"))
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("soapaction", "\"demo.soap-hello\"")
+        .body(envelope(SOAP11, &hello("Ada")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer = answer.text().await.unwrap();
+    assert!(answer.contains("Ada"), "{answer}");
+
+    let listed = zato(&["channel", "list", "soap", "--env", env_arg, "--json"]).await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "hello-soap", "{listed}");
+}
