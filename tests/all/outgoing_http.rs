@@ -630,6 +630,59 @@ async fn a_soap_backend_is_called_in_both_versions_and_its_fault_is_readable() {
             "{text}"
         );
     }
+
+    // Behind a SOAP channel of its own: SOAP in, SOAP to the backend, SOAP out.
+    let channel = zato_api::soap::SoapChannel {
+        name: "invoices".into(),
+        path: "/soap/invoices".into(),
+        services: vec!["demo.soap-client".into()],
+        versions: Vec::new(),
+        timeout_ms: 10_000,
+        namespace: "urn:example:invoices".into(),
+    };
+    let created = server
+        .admin(reqwest::Method::POST, "/zato/api/channels/soap")
+        .json(&channel)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "{}",
+        created.text().await.unwrap()
+    );
+    let ask = |id: &str| {
+        format!(
+            r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><i:demo.soap-client xmlns:i="urn:example:invoices"><i:id>{id}</i:id></i:demo.soap-client></s:Body></s:Envelope>"#
+        )
+    };
+    let call = |id: &str| {
+        server
+            .http
+            .post(format!("{}/soap/invoices", server.base))
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("soapaction", "\"demo.soap-client\"")
+            .body(ask(id))
+            .send()
+    };
+    let answer = call("7").await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let answer = answer.text().await.unwrap();
+    assert!(
+        answer.contains(
+            r#"<demo.soap-clientResponse xmlns="urn:example:invoices"><id>7</id><total>12.50</total><currency>EUR</currency></demo.soap-clientResponse>"#
+        ),
+        "{answer}"
+    );
+    // The backend's Fault for an unknown invoice is this channel's Fault.
+    let answer = call("404").await.unwrap();
+    assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let answer = answer.text().await.unwrap();
+    assert!(
+        answer.contains("<faultcode>soap:Client</faultcode>"),
+        "{answer}"
+    );
+    assert!(answer.contains("no invoice 404"), "{answer}");
 }
 
 /// A test CA and a certificate for 127.0.0.1 it signed, made by the `openssl` command

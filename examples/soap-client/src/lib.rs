@@ -9,6 +9,12 @@
 //! its code is the sender's/client's (an unknown invoice) and a 500 otherwise, its
 //! reason and detail in the message.
 //!
+//! Behind a SOAP channel it is a SOAP service itself: the request's element holds `id`
+//! (`<demo.soap-client xmlns="urn:x"><id>7</id></demo.soap-client>`) and the answer is
+//! `<demo.soap-clientResponse xmlns="urn:x"><id>7</id><total>12.50</total>
+//! <currency>EUR</currency></demo.soap-clientResponse>`; a backend's Fault becomes this
+//! channel's Fault.
+//!
 //! Its configuration may name another connection (`connection`).
 
 use zato_sdk::outgoing::{self, SoapError};
@@ -27,9 +33,18 @@ const NS: &str = "urn:zato:billing";
     output = "id: string, total: string, currency: string"
 )]
 fn invoice(req: Request) -> Result<Response, Error> {
-    let Some(id) = req.query("id").or_else(|| req.param("id")) else {
-        return Err(Error::bad_request("`id` is required, e.g. `?id=7`"));
+    let soap = req.data_format() == DataFormat::Xml;
+    let id = if soap {
+        xml::request_field(&req, "id")?
+    } else {
+        req.query("id").or_else(|| req.param("id")).map(str::to_owned)
     };
+    let Some(id) = id.filter(|id| !id.trim().is_empty()) else {
+        return Err(Error::bad_request(
+            "`id` is required, e.g. `?id=7` (or `<id>7</id>` over SOAP)",
+        ));
+    };
+    let id = id.as_str();
     let connection = config::get_or("connection", DEFAULT_CONNECTION);
     let body = Element::new("GetInvoice")
         .ns(NS)
@@ -59,16 +74,42 @@ fn invoice(req: Request) -> Result<Response, Error> {
             ))
         })
     };
+    let (total, currency) = (field("total")?, field("currency")?);
+    if soap {
+        let answer = xml::response_for(&req)?
+            .field("id", id)
+            .field("total", &total)
+            .field("currency", &currency);
+        return Ok(Response::text(answer.to_string()));
+    }
     Response::json(&serde_json::json!({
         "id": id,
-        "total": field("total")?,
-        "currency": field("currency")?,
+        "total": total,
+        "currency": currency,
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn over_soap_the_id_is_read_from_the_request_element() {
+        let req = Request::builder()
+            .channel(ChannelKind::Soap, "invoices")
+            .data_format(DataFormat::Xml)
+            .payload(r#"<x:demo.soap-client xmlns:x="urn:x"><x:id> </x:id></x:demo.soap-client>"#)
+            .build();
+        let err = invoice(req).unwrap_err();
+        assert_eq!(err.status(), 400, "{err}");
+        let req = Request::builder()
+            .channel(ChannelKind::Soap, "invoices")
+            .data_format(DataFormat::Xml)
+            .payload(r#"<x:demo.soap-client xmlns:x="urn:x"><x:id>7</x:id></x:demo.soap-client>"#)
+            .build();
+        // Natively no connection is configured: the error names the one it looked for.
+        assert!(invoice(req).unwrap_err().message().contains("`billing`"));
+    }
 
     #[test]
     fn an_id_is_required() {
