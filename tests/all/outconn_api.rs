@@ -383,6 +383,66 @@ async fn a_ping_says_whether_the_other_side_answered() {
     assert!(!down.ok, "{down:?}");
     assert!(!down.detail.is_empty());
     assert!(!down.detail.contains(SECRET));
+
+    // SQL: each engine names its version; a server that is not there says why.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}/ping.db?mode=rwc", dir.path().display());
+    for (name, url, engine) in [
+        (
+            "pg",
+            "postgres://postgres@127.0.0.1:5432/test",
+            "PostgreSQL",
+        ),
+        ("maria", "mysql://root@127.0.0.1:3306/test", "MariaDB"),
+        ("lite", sqlite.as_str(), "SQLite"),
+        (
+            "nodb",
+            &format!("postgres://postgres@127.0.0.1:{closed}/test"),
+            "",
+        ),
+    ] {
+        let conn = Outconn {
+            name: name.into(),
+            active: true,
+            settings: OutconnSettings::Sql(SqlSettings {
+                url: url.into(),
+                pool_size: 1,
+                timeout_ms: 3_000,
+                max_rows: 0,
+            }),
+            secret: None,
+        };
+        api.create_outconn(&conn).await.unwrap();
+        let ping = api.ping_outconn(OutconnType::Sql, name).await.unwrap();
+        if engine.is_empty() {
+            assert!(!ping.ok, "{name}: {ping:?}");
+            assert!(!ping.detail.is_empty(), "{name}: {ping:?}");
+        } else {
+            assert!(ping.ok, "{name}: {ping:?}");
+            assert!(ping.detail.contains(engine), "{name}: {ping:?}");
+        }
+    }
+
+    // SOAP: the endpoint answering counts, whatever it answers to a ping.
+    let soap = Outconn {
+        name: "billing".into(),
+        active: true,
+        settings: OutconnSettings::Soap(zato_api::SoapSettings {
+            http: match http("x", &format!("http://{backend}/soap")).settings {
+                OutconnSettings::Http(settings) => settings,
+                _ => unreachable!("an HTTP definition"),
+            },
+            version: zato_api::SoapVersion::V12,
+            soap_action: String::new(),
+        }),
+        secret: Some(SECRET.into()),
+    };
+    api.create_outconn(&soap).await.unwrap();
+    let up = api
+        .ping_outconn(OutconnType::Soap, "billing")
+        .await
+        .unwrap();
+    assert!(up.ok, "{up:?}");
 }
 
 /// Two servers of one cluster: what the admin API of one changes is in force in the
