@@ -36,6 +36,9 @@ schemathesis --version 2>/dev/null | grep -q '4\.32\.5' \
 # The outgoing FTP tests (tests/all/outgoing_ftp.rs) start pyftpdlib, pinned.
 python3 -c 'import pyftpdlib, sys; sys.exit(pyftpdlib.__ver__ != "2.0.1")' 2>/dev/null \
   || python3 -m pip install -q 'pyftpdlib==2.0.1'
+# ... and its FTPS handler, which needs pyOpenSSL, pinned.
+python3 -c 'import sys, OpenSSL; sys.exit(OpenSSL.__version__ != "25.3.0")' 2>/dev/null \
+  || python3 -m pip install -q 'pyOpenSSL==25.3.0'
 # The SOAP channel test (tests/all/soap_channel.rs) calls our WSDL with zeep, pinned.
 python3 -c 'import sys, zeep; sys.exit(zeep.__version__ != "4.3.3")' 2>/dev/null \
   || python3 -m pip install -q 'zeep==4.3.3'

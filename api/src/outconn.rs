@@ -256,6 +256,10 @@ pub struct FtpSettings {
     /// Explicit FTPS (AUTH TLS) when true.
     #[serde(default)]
     pub tls: bool,
+    /// FTPS: extra trusted CA certificates, PEM, for a server with a private CA (the
+    /// system's roots are trusted too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
     /// The directory every path of a call is under; a path cannot leave it.
     #[serde(default = "root")]
     pub base_dir: String,

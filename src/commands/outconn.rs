@@ -142,7 +142,7 @@ struct SettingsArgs {
     /// http, soap: verify a TLS server's certificate (true unless given false).
     #[arg(long, value_name = "BOOL")]
     tls_verify: Option<bool>,
-    /// http, soap: a PEM file of extra trusted CA certificates.
+    /// http, soap, ftp (FTPS): a PEM file of extra trusted CA certificates.
     #[arg(long, value_name = "PATH")]
     ca_file: Option<PathBuf>,
     /// http, soap: how calls authenticate: none, basic (--username, the secret as the
@@ -278,7 +278,7 @@ impl SettingsArgs {
             ),
             ("--pool-size", self.pool_size.is_some(), &[Http, Soap, Sql]),
             ("--tls-verify", self.tls_verify.is_some(), &[Http, Soap]),
-            ("--ca-file", self.ca_file.is_some(), &[Http, Soap]),
+            ("--ca-file", self.ca_file.is_some(), &[Http, Soap, Ftp]),
             ("--auth", self.auth.is_some(), &[Http, Soap]),
             ("--username", self.username.is_some(), &[Http, Soap, Ftp]),
             (
@@ -356,6 +356,7 @@ impl SettingsArgs {
                 port: 0,
                 username: "anonymous".into(),
                 tls: false,
+                ca_pem: None,
                 base_dir: "/".into(),
                 timeout_ms: 0,
             }),
@@ -396,9 +397,28 @@ impl SettingsArgs {
                     ftp.base_dir = dir.clone();
                 }
                 set(&mut ftp.timeout_ms, self.timeout_ms);
+                if no_ca {
+                    ftp.ca_pem = None;
+                }
+                if let Some(pem) = self.ca_file_pem()? {
+                    ftp.ca_pem = Some(pem);
+                }
             }
         }
         Ok(())
+    }
+
+    /// The contents of `--ca-file`, when given.
+    fn ca_file_pem(&self) -> Result<Option<String>, CliError> {
+        let Some(path) = &self.ca_file else {
+            return Ok(None);
+        };
+        std::fs::read_to_string(path).map(Some).map_err(|e| {
+            CliError::new(
+                ExitCode::Failed,
+                format!("cannot read --ca-file `{}`: {e}", path.display()),
+            )
+        })
     }
 
     fn apply_http(&self, http: &mut HttpSettings, no_headers: bool, no_ca: bool) -> CliResult {
@@ -415,13 +435,7 @@ impl SettingsArgs {
         if no_ca {
             http.ca_pem = None;
         }
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read_to_string(path).map_err(|e| {
-                CliError::new(
-                    ExitCode::Failed,
-                    format!("cannot read --ca-file `{}`: {e}", path.display()),
-                )
-            })?;
+        if let Some(pem) = self.ca_file_pem()? {
             http.ca_pem = Some(pem);
         }
         if no_headers {
@@ -579,6 +593,10 @@ fn describe(info: &OutconnInfo) -> String {
             lines.push(format!("port: {}", f.port));
             lines.push(format!("username: {}", f.username));
             lines.push(format!("tls: {}", f.tls));
+            lines.push(format!(
+                "ca_pem: {}",
+                if f.ca_pem.is_some() { "given" } else { "none" }
+            ));
             lines.push(format!("base_dir: {}", f.base_dir));
             lines.push(format!("timeout_ms: {}", f.timeout_ms));
         }

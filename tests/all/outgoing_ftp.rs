@@ -22,8 +22,8 @@ const USER: &str = "zato";
 const PASSWORD: &str = "ftp-secret";
 const BANNER: &str = "zato test ftp ready";
 
-/// pyftpdlib on 127.0.0.1, serving `root` to [`USER`]; it binds port 0 and prints the
-/// port it got.
+/// pyftpdlib on 127.0.0.1, serving `root` to [`USER`] (over FTPS only when given a
+/// certificate and its key); it binds port 0 and prints the port it got.
 const FTP_SERVER: &str = r#"
 import sys
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -34,6 +34,13 @@ root, user, password, banner = sys.argv[1:5]
 authorizer = DummyAuthorizer()
 authorizer.add_user(user, password, root, perm="elradfmwMT")
 handler = FTPHandler
+if len(sys.argv) > 5:
+    # FTPS: TLS required on the control and the data connections.
+    from pyftpdlib.handlers import TLS_FTPHandler
+    handler = TLS_FTPHandler
+    handler.certfile, handler.keyfile = sys.argv[5:7]
+    handler.tls_control_required = True
+    handler.tls_data_required = True
 handler.authorizer = authorizer
 handler.banner = banner
 server = FTPServer(("127.0.0.1", 0), handler)
@@ -48,10 +55,20 @@ struct Ftp {
 
 impl Ftp {
     async fn start(root: &Path) -> Self {
+        Self::start_with(root, &[]).await
+    }
+
+    /// FTPS with the certificate and key in these files (pyOpenSSL, from tests/run.sh).
+    async fn start_tls(root: &Path, cert: &Path, key: &Path) -> Self {
+        Self::start_with(root, &[cert, key]).await
+    }
+
+    async fn start_with(root: &Path, tls: &[&Path]) -> Self {
         let mut child = Command::new("python3")
             .args(["-c", FTP_SERVER])
             .arg(root)
             .args([USER, PASSWORD, BANNER])
+            .args(tls)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -83,6 +100,7 @@ fn connection(name: &str, port: u16, base_dir: &str, password: &str) -> Outconn 
             port,
             username: USER.into(),
             tls: false,
+            ca_pem: None,
             base_dir: base_dir.into(),
             timeout_ms: 10_000,
         }),
@@ -100,7 +118,6 @@ struct Setup {
 
 impl Setup {
     async fn start() -> Self {
-        // The harness's reqwest clients use rustls without a provider of their own.
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("data/in")).unwrap();
         std::fs::create_dir_all(root.path().join("data/out")).unwrap();
@@ -297,4 +314,65 @@ async fn a_wrong_password_is_a_clear_error() {
         answer.to_string().contains("refused the login of `zato`"),
         "{answer}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ftps_with_the_servers_ca_fetches_and_without_it_is_refused() {
+    let pki = tempfile::tempdir().unwrap();
+    let (ca, _, _) = crate::harness::test_pki(pki.path());
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("data/in")).unwrap();
+    std::fs::write(root.path().join("data/in/orders.csv"), "id\n1\n").unwrap();
+    let ftp = Ftp::start_tls(
+        root.path(),
+        &pki.path().join("server.pem"),
+        &pki.path().join("server.key"),
+    )
+    .await;
+    let server = TestServer::start().await;
+    server.deploy(wasm::FTP_FETCH).await;
+    server
+        .channel("ftp", "/demo/ftp", "demo.ftp-fetch", 0)
+        .await;
+    let fetch = || async {
+        let response = server
+            .http
+            .get(format!("{}/demo/ftp?path=in/orders.csv", server.base))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+
+    // Plain FTP against a server that requires TLS: its refusal, named.
+    let plain = connection("files", ftp.port, "/data", PASSWORD);
+    server.api.create_outconn(&plain).await.unwrap();
+    let (status, body) = fetch().await;
+    assert!(status.is_server_error(), "{status}: {body}");
+
+    // FTPS trusting the server's CA: the file, over TLS on both connections.
+    let mut secure = plain.clone();
+    if let OutconnSettings::Ftp(settings) = &mut secure.settings {
+        settings.tls = true;
+        settings.ca_pem = Some(ca);
+    }
+    server.api.update_outconn("files", &secure).await.unwrap();
+    let (status, body) = fetch().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, "id\n1\n");
+    let ping = server
+        .api
+        .ping_outconn(OutconnType::Ftp, "files")
+        .await
+        .unwrap();
+    assert!(ping.ok, "{ping:?}");
+
+    // FTPS without the CA: the certificate is not trusted, and the call says so.
+    if let OutconnSettings::Ftp(settings) = &mut secure.settings {
+        settings.ca_pem = None;
+    }
+    server.api.update_outconn("files", &secure).await.unwrap();
+    let (status, body) = fetch().await;
+    assert!(status.is_server_error(), "{status}: {body}");
+    assert!(body.contains("certificate"), "{body}");
 }

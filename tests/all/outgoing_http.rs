@@ -685,72 +685,6 @@ async fn a_soap_backend_is_called_in_both_versions_and_its_fault_is_readable() {
     assert!(answer.contains("no invoice 404"), "{answer}");
 }
 
-/// A test CA and a certificate for 127.0.0.1 it signed, made by the `openssl` command
-/// in `dir`: (the CA's PEM, the server's certificate chain PEM, its key PEM).
-fn test_pki(dir: &std::path::Path) -> (String, String, String) {
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl runs (Debian's openssl package)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-    openssl(
-        &[
-            &[
-                "req",
-                "-x509",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=zato test CA",
-            ][..],
-            &ec,
-            &["-keyout", "ca.key", "-out", "ca.pem"],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req", "-nodes", "-subj", "/CN=127.0.0.1"][..],
-            &ec,
-            &["-keyout", "server.key", "-out", "server.csr"],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]);
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    (read("ca.pem"), read("server.pem"), read("server.key"))
-}
-
 /// A TLS acceptor presenting `cert_pem` with `key_pem`.
 fn acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::pem::PemObject;
@@ -770,7 +704,7 @@ fn acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_https_backend_is_trusted_through_its_ca_and_refused_without_it() {
     let pki = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = test_pki(pki.path());
+    let (ca, cert, key) = crate::harness::test_pki(pki.path());
     let (crm_addr, crm_log) = backend_over(crm, Some(acceptor(&cert, &key))).await;
     let server = server_with_example(10_000).await;
     let address = format!("https://127.0.0.1:{}/api", crm_addr.port());

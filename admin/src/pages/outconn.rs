@@ -243,6 +243,7 @@ impl OutconnForm {
                 form.port = f.port.to_string();
                 form.username = f.username.clone();
                 form.tls = on(f.tls);
+                form.ca_pem = f.ca_pem.clone().unwrap_or_default();
                 form.base_dir = f.base_dir.clone();
                 form.timeout_ms = f.timeout_ms.to_string();
             }
@@ -279,6 +280,10 @@ impl OutconnForm {
                 port: number(&mut errors, "port", &self.port),
                 username: self.username.trim().into(),
                 tls: !self.tls.is_empty(),
+                ca_pem: {
+                    let ca_pem = self.ca_pem.trim();
+                    (!ca_pem.is_empty()).then(|| format!("{ca_pem}\n"))
+                },
                 base_dir: self.base_dir.trim().into(),
                 timeout_ms: number(&mut errors, "timeout_ms", &self.timeout_ms),
             }),

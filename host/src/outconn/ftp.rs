@@ -58,7 +58,7 @@ impl FtpConn {
         }
         let base = normalise_base(&settings.base_dir)?;
         let tls = if settings.tls {
-            Some(Arc::new(tls_config()?))
+            Some(Arc::new(tls_config(settings.ca_pem.as_deref())?))
         } else {
             None
         };
@@ -242,13 +242,29 @@ fn remote(error: suppaftp::FtpError) -> OutconnError {
     }
 }
 
-/// The TLS settings of FTPS: the system's trusted roots, rustls with ring.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+/// The TLS settings of FTPS: the system's trusted roots and `ca_pem`'s, rustls with
+/// ring.
+fn tls_config(ca_pem: Option<&str>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     super::http::install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {
         let _ = roots.add(cert);
+    }
+    if let Some(pem) = ca_pem.filter(|pem| !pem.trim().is_empty()) {
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("`ca_pem` is not a PEM certificate bundle: {e}"))?;
+        if certs.is_empty() {
+            return Err("`ca_pem` holds no certificate".into());
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("`ca_pem` holds a certificate rustls refuses: {e}"))?;
+        }
     }
     if roots.is_empty() {
         return Err("FTPS: no trusted root certificate found on this system".into());

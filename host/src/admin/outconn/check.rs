@@ -287,6 +287,9 @@ fn check_sql(s: &SqlSettings) -> Result<(), String> {
 
 fn check_ftp(s: &FtpSettings, secret: Option<&str>) -> Result<(), String> {
     check_timeout("settings", s.timeout_ms)?;
+    if let Some(pem) = &s.ca_pem {
+        check_pem(pem).map_err(|why| format!("invalid settings.ca_pem: {why}"))?;
+    }
     let host = s.host.trim();
     if host.is_empty() || host.len() != s.host.len() || s.host.chars().any(char::is_whitespace) {
         return Err(format!(
@@ -414,6 +417,7 @@ GJpEo6ACIBKT24enCjKoun1XDlS796qFnsirCrsUZAflsjyHme4K
             port: 0,
             username: "anonymous".into(),
             tls: false,
+            ca_pem: None,
             base_dir: "/".into(),
             timeout_ms: 0,
         };
@@ -515,6 +519,7 @@ GJpEo6ACIBKT24enCjKoun1XDlS796qFnsirCrsUZAflsjyHme4K
             port: 0,
             username: username.into(),
             tls: false,
+            ca_pem: None,
             base_dir: base_dir.into(),
             timeout_ms: 0,
         };
@@ -557,5 +562,23 @@ GJpEo6ACIBKT24enCjKoun1XDlS796qFnsirCrsUZAflsjyHme4K
         assert_eq!(check(&conn(OutconnSettings::Http(h.clone()))), Ok(()));
         h.ca_pem = Some(format!("{CA}\n{CA}"));
         assert_eq!(check(&conn(OutconnSettings::Http(h))), Ok(()));
+        // FTPS's CA bundle is checked the same way.
+        let mut f = ftp_settings();
+        f.ca_pem = Some("not a pem".into());
+        refused(&conn(OutconnSettings::Ftp(f.clone())), "settings.ca_pem");
+        f.ca_pem = Some(CA.into());
+        assert_eq!(check(&conn(OutconnSettings::Ftp(f))), Ok(()));
+    }
+
+    fn ftp_settings() -> FtpSettings {
+        FtpSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            username: "anonymous".into(),
+            tls: true,
+            ca_pem: None,
+            base_dir: "/".into(),
+            timeout_ms: 0,
+        }
     }
 }

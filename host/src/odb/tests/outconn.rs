@@ -57,6 +57,7 @@ fn ftp(name: &str) -> Outconn {
             port: 2121,
             username: "anonymous".into(),
             tls: false,
+            ca_pem: None,
             base_dir: "/in".into(),
             timeout_ms: 0,
         }),
