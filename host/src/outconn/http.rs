@@ -726,4 +726,155 @@ mod tests {
         );
         assert!(auth_header(&HttpAuth::None, Some("x")).unwrap().is_none());
     }
+
+    /// A connection to `address` with `retries` and a timeout of `timeout_ms`.
+    fn conn_to(address: &str, retries: u32, timeout_ms: u64) -> HttpConn {
+        let settings = HttpSettings {
+            address: address.into(),
+            timeout_ms,
+            pool_size: 0,
+            tls_verify: true,
+            ca_pem: None,
+            auth: HttpAuth::None,
+            headers: Vec::new(),
+            retries,
+            ping_method: "HEAD".into(),
+        };
+        HttpConn::new(&settings, None).unwrap()
+    }
+
+    fn request(method: &str, path: &str) -> HttpRequest {
+        HttpRequest {
+            method: method.into(),
+            path: path.into(),
+            ..HttpRequest::default()
+        }
+    }
+
+    /// A listener that resets each connection once a request arrived; counts them.
+    async fn resetter() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<u32>>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::Mutex::new(0));
+        let counted = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                *counted.lock().unwrap() += 1;
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            }
+        });
+        (addr, count)
+    }
+
+    /// A listener that answers every request with `answer` (a whole HTTP/1.1 response),
+    /// or never when it is empty; counts connections.
+    async fn answering(
+        answer: String,
+    ) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<u32>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::Mutex::new(0));
+        let counted = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                *counted.lock().unwrap() += 1;
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    if answer.is_empty() {
+                        std::future::pending::<()>().await;
+                    }
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (addr, count)
+    }
+
+    #[tokio::test]
+    async fn only_an_idempotent_call_that_got_no_answer_is_sent_again() {
+        let (addr, count) = resetter().await;
+        let conn = conn_to(&format!("http://{addr}/"), 2, 0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let err = conn.send(request("GET", "/x"), deadline).await.unwrap_err();
+        assert!(
+            matches!(err, OutconnError::Remote(ref m) if m.contains("after 3 tries")),
+            "{err:?}"
+        );
+        assert_eq!(*count.lock().unwrap(), 3, "a GET: sent, then retried twice");
+        *count.lock().unwrap() = 0;
+        for method in ["POST", "PATCH"] {
+            let err = conn
+                .send(request(method, "/x"), deadline)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, OutconnError::Remote(_)), "{method}: {err:?}");
+            assert!(!err.to_string().contains("tries"), "{method}: {err:?}");
+        }
+        assert_eq!(
+            *count.lock().unwrap(),
+            2,
+            "a POST and a PATCH: sent once each"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_the_callers_to_read_not_followed() {
+        let (elsewhere, reached) =
+            answering("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".into()).await;
+        let (addr, _) = answering(format!(
+            "HTTP/1.1 302 Found\r\nlocation: http://{elsewhere}/stolen\r\ncontent-length: 0\r\n\r\n"
+        ))
+        .await;
+        let conn = conn_to(&format!("http://{addr}/"), 0, 0);
+        let response = conn
+            .send(
+                request("GET", "/x"),
+                Instant::now() + Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status, 302);
+        assert!(
+            response
+                .headers
+                .iter()
+                .any(|(k, v)| k == "location" && v.contains("/stolen"))
+        );
+        assert_eq!(*reached.lock().unwrap(), 0, "the Location is never called");
+    }
+
+    #[tokio::test]
+    async fn the_connections_timeout_ends_a_call_before_a_later_deadline() {
+        let (addr, _) = answering(String::new()).await;
+        let conn = conn_to(&format!("http://{addr}/"), 0, 200);
+        let err = conn
+            .send(
+                request("GET", "/x"),
+                Instant::now() + Duration::from_secs(30),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OutconnError::Timeout(ref m) if m.contains("the connection's timeout")),
+            "{err:?}"
+        );
+        let err = conn_to(&format!("http://{addr}/"), 0, 30_000)
+            .send(
+                request("GET", "/x"),
+                Instant::now() + Duration::from_millis(200),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OutconnError::Timeout(ref m) if m.contains("the request's deadline")),
+            "{err:?}"
+        );
+    }
 }
