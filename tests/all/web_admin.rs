@@ -1090,6 +1090,104 @@ async fn the_web_admin_creates_edits_pings_and_deletes_an_outgoing_connection() 
     let (_, filtered) = page(&web, format!("{base}/outconns?type=sql")).await;
     assert!(filtered.contains("No sql connection."), "{filtered}");
 
+    // The other types' forms: each stores its own settings.
+    let owned = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        let mut fields = vec![("csrf", token.clone()), ("active", "on".to_owned())];
+        fields.extend(pairs.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        fields
+    };
+    let soap_fields = owned(&[
+        ("name", "billing"),
+        ("address", &address),
+        ("timeout_ms", "0"),
+        ("pool_size", "0"),
+        ("retries", "0"),
+        ("ping_method", "HEAD"),
+        ("tls_verify", "on"),
+        ("auth", "none"),
+        ("soap_version", "1.2"),
+        ("soap_action", "urn:billing#Get"),
+    ]);
+    let (status, saved) = post_form(&web, format!("{base}/outconns/new/soap"), &soap_fields).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let soap = server
+        .api
+        .outconn(zato_api::OutconnType::Soap, "billing")
+        .await
+        .unwrap();
+    match &soap.settings {
+        zato_api::OutconnSettings::Soap(s) => {
+            assert_eq!(s.version, zato_api::SoapVersion::V12);
+            assert_eq!(s.soap_action, "urn:billing#Get");
+            assert_eq!(s.http.address, address);
+        }
+        other => panic!("{other:?}"),
+    }
+    let sql_fields = owned(&[
+        ("name", "customers"),
+        ("url", "postgres://billing@127.0.0.1:5432/billing"),
+        ("pool_size", "3"),
+        ("timeout_ms", "0"),
+        ("max_rows", "50"),
+        ("secret", "db-password"),
+    ]);
+    let (status, saved) = post_form(&web, format!("{base}/outconns/new/sql"), &sql_fields).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert!(!saved.contains("db-password"), "{saved}");
+    let sql = server
+        .api
+        .outconn(zato_api::OutconnType::Sql, "customers")
+        .await
+        .unwrap();
+    assert!(sql.secret_set);
+    match &sql.settings {
+        zato_api::OutconnSettings::Sql(s) => {
+            assert_eq!((s.pool_size, s.max_rows), (3, 50));
+            assert_eq!(s.url, "postgres://billing@127.0.0.1:5432/billing");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A bad FTP base directory is named next to its field; a good form is stored.
+    let mut ftp_fields = owned(&[
+        ("name", "files"),
+        ("host", "127.0.0.1"),
+        ("port", "2121"),
+        ("username", "zato"),
+        ("tls", "on"),
+        ("base_dir", "relative"),
+        ("timeout_ms", "0"),
+    ]);
+    let (status, refused) = post_form(&web, format!("{base}/outconns/new/ftp"), &ftp_fields).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.contains(r#"<p class="field-error">"#), "{refused}");
+    assert!(refused.contains("base_dir"), "{refused}");
+    for (key, value) in &mut ftp_fields {
+        if *key == "base_dir" {
+            *value = "/in".to_owned();
+        }
+    }
+    let (status, saved) = post_form(&web, format!("{base}/outconns/new/ftp"), &ftp_fields).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let ftp = server
+        .api
+        .outconn(zato_api::OutconnType::Ftp, "files")
+        .await
+        .unwrap();
+    match &ftp.settings {
+        zato_api::OutconnSettings::Ftp(f) => {
+            assert_eq!((f.host.as_str(), f.port, f.tls), ("127.0.0.1", 2121, true));
+            assert_eq!(f.base_dir, "/in");
+        }
+        other => panic!("{other:?}"),
+    }
+    for (kind, name) in [
+        (zato_api::OutconnType::Soap, "billing"),
+        (zato_api::OutconnType::Sql, "customers"),
+        (zato_api::OutconnType::Ftp, "files"),
+    ] {
+        server.api.delete_outconn(kind, name).await.unwrap();
+    }
+
     // Delete, after a confirmation.
     let (status, confirm) = page(&web, format!("{base}/outconns/http/crm/delete")).await;
     assert_eq!(status, StatusCode::OK);
