@@ -106,3 +106,52 @@ async fn a_current_service_reads_the_details_and_params_of_a_request() {
     assert_eq!(body["params"], json!({}), "{body}");
     assert_eq!(body["looked_up"]["detail"], json!(null), "{body}");
 }
+
+/// Every import name in `component` (nested components' included).
+fn imports_of(component: &str) -> Vec<String> {
+    let bytes = std::fs::read(component).unwrap();
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let wasmparser::Payload::ComponentImportSection(reader) = payload.unwrap() {
+            for import in reader {
+                names.push(import.unwrap().name.name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// A service imports only the connection interfaces it uses, so the runtime links only
+/// those for it (one `InstancePre` per component): demo.hello, built before they
+/// existed or not, pays nothing for them.
+#[test]
+fn a_service_imports_only_the_connection_interfaces_it_uses() {
+    const INTERFACES: [&str; 4] = [
+        "zato:service/outgoing-http@",
+        "zato:service/outgoing-soap@",
+        "zato:service/sql@",
+        "zato:service/ftp@",
+    ];
+    for (component, uses) in [
+        (wasm::HELLO, &[][..]),
+        (wasm::OUTGOING_HTTP, &["zato:service/outgoing-http@"][..]),
+        (wasm::SQL_TABLE, &["zato:service/sql@"][..]),
+        (wasm::FTP_FETCH, &["zato:service/ftp@"][..]),
+        (wasm::SOAP_CLIENT, &["zato:service/outgoing-soap@"][..]),
+    ] {
+        let imports = imports_of(component);
+        assert!(
+            imports
+                .iter()
+                .any(|i| i.starts_with("zato:service/request@")),
+            "{component}: {imports:?}"
+        );
+        for interface in INTERFACES {
+            assert_eq!(
+                imports.iter().any(|i| i.starts_with(interface)),
+                uses.contains(&interface),
+                "{component} and {interface}: {imports:?}"
+            );
+        }
+    }
+}
