@@ -478,4 +478,33 @@ mod tests {
         assert!(normalise_base("srv").is_err());
         assert!(normalise_base("/srv/../etc").is_err());
     }
+
+    /// A server that accepts and never says a word (no banner): the call ends at the
+    /// connection's timeout, named as one.
+    #[tokio::test]
+    async fn a_silent_server_ends_the_call_at_the_connections_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let settings = FtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            username: "zato".into(),
+            tls: false,
+            ca_pem: None,
+            base_dir: "/".into(),
+            timeout_ms: 300,
+        };
+        let conn = FtpConn::new(&settings, Some("pw")).unwrap();
+        let far = Instant::now() + Duration::from_secs(30);
+        let err = conn.list("/", far).await.unwrap_err();
+        assert!(matches!(err, OutconnError::Timeout(_)), "{err:?}");
+        let err = conn.get("/a", far).await.unwrap_err();
+        assert!(matches!(err, OutconnError::Timeout(_)), "{err:?}");
+    }
 }
