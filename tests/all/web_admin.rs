@@ -1372,18 +1372,18 @@ async fn uploads_are_capped_channels_are_searched_and_clusters_are_added_edited_
     // A cluster added, edited and removed: the settings page and the config file agree.
     let config_file = admin.dir.path().join("web-admin.toml");
     let far = dead_url();
-    let (status, settings) = post(
-        &web,
-        format!("{base}/settings/clusters"),
-        &[
-            ("csrf", &token),
-            ("name", "far"),
-            ("url", &far),
-            ("username", "admin"),
-            ("password", "far-password"),
-        ],
-    )
-    .await;
+    let cluster_form = |to: &str, url: &str, password: &str| {
+        let (web, to) = (&web, format!("{base}{to}"));
+        let fields = [
+            ("csrf", token.clone()),
+            ("name", "far".to_owned()),
+            ("url", url.to_owned()),
+            ("username", "admin".to_owned()),
+            ("password", password.to_owned()),
+        ];
+        async move { post_form(web, to, &fields).await }
+    };
+    let (status, settings) = cluster_form("/settings/clusters", &far, "far-password").await;
     assert_eq!(status, StatusCode::OK, "{settings}");
     assert!(settings.contains("far"), "{settings}");
     assert!(
@@ -1391,33 +1391,11 @@ async fn uploads_are_capped_channels_are_searched_and_clusters_are_added_edited_
             .unwrap()
             .contains(&far)
     );
-    let (status, refused) = post(
-        &web,
-        format!("{base}/settings/clusters"),
-        &[
-            ("csrf", &token),
-            ("name", "far"),
-            ("url", &far),
-            ("username", "admin"),
-            ("password", "x"),
-        ],
-    )
-    .await;
+    let (status, refused) = cluster_form("/settings/clusters", &far, "x").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert!(refused.contains("exists already"), "{refused}");
     let moved = dead_url();
-    let (status, edited) = post(
-        &web,
-        format!("{base}/settings/clusters/far"),
-        &[
-            ("csrf", &token),
-            ("name", "far"),
-            ("url", &moved),
-            ("username", "admin"),
-            ("password", "far-password"),
-        ],
-    )
-    .await;
+    let (status, edited) = cluster_form("/settings/clusters/far", &moved, "far-password").await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     let saved = std::fs::read_to_string(&config_file).unwrap();
     assert!(saved.contains(&moved) && !saved.contains(&far), "{saved}");

@@ -26,7 +26,7 @@ use zato_api::{AdminClient, HttpAuth, HttpSettings, Outconn, OutconnSettings};
 
 use super::Ctx;
 use super::deploy::{start_all, stop_all};
-use super::sql::{CONCURRENCY, load, ratio_row};
+use super::sql::{CONCURRENCY, load, load_http, ratio_row};
 use crate::report::Section;
 use crate::zato::{Env, EnvOptions, client};
 
@@ -118,18 +118,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             .channel("customer", "/demo/outgoing-http", "demo.outgoing-http")
             .await?;
         let base = env.base(0);
-        let http = client();
-        load(duration, warmup, move |id| {
-            let request = http.get(format!("{base}/demo/outgoing-http?id={id}"));
-            async move {
-                let response = request.send().await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                if !status.is_success() {
-                    bail!("customer {id}: {status} {}", String::from_utf8_lossy(&body));
-                }
-                Ok(())
-            }
+        load_http(duration, warmup, move |id| {
+            format!("{base}/demo/outgoing-http?id={id}")
         })
         .await
     }

@@ -130,18 +130,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             .channel("customer", "/demo/customers/{id}", "demo.sql-table")
             .await?;
         let base = env.base(0);
-        let http = client();
-        load(duration, warmup, move |id| {
-            let request = http.get(format!("{base}/demo/customers/{id}"));
-            async move {
-                let response = request.send().await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                if !status.is_success() {
-                    bail!("customer {id}: {status} {}", String::from_utf8_lossy(&body));
-                }
-                Ok(())
-            }
+        load_http(duration, warmup, move |id| {
+            format!("{base}/demo/customers/{id}")
         })
         .await
     }
@@ -194,6 +184,28 @@ pub(super) fn ratio_row(
     row.extra("requests", figures.count)
         .extra("p50_ratio", ratios.map(|r| r.1))
         .cells(cells)
+}
+
+/// [`load`] of GETs of `url(id)`, each of which must answer 2xx.
+pub(super) async fn load_http(
+    duration: Duration,
+    warmup: Duration,
+    url: impl Fn(i64) -> String + Clone + Send + 'static,
+) -> anyhow::Result<Figures> {
+    let http = client();
+    load(duration, warmup, move |id| {
+        let request = http.get(url(id));
+        async move {
+            let response = request.send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            if !status.is_success() {
+                bail!("customer {id}: {status} {}", String::from_utf8_lossy(&body));
+            }
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// Runs `call` from [`CONCURRENCY`] tasks, each with ids going round 1..=[`CUSTOMERS`],
