@@ -111,10 +111,16 @@ impl Drop for Running {
 }
 
 pub(crate) async fn start(env: &Path, log: &Path) -> Running {
+    start_with(env, log, &[]).await
+}
+
+/// [`start`] with `zato start`'s options `extra`.
+async fn start_with(env: &Path, log: &Path, extra: &[&str]) -> Running {
     let log = std::fs::File::create(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_zato"))
         .arg("start")
         .arg(env)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .process_group(0)
@@ -562,28 +568,8 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
     let victim = pid_of("server2");
 
     // The two others are asked for their ping throughout.
-    let watching = Arc::new(AtomicBool::new(true));
-    let watcher = tokio::spawn({
-        let watching = watching.clone();
-        let others = [bases[0].clone(), bases[2].clone()];
-        async move {
-            let http = crate::harness::http_client();
-            let (mut sent, mut failed) = (0, 0);
-            while watching.load(Ordering::Relaxed) {
-                for base in &others {
-                    sent += 1;
-                    let ok = http
-                        .get(format!("{base}/zato/ping"))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    failed += usize::from(!ok);
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            (sent, failed)
-        }
-    });
+    let (watching, watcher) = watch_pings(vec![bases[0].clone(), bases[2].clone()]);
+    let killed = std::time::Instant::now();
     signal(&victim, "KILL").await;
     let restarted = eventually(
         Duration::from_secs(30),
@@ -607,8 +593,13 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
         }
     })
     .await;
+    let back = killed.elapsed();
     watching.store(false, Ordering::Relaxed);
     let (sent, failed) = watcher.await.unwrap();
+    println!(
+        "server2 answered /zato/ping {} ms after kill -9; the others answered {sent} pings meanwhile",
+        back.as_millis()
+    );
     assert!(sent > 0, "the others were asked");
     assert_eq!(
         failed, 0,
@@ -616,8 +607,15 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
     );
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(
-        logged.contains("server `server2` exited") && logged.contains("restarting it in"),
+        logged.contains("server `server2` exited") && logged.contains("restarting it in 500 ms"),
         "{logged}"
+    );
+    // Back within seconds (issue 18): the first restart waits 500 ms (the default
+    // `--restart-backoff-ms`), then a server starts in about a second.
+    assert!(
+        back < Duration::from_secs(10),
+        "server2 took {} ms to answer again after kill -9",
+        back.as_millis()
     );
 
     signal(&supervisor.0.id().unwrap().to_string(), "TERM").await;
@@ -627,6 +625,155 @@ async fn a_server_killed_under_zato_start_is_restarted_while_the_others_serve() 
         .unwrap();
     assert!(status.success(), "every server stopped cleanly: {logged}");
     db.drop_database().await;
+}
+
+/// Asks each of `bases` for its `/zato/ping` until the flag is cleared; the task answers
+/// how many requests it sent and how many failed.
+fn watch_pings(bases: Vec<String>) -> (Arc<AtomicBool>, tokio::task::JoinHandle<(usize, usize)>) {
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = tokio::spawn({
+        let watching = watching.clone();
+        async move {
+            let http = crate::harness::http_client();
+            let (mut sent, mut failed) = (0, 0);
+            while watching.load(Ordering::Relaxed) {
+                for base in &bases {
+                    sent += 1;
+                    let ok = http
+                        .get(format!("{base}/zato/ping"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    failed += usize::from(!ok);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (sent, failed)
+        }
+    });
+    (watching, watcher)
+}
+
+/// The process id of each server of `env`, by name, as `zato info` reports them.
+async fn server_pids(env: &str) -> std::collections::HashMap<String, String> {
+    let info = zato(&["info", env, "--json"]).await;
+    assert!(info.status.success(), "{}", text(&info.stderr));
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    info["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let name = s["name"].as_str().unwrap().to_owned();
+            (name, s["pid"].as_i64().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// What an operator's mistake leaves: a server configuration `zato start` cannot read,
+/// so that the server exits at once each time it is started.
+fn break_config(server_dir: &Path) {
+    std::fs::write(server_dir.join("server.toml"), "this is not = [ TOML").unwrap();
+}
+
+/// Waits for `zato start`'s log to hold `line`; returns the log.
+async fn wait_for_log(log: &Path, line: &str) -> String {
+    eventually(
+        Duration::from_secs(30),
+        &format!("the log line `{line}`"),
+        || async {
+            std::fs::read_to_string(log)
+                .ok()
+                .filter(|logged| logged.contains(line))
+        },
+    )
+    .await
+}
+
+/// A server that keeps dying is given up on, with a log line saying so, while the
+/// others keep serving; `zato start` ends once every server is gone (issue 18).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_keeps_dying_is_given_up_on_and_zato_start_ends_when_none_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    quickstart_cluster(env_arg, &[]).await;
+    let log = dir.path().join("supervisor.log");
+    // Two restarts within the window, the first after 100 ms, the second after 200 ms.
+    let mut supervisor = start_with(
+        &env,
+        &log,
+        &["--max-restarts", "2", "--restart-backoff-ms", "100"],
+    )
+    .await;
+    let mut bases = Vec::new();
+    for i in 1..=3 {
+        bases.push(wait_for_ping(&env.join(format!("server{i}"))).await);
+    }
+    let pids = server_pids(env_arg).await;
+
+    // server2 is killed, and cannot start again: it dies three times in all.
+    let (watching, watcher) = watch_pings(vec![bases[0].clone(), bases[2].clone()]);
+    break_config(&env.join("server2"));
+    signal(&pids["server2"], "KILL").await;
+    let logged = wait_for_log(
+        &log,
+        "server `server2` exited (exit status: 1) 3 times within 300 s: giving up on it; \
+         the other servers go on",
+    )
+    .await;
+    assert!(
+        logged.contains("server `server2` exited (signal: 9 (SIGKILL)); restarting it in 100 ms")
+            && logged.contains("server `server2` exited (exit status: 1); restarting it in 200 ms"),
+        "{logged}"
+    );
+    // The others serve on, and so does `zato start`: a few more rounds of pings after
+    // the supervisor gave up.
+    let http = crate::harness::http_client();
+    for _ in 0..20 {
+        for base in [&bases[0], &bases[2]] {
+            let ping = http.get(format!("{base}/zato/ping")).send().await.unwrap();
+            assert!(ping.status().is_success(), "{base}: {}", ping.status());
+        }
+    }
+    watching.store(false, Ordering::Relaxed);
+    let (sent, failed) = watcher.await.unwrap();
+    assert!(sent > 0, "the others were asked");
+    assert_eq!(
+        failed, 0,
+        "{failed} of {sent} requests to the others failed"
+    );
+    assert!(
+        supervisor.0.try_wait().unwrap().is_none(),
+        "`zato start` goes on with two servers: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+
+    // The two others go the same way: with no server left, `zato start` ends.
+    for name in ["server1", "server3"] {
+        break_config(&env.join(name));
+        signal(&pids[name], "KILL").await;
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), supervisor.0.wait())
+        .await
+        .expect("`zato start` ends once every server is given up on")
+        .unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    for name in ["server1", "server3"] {
+        assert!(
+            logged.contains(&format!(
+                "server `{name}` exited (exit status: 1) 3 times within 300 s: giving up on it"
+            )),
+            "{logged}"
+        );
+    }
+    // It says which servers it lost, and fails.
+    assert_eq!(status.code(), Some(1), "{logged}");
+    let last = logged.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{logged}");
+    for name in ["server1", "server2", "server3"] {
+        assert!(last.contains(name), "{last}");
+    }
 }
 
 /// Runs `zato ARGS --json` and returns its one JSON document: stdout must hold exactly

@@ -50,19 +50,7 @@ async fn old_versions_go_past_the_limit_and_a_kept_one_can_be_rolled_back_to() {
     }
 
     // The CLI lists them, for people and for scripts.
-    let listed = tokio::process::Command::new(env!("CARGO_BIN_EXE_zato"))
-        .args(["service", "versions", "test.version", "--json", "--url"])
-        .arg(&server.base)
-        .args(["--user", USER, "--password", PASSWORD])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let listed = zato(&server, &["service", "versions", "test.version"]).await;
     let versions: Vec<i64> = listed
         .as_array()
         .unwrap()
@@ -71,5 +59,48 @@ async fn old_versions_go_past_the_limit_and_a_kept_one_can_be_rolled_back_to() {
         .collect();
     assert_eq!(versions, [4, 3]);
     assert_eq!(listed[0]["running_on"][0], "test");
+
+    // A rollback from the CLI, as a script runs it: back to version 3, the first bytes.
+    let rolled = zato(
+        &server,
+        &["service", "rollback", "test.version", "--to-version", "3"],
+    )
+    .await;
+    assert_eq!(rolled["name"], "test.version", "{rolled}");
+    assert_eq!(rolled["version"], 5, "the next version: {rolled}");
+    assert_eq!(rolled["unchanged"], false, "{rolled}");
+    assert_eq!(
+        rolled["sha256"],
+        third.sha256.as_str(),
+        "version 3's bytes: {rolled}"
+    );
+    let (status, body) = server.get("/version").await;
+    assert_eq!(
+        (status, body["version"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "the channel serves the rolled-back code"
+    );
+    let listed = zato(&server, &["service", "versions", "test.version"]).await;
+    assert_eq!(listed[0]["version"], 5, "{listed}");
+    assert_eq!(listed[0]["source"], "rollback:test.version@3", "{listed}");
     server.stop().await;
+}
+
+/// Runs `zato ARGS --json` against `server`, which must succeed; its JSON answer.
+async fn zato(server: &TestServer, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_zato"))
+        .args(args)
+        .args(["--json", "--url"])
+        .arg(&server.base)
+        .args(["--user", USER, "--password", PASSWORD])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "zato {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }

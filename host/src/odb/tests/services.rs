@@ -1,6 +1,8 @@
 //! Service versions: numbering, deletions, bytes and metadata.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -13,6 +15,7 @@ backends!(
     a_taken_version_is_a_unique_violation,
     blobs_round_trip,
     large_bytes_are_stored_once_in_chunks_and_read_back_whole,
+    a_large_deploy_does_not_hold_the_heartbeat,
     rows_with_inline_bytes_still_read,
     pruning_keeps_the_newest_the_latest_and_what_a_server_runs,
     live_services_are_sorted_with_their_metadata,
@@ -258,6 +261,91 @@ async fn large_bytes_are_stored_once_in_chunks_and_read_back_whole(db: TestDb) {
     .unwrap();
     let _ = conn.close().await;
     assert_eq!(chunks, 4, "the same bytes under two names are stored once");
+}
+
+/// Storing a large component (issue 18: 60 MB into SQLite held the heartbeat for 2.2 s)
+/// never keeps a server's heartbeat from the database long enough for the cluster to
+/// call it dead: neither the heartbeat of the deploying server (the same ODB) nor that
+/// of another server on the same database (its own pool, as another process has).
+async fn a_large_deploy_does_not_hold_the_heartbeat(db: TestDb) {
+    const MIB: usize = 1 << 20;
+    let odb = Arc::new(db.odb().await);
+    let other = Arc::new(db.odb().await);
+    odb.register_server("s1", "127.0.0.1:1", 1).await.unwrap();
+    other.register_server("s2", "127.0.0.1:2", 2).await.unwrap();
+    let bytes: Vec<u8> = (0..60 * MIB as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let new = NewVersion {
+        bytes: Some(bytes.clone()),
+        ..version("large", "large")
+    };
+
+    let inserting = Arc::new(AtomicBool::new(true));
+    let started = Instant::now();
+    // Each heartbeat touches its server every 20 ms while the insert runs, and once
+    // after it; it returns the longest time it went without a successful touch (a failed
+    // one, the database busy past its timeout, counts as none) and how many succeeded
+    // while the insert ran.
+    let heartbeat = |odb: Arc<crate::odb::SqlOdb>, name: &'static str| {
+        let inserting = inserting.clone();
+        tokio::spawn(async move {
+            let (mut last, mut longest, mut beats) = (started, Duration::ZERO, 0);
+            loop {
+                let touched = odb.touch_server(name).await.is_ok();
+                let still = inserting.load(Ordering::SeqCst);
+                if touched {
+                    longest = longest.max(last.elapsed());
+                    last = Instant::now();
+                    if !still {
+                        return (longest, beats);
+                    }
+                    beats += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let own = heartbeat(odb.clone(), "s1");
+    let others = heartbeat(other.clone(), "s2");
+    let stored = odb.insert_version(new).await.unwrap();
+    let inserted = started.elapsed();
+    inserting.store(false, Ordering::SeqCst);
+    let (own, own_beats) = own.await.unwrap();
+    let (others, other_beats) = others.await.unwrap();
+    println!(
+        "{:?}: 60 MiB inserted in {} ms; longest heartbeat wait: {} ms for the deploying \
+         server ({own_beats} beats meanwhile), {} ms for another server ({other_beats} beats)",
+        db.backend,
+        inserted.as_millis(),
+        own.as_millis(),
+        others.as_millis()
+    );
+
+    // One statement of 60 MiB would let no heartbeat through on SQLite until it ends.
+    assert!(
+        own_beats >= 3 && other_beats >= 3,
+        "the heartbeats went on while the insert ran: {own_beats} and {other_beats} beats"
+    );
+    // A server is called dead after `dead_after_ms` without a heartbeat, which comes
+    // every `heartbeat_ms`: a quarter of the first is well within what is left.
+    let dead_after = crate::config::MembershipSettings::default().dead_after_ms;
+    let bound = Duration::from_millis(dead_after / 4);
+    assert!(
+        own < bound && others < bound,
+        "a heartbeat waited {} ms (own) and {} ms (another server's) for a 60 MiB insert \
+         that took {} ms: more than {} ms of `dead_after_ms` {dead_after}",
+        own.as_millis(),
+        others.as_millis(),
+        inserted.as_millis(),
+        bound.as_millis()
+    );
+    let servers = other.servers().await.unwrap();
+    assert!(
+        servers.iter().all(|s| s.last_seen > s.started_at),
+        "{servers:?}"
+    );
+    assert!(odb.version_bytes("large", stored).await.unwrap().unwrap() == bytes);
 }
 
 async fn rows_with_inline_bytes_still_read(db: TestDb) {
