@@ -1,8 +1,10 @@
 //! Each host import's argument checking: the fuzz guest (`tests/fuzz/guest`) runs a
 //! script from its payload that calls the imports with fuzzed arguments (typed, huge,
 //! or raw pointers and enum values), with fuzzed request details behind the `request`
-//! import, and its answer goes through what the HTTP channel makes of one. A guest
-//! trap is fine; a host panic is a finding.
+//! import and outgoing connections on this machine behind `outgoing-http`,
+//! `outgoing-soap`, `sql` and `ftp` (`zato_fuzz::outconns`), and its answer goes
+//! through what the HTTP channel makes of one. A guest trap is fine; a host panic is a
+//! finding.
 //!
 //! Input: `flags:u8 channel-name:text`, four lists of pairs (headers, details, query,
 //! params), each `count:u8 (text text)*`, then the script. Flags: bit 0 opts in to warm
@@ -59,8 +61,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         2 => (DataFormat::Xml, api::DataFormat::Xml),
         _ => (DataFormat::Raw, api::DataFormat::Raw),
     };
-    harness.guest.reinstall(reuse);
     harness.tokio.block_on(async {
+        harness.guest.reinstall(reuse);
         for _ in 0..if reuse { 2 } else { 1 } {
             let request = Request {
                 cid: CID,

@@ -1,5 +1,6 @@
 //! The `fuzz.imports` guest (`tests/fuzz/guest`): its component, and a runtime that
-//! runs it the way a server does.
+//! runs it the way a server does, with the outgoing connections it calls
+//! ([`crate::outconns`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -7,6 +8,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use zato_host::api::ServiceInfo;
 use zato_host::runtime::{Compiled, LoadedService, REUSE_KEY, Runtime};
+
+use crate::outconns::Outconns;
 
 /// The guest's service name.
 pub const NAME: &str = "fuzz.imports";
@@ -34,6 +37,7 @@ pub struct Installed {
     info: ServiceInfo,
     sha256: String,
     version: AtomicI64,
+    outconns: Outconns,
 }
 
 impl Installed {
@@ -55,15 +59,19 @@ impl Installed {
             info,
             sha256,
             version: AtomicI64::new(0),
+            outconns: Outconns::start(),
         };
         installed.reinstall(false);
         installed
     }
 
     /// Installs the guest as a new version, with or without warm instances (reused
-    /// twice). A new version starts with no warm instance, so what one input leaves in
-    /// the pool never reaches the next.
+    /// twice), and renews its outgoing connections. A new version starts with no warm
+    /// instance and a new SQL database, so what one input leaves in the pool or in the
+    /// database never reaches the next. Called within a tokio runtime: a new SQL
+    /// connection's pool starts its upkeep on it.
     pub fn reinstall(&self, reuse: bool) {
+        self.runtime.outconns().apply(self.outconns.renew());
         let mut config = BTreeMap::from([
             ("greeting".to_owned(), "hello".to_owned()),
             ("empty".to_owned(), String::new()),

@@ -4,6 +4,7 @@
 //!   `host_imports`), simple enough to write seeds by hand.
 //! - [`guest`]: the `fuzz.imports` guest (`tests/fuzz/guest`), compiled and installed in
 //!   a runtime of the fuzzing process.
+//! - [`outconns`]: the outgoing connections the guest calls, all on this machine.
 //! - [`server`]: one in-process server for `http_request`, and one exchange over TCP.
 //!
 //! A finding is a panic anywhere in the process, on the fuzzer's thread or on one of
@@ -13,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod guest;
+pub mod outconns;
 pub mod server;
 
 use std::path::PathBuf;
