@@ -37,7 +37,9 @@ fn invoice(req: Request) -> Result<Response, Error> {
     let id = if soap {
         xml::request_field(&req, "id")?
     } else {
-        req.query("id").or_else(|| req.param("id")).map(str::to_owned)
+        req.query("id")
+            .or_else(|| req.param("id"))
+            .map(str::to_owned)
     };
     let Some(id) = id.filter(|id| !id.trim().is_empty()) else {
         return Err(Error::bad_request(
