@@ -85,6 +85,22 @@ async fn the_readme_guide_works_as_written() {
         },
     )
     .await;
+    // Once up, it says where its web admin is and how to log in (the README's promise).
+    let server_log = home.path().join("server.log");
+    let said = eventually(
+        Duration::from_secs(60),
+        "the development server prints its web admin's URL and login",
+        || async {
+            std::fs::read_to_string(&server_log)
+                .ok()
+                .filter(|log| log.contains("Web admin: http://127.0.0.1:"))
+        },
+    )
+    .await;
+    assert!(
+        said.contains("(user `admin`, password in ") && said.contains("credentials.toml"),
+        "{said}"
+    );
 
     let guide = guide();
     let sdk = repo().join("sdk-rust");
