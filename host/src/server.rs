@@ -38,6 +38,8 @@ pub struct Server {
     deployer: Arc<Deployer>,
     startup: Arc<Startup>,
     odb: Arc<dyn Odb>,
+    /// The same ODB, to close its pool when the server stops.
+    sql_odb: Arc<SqlOdb>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -49,11 +51,12 @@ impl Server {
         let started = Instant::now();
         let runtime =
             Runtime::new(config.runtime.clone()).context("cannot start the WebAssembly runtime")?;
-        let odb: Arc<dyn Odb> = Arc::new(
+        let sql_odb = Arc::new(
             SqlOdb::connect(&config.odb)
                 .await
                 .with_context(|| format!("cannot open the ODB at `{}`", config.odb))?,
         );
+        let odb: Arc<dyn Odb> = sql_odb.clone();
         let (kvdb, broker) = kvdb::open(&config.kvdb, &config.cluster).await?;
         let scheduler_kvdb = kvdb.clone();
         let listener = bind(
@@ -203,6 +206,7 @@ impl Server {
             deployer,
             startup,
             odb,
+            sql_odb,
             shutdown,
             tasks,
         })
@@ -243,6 +247,9 @@ impl Server {
             let _ = task.await;
         }
         self.odb.deregister_server(&self.name).await?;
+        // A connection still held elsewhere (a request that outlived the grace) must not
+        // hold the stop: its close waits at most this long.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.sql_odb.close()).await;
         tracing::info!(server = %self.name, "stopped");
         Ok(())
     }

@@ -410,3 +410,65 @@ async fn a_channel_created_while_redis_was_down_answers_everywhere_after_the_rec
     .await;
     cluster.stop().await;
 }
+
+/// 20 times, three servers of one cluster start at once on a new ODB (the first start
+/// of `zato start` with three servers): each runs or waits for the migrations under the
+/// database's own lock, none fails, and each serves.
+async fn twenty_first_starts_of_three_servers(backend: Backend) {
+    use zato_host::Server;
+
+    use crate::harness::{TestDb, config};
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::new(backend, dir.path()).await;
+        let cluster = format!("t{}", uuid::Uuid::new_v4().simple());
+        let starts = (1..=3).map(|i| {
+            let server_dir = dir.path().join(format!("server{i}"));
+            std::fs::create_dir_all(&server_dir).unwrap();
+            let mut config = config(&server_dir);
+            config.name = format!("server{i}");
+            config.cluster = cluster.clone();
+            config.odb = db.url.clone();
+            config.pickup_dir = None;
+            Server::start(config)
+        });
+        let started = futures::future::join_all(starts).await;
+        let http = crate::harness::http_client();
+        let mut servers = Vec::new();
+        for (i, server) in started.into_iter().enumerate() {
+            let server = server.unwrap_or_else(|e| {
+                panic!(
+                    "{backend:?}, round {round}: server{} did not start: {e:#}",
+                    i + 1
+                )
+            });
+            server.loaded().await;
+            let ping = http
+                .get(format!("http://{}/zato/ping", server.addr()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(ping.status(), StatusCode::OK, "{backend:?}, round {round}");
+            servers.push(server);
+        }
+        for server in servers {
+            server.stop().await.unwrap();
+        }
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_first_starts_of_three_servers_on_sqlite() {
+    twenty_first_starts_of_three_servers(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_first_starts_of_three_servers_on_postgres() {
+    twenty_first_starts_of_three_servers(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_first_starts_of_three_servers_on_mariadb() {
+    twenty_first_starts_of_three_servers(Backend::MySql).await;
+}

@@ -63,6 +63,14 @@ const RETRIES: usize = 20;
 pub(super) const LONGEST_KEY: usize = 255;
 
 impl SqlOdb {
+    /// Closes the pool: connections in use are closed when given back, idle ones at
+    /// once. A server that stops calls it last, so that a database with a connection
+    /// limit (MariaDB's `max_connections`) gets them back without waiting for the
+    /// process to end.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Connects to `url` and runs the migrations of its backend.
     pub async fn connect(url: &str) -> OdbResult<Self> {
         sqlx::any::install_default_drivers();
