@@ -39,6 +39,8 @@ enum Reply {
     Answer(u16, &'static str, String),
     /// Never answers (the connection stays open).
     Stall,
+    /// Answers as [`Reply::Answer`] after a while.
+    Later(Duration, Box<Reply>),
 }
 
 type Log = Arc<Mutex<Vec<Seen>>>;
@@ -111,6 +113,17 @@ where
                         .unwrap(),
                 ),
                 Reply::Stall => std::future::pending().await,
+                Reply::Later(wait, reply) => {
+                    tokio::time::sleep(wait).await;
+                    match *reply {
+                        Reply::Answer(status, content_type, body) => Ok(hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", content_type)
+                            .body(Full::new(Bytes::from(body)))
+                            .unwrap()),
+                        _ => std::future::pending().await,
+                    }
+                }
             }
         }
     });
@@ -152,6 +165,14 @@ fn crm(seen: &Seen) -> Reply {
         ),
         "500" => Reply::Answer(500, "text/plain", "database on fire".into()),
         "stall" => Reply::Stall,
+        // Ada, a second late.
+        "slow" => Reply::Later(
+            Duration::from_secs(1),
+            Box::new(crm(&Seen {
+                uri: "/api/customers/1".into(),
+                ..seen.clone()
+            })),
+        ),
         id => Reply::Answer(
             200,
             "application/json",
@@ -748,4 +769,57 @@ async fn an_https_backend_is_trusted_through_its_ca_and_refused_without_it() {
     let (status, body) = server.get("/crm/customer?id=44").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(crm_log.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_in_flight_finishes_on_the_connection_it_started_with() {
+    let (crm_addr, crm_log) = backend(crm).await;
+    let (other_addr, other_log) = backend(other).await;
+    let server = server_with_example(10_000).await;
+    server
+        .api
+        .create_outconn(&http_conn(
+            "crm",
+            http_settings(&format!("http://{crm_addr}/api")),
+            None,
+        ))
+        .await
+        .unwrap();
+    // A call the CRM answers a second late, in flight while the connection is edited.
+    let in_flight = tokio::spawn({
+        let http = server.http.clone();
+        let url = format!("{}/crm/customer?id=slow", server.base);
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    });
+    eventually(
+        Duration::from_secs(10),
+        "the slow call reached the CRM",
+        || async { (!crm_log.lock().unwrap().is_empty()).then_some(()) },
+    )
+    .await;
+    server
+        .api
+        .update_outconn(
+            "crm",
+            &http_conn(
+                "crm",
+                http_settings(&format!("http://{other_addr}/api")),
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    // The next call uses the new address at once...
+    let (status, body) = server.get("/crm/customer?id=2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Eve Other", "{body}");
+    assert_eq!(other_log.lock().unwrap().len(), 1);
+    // ... and the one in flight ends on the old one with its answer.
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Ada Lovelace", "{body}");
+    assert_eq!(crm_log.lock().unwrap().len(), 1);
 }
