@@ -14,7 +14,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::body::Incoming;
@@ -22,13 +22,13 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use tokio::net::TcpListener;
-use zato_api::{AdminClient, HttpAuth, HttpSettings, Outconn, OutconnSettings};
+use zato_api::{HttpAuth, HttpSettings, Outconn, OutconnSettings};
 
 use super::Ctx;
 use super::deploy::{start_all, stop_all};
-use super::sql::{CONCURRENCY, load, load_http, ratio_row};
+use super::sql::{CONCURRENCY, deploy_example, load, load_http, ratio_row};
 use crate::report::Section;
-use crate::zato::{Env, EnvOptions, client};
+use crate::zato::{Env, EnvOptions};
 
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let duration = if ctx.plan.quick {
@@ -89,34 +89,31 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )?;
     let procs = start_all(&env, 1, ctx).await?;
     let served = async {
-        let (user, password) = env.credentials();
-        let api = AdminClient::with_client(client(), env.base(0), user, password);
-        api.create_outconn(&Outconn {
-            name: "crm".into(),
-            active: true,
-            settings: OutconnSettings::Http(HttpSettings {
-                address: format!("http://{backend}/api"),
-                timeout_ms: 0,
-                pool_size: 0,
-                tls_verify: true,
-                ca_pem: None,
-                auth: HttpAuth::None,
-                headers: Vec::new(),
-                retries: 0,
-                ping_method: "HEAD".into(),
-            }),
-            secret: None,
-        })
-        .await
-        .context("the HTTP connection was refused")?;
-        let admin = env.admin(0);
-        let wasm = ctx.artifacts.hello.with_file_name("outgoing_http.wasm");
-        let bytes =
-            std::fs::read(&wasm).with_context(|| format!("cannot read `{}`", wasm.display()))?;
-        admin.deploy(bytes, "outgoing_http.wasm").await?;
-        admin
-            .channel("customer", "/demo/outgoing-http", "demo.outgoing-http")
-            .await?;
+        let http = HttpSettings {
+            address: format!("http://{backend}/api"),
+            timeout_ms: 0,
+            pool_size: 0,
+            tls_verify: true,
+            ca_pem: None,
+            auth: HttpAuth::None,
+            headers: Vec::new(),
+            retries: 0,
+            ping_method: "HEAD".into(),
+        };
+        deploy_example(
+            ctx,
+            &env,
+            &Outconn {
+                name: "crm".into(),
+                active: true,
+                settings: OutconnSettings::Http(http),
+                secret: None,
+            },
+            ("outgoing_http.wasm", "demo.outgoing-http"),
+            None,
+            "/demo/outgoing-http",
+        )
+        .await?;
         let base = env.base(0);
         load_http(duration, warmup, move |id| {
             format!("{base}/demo/outgoing-http?id={id}")

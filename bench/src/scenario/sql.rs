@@ -103,32 +103,26 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )?;
     let procs = start_all(&env, 1, ctx).await?;
     let served = async {
-        let (user, password) = env.credentials();
-        let api = AdminClient::with_client(client(), env.base(0), user, password);
-        api.create_outconn(&Outconn {
-            name: "customers".into(),
-            active: true,
-            settings: OutconnSettings::Sql(SqlSettings {
-                url: url.clone(),
-                pool_size: POOL,
-                timeout_ms: 0,
-                max_rows: 0,
-            }),
-            secret: None,
-        })
-        .await
-        .context("the SQL connection was refused")?;
-        let admin = env.admin(0);
-        let wasm = ctx.artifacts.hello.with_file_name("sql_table.wasm");
-        let bytes =
-            std::fs::read(&wasm).with_context(|| format!("cannot read `{}`", wasm.display()))?;
-        admin.deploy(bytes, "sql_table.wasm").await?;
-        admin
-            .config("demo.sql-table", &json!({"engine": "sqlite"}))
-            .await?;
-        admin
-            .channel("customer", "/demo/customers/{id}", "demo.sql-table")
-            .await?;
+        let sql = SqlSettings {
+            url: url.clone(),
+            pool_size: POOL,
+            timeout_ms: 0,
+            max_rows: 0,
+        };
+        deploy_example(
+            ctx,
+            &env,
+            &Outconn {
+                name: "customers".into(),
+                active: true,
+                settings: OutconnSettings::Sql(sql),
+                secret: None,
+            },
+            ("sql_table.wasm", "demo.sql-table"),
+            Some(json!({"engine": "sqlite"})),
+            "/demo/customers/{id}",
+        )
+        .await?;
         let base = env.base(0);
         load_http(duration, warmup, move |id| {
             format!("{base}/demo/customers/{id}")
@@ -184,6 +178,34 @@ pub(super) fn ratio_row(
     row.extra("requests", figures.count)
         .extra("p50_ratio", ratios.map(|r| r.1))
         .cells(cells)
+}
+
+/// On the environment's first server: the connection `conn`, the example in `file`
+/// (in the examples' build directory) as `service` with `config`, and an HTTP channel
+/// to it at `path`.
+pub(super) async fn deploy_example(
+    ctx: &Ctx<'_>,
+    env: &Env,
+    conn: &Outconn,
+    (file, service): (&str, &str),
+    config: Option<serde_json::Value>,
+    path: &str,
+) -> anyhow::Result<()> {
+    let (user, password) = env.credentials();
+    let api = AdminClient::with_client(client(), env.base(0), user, password);
+    api.create_outconn(conn)
+        .await
+        .with_context(|| format!("the connection `{}` was refused", conn.name))?;
+    let admin = env.admin(0);
+    let wasm = ctx.artifacts.hello.with_file_name(file);
+    let bytes =
+        std::fs::read(&wasm).with_context(|| format!("cannot read `{}`", wasm.display()))?;
+    admin.deploy(bytes, file).await?;
+    if let Some(config) = config {
+        admin.config(service, &config).await?;
+    }
+    admin.channel("customer", path, service).await?;
+    Ok(())
 }
 
 /// [`load`] of GETs of `url(id)`, each of which must answer 2xx.
