@@ -648,4 +648,93 @@ mod tests {
                 .is_err()
         );
     }
+
+    /// A listener that answers each request with an empty SOAP body and keeps the heads
+    /// it received.
+    async fn recording() -> (
+        std::net::SocketAddr,
+        std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    // Up to the end of the head, however the client splits its writes.
+                    let mut got = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&got).into_owned();
+                    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+                    seen.lock().unwrap().push(head.to_ascii_lowercase());
+                    let body = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><ok/></s:Body></s:Envelope>"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (addr, heads)
+    }
+
+    #[tokio::test]
+    async fn an_empty_action_sends_the_connections_default_soapaction() {
+        let (addr, heads) = recording().await;
+        for version in [SoapVersion::V11, SoapVersion::V12] {
+            let settings = SoapSettings {
+                http: crate::api::HttpSettings {
+                    address: format!("http://{addr}/billing"),
+                    timeout_ms: 0,
+                    pool_size: 0,
+                    tls_verify: true,
+                    ca_pem: None,
+                    auth: crate::api::HttpAuth::None,
+                    headers: Vec::new(),
+                    retries: 0,
+                    ping_method: "HEAD".into(),
+                },
+                version,
+                soap_action: "urn:billing#Default".into(),
+            };
+            let conn = SoapConn::new(&settings, None).unwrap();
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
+            assert_eq!(conn.call("", "<a/>", deadline).await.unwrap(), "<ok/>");
+            conn.call("urn:billing#Own", "<a/>", deadline)
+                .await
+                .unwrap();
+        }
+        let heads = heads.lock().unwrap().clone();
+        assert_eq!(heads.len(), 4, "{heads:?}");
+        assert!(
+            heads[0].contains("soapaction: \"urn:billing#default\""),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            heads[1].contains("soapaction: \"urn:billing#own\""),
+            "{}",
+            heads[1]
+        );
+        assert!(
+            heads[2].contains("action=\"urn:billing#default\"") && !heads[2].contains("soapaction"),
+            "{}",
+            heads[2]
+        );
+        assert!(
+            heads[3].contains("action=\"urn:billing#own\""),
+            "{}",
+            heads[3]
+        );
+    }
 }
