@@ -485,3 +485,30 @@ async fn a_postgres_query_past_the_deadline_fails_at_the_deadline() {
 async fn a_mariadb_query_past_the_deadline_fails_at_the_deadline() {
     a_query_past_the_deadline_fails_at_the_deadline(Backend::MySql).await;
 }
+
+/// SQLite's SQL reaches files by name (`ATTACH`, `VACUUM INTO`): a service reaches the
+/// connection's database file and no other, so neither creates nor opens another file.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sqlite_connection_cannot_attach_or_write_another_file() {
+    let setup = Setup::start(Backend::Sqlite, 0).await;
+    setup.execute("create table t (n integer)", json!([])).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    for (what, target) in [
+        ("ATTACH DATABASE", "attached.db"),
+        ("VACUUM INTO", "copy.db"),
+    ] {
+        let path = elsewhere.path().join(target);
+        let sql = match what {
+            "ATTACH DATABASE" => format!("ATTACH DATABASE '{}' AS other", path.display()),
+            _ => format!("VACUUM INTO '{}'", path.display()),
+        };
+        let answer = setup.call(json!({"op": "execute", "sql": sql})).await;
+        assert_eq!(answer["error"]["kind"], "database", "{what}: {answer}");
+        assert!(!path.exists(), "{what} created {}", path.display());
+    }
+    // The connection's own database goes on working.
+    setup.execute("insert into t values (1)", json!([])).await;
+    let count = setup.query("select count(*) from t", json!([])).await;
+    assert_eq!(count["rows"], json!([[{"int": 1}]]), "{count}");
+    setup.stop().await;
+}

@@ -190,7 +190,11 @@ impl SqlConn {
             }
             Engine::Sqlite => {
                 let options = lite::options(&settings.url)?;
-                Pools::Sqlite(pool_options(size, timeout).connect_lazy_with(options))
+                Pools::Sqlite(
+                    pool_options(size, timeout)
+                        .after_connect(|conn, _| Box::pin(lite::after_connect(conn)))
+                        .connect_lazy_with(options),
+                )
             }
         };
         Ok(Self {
@@ -809,6 +813,23 @@ mod lite {
 
     pub(super) fn options(url: &str) -> Result<SqliteConnectOptions, String> {
         SqliteConnectOptions::from_str(url).map_err(|e| format!("invalid SQLite URL: {e}"))
+    }
+
+    /// A service reaches the database file its connection names, and no other: with no
+    /// database to attach, `ATTACH '/any/path'` and `VACUUM INTO '/any/path'` (which
+    /// attaches its target) are refused, so SQL cannot create or read files elsewhere.
+    pub(super) async fn after_connect(
+        conn: &mut sqlx::SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
+        let mut handle = conn.lock_handle().await?;
+        let db = handle.as_raw_handle();
+        // SAFETY: `db` is the live handle of this connection, locked for the call;
+        // sqlite3_limit only reads and sets a limit of that handle.
+        #[allow(unsafe_code)]
+        unsafe {
+            libsqlite3_sys::sqlite3_limit(db.as_ptr(), libsqlite3_sys::SQLITE_LIMIT_ATTACHED, 0);
+        }
+        Ok(())
     }
 
     pub(super) fn bind<'q>(
