@@ -202,6 +202,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             },
             membership: Default::default(),
             scheduler: Default::default(),
+            async_invoke: Default::default(),
         };
         write(
             &server_dir.join(SERVER_FILE),

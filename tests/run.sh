@@ -30,6 +30,13 @@ wait_for "PostgreSQL" pg_isready -h 127.0.0.1 -p 5432 -q
 mysqladmin -h 127.0.0.1 -uroot ping >/dev/null 2>&1 \
   || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
 wait_for "MariaDB" mysqladmin -h 127.0.0.1 -uroot ping
+# The AMQP tests (tests/all/amqp.rs) use RabbitMQ as guest/guest, a vhost per test;
+# the one that restarts it (stop_app, start_app) leaves its node running.
+command -v rabbitmqctl >/dev/null \
+  || { apt-get update -qq && apt-get install -y -qq rabbitmq-server; }
+rabbitmqctl status >/dev/null 2>&1 || rabbitmq-server -detached >/dev/null 2>&1 || true
+rabbitmqctl await_startup >/dev/null 2>&1 || rabbitmqctl start_app >/dev/null 2>&1 || true
+wait_for "RabbitMQ" rabbitmqctl await_startup
 # The admin API's contract test (tests/all/openapi.rs) runs schemathesis, pinned.
 schemathesis --version 2>/dev/null | grep -q '4\.32\.5' \
   || python3 -m pip install -q 'schemathesis==4.32.5'
@@ -42,6 +49,9 @@ python3 -c 'import sys, OpenSSL; sys.exit(OpenSSL.__version__ != "25.3.0")' 2>/d
 # The SOAP channel test (tests/all/soap_channel.rs) calls our WSDL with zeep, pinned.
 python3 -c 'import sys, zeep; sys.exit(zeep.__version__ != "4.3.3")' 2>/dev/null \
   || python3 -m pip install -q 'zeep==4.3.3'
+# The ZeroMQ tests (tests/all/zeromq.rs) talk to pyzmq peers (libzmq), pinned.
+python3 -c 'import sys, zmq; sys.exit(zmq.__version__ != "26.4.0")' 2>/dev/null \
+  || python3 -m pip install -q 'pyzmq==26.4.0'
 
 echo "== browser"
 # The web admin's browser tests drive Debian's Chromium with playwright-core from npm

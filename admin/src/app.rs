@@ -174,6 +174,19 @@ pub fn router(app: Arc<App>) -> Router {
             "/channels/http/{name}/delete",
             get(pages::channels::confirm_delete).post(pages::channels::delete),
         )
+        .route("/channels/messaging", get(pages::msg_channels::list))
+        .route(
+            "/channels/messaging/new/{type}",
+            get(pages::msg_channels::new_form).post(pages::msg_channels::create),
+        )
+        .route(
+            "/channels/messaging/{type}/{name}",
+            get(pages::msg_channels::edit_form).post(pages::msg_channels::update),
+        )
+        .route(
+            "/channels/messaging/{type}/{name}/delete",
+            get(pages::msg_channels::confirm_delete).post(pages::msg_channels::delete),
+        )
         .route("/scheduler", get(pages::scheduler::list))
         .route(
             "/scheduler/new-job",

@@ -5,6 +5,7 @@ pub mod channels;
 pub mod dashboard;
 pub mod invoke;
 pub mod login;
+pub mod msg_channels;
 pub mod outconn;
 pub mod scheduler;
 pub mod services;

@@ -7,7 +7,9 @@
 //! what it needs (the CLI to its exit codes).
 
 mod answer;
+mod async_invoke;
 mod error;
+mod messaging;
 mod outconn;
 mod scheduler;
 mod soap;

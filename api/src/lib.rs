@@ -7,11 +7,13 @@
 //! dependencies (wasmtime, sqlx): a client builds it in seconds.
 //!
 //! - [`services`]: deployed services, deploys, deletes, payload formats.
+//! - [`async_invoke`]: asynchronous invokes and their outcomes.
 //! - [`channels`]: HTTP channels.
 //! - [`servers`]: the server answering, and the servers of its cluster.
 //! - [`scheduler`]: scheduler jobs, calendars, runs, and the singleton.
 //! - [`outconn`]: outgoing connections (HTTP, SOAP, SQL, FTP) services reach systems by.
 //! - [`soap`]: SOAP channels.
+//! - [`messaging`]: AMQP and ZeroMQ channels and connection settings.
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
@@ -32,10 +34,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod async_invoke;
 pub mod channels;
 pub mod client;
 pub mod errors;
 pub mod lb;
+pub mod messaging;
 pub mod names;
 pub mod outconn;
 pub mod scheduler;
@@ -45,13 +49,19 @@ pub mod servers;
 pub mod services;
 pub mod soap;
 
+pub use async_invoke::{AsyncOutcome, AsyncQueued, AsyncState};
 pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
 pub use client::{AdminClient, Answer, Body, ClientError, segment};
 pub use errors::ErrorBody;
+pub use messaging::{
+    AmqpChannelSettings, DeletedMsgChannel, MsgChannel, MsgChannelInfo, MsgChannelSettings,
+    MsgChannelType, ZmqChannelSettings, ZmqChannelSocket,
+};
 pub use names::{MAX_SERVICE_NAME, NameError, check_service_name};
 pub use outconn::{
-    DeletedOutconn, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo, OutconnPing,
-    OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings,
+    AmqpSettings, DeletedOutconn, FtpSettings, Header, HttpAuth, HttpSettings, Outconn,
+    OutconnInfo, OutconnPing, OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings,
+    ZmqOutSocket, ZmqSettings,
 };
 pub use scheduler::{
     AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,

@@ -1,5 +1,5 @@
 //! Outgoing connections: the named, administrator-configured ways a service reaches
-//! other systems (HTTP/REST, SOAP, SQL, FTP). A service names a connection; it never
+//! other systems (HTTP/REST, SOAP, SQL, FTP, AMQP, ZeroMQ). A service names a connection; it never
 //! gives an address of its own.
 //!
 //! A connection's name is unique within its type and follows the service-name rule
@@ -8,6 +8,8 @@
 //! [`OutconnInfo`] says only whether one is set.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::messaging::{AmqpSettings, ZmqOutSocket, ZmqSettings};
 
 /// The four types of outgoing connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -22,11 +24,22 @@ pub enum OutconnType {
     Sql,
     /// FTP or FTPS.
     Ftp,
+    /// AMQP (publishing, with publisher confirms).
+    Amqp,
+    /// ZeroMQ (a PUSH or PUB socket).
+    Zmq,
 }
 
 impl OutconnType {
     /// Every type, in the order above.
-    pub const ALL: [OutconnType; 4] = [Self::Http, Self::Soap, Self::Sql, Self::Ftp];
+    pub const ALL: [OutconnType; 6] = [
+        Self::Http,
+        Self::Soap,
+        Self::Sql,
+        Self::Ftp,
+        Self::Amqp,
+        Self::Zmq,
+    ];
 
     /// The type as it is written in URLs, the CLI and JSON (`http`, `soap`, ...).
     pub fn as_str(self) -> &'static str {
@@ -35,6 +48,8 @@ impl OutconnType {
             Self::Soap => "soap",
             Self::Sql => "sql",
             Self::Ftp => "ftp",
+            Self::Amqp => "amqp",
+            Self::Zmq => "zmq",
         }
     }
 }
@@ -52,7 +67,9 @@ impl std::str::FromStr for OutconnType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown connection type `{s}`: one of http, soap, sql, ftp"))
+            .ok_or_else(|| {
+                format!("unknown connection type `{s}`: one of http, soap, sql, ftp, amqp, zmq")
+            })
     }
 }
 
@@ -99,6 +116,10 @@ pub enum OutconnSettings {
     Sql(SqlSettings),
     /// FTP or FTPS.
     Ftp(FtpSettings),
+    /// AMQP.
+    Amqp(AmqpSettings),
+    /// ZeroMQ.
+    Zmq(ZmqSettings),
 }
 
 impl OutconnSettings {
@@ -109,6 +130,8 @@ impl OutconnSettings {
             Self::Soap(_) => OutconnType::Soap,
             Self::Sql(_) => OutconnType::Sql,
             Self::Ftp(_) => OutconnType::Ftp,
+            Self::Amqp(_) => OutconnType::Amqp,
+            Self::Zmq(_) => OutconnType::Zmq,
         }
     }
 }

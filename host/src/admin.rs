@@ -2,9 +2,11 @@
 //!
 //! The CLI and (later) the web admin use only this API; nothing else writes the ODB.
 
+mod async_invoke;
 mod auth;
 mod channels;
 mod extract;
+mod msg_channels;
 mod openapi;
 mod outconn;
 mod scheduler;
@@ -61,6 +63,7 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(services::list, services::upload))
         .routes(routes!(services::details, services::remove))
         .routes(routes!(services::invoke))
+        .routes(routes!(async_invoke::outcome))
         .routes(routes!(services::versions))
         .routes(routes!(services::rollback))
         .routes(routes!(services::get_config, services::put_config))
@@ -71,6 +74,21 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
             soap_channels::get,
             soap_channels::update,
             soap_channels::remove
+        ))
+        .routes(routes!(
+            msg_channels::amqp::list,
+            msg_channels::amqp::create
+        ))
+        .routes(routes!(
+            msg_channels::amqp::get,
+            msg_channels::amqp::update,
+            msg_channels::amqp::remove
+        ))
+        .routes(routes!(msg_channels::zmq::list, msg_channels::zmq::create))
+        .routes(routes!(
+            msg_channels::zmq::get,
+            msg_channels::zmq::update,
+            msg_channels::zmq::remove
         ))
         .routes(routes!(scheduler::list_jobs, scheduler::create_job))
         .routes(routes!(

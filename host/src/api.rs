@@ -1,6 +1,12 @@
 //! Types of the admin API: they live in `zato-api`, which clients (the CLI, the tests,
 //! the bench) use without the server; the server's modules name them from here.
 
+pub use zato_api::async_invoke::{AsyncOutcome, AsyncQueued, AsyncState};
+pub use zato_api::messaging::{
+    self, AmqpChannelSettings, AmqpSettings, DeletedMsgChannel, MsgChannel, MsgChannelInfo,
+    MsgChannelSettings, MsgChannelType, ZmqChannelSettings, ZmqChannelSocket, ZmqOutSocket,
+    ZmqSettings,
+};
 pub use zato_api::outconn::{
     self, DeletedOutconn, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo,
     OutconnPing, OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings,

@@ -12,12 +12,15 @@
 //! here with its view, its `Host` impl and its `add_to_linker`, and one line in
 //! `Runtime::new` that links it with the view built from the call's state.
 
+pub mod amqp;
 pub mod config;
 pub mod ftp;
 pub mod invoke;
+pub mod invoke_async;
 pub mod log;
 pub mod outgoing_http;
 pub mod outgoing_soap;
 pub mod request;
 pub mod sql;
 pub mod types;
+pub mod zeromq;

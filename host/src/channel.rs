@@ -15,8 +15,10 @@
 //! [`ErrorKind`]: crate::runtime::ErrorKind
 //! [`RequestDetails`]: crate::runtime::RequestDetails
 
+pub mod amqp;
 pub mod http;
 pub mod soap;
+pub mod zmq;
 
 use std::sync::Arc;
 use std::time::Duration;

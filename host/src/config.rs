@@ -52,6 +52,36 @@ pub struct ServerConfig {
     pub membership: MembershipSettings,
     #[serde(default)]
     pub scheduler: SchedulerSettings,
+    #[serde(default)]
+    pub async_invoke: AsyncInvokeSettings,
+}
+
+/// Asynchronous invokes: the worker every server runs on the cluster's work queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsyncInvokeSettings {
+    /// How many queued calls this server runs at once.
+    pub workers: usize,
+    /// How long a call taken by a server stays its own without a sign of life, in ms:
+    /// the server touches it every third of this while the call runs, so when a server
+    /// dies, another takes its calls over this long after its last touch.
+    pub visibility_ms: u64,
+    /// A call taken this many times without ending (each server running it died) is
+    /// given up: its outcome is `failed` and an error is logged.
+    pub max_deliveries: u32,
+    /// How long the outcome of a call is kept (`GET /zato/api/async/{cid}`), in s.
+    pub keep_outcomes_s: u64,
+}
+
+impl Default for AsyncInvokeSettings {
+    fn default() -> Self {
+        Self {
+            workers: 16,
+            visibility_ms: 30_000,
+            max_deliveries: 5,
+            keep_outcomes_s: 3_600,
+        }
+    }
 }
 
 /// The singleton's lease and the scheduler it runs.

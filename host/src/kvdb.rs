@@ -59,6 +59,57 @@ pub trait Kvdb: Send + Sync {
     }
     /// Takes the oldest item, waiting up to `wait` for one.
     async fn pop(&self, queue: &str, wait: Duration) -> KvdbResult<Option<Vec<u8>>>;
+
+    /// Appends to a reliable work queue (at least once; see [`Kvdb::take`]).
+    async fn enqueue(&self, queue: &str, item: &[u8]) -> KvdbResult<()> {
+        let _ = (queue, item);
+        Err(KvdbError::Unavailable(
+            "reliable work queues are not implemented here".into(),
+        ))
+    }
+    /// Takes an item of a reliable work queue for `consumer`, waiting up to `wait` for
+    /// one: an item nobody took, or one whose taker neither acknowledged
+    /// ([`Kvdb::ack`]) nor touched ([`Kvdb::touch`]) it within `visibility` (its taker
+    /// died), oldest first. A waiting take wakes as soon as an item is enqueued; an item
+    /// whose visibility ends while it waits may be found up to a second late (Redis
+    /// looks for them in rounds).
+    async fn take(
+        &self,
+        queue: &str,
+        consumer: &str,
+        visibility: Duration,
+        wait: Duration,
+    ) -> KvdbResult<Option<Taken>> {
+        let _ = (queue, consumer, visibility, wait);
+        Err(KvdbError::Unavailable(
+            "reliable work queues are not implemented here".into(),
+        ))
+    }
+    /// Keeps an item taken by `consumer` its own for another `visibility`; `false` when
+    /// it is no longer its own (another consumer took it over, or it was acknowledged).
+    async fn touch(&self, queue: &str, consumer: &str, id: &str) -> KvdbResult<bool> {
+        let _ = (queue, consumer, id);
+        Err(KvdbError::Unavailable(
+            "reliable work queues are not implemented here".into(),
+        ))
+    }
+    /// Removes a taken item for good: it was handled.
+    async fn ack(&self, queue: &str, id: &str) -> KvdbResult<()> {
+        let _ = (queue, id);
+        Err(KvdbError::Unavailable(
+            "reliable work queues are not implemented here".into(),
+        ))
+    }
+}
+
+/// One item taken from a reliable work queue ([`Kvdb::take`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The item's id in its queue, for [`Kvdb::touch`] and [`Kvdb::ack`].
+    pub id: String,
+    pub item: Vec<u8>,
+    /// How many times it was taken, this time included (1 the first time).
+    pub deliveries: u32,
 }
 
 /// What a subscription delivers.

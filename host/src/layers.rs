@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["runtime"],
     &["deploy", "http_response"],
     &["pickup", "channel"],
-    &["scheduler"],
+    &["scheduler", "invoke_async"],
     &["admin"],
     &["server"],
 ];

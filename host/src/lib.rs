@@ -21,6 +21,7 @@
 //! - [`http_response`]: the one place where errors become HTTP responses.
 //! - [`channel`]: how requests reach services ([`channel::call_service`], shared by all).
 //! - [`scheduler`]: jobs; the planner on the singleton, the worker on every server.
+//!   [`invoke_async`]: the worker of asynchronous invokes, on every server.
 //! - [`admin`]: the authenticated admin API under `/zato/api/`.
 //! - [`server`]: wires it all together and runs the loops.
 //!
@@ -34,6 +35,7 @@ pub mod channel;
 pub mod config;
 pub mod deploy;
 pub mod http_response;
+pub mod invoke_async;
 pub mod kvdb;
 pub mod odb;
 pub mod outconn;

@@ -16,7 +16,8 @@
 //! - `servers`: [`Membership`], the servers and the versions they run;
 //! - `scheduler`: [`Scheduling`], jobs, calendars, runs and the singleton's lease;
 //! - `outconn`: [`OutgoingConnections`], the outgoing connections and their secrets;
-//! - `soap_channels`: [`SoapChannels`].
+//! - `soap_channels`: [`SoapChannels`];
+//! - `msg_channels`: [`MessagingChannels`], AMQP and ZeroMQ channels and their secrets.
 //!
 //! To add an object kind (jobs, say):
 //!
@@ -37,6 +38,7 @@
 
 mod channels;
 mod configs;
+mod msg_channels;
 mod outconn;
 mod scheduler;
 mod servers;
@@ -50,6 +52,7 @@ use thiserror::Error;
 
 pub use channels::HttpChannels;
 pub use configs::ServiceConfigs;
+pub use msg_channels::MessagingChannels;
 pub use outconn::OutgoingConnections;
 pub use scheduler::{JobRow, LeaseRow, NewRun, RunResult, RunRow, Scheduling};
 pub use servers::{Membership, ServerRow};
@@ -82,6 +85,7 @@ pub trait Odb:
     + Scheduling
     + OutgoingConnections
     + SoapChannels
+    + MessagingChannels
 {
 }
 
@@ -92,7 +96,8 @@ impl<
         + Membership
         + Scheduling
         + OutgoingConnections
-        + SoapChannels,
+        + SoapChannels
+        + MessagingChannels,
 > Odb for T
 {
 }

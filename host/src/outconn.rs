@@ -1,5 +1,5 @@
 //! Outgoing connections: the live side of the named connections an administrator
-//! configures (HTTP/REST, SOAP, SQL, FTP), through which services reach other systems.
+//! configures (HTTP/REST, SOAP, SQL, FTP, AMQP, ZeroMQ), through which services reach other systems.
 //!
 //! [`Outconns`] holds one live connection per (type, name), built from the ODB's
 //! definitions by [`Outconns::apply`] (at start and on every `outconns` notice). A call
@@ -15,10 +15,12 @@
 //!   connection's own timeout;
 //! - this module knows nothing of wasm: the capability modules translate.
 
+pub mod amqp;
 pub mod ftp;
 pub mod http;
 pub mod soap;
 pub mod sql;
+pub mod zmq;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,6 +65,8 @@ enum Live {
     Soap(Arc<soap::SoapConn>),
     Sql(Arc<sql::SqlConn>),
     Ftp(Arc<ftp::FtpConn>),
+    Amqp(Arc<amqp::AmqpConn>),
+    Zmq(Arc<zmq::ZmqConn>),
     /// Inactive, or its definition could not be built: the reason calls get.
     Unusable(OutconnError),
 }
@@ -145,6 +149,22 @@ impl Outconns {
         }
     }
 
+    /// The AMQP connection `name`.
+    pub fn amqp(&self, name: &str) -> Result<Arc<amqp::AmqpConn>, OutconnError> {
+        match self.get(OutconnType::Amqp, name)? {
+            Live::Amqp(conn) => Ok(conn),
+            _ => unreachable!("keyed by type"),
+        }
+    }
+
+    /// The ZeroMQ connection `name`.
+    pub fn zmq(&self, name: &str) -> Result<Arc<zmq::ZmqConn>, OutconnError> {
+        match self.get(OutconnType::Zmq, name)? {
+            Live::Zmq(conn) => Ok(conn),
+            _ => unreachable!("keyed by type"),
+        }
+    }
+
     /// The FTP connection `name`.
     pub fn ftp(&self, name: &str) -> Result<Arc<ftp::FtpConn>, OutconnError> {
         match self.get(OutconnType::Ftp, name)? {
@@ -166,6 +186,8 @@ fn build(def: &Outconn) -> Live {
         OutconnSettings::Soap(s) => soap::SoapConn::new(s, secret).map(|c| Live::Soap(c.into())),
         OutconnSettings::Sql(s) => sql::SqlConn::new(s, secret).map(|c| Live::Sql(c.into())),
         OutconnSettings::Ftp(s) => ftp::FtpConn::new(s, secret).map(|c| Live::Ftp(c.into())),
+        OutconnSettings::Amqp(s) => amqp::AmqpConn::new(s, secret).map(|c| Live::Amqp(c.into())),
+        OutconnSettings::Zmq(s) => zmq::ZmqConn::new(s).map(|c| Live::Zmq(c.into())),
     };
     built.unwrap_or_else(|why| {
         Live::Unusable(OutconnError::Misconfigured(kind, def.name.clone(), why))
@@ -174,7 +196,7 @@ fn build(def: &Outconn) -> Live {
 
 /// Checks that the other side of a definition answers (the admin API's ping): an HTTP
 /// request with the ping method for HTTP and SOAP, `SELECT 1` for SQL, a login and
-/// `PWD` for FTP. Builds its own short-lived connection, so a definition can be
+/// `PWD` for FTP, a connection and a channel for AMQP, the socket set up for ZeroMQ. Builds its own short-lived connection, so a definition can be
 /// pinged before or after it is saved.
 pub async fn ping(def: &Outconn, deadline: Instant) -> OutconnPing {
     let started = Instant::now();
@@ -184,6 +206,8 @@ pub async fn ping(def: &Outconn, deadline: Instant) -> OutconnPing {
         OutconnSettings::Soap(s) => http::ping(&s.http, secret, deadline).await,
         OutconnSettings::Sql(s) => sql::ping(s, secret, deadline).await,
         OutconnSettings::Ftp(s) => ftp::ping(s, secret, deadline).await,
+        OutconnSettings::Amqp(s) => amqp::ping(s, secret, deadline).await,
+        OutconnSettings::Zmq(s) => zmq::ping(s, deadline).await,
     };
     let (ok, detail) = match result {
         Ok(detail) => (true, detail),

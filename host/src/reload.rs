@@ -31,8 +31,10 @@ pub enum Kind {
     HttpChannels,
     /// Scheduler jobs and calendars.
     Jobs,
-    /// Outgoing connections (HTTP, SOAP, SQL, FTP).
+    /// Outgoing connections (HTTP, SOAP, SQL, FTP, AMQP, ZeroMQ).
     Outconns,
+    /// Messaging channels (AMQP, ZeroMQ).
+    MsgChannels,
 }
 
 /// What servers tell each other on the broker.

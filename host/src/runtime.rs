@@ -40,6 +40,7 @@ pub use registry::{LoadedService, Registry};
 pub use request::Request;
 pub use warm::REUSE_KEY;
 
+use crate::capability::invoke_async::{AsyncHost, AsyncQueue};
 use crate::capability::request::NoDetails;
 use crate::capability::{
     self, config::ConfigView, invoke::InvokeView, log::LogView, request::RequestView,
@@ -86,6 +87,16 @@ impl CallContext {
     }
 }
 
+impl AsyncHost for Runtime {
+    fn knows(&self, service: &str) -> bool {
+        self.registry.get(service).is_some() || self.registry.is_pending(service)
+    }
+
+    fn async_queue(&self) -> Option<&Arc<AsyncQueue>> {
+        self.async_queue.get()
+    }
+}
+
 /// Per-call host state: what a guest's imports can reach.
 pub struct Ctx {
     /// Built on the guest's first WASI call: most calls make none, and building one
@@ -121,6 +132,8 @@ pub struct Runtime {
     registry: Registry,
     /// The outgoing connections services call through.
     outconns: Arc<Outconns>,
+    /// Where `invoke-async` queues calls; set once by the server.
+    async_queue: OnceLock<Arc<AsyncQueue>>,
     settings: RuntimeSettings,
     stats: CompileStats,
     /// sha256 -> the gate of a compilation in progress.
@@ -181,6 +194,23 @@ impl Runtime {
             outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
             deadline: ctx.call.deadline,
         })?;
+        capability::zeromq::add_to_linker(&mut linker, |ctx| capability::zeromq::ZeromqView {
+            outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
+            deadline: ctx.call.deadline,
+        })?;
+        capability::invoke_async::add_to_linker(&mut linker, |ctx| {
+            capability::invoke_async::InvokeAsyncView {
+                host: ctx
+                    .runtime
+                    .upgrade()
+                    .map(|r| r as Arc<dyn capability::invoke_async::AsyncHost>),
+                caller: ctx.service.clone(),
+            }
+        })?;
+        capability::amqp::add_to_linker(&mut linker, |ctx| capability::amqp::AmqpView {
+            outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
+            deadline: ctx.call.deadline,
+        })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
         Ok(Arc::new(Self {
@@ -190,6 +220,7 @@ impl Runtime {
             cache,
             registry: Registry::default(),
             outconns: Arc::default(),
+            async_queue: OnceLock::new(),
             settings,
             stats: CompileStats::default(),
             compiling: Default::default(),
@@ -205,6 +236,11 @@ impl Runtime {
     /// The outgoing connections services call through; `apply` them on a change.
     pub fn outconns(&self) -> &Arc<Outconns> {
         &self.outconns
+    }
+
+    /// Gives `invoke-async` its queue (once; a second call is ignored).
+    pub fn set_async_queue(&self, queue: Arc<AsyncQueue>) {
+        let _ = self.async_queue.set(queue);
     }
 
     pub fn settings(&self) -> &RuntimeSettings {

@@ -6,6 +6,7 @@
 //! is started here (one line), a new host capability is linked in `runtime.rs`.
 
 mod loops;
+mod msg_channels;
 mod outconns;
 mod startup;
 
@@ -59,6 +60,11 @@ impl Server {
         let odb: Arc<dyn Odb> = sql_odb.clone();
         let (kvdb, broker) = kvdb::open(&config.kvdb, &config.cluster).await?;
         let scheduler_kvdb = kvdb.clone();
+        let async_queue = Arc::new(crate::invoke_async::AsyncQueue::new(
+            kvdb.clone(),
+            Duration::from_secs(config.async_invoke.keep_outcomes_s.max(1)),
+        ));
+        runtime.set_async_queue(async_queue.clone());
         let listener = bind(
             &config.bind,
             Duration::from_millis(config.http.bind_retry_ms),
@@ -95,7 +101,7 @@ impl Server {
         reloader.register(Kind::HttpChannels, channels.clone());
         let scheduler = Scheduler::new(
             odb.clone(),
-            scheduler_kvdb,
+            scheduler_kvdb.clone(),
             reloader.notifier().clone(),
             config.name.clone(),
             config.scheduler.clone(),
@@ -103,8 +109,27 @@ impl Server {
         reloader.register(Kind::Jobs, scheduler.clone());
         let outconns = Arc::new(outconns::OutconnsReload::new(odb.clone(), runtime.clone()));
         reloader.register(Kind::Outconns, outconns.clone());
-        let reloader = Arc::new(reloader);
         let shutdown = CancellationToken::new();
+        let amqp_channels = crate::channel::amqp::AmqpChannels::new(
+            runtime.clone(),
+            scheduler.singleton_lease(),
+            config.name.clone(),
+            shutdown.clone(),
+        );
+        let zmq_channels = crate::channel::zmq::ZmqChannels::new(
+            runtime.clone(),
+            scheduler_kvdb.clone(),
+            scheduler.singleton_lease(),
+            config.name.clone(),
+            shutdown.clone(),
+        );
+        let msg_channels = Arc::new(msg_channels::MsgChannelsReload::new(
+            odb.clone(),
+            amqp_channels,
+            zmq_channels,
+        ));
+        reloader.register(Kind::MsgChannels, msg_channels.clone());
+        let reloader = Arc::new(reloader);
 
         odb.register_server(
             &config.name,
@@ -178,6 +203,36 @@ impl Server {
             async move { startup.wait().await }
         };
         tasks.extend(scheduler.spawn(runtime.clone(), ready, shutdown.clone()));
+        tasks.push(
+            crate::invoke_async::AsyncWorker::new(
+                runtime.clone(),
+                async_queue,
+                config.name.clone(),
+                config.async_invoke.clone(),
+            )
+            .spawn(
+                {
+                    let startup = startup.clone();
+                    async move { startup.wait().await }
+                },
+                shutdown.clone(),
+            ),
+        );
+        tasks.push(tokio::spawn({
+            // Messaging channels start consuming once the services they call are loaded.
+            let startup = startup.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = startup.wait() => {
+                        if let Err(e) = msg_channels.reload().await {
+                            tracing::warn!("cannot load the messaging channels (the next reconcile will): {e:#}");
+                        }
+                    }
+                }
+            }
+        }));
         tasks.push(tokio::spawn(loops::heartbeat(
             odb.clone(),
             config.name.clone(),

@@ -27,7 +27,7 @@
 //! - [`service`]: the attribute that exports a function as the service and declares its
 //!   name, description, Simple IO fields and slow-response threshold.
 //! - [`Request`], [`Response`], [`Error`]: what `handle` receives and answers.
-//! - [`config`], [`log`], [`invoke`]: the host capabilities.
+//! - [`config`], [`log`], [`invoke`], [`invoke_async`]: the host capabilities.
 //! - [`metadata`]: the static description the attribute builds for the host.
 //!
 //! # Testing a service natively
@@ -46,6 +46,7 @@
 #[allow(missing_docs, unsafe_code)]
 pub mod bindings;
 
+pub mod amqp;
 #[cfg(all(
     feature = "arena",
     target_arch = "wasm32",
@@ -58,6 +59,7 @@ mod error;
 mod export;
 pub mod ftp;
 pub mod invoke;
+pub mod invoke_async;
 mod json;
 pub mod log;
 pub mod metadata;
@@ -66,6 +68,7 @@ mod request;
 mod response;
 pub mod sql;
 pub mod xml;
+pub mod zeromq;
 
 pub use error::Error;
 pub use request::{ChannelKind, DataFormat, Request, RequestBuilder};

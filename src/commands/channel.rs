@@ -1,7 +1,12 @@
-//! `zato channel ...`: create, list, update and delete channels (HTTP and SOAP).
+//! `zato channel ...`: create, list, update and delete channels (HTTP, SOAP, AMQP and
+//! ZeroMQ).
+
+mod messaging;
 
 use clap::{Args, Subcommand, ValueEnum};
-use zato_api::{DataFormat, HttpChannel, SoapChannel, SoapVersion};
+use zato_api::{DataFormat, HttpChannel, MsgChannelType, SoapChannel, SoapVersion};
+
+use messaging::{AmqpArgs, MsgTarget, ZmqArgs};
 
 use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
@@ -27,7 +32,8 @@ enum ChannelCommand {
         #[command(subcommand)]
         kind: UpdateKind,
     },
-    /// List channels of one kind: `list` or `list http` (HTTP channels), `list soap`.
+    /// List channels of one kind: `list` or `list http` (HTTP channels), `list soap`,
+    /// `list amqp`, `list zmq`.
     List {
         /// The kind of channel.
         #[arg(value_enum, default_value = "http")]
@@ -36,9 +42,10 @@ enum ChannelCommand {
         target: Target,
     },
     /// Delete a channel by name: `delete NAME` (an HTTP channel), `delete http NAME`,
-    /// `delete soap NAME`.
+    /// `delete soap NAME`, `delete amqp NAME`, `delete zmq NAME`.
     Delete {
-        /// The channel's name, or its kind (`http`, `soap`) followed by its name.
+        /// The channel's name, or its kind (`http`, `soap`, `amqp`, `zmq`) followed by
+        /// its name.
         #[arg(num_args = 1..=2, required = true, value_names = ["KIND", "NAME"])]
         args: Vec<String>,
         #[command(flatten)]
@@ -51,6 +58,8 @@ enum ChannelCommand {
 enum Kind {
     Http,
     Soap,
+    Amqp,
+    Zmq,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +115,40 @@ enum CreateKind {
         namespace: String,
         #[command(flatten)]
         target: Target,
+    },
+    /// An AMQP channel: each message of QUEUE invokes SERVICE, acknowledged once it
+    /// succeeded; consumers start on every server (or on the singleton only, with
+    /// --singleton) at once. The admin API is --env or --admin-url here: --url is the
+    /// broker's.
+    ///
+    /// Example: zato channel create amqp --name orders --url amqp://guest:guest@127.0.0.1:5672/%2f --queue orders --service demo.hello
+    Amqp {
+        /// Unique channel name.
+        #[arg(long)]
+        name: String,
+        /// Create it inactive: it consumes nothing until it is activated.
+        #[arg(long)]
+        inactive: bool,
+        #[command(flatten)]
+        args: AmqpArgs,
+        #[command(flatten)]
+        target: MsgTarget,
+    },
+    /// A ZeroMQ channel: a PULL or SUB socket on the singleton server (it moves with
+    /// the singleton); each message invokes SERVICE on one server.
+    ///
+    /// Example: zato channel create zmq --name feed --socket pull --bind tcp://127.0.0.1:5555 --service demo.hello
+    Zmq {
+        /// Unique channel name.
+        #[arg(long)]
+        name: String,
+        /// Create it inactive: its socket is not opened until it is activated.
+        #[arg(long)]
+        inactive: bool,
+        #[command(flatten)]
+        args: ZmqArgs,
+        #[command(flatten)]
+        target: MsgTarget,
     },
 }
 
@@ -181,6 +224,50 @@ enum UpdateKind {
         #[command(flatten)]
         target: Target,
     },
+    /// An AMQP channel, on every server. Only the options given change (the stored
+    /// password stays unless --url carries a new one).
+    ///
+    /// Example: zato channel edit amqp orders --prefetch 50 --consumers 4
+    Amqp {
+        /// The channel's name.
+        name: String,
+        /// Start consuming again.
+        #[arg(long, conflicts_with = "inactive")]
+        active: bool,
+        /// Stop consuming, keeping the definition.
+        #[arg(long)]
+        inactive: bool,
+        #[command(flatten)]
+        args: AmqpArgs,
+        #[command(flatten)]
+        target: MsgTarget,
+    },
+    /// A ZeroMQ channel. Only the options given change.
+    ///
+    /// Example: zato channel edit zmq feed --subscribe orders. --subscribe invoices.
+    Zmq {
+        /// The channel's name.
+        name: String,
+        /// Open its socket again.
+        #[arg(long, conflicts_with = "inactive")]
+        active: bool,
+        /// Close its socket, keeping the definition.
+        #[arg(long)]
+        inactive: bool,
+        #[command(flatten)]
+        args: ZmqArgs,
+        #[command(flatten)]
+        target: MsgTarget,
+    },
+}
+
+/// `--active` / `--inactive` as a change of the active flag.
+fn activity(active: bool, inactive: bool) -> Option<bool> {
+    match (active, inactive) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
 }
 
 fn parse_format(s: &str) -> Result<DataFormat, CliError> {
@@ -350,6 +437,74 @@ impl Channel {
                 });
                 Ok(())
             }
+            ChannelCommand::Create {
+                kind:
+                    CreateKind::Amqp {
+                        name,
+                        inactive,
+                        args,
+                        target,
+                    },
+            } => messaging::create(out, target.target(), args.create(name, inactive)?).await,
+            ChannelCommand::Create {
+                kind:
+                    CreateKind::Zmq {
+                        name,
+                        inactive,
+                        args,
+                        target,
+                    },
+            } => messaging::create(out, target.target(), args.create(name, inactive)?).await,
+            ChannelCommand::Update {
+                kind:
+                    UpdateKind::Amqp {
+                        name,
+                        active,
+                        inactive,
+                        args,
+                        target,
+                    },
+            } => {
+                let active = activity(active, inactive);
+                messaging::update(
+                    out,
+                    target.target(),
+                    MsgChannelType::Amqp,
+                    &name,
+                    active,
+                    |c| args.apply(c),
+                )
+                .await
+            }
+            ChannelCommand::Update {
+                kind:
+                    UpdateKind::Zmq {
+                        name,
+                        active,
+                        inactive,
+                        args,
+                        target,
+                    },
+            } => {
+                let active = activity(active, inactive);
+                messaging::update(
+                    out,
+                    target.target(),
+                    MsgChannelType::Zmq,
+                    &name,
+                    active,
+                    |c| args.apply(c),
+                )
+                .await
+            }
+            ChannelCommand::List {
+                kind: Kind::Amqp,
+                target,
+            } => messaging::list(out, target, MsgChannelType::Amqp).await,
+            ChannelCommand::List {
+                kind: Kind::Zmq,
+                target,
+            } => messaging::list(out, target, MsgChannelType::Zmq).await,
             ChannelCommand::List {
                 kind: Kind::Soap,
                 target,
@@ -414,7 +569,9 @@ impl Channel {
                         Kind::from_str(kind, true).map_err(|_| {
                             CliError::new(
                                 ExitCode::Usage,
-                                format!("unknown kind of channel `{kind}`: http or soap"),
+                                format!(
+                                    "unknown kind of channel `{kind}`: http, soap, amqp or zmq"
+                                ),
                             )
                         })?,
                         name.clone(),
@@ -430,6 +587,12 @@ impl Channel {
                     Kind::Soap => {
                         client.delete_soap_channel(&name).await?;
                         "SOAP"
+                    }
+                    Kind::Amqp => {
+                        return messaging::delete(out, target, MsgChannelType::Amqp, &name).await;
+                    }
+                    Kind::Zmq => {
+                        return messaging::delete(out, target, MsgChannelType::Zmq, &name).await;
                     }
                 };
                 out.print(&serde_json::json!({ "deleted": name }), || {

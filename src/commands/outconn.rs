@@ -1,4 +1,4 @@
-//! `zato outconn ...`: outgoing connections (HTTP, SOAP, SQL, FTP), the named ways
+//! `zato outconn ...`: outgoing connections (HTTP, SOAP, SQL, FTP, AMQP, ZeroMQ), the named ways
 //! services reach other systems: create, list, get, edit, delete and ping them.
 //!
 //! A secret (a password, token or key) is read from a variable (`--secret-env`) or
@@ -10,16 +10,19 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use zato_api::messaging::DEFAULT_AMQP_HEARTBEAT_S;
 use zato_api::{
-    FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo, OutconnSettings,
-    OutconnType, SoapSettings, SoapVersion, SqlSettings,
+    AmqpSettings, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo,
+    OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings, ZmqOutSocket,
+    ZmqSettings,
 };
 
 use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, table};
 
-/// Outgoing connections: the named HTTP, SOAP, SQL and FTP connections services use.
+/// Outgoing connections: the named HTTP, SOAP, SQL, FTP, AMQP and ZeroMQ connections
+/// services use.
 ///
 /// Examples:
 ///     zato outconn create http --name crm --address https://crm.example.com/api \
@@ -27,6 +30,9 @@ use crate::output::{Output, table};
 ///     zato outconn create sql --name billing --db-url postgres://billing@127.0.0.1/billing \
 ///         --secret-stdin < password.txt
 ///     zato outconn create ftp --name drop --host 127.0.0.1 --port 2121 --base-dir /in
+///     zato outconn create amqp --name events --amqp-url amqp://app@127.0.0.1:5672/%2f \
+///         --secret-env AMQP_PASSWORD
+///     zato outconn create zmq --name feed --socket push --connect tcp://127.0.0.1:5556
 ///     zato outconn ping http crm
 ///     zato outconn list --json
 #[derive(Debug, Args)]
@@ -38,10 +44,10 @@ pub struct OutconnCommand {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a connection of TYPE (http, soap, sql or ftp) on every server, from the
-    /// options or a whole definition (--file).
+    /// Create a connection of TYPE (http, soap, sql, ftp, amqp or zmq) on every server,
+    /// from the options or a whole definition (--file).
     Create {
-        /// http, soap, sql or ftp.
+        /// http, soap, sql, ftp, amqp or zmq.
         #[arg(value_name = "TYPE", value_parser = parse_kind)]
         kind: OutconnType,
         /// Unique name within its type (the service-name rule: letters, digits, `.`,
@@ -60,7 +66,7 @@ enum Command {
     },
     /// List connections (of TYPE when given), without their secrets.
     List {
-        /// http, soap, sql or ftp: only this type.
+        /// http, soap, sql, ftp, amqp or zmq: only this type.
         #[arg(value_name = "TYPE", value_parser = parse_kind)]
         kind: Option<OutconnType>,
         #[command(flatten)]
@@ -113,7 +119,8 @@ enum Command {
     },
     /// Check that the other side of a stored connection answers (exit 0), or say why
     /// it did not (exit 1): an HTTP request with the ping method for HTTP and SOAP
-    /// (any status counts), `SELECT 1` for SQL, a login for FTP.
+    /// (any status counts), `SELECT 1` for SQL, a login for FTP, a connection and a
+    /// channel for AMQP, the socket set up for ZeroMQ.
     Ping {
         #[arg(value_name = "TYPE", value_parser = parse_kind)]
         kind: OutconnType,
@@ -142,7 +149,7 @@ struct SettingsArgs {
     /// http, soap: verify a TLS server's certificate (true unless given false).
     #[arg(long, value_name = "BOOL")]
     tls_verify: Option<bool>,
-    /// http, soap, ftp (FTPS): a PEM file of extra trusted CA certificates.
+    /// http, soap, ftp (FTPS), amqp (amqps): a PEM file of extra trusted CA certificates.
     #[arg(long, value_name = "PATH")]
     ca_file: Option<PathBuf>,
     /// http, soap: how calls authenticate: none, basic (--username, the secret as the
@@ -194,6 +201,31 @@ struct SettingsArgs {
     /// ftp: the directory every path of a call stays under (/ when creating without it).
     #[arg(long, value_name = "DIR")]
     base_dir: Option<String>,
+    /// amqp: the broker's URL, amqp://USER[:PASSWORD]@HOST:PORT/VHOST (`%2f` is the
+    /// vhost `/`); a password given here is stored as the secret. (Not --url, which
+    /// names the admin API.)
+    #[arg(long, value_name = "URL")]
+    amqp_url: Option<String>,
+    /// amqp: the heartbeat in seconds (0: none; 30 when creating without it).
+    #[arg(long, value_name = "SECONDS")]
+    heartbeat: Option<u16>,
+    /// zmq: the socket, push or pub.
+    #[arg(long, value_name = "SOCKET", value_parser = parse_out_socket)]
+    socket: Option<ZmqOutSocket>,
+    /// zmq: bind this address (tcp://HOST:PORT), the peers connect.
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "connect")]
+    bind: Option<String>,
+    /// zmq: connect to this address (tcp://HOST:PORT).
+    #[arg(long, value_name = "ADDRESS")]
+    connect: Option<String>,
+}
+
+fn parse_out_socket(s: &str) -> Result<ZmqOutSocket, String> {
+    match s {
+        "push" => Ok(ZmqOutSocket::Push),
+        "pub" => Ok(ZmqOutSocket::Pub),
+        other => Err(format!("unknown socket `{other}`: push or pub")),
+    }
 }
 
 /// Where the secret comes from: at most one of these.
@@ -269,16 +301,20 @@ impl SettingsArgs {
     /// The options given that do not apply to `kind`, as flags.
     fn foreign(&self, kind: OutconnType) -> Vec<&'static str> {
         use OutconnType::*;
-        let given: [(&str, bool, &[OutconnType]); 19] = [
+        let given: [(&str, bool, &[OutconnType]); 24] = [
             ("--address", self.address.is_some(), &[Http, Soap]),
             (
                 "--timeout-ms",
                 self.timeout_ms.is_some(),
-                &[Http, Soap, Sql, Ftp],
+                &[Http, Soap, Sql, Ftp, Amqp, Zmq],
             ),
             ("--pool-size", self.pool_size.is_some(), &[Http, Soap, Sql]),
             ("--tls-verify", self.tls_verify.is_some(), &[Http, Soap]),
-            ("--ca-file", self.ca_file.is_some(), &[Http, Soap, Ftp]),
+            (
+                "--ca-file",
+                self.ca_file.is_some(),
+                &[Http, Soap, Ftp, Amqp],
+            ),
             ("--auth", self.auth.is_some(), &[Http, Soap]),
             ("--username", self.username.is_some(), &[Http, Soap, Ftp]),
             (
@@ -297,6 +333,11 @@ impl SettingsArgs {
             ("--port", self.port.is_some(), &[Ftp]),
             ("--tls", self.tls.is_some(), &[Ftp]),
             ("--base-dir", self.base_dir.is_some(), &[Ftp]),
+            ("--amqp-url", self.amqp_url.is_some(), &[Amqp]),
+            ("--heartbeat", self.heartbeat.is_some(), &[Amqp]),
+            ("--socket", self.socket.is_some(), &[Zmq]),
+            ("--bind", self.bind.is_some(), &[Zmq]),
+            ("--connect", self.connect.is_some(), &[Zmq]),
         ];
         given
             .into_iter()
@@ -360,6 +401,18 @@ impl SettingsArgs {
                 base_dir: "/".into(),
                 timeout_ms: 0,
             }),
+            OutconnType::Amqp => OutconnSettings::Amqp(AmqpSettings {
+                url: String::new(),
+                heartbeat_s: DEFAULT_AMQP_HEARTBEAT_S,
+                ca_pem: None,
+                timeout_ms: 10_000,
+            }),
+            OutconnType::Zmq => OutconnSettings::Zmq(ZmqSettings {
+                socket: ZmqOutSocket::Push,
+                address: String::new(),
+                bind: false,
+                timeout_ms: 5_000,
+            }),
         }
     }
 
@@ -403,6 +456,31 @@ impl SettingsArgs {
                 if let Some(pem) = self.ca_file_pem()? {
                     ftp.ca_pem = Some(pem);
                 }
+            }
+            OutconnSettings::Amqp(amqp) => {
+                if let Some(url) = &self.amqp_url {
+                    amqp.url = url.clone();
+                }
+                set(&mut amqp.heartbeat_s, self.heartbeat);
+                set(&mut amqp.timeout_ms, self.timeout_ms);
+                if no_ca {
+                    amqp.ca_pem = None;
+                }
+                if let Some(pem) = self.ca_file_pem()? {
+                    amqp.ca_pem = Some(pem);
+                }
+            }
+            OutconnSettings::Zmq(zmq) => {
+                set(&mut zmq.socket, self.socket);
+                if let Some(address) = &self.bind {
+                    zmq.address = address.clone();
+                    zmq.bind = true;
+                }
+                if let Some(address) = &self.connect {
+                    zmq.address = address.clone();
+                    zmq.bind = false;
+                }
+                set(&mut zmq.timeout_ms, self.timeout_ms);
             }
         }
         Ok(())
@@ -531,6 +609,13 @@ fn target_of(settings: &OutconnSettings) -> String {
             if f.port == 0 { 21 } else { f.port },
             f.base_dir
         ),
+        OutconnSettings::Amqp(a) => a.url.clone(),
+        OutconnSettings::Zmq(z) => format!(
+            "{} {} {}",
+            z.socket.as_str(),
+            if z.bind { "bound to" } else { "connected to" },
+            z.address
+        ),
     }
 }
 
@@ -599,6 +684,21 @@ fn describe(info: &OutconnInfo) -> String {
             ));
             lines.push(format!("base_dir: {}", f.base_dir));
             lines.push(format!("timeout_ms: {}", f.timeout_ms));
+        }
+        OutconnSettings::Amqp(a) => {
+            lines.push(format!("url: {}", a.url));
+            lines.push(format!("heartbeat_s: {}", a.heartbeat_s));
+            lines.push(format!(
+                "ca_pem: {}",
+                if a.ca_pem.is_some() { "given" } else { "none" }
+            ));
+            lines.push(format!("timeout_ms: {}", a.timeout_ms));
+        }
+        OutconnSettings::Zmq(z) => {
+            lines.push(format!("socket: {}", z.socket.as_str()));
+            lines.push(format!("address: {}", z.address));
+            lines.push(format!("bind: {}", z.bind));
+            lines.push(format!("timeout_ms: {}", z.timeout_ms));
         }
     }
     lines.push(format!("secret: {}", secret_word(info.secret_set)));
@@ -697,9 +797,22 @@ impl OutconnCommand {
                 target,
             } => {
                 settings.check_applies(kind)?;
-                if (no_headers || no_ca) && !matches!(kind, OutconnType::Http | OutconnType::Soap) {
+                if no_headers && !matches!(kind, OutconnType::Http | OutconnType::Soap) {
                     return Err(usage(format!(
-                        "--no-headers and --no-ca do not apply to {kind} connections"
+                        "--no-headers does not apply to {kind} connections"
+                    )));
+                }
+                if no_ca
+                    && !matches!(
+                        kind,
+                        OutconnType::Http
+                            | OutconnType::Soap
+                            | OutconnType::Ftp
+                            | OutconnType::Amqp
+                    )
+                {
+                    return Err(usage(format!(
+                        "--no-ca does not apply to {kind} connections"
                     )));
                 }
                 let from_file = settings.read_file()?;

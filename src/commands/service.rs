@@ -36,8 +36,15 @@ enum ServiceCommand {
         #[arg(long, default_value = "json")]
         data_format: String,
         /// Timeout in milliseconds (the server's default when absent).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "run_async")]
         timeout_ms: Option<u64>,
+        /// Queue the call and print its cid at once: it runs on any server, at least
+        /// once (`GET /zato/api/async/{cid}` says where it stands).
+        #[arg(long = "async")]
+        run_async: bool,
+        /// With --async: the service invoked with the call's outcome once it ended.
+        #[arg(long, requires = "run_async")]
+        callback: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -92,7 +99,29 @@ impl Service {
                 name,
                 data,
                 data_format,
+                // Refused by clap with --async.
+                timeout_ms: _,
+                run_async: true,
+                callback,
+                target,
+            } => {
+                invoke_async(
+                    &target.connect()?,
+                    out,
+                    &name,
+                    &data,
+                    &data_format,
+                    callback.as_deref(),
+                )
+                .await
+            }
+            ServiceCommand::Invoke {
+                name,
+                data,
+                data_format,
                 timeout_ms,
+                run_async: false,
+                callback: _,
                 target,
             } => {
                 invoke(
@@ -225,6 +254,26 @@ fn read_data(data: &str) -> CliResult<Vec<u8>> {
     } else {
         Ok(data.as_bytes().to_vec())
     }
+}
+
+/// Queues the call and prints its cid (with `--json`, `{"cid": ...}`).
+async fn invoke_async(
+    client: &AdminClient,
+    out: &Output,
+    name: &str,
+    data: &str,
+    data_format: &str,
+    callback: Option<&str>,
+) -> CliResult {
+    let data_format = data_format
+        .parse()
+        .map_err(|e: String| CliError::new(ExitCode::Usage, e))?;
+    let payload = read_data(data)?;
+    let queued = client
+        .invoke_async(name, payload, data_format, callback)
+        .await?;
+    out.print(&queued, || queued.cid.clone());
+    Ok(())
 }
 
 async fn invoke(

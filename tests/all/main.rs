@@ -7,6 +7,8 @@
 mod harness;
 
 mod admin;
+mod amqp;
+mod async_invoke;
 mod channels;
 mod cli;
 mod cluster;
@@ -19,6 +21,7 @@ mod lb;
 mod lb_cli;
 mod lb_netns;
 mod lean;
+mod msg_channels_api;
 mod openapi;
 mod outconn_api;
 mod outgoing_ftp;
@@ -34,3 +37,5 @@ mod soap_channel;
 mod versions;
 mod web_admin;
 mod web_admin_browser;
+mod web_admin_messaging;
+mod zeromq;

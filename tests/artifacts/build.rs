@@ -89,6 +89,16 @@ const EXAMPLES: Workspace = Workspace {
             doc: "`demo.ftp-fetch` (`examples/ftp-fetch`): fetches (and stores, lists, renames, deletes) files through the FTP connection `files`.",
         },
         Artifact {
+            constant: "AMQP_TRANSFORM",
+            file: "amqp_transform",
+            doc: "`demo.amqp-transform` (`examples/amqp-transform`): summarises an order from an AMQP channel and publishes the summary through the AMQP connection `amqp-out`.",
+        },
+        Artifact {
+            constant: "ZMQ_RELAY",
+            file: "zmq_relay",
+            doc: "`demo.zmq-relay` (`examples/zmq-relay`): pushes each message of a ZeroMQ channel on through the ZeroMQ connection `zmq-out` (config `connection`; `envelope = json` describes where it came from).",
+        },
+        Artifact {
             constant: "SOAP_HELLO",
             file: "soap_hello",
             doc: "`demo.soap-hello` (`examples/soap-hello`): greets the `name` it is given in JSON over REST or in XML over SOAP.",
@@ -212,6 +222,16 @@ const TEST_GUESTS: Workspace = Workspace {
             constant: "SQL_CALL",
             file: "sql_call",
             doc: "`test.sql-call` (`tests/guests/sql-call`): runs the SQL query, statement or transaction its JSON payload describes; answers tagged values or the error's kind.",
+        },
+        Artifact {
+            constant: "ASYNC_INVOKE",
+            file: "async_invoke",
+            doc: "`test.async` (`tests/guests/async-invoke`): queues an asynchronous invoke, sleeps the ms asked (answering its `async` and `delivery` details), or posts an outcome it is told of to the HTTP connection `async-sink`, as its JSON payload says.",
+        },
+        Artifact {
+            constant: "AMQP_PROBE",
+            file: "amqp_probe",
+            doc: "`test.amqp-probe` (`tests/guests/amqp-probe`): reports each call through the AMQP connection `probe`, then succeeds, traps, fails or asks to retry as its payload says.",
         },
     ],
 };

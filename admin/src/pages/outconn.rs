@@ -1,4 +1,4 @@
-//! `/outconns`: the outgoing connections (HTTP, SOAP, SQL, FTP): a list filtered by
+//! `/outconns`: the outgoing connections (HTTP, SOAP, SQL, FTP, AMQP, ZeroMQ): a list filtered by
 //! type, a create and edit form per type, delete with a confirmation, and a ping of
 //! each. The secret is write-only: the form shows whether one is set, an empty
 //! password field keeps it, and a checkbox removes it. A refusal of the admin API is
@@ -10,9 +10,11 @@ use axum::extract::{Extension, Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use zato_api::messaging::DEFAULT_AMQP_HEARTBEAT_S;
 use zato_api::outconn::{
-    FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo, OutconnSettings,
-    OutconnType, SoapSettings, SoapVersion, SqlSettings,
+    AmqpSettings, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo,
+    OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings, ZmqOutSocket,
+    ZmqSettings,
 };
 
 use super::FormErrors;
@@ -21,7 +23,7 @@ use crate::auth::Session;
 use crate::clusters::ClusterError;
 
 const SECTION: &str = "outconns";
-const TYPES: [&str; 4] = ["http", "soap", "sql", "ftp"];
+const TYPES: [&str; 6] = ["http", "soap", "sql", "ftp", "amqp", "zmq"];
 const AUTHS: [&str; 4] = ["none", "basic", "bearer", "api_key"];
 const PING_METHODS: [&str; 7] = ["HEAD", "GET", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -37,7 +39,7 @@ struct Row {
 struct ListPage {
     chrome: Chrome,
     kind: String,
-    types: [&'static str; 4],
+    types: [&'static str; 6],
     notice: String,
     failure: String,
     rows: Vec<Row>,
@@ -71,6 +73,13 @@ fn target_of(settings: &OutconnSettings) -> String {
             f.host,
             if f.port == 0 { 21 } else { f.port },
             f.base_dir
+        ),
+        OutconnSettings::Amqp(a) => a.url.clone(),
+        OutconnSettings::Zmq(z) => format!(
+            "{} {} {}",
+            z.socket.as_str(),
+            if z.bind { "bound to" } else { "connected to" },
+            z.address
         ),
     }
 }
@@ -160,6 +169,13 @@ pub struct OutconnForm {
     tls: String,
     #[serde(default)]
     base_dir: String,
+    #[serde(default)]
+    heartbeat: String,
+    /// ZeroMQ: `push` or `pub`.
+    #[serde(default)]
+    socket: String,
+    #[serde(default)]
+    bind: String,
 }
 
 fn on(flag: bool) -> String {
@@ -183,8 +199,17 @@ impl OutconnForm {
             base_dir: "/".into(),
             ..Self::default()
         };
-        if kind == OutconnType::Ftp {
-            form.username = "anonymous".into();
+        match kind {
+            OutconnType::Ftp => form.username = "anonymous".into(),
+            OutconnType::Amqp => {
+                form.heartbeat = DEFAULT_AMQP_HEARTBEAT_S.to_string();
+                form.timeout_ms = "10000".into();
+            }
+            OutconnType::Zmq => {
+                form.socket = "push".into();
+                form.timeout_ms = "5000".into();
+            }
+            _ => {}
         }
         form
     }
@@ -247,6 +272,18 @@ impl OutconnForm {
                 form.base_dir = f.base_dir.clone();
                 form.timeout_ms = f.timeout_ms.to_string();
             }
+            OutconnSettings::Amqp(a) => {
+                form.url = a.url.clone();
+                form.heartbeat = a.heartbeat_s.to_string();
+                form.ca_pem = a.ca_pem.clone().unwrap_or_default();
+                form.timeout_ms = a.timeout_ms.to_string();
+            }
+            OutconnSettings::Zmq(z) => {
+                form.socket = z.socket.as_str().into();
+                form.address = z.address.clone();
+                form.bind = on(z.bind);
+                form.timeout_ms = z.timeout_ms.to_string();
+            }
         }
         form
     }
@@ -285,6 +322,24 @@ impl OutconnForm {
                     (!ca_pem.is_empty()).then(|| format!("{ca_pem}\n"))
                 },
                 base_dir: self.base_dir.trim().into(),
+                timeout_ms: number(&mut errors, "timeout_ms", &self.timeout_ms),
+            }),
+            OutconnType::Amqp => OutconnSettings::Amqp(AmqpSettings {
+                url: self.url.trim().into(),
+                heartbeat_s: number(&mut errors, "heartbeat", &self.heartbeat),
+                ca_pem: {
+                    let ca_pem = self.ca_pem.trim();
+                    (!ca_pem.is_empty()).then(|| format!("{ca_pem}\n"))
+                },
+                timeout_ms: number(&mut errors, "timeout_ms", &self.timeout_ms),
+            }),
+            OutconnType::Zmq => OutconnSettings::Zmq(ZmqSettings {
+                socket: match self.socket.as_str() {
+                    "pub" => ZmqOutSocket::Pub,
+                    _ => ZmqOutSocket::Push,
+                },
+                address: self.address.trim().into(),
+                bind: !self.bind.is_empty(),
                 timeout_ms: number(&mut errors, "timeout_ms", &self.timeout_ms),
             }),
         };
@@ -363,7 +418,8 @@ fn number<T: std::str::FromStr + Default>(
 }
 
 /// The form fields an admin API message can name.
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 21] = [
+    "heartbeat_s",
     "address",
     "timeout_ms",
     "pool_size",
@@ -397,6 +453,7 @@ fn attribute(message: &str, status: u16) -> FormErrors {
     let field = match field {
         Some("auth.username") => Some("username"),
         Some("auth.header") => Some("api_key_header"),
+        Some("heartbeat_s") => Some("heartbeat"),
         Some(f) => Some(f),
         None if status == 409 || message.starts_with("invalid name") => Some("name"),
         None if message.starts_with("invalid secret") => Some("secret"),

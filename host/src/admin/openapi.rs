@@ -36,11 +36,14 @@ const BASIC: &str = "basic";
     tags(
         (name = "servers", description = "The server answering and the servers of its cluster"),
         (name = "services", description = "Deployed services: deploy, invoke, configure, roll back, delete"),
-        (name = "channels", description = "HTTP and SOAP channels: URL paths routed to services"),
+        (name = "channels", description = "HTTP and SOAP channels (URL paths routed to \
+            services), AMQP channels (queues consumed) and ZeroMQ channels (PULL and SUB \
+            sockets), each invoking a service"),
         (name = "scheduler", description = "Scheduler jobs (a service invoked one time, at \
             intervals or cron-style), their runs and next fire times, calendars of dates \
             on which jobs do not fire, and the singleton server that fires them"),
-        (name = "outconns", description = "Outgoing connections (HTTP, SOAP, SQL, FTP): \
+        (name = "outconns", description = "Outgoing connections (HTTP, SOAP, SQL, FTP, \
+            AMQP, ZeroMQ): \
             the named ways services reach other systems, their secrets write-only, and a \
             ping of each"),
         (name = "spec", description = "This description"),
@@ -293,16 +296,22 @@ mod tests {
         assert_eq!(
             routes,
             [
+                "DELETE /zato/api/channels/amqp/{name}",
                 "DELETE /zato/api/channels/http/{name}",
                 "DELETE /zato/api/channels/soap/{name}",
+                "DELETE /zato/api/channels/zmq/{name}",
                 "DELETE /zato/api/outconns/{type}/{name}",
                 "DELETE /zato/api/scheduler/calendars/{name}",
                 "DELETE /zato/api/scheduler/jobs/{name}",
                 "DELETE /zato/api/services/{name}",
+                "GET /zato/api/channels/amqp",
+                "GET /zato/api/channels/amqp/{name}",
                 "GET /zato/api/channels/http",
                 "GET /zato/api/channels/http/{name}",
                 "GET /zato/api/channels/soap",
                 "GET /zato/api/channels/soap/{name}",
+                "GET /zato/api/channels/zmq",
+                "GET /zato/api/channels/zmq/{name}",
                 "GET /zato/api/openapi.json",
                 "GET /zato/api/outconns",
                 "GET /zato/api/outconns/{type}/{name}",
@@ -319,8 +328,10 @@ mod tests {
                 "GET /zato/api/services/{name}/config",
                 "GET /zato/api/services/{name}/versions",
                 "GET /zato/api/singleton",
+                "POST /zato/api/channels/amqp",
                 "POST /zato/api/channels/http",
                 "POST /zato/api/channels/soap",
+                "POST /zato/api/channels/zmq",
                 "POST /zato/api/outconns/{type}",
                 "POST /zato/api/outconns/{type}/{name}/ping",
                 "POST /zato/api/scheduler/calendars",
@@ -332,8 +343,10 @@ mod tests {
                 "POST /zato/api/services",
                 "POST /zato/api/services/{name}/invoke",
                 "POST /zato/api/services/{name}/rollback",
+                "PUT /zato/api/channels/amqp/{name}",
                 "PUT /zato/api/channels/http/{name}",
                 "PUT /zato/api/channels/soap/{name}",
+                "PUT /zato/api/channels/zmq/{name}",
                 "PUT /zato/api/outconns/{type}/{name}",
                 "PUT /zato/api/scheduler/calendars/{name}",
                 "PUT /zato/api/scheduler/jobs/{name}",
@@ -346,7 +359,7 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .zip(["http", "soap", "sql", "ftp"])
+            .zip(["http", "soap", "sql", "ftp", "amqp", "zmq"])
         {
             assert!(branch.get("allOf").is_none(), "{branch}");
             assert_eq!(branch["properties"]["type"]["enum"][0], tag, "{branch}");

@@ -7,7 +7,7 @@
 //! only a ping reads the stored definition with its secret, and answers what the other
 //! side said.
 
-mod check;
+pub(super) mod check;
 
 use std::time::{Duration, Instant};
 
@@ -261,6 +261,8 @@ fn ping_wait(def: &Outconn) -> Duration {
         S::Soap(s) => s.http.timeout_ms,
         S::Sql(s) => s.timeout_ms,
         S::Ftp(s) => s.timeout_ms,
+        S::Amqp(s) => s.timeout_ms,
+        S::Zmq(s) => s.timeout_ms,
     };
     match ms {
         0 => PING_DEFAULT,
@@ -283,7 +285,12 @@ fn read_outconn(body: serde_json::Value) -> Result<Outconn, ApiError> {
             return Err(bad(format!("invalid JSON body: {field} must be a string")));
         }
     }
-    serde_json::from_value(body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+    let mut conn: Outconn =
+        serde_json::from_value(body).map_err(|e| bad(format!("invalid JSON body: {e}")))?;
+    if let crate::api::OutconnSettings::Amqp(s) = &mut conn.settings {
+        check::take_url_password(&mut s.url, &mut conn.secret).map_err(bad)?;
+    }
+    Ok(conn)
 }
 
 fn check_kind(kind: OutconnType, conn: &Outconn) -> Result<(), ApiError> {

@@ -13,11 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json, Path, Query};
 use super::{ApiError, Shared};
 use crate::api::{
-    DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, MAX_TIMEOUT_MS, Rollback, ServerInfo,
-    ServerState, ServiceDetails, ServiceInfo, ServiceSummary, ServiceVersion,
+    AsyncQueued, DataFormat, DeleteOutcome, DeployOutcome, ErrorBody, MAX_TIMEOUT_MS, Rollback,
+    ServerInfo, ServerState, ServiceDetails, ServiceInfo, ServiceSummary, ServiceVersion,
 };
+use crate::capability::invoke_async::AsyncHost as _;
 use crate::channel::{Inbound, call_service, new_cid};
 use crate::http_response::{header_pairs, header_value, json_response, service_response};
+use crate::invoke_async::{self, SubmitError};
 use crate::reload::Kind;
 use crate::runtime::{self, ChannelKind};
 
@@ -291,6 +293,15 @@ pub struct InvokeQuery {
     #[serde(default)]
     #[param(maximum = 9_223_372_036_854_775_807_u64)]
     timeout_ms: Option<u64>,
+    /// Queue the call instead of waiting for its answer: 202 with its cid at once; it
+    /// runs on any server of the cluster, at least once (`GET /zato/api/async/{cid}`
+    /// says where it stands). `timeout_ms` does not apply to it.
+    #[serde(default, rename = "async")]
+    run_async: bool,
+    /// With `async`: the service invoked with the call's outcome once it ended (JSON:
+    /// `cid`, `service`, `ok`, `status`, `payload` or `payload-base64`, `error`).
+    #[serde(default)]
+    callback: Option<String>,
 }
 
 /// Invokes a service with the request body as payload; the answer is the service's own.
@@ -312,7 +323,10 @@ pub struct InvokeQuery {
     responses(
         (status = 200, description = "the service's answer: its payload, and the \
             headers it set; `x-zato-cid` names the call", content_type = "*/*"),
-        (status = 413, description = "a payload over the size limit", body = ErrorBody),
+        (status = 202, description = "with `async=true`: the call is queued",
+            body = AsyncQueued),
+        (status = 413, description = "a payload over the size limit (16 MiB for an \
+            asynchronous call)", body = ErrorBody),
         (status = "default", description = "the service's answer with the status it \
             chose, or a failed call as an error body with its `cid`: 400 a payload the \
             service's input refuses, 404 an unknown service, 503 a server still loading \
@@ -331,6 +345,18 @@ pub async fn invoke(
         Ok(body) => body,
         Err(rejection) => return body_refusal(&state, &rejection).into_response(),
     };
+    if query.run_async {
+        return queue(&state, name, query, body)
+            .await
+            .unwrap_or_else(|e| e.into_response());
+    }
+    if query.callback.is_some() {
+        return ApiError(
+            StatusCode::BAD_REQUEST,
+            "a callback applies to an asynchronous invoke only (async=true)".into(),
+        )
+        .into_response();
+    }
     if let Some(ms) = query.timeout_ms.filter(|ms| *ms > MAX_TIMEOUT_MS) {
         return ApiError(
             StatusCode::BAD_REQUEST,
@@ -353,6 +379,61 @@ pub async fn invoke(
     };
     let result = call_service(state.deployer.runtime(), inbound).await;
     service_response(result, query.data_format, &cid)
+}
+
+/// Queues an asynchronous call (`?async=true`) and answers its cid.
+async fn queue(
+    state: &super::AdminState,
+    name: String,
+    query: InvokeQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if query.timeout_ms.is_some() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "timeout_ms applies to a synchronous invoke only: an asynchronous call has the \
+             server's default timeout"
+                .into(),
+        ));
+    }
+    if body.len() > invoke_async::MAX_PAYLOAD_BYTES {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "a payload of {} bytes is over the limit of an asynchronous call, {} bytes",
+                body.len(),
+                invoke_async::MAX_PAYLOAD_BYTES
+            ),
+        ));
+    }
+    let runtime = state.deployer.runtime();
+    let submit_error = |e: SubmitError| match e {
+        SubmitError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
+        SubmitError::BadRequest(m) => ApiError(StatusCode::BAD_REQUEST, m),
+        SubmitError::Unavailable(m) => ApiError(StatusCode::SERVICE_UNAVAILABLE, m),
+    };
+    invoke_async::check(&name, &body, query.callback.as_deref()).map_err(submit_error)?;
+    for service in std::iter::once(&name).chain(&query.callback) {
+        if !runtime.knows(service) {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("service `{service}` is not deployed"),
+            ));
+        }
+    }
+    let queue = runtime.async_queue().ok_or_else(|| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server has no work queue for asynchronous invokes".into(),
+        )
+    })?;
+    let call =
+        invoke_async::AsyncCall::new(name, body.to_vec(), query.data_format, query.callback, None);
+    queue.submit(&call).await.map_err(submit_error)?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &AsyncQueued { cid: call.cid },
+    ))
 }
 
 /// What a service invoked through the admin API reads of the request: its headers,

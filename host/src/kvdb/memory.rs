@@ -1,13 +1,13 @@
 //! The in-memory KVDB and broker: the embedded default of a single server.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc};
 
-use super::{Broker, BrokerEvent, Kvdb, KvdbError, KvdbResult};
+use super::{Broker, BrokerEvent, Kvdb, KvdbError, KvdbResult, Taken};
 
 /// Capacity of a subscriber's queue; a subscriber that falls this far behind loses
 /// messages (pub/sub is at-most-once anyway).
@@ -23,6 +23,7 @@ pub struct MemoryKvdb {
 struct State {
     values: HashMap<String, (Vec<u8>, Option<Instant>)>,
     queues: HashMap<String, VecDeque<Vec<u8>>>,
+    work: HashMap<String, WorkQueue>,
     subscribers: HashMap<String, Vec<mpsc::Sender<BrokerEvent>>>,
 }
 
@@ -37,6 +38,67 @@ impl State {
             self.values.remove(key);
         }
         self.values.get_mut(key)
+    }
+}
+
+/// A reliable work queue: items wait in `fresh` until taken, then stay in `taken` until
+/// acknowledged, so that an item whose taker went silent can be taken again.
+#[derive(Default)]
+struct WorkQueue {
+    next_id: u64,
+    /// Items nobody took yet, oldest first.
+    fresh: VecDeque<(u64, Vec<u8>)>,
+    /// Items taken and not acknowledged; ids grow, so the map is oldest first.
+    taken: BTreeMap<u64, TakenItem>,
+}
+
+struct TakenItem {
+    item: Vec<u8>,
+    consumer: String,
+    /// When its consumer took or touched it last.
+    touched: Instant,
+    deliveries: u32,
+}
+
+impl WorkQueue {
+    /// What [`Kvdb::take`] answers now, like the Redis script: a silent taker's item
+    /// first (it has waited longest), else the oldest fresh one.
+    fn take(&mut self, consumer: &str, visibility: Duration) -> Option<Taken> {
+        let now = Instant::now();
+        let expired = self
+            .taken
+            .iter_mut()
+            .find(|(_, t)| t.touched + visibility <= now);
+        if let Some((id, taken)) = expired {
+            taken.consumer = consumer.to_owned();
+            taken.touched = now;
+            taken.deliveries = taken.deliveries.saturating_add(1);
+            return Some(Taken {
+                id: id.to_string(),
+                item: taken.item.clone(),
+                deliveries: taken.deliveries,
+            });
+        }
+        let (id, item) = self.fresh.pop_front()?;
+        self.taken.insert(
+            id,
+            TakenItem {
+                item: item.clone(),
+                consumer: consumer.to_owned(),
+                touched: now,
+                deliveries: 1,
+            },
+        );
+        Some(Taken {
+            id: id.to_string(),
+            item,
+            deliveries: 1,
+        })
+    }
+
+    /// When the first taken item becomes takeable again for a taker with `visibility`.
+    fn next_expiry(&self, visibility: Duration) -> Option<Instant> {
+        self.taken.values().map(|t| t.touched + visibility).min()
     }
 }
 
@@ -147,6 +209,71 @@ impl Kvdb for MemoryKvdb {
                 return Ok(None);
             }
         }
+    }
+
+    async fn enqueue(&self, queue: &str, item: &[u8]) -> KvdbResult<()> {
+        {
+            let mut state = self.state();
+            let work = state.work.entry(queue.to_owned()).or_default();
+            work.next_id += 1;
+            let id = work.next_id;
+            work.fresh.push_back((id, item.to_vec()));
+        }
+        self.queue_ready.notify_waiters();
+        Ok(())
+    }
+
+    async fn take(
+        &self,
+        queue: &str,
+        consumer: &str,
+        visibility: Duration,
+        wait: Duration,
+    ) -> KvdbResult<Option<Taken>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Register interest before looking, so an enqueue in between is not missed.
+            let notified = self.queue_ready.notified();
+            let expiry = {
+                let mut state = self.state();
+                let work = state.work.entry(queue.to_owned()).or_default();
+                if let Some(taken) = work.take(consumer, visibility) {
+                    return Ok(Some(taken));
+                }
+                work.next_expiry(visibility)
+            };
+            // Nothing is enqueued meanwhile, but a taken item may become takeable.
+            let wake = expiry.map_or(deadline, |at| deadline.min(at.into()));
+            if tokio::time::timeout_at(wake, notified).await.is_err()
+                && tokio::time::Instant::now() >= deadline
+            {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn touch(&self, queue: &str, consumer: &str, id: &str) -> KvdbResult<bool> {
+        let mut state = self.state();
+        let taken = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| state.work.get_mut(queue)?.taken.get_mut(&id));
+        match taken {
+            Some(taken) if taken.consumer == consumer => {
+                taken.touched = Instant::now();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn ack(&self, queue: &str, id: &str) -> KvdbResult<()> {
+        let mut state = self.state();
+        if let (Ok(id), Some(work)) = (id.parse::<u64>(), state.work.get_mut(queue)) {
+            work.taken.remove(&id);
+            work.fresh.retain(|(fresh, _)| *fresh != id);
+        }
+        Ok(())
     }
 }
 

@@ -2,18 +2,24 @@
 //!
 //! Every key and channel starts with `{prefix}:` (the cluster's name) so several clusters,
 //! and parallel tests, can share one Redis. Below the prefix, values and locks live under
-//! `kv:` and queues under `q:`, because the in-memory KVDB keeps them in separate maps and
-//! a value must never collide with a queue of the same name.
+//! `kv:`, queues under `q:` and reliable work queues under `wq:`, because the in-memory
+//! KVDB keeps them in separate maps and a value must never collide with a queue of the
+//! same name.
 //!
 //! Three kinds of connections, because Redis serves one connection's commands in order:
 //! - a `ConnectionManager` (multiplexed, reconnects by itself) for every short command;
-//! - for `pop`, a connection of its own per waiting call, without a response timeout,
-//!   since BLPOP holds its connection for as long as it waits ([`BlockingPool`]);
+//! - for `pop` and `take`, a connection of their own per waiting call, without a
+//!   response timeout, since BLPOP and XREADGROUP BLOCK hold their connection for as
+//!   long as they wait ([`BlockingPool`]);
 //! - one pub/sub connection per `RedisKvdb`, kept up by the task in [`pubsub`].
 //!
-//! Needs Redis 6.0 or later (BLPOP with a fractional timeout).
+//! A reliable work queue is a stream with one consumer group ([`work`]).
+//!
+//! Needs Redis 6.0 or later (BLPOP with a fractional timeout), 6.2 for work queues
+//! (XPENDING IDLE).
 
 mod pubsub;
+mod work;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +30,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{Broker, BrokerEvent, Kvdb, KvdbError, KvdbResult, redact};
+use super::{Broker, BrokerEvent, Kvdb, KvdbError, KvdbResult, Taken, redact};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,6 +72,7 @@ pub struct RedisKvdb {
     subscriptions: Arc<pubsub::Subscriptions>,
     extend_lock: Script,
     unlock: Script,
+    work: work::Scripts,
     /// Stops the pub/sub task when the last handle goes.
     _stop: DropGuard,
 }
@@ -103,6 +110,7 @@ impl RedisKvdb {
             subscriptions,
             extend_lock: Script::new(EXTEND_LOCK),
             unlock: Script::new(UNLOCK),
+            work: work::Scripts::default(),
             _stop: stop.drop_guard(),
             url: shown,
         })
@@ -114,6 +122,10 @@ impl RedisKvdb {
 
     fn queue_key(&self, queue: &str) -> String {
         format!("{}q:{queue}", self.prefix)
+    }
+
+    fn work_key(&self, queue: &str) -> String {
+        format!("{}wq:{queue}", self.prefix)
     }
 
     fn channel(&self, channel: &str) -> String {
@@ -283,6 +295,28 @@ impl Kvdb for RedisKvdb {
                 self.url, patience
             ))),
         }
+    }
+
+    async fn enqueue(&self, queue: &str, item: &[u8]) -> KvdbResult<()> {
+        self.work_enqueue(queue, item).await
+    }
+
+    async fn take(
+        &self,
+        queue: &str,
+        consumer: &str,
+        visibility: Duration,
+        wait: Duration,
+    ) -> KvdbResult<Option<Taken>> {
+        self.work_take(queue, consumer, visibility, wait).await
+    }
+
+    async fn touch(&self, queue: &str, consumer: &str, id: &str) -> KvdbResult<bool> {
+        self.work_touch(queue, consumer, id).await
+    }
+
+    async fn ack(&self, queue: &str, id: &str) -> KvdbResult<()> {
+        self.work_ack(queue, id).await
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{Broker, BrokerEvent, Kvdb, KvdbError};
+use super::{Broker, BrokerEvent, Kvdb, KvdbError, Taken};
 
 pub(crate) type Opened = (Arc<dyn Kvdb>, Arc<dyn Broker>);
 
@@ -32,6 +32,12 @@ macro_rules! behaviour_tests {
             pop_waits_for_a_push_and_keeps_the_order,
             push_many_appends_in_order,
             each_queue_item_goes_to_exactly_one_of_two_consumers,
+            work_items_are_taken_in_order_and_acked_ones_never_come_back,
+            an_item_not_acked_is_taken_again_after_its_visibility_and_not_before,
+            a_touched_item_stays_its_takers,
+            deliveries_count_each_take,
+            a_waiting_take_wakes_on_enqueue,
+            each_work_item_goes_to_exactly_one_of_two_consumers,
             every_subscriber_gets_each_message_of_its_channel,
             a_dropped_subscriber_does_not_stop_the_others
         );
@@ -218,6 +224,179 @@ pub(crate) async fn each_queue_item_goes_to_exactly_one_of_two_consumers((kv, _)
     tokio::time::sleep(ms(100)).await;
     for i in 0..ITEMS {
         kv.push("work", i.to_string().as_bytes()).await.unwrap();
+    }
+    let first = first.await.unwrap();
+    let second = second.await.unwrap();
+    let mut all: Vec<u32> = first.iter().chain(&second).copied().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..ITEMS).collect::<Vec<_>>(),
+        "every item exactly once (first got {}, second {})",
+        first.len(),
+        second.len()
+    );
+}
+
+/// Takes from the work queue `work` for `consumer`.
+async fn take(
+    kv: &Arc<dyn Kvdb>,
+    consumer: &str,
+    visibility: Duration,
+    wait: Duration,
+) -> Option<Taken> {
+    kv.take("work", consumer, visibility, wait).await.unwrap()
+}
+
+pub(crate) async fn work_items_are_taken_in_order_and_acked_ones_never_come_back((kv, _): Opened) {
+    let visibility = ms(300);
+    // Not text, and a list queue of the same name is another thing.
+    let items: Vec<Vec<u8>> = (0..20u8).map(|i| vec![0xff, i, 0]).collect();
+    kv.push("work", b"list item").await.unwrap();
+    for item in &items {
+        kv.enqueue("work", item).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        let consumer = if n % 2 == 0 { "a" } else { "b" };
+        let taken = take(&kv, consumer, visibility, ms(100))
+            .await
+            .expect("an item");
+        assert_eq!(&taken.item, item, "oldest first");
+        assert_eq!(taken.deliveries, 1);
+        assert!(!ids.contains(&taken.id), "ids are unique");
+        ids.push(taken.id);
+    }
+    assert_eq!(take(&kv, "c", visibility, ms(100)).await, None);
+    for id in &ids {
+        kv.ack("work", id).await.unwrap();
+    }
+    kv.ack("work", &ids[0]).await.unwrap();
+    kv.ack("work", "no such id").await.unwrap();
+    tokio::time::sleep(visibility * 2).await;
+    assert_eq!(
+        take(&kv, "c", visibility, ms(100)).await,
+        None,
+        "an acknowledged item came back"
+    );
+    assert!(!kv.touch("work", "a", &ids[0]).await.unwrap());
+    assert_eq!(
+        kv.pop("work", Duration::ZERO).await.unwrap().as_deref(),
+        Some(&b"list item"[..])
+    );
+}
+
+pub(crate) async fn an_item_not_acked_is_taken_again_after_its_visibility_and_not_before(
+    (kv, _): Opened,
+) {
+    let visibility = ms(600);
+    kv.enqueue("work", b"x").await.unwrap();
+    let first = take(&kv, "dead", visibility, ms(100))
+        .await
+        .expect("an item");
+    let taken_at = std::time::Instant::now();
+    assert_eq!(
+        take(&kv, "alive", visibility, ms(200)).await,
+        None,
+        "taken again before its visibility ended"
+    );
+    let again = take(&kv, "alive", visibility, PATIENCE)
+        .await
+        .expect("taken again");
+    assert!(
+        taken_at.elapsed() >= visibility,
+        "taken again after {:?}",
+        taken_at.elapsed()
+    );
+    assert_eq!(
+        (again.id.as_str(), &again.item[..]),
+        (first.id.as_str(), &b"x"[..])
+    );
+    assert_eq!(again.deliveries, 2);
+    assert!(
+        !kv.touch("work", "dead", &first.id).await.unwrap(),
+        "the old taker touched an item that is no longer its own"
+    );
+    assert!(kv.touch("work", "alive", &again.id).await.unwrap());
+    kv.ack("work", &again.id).await.unwrap();
+    assert!(!kv.touch("work", "alive", &again.id).await.unwrap());
+    assert_eq!(take(&kv, "other", ms(1), ms(100)).await, None);
+}
+
+pub(crate) async fn a_touched_item_stays_its_takers((kv, _): Opened) {
+    let visibility = ms(400);
+    kv.enqueue("work", b"long job").await.unwrap();
+    let taken = take(&kv, "busy", visibility, ms(100))
+        .await
+        .expect("an item");
+    // Three visibilities long, touched four times per visibility.
+    for _ in 0..12 {
+        tokio::time::sleep(visibility / 4).await;
+        assert!(kv.touch("work", "busy", &taken.id).await.unwrap());
+        assert_eq!(
+            take(&kv, "thief", visibility, Duration::ZERO).await,
+            None,
+            "a touched item was taken over"
+        );
+    }
+    let again = take(&kv, "thief", visibility, PATIENCE)
+        .await
+        .expect("taken over");
+    assert_eq!((again.id, again.deliveries), (taken.id, 2));
+}
+
+pub(crate) async fn deliveries_count_each_take((kv, _): Opened) {
+    let visibility = ms(200);
+    kv.enqueue("work", b"x").await.unwrap();
+    for n in 1..=3 {
+        let taken = take(&kv, &format!("c{n}"), visibility, PATIENCE)
+            .await
+            .expect("an item");
+        assert_eq!(taken.deliveries, n);
+    }
+}
+
+pub(crate) async fn a_waiting_take_wakes_on_enqueue((kv, _): Opened) {
+    let waiter = {
+        let kv = kv.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let taken = take(&kv, "a", Duration::from_secs(30), Duration::from_secs(20)).await;
+            (taken, started.elapsed())
+        })
+    };
+    tokio::time::sleep(ms(300)).await;
+    kv.enqueue("work", b"wake up").await.unwrap();
+    let (taken, took) = waiter.await.unwrap();
+    assert_eq!(taken.expect("an item").item, b"wake up");
+    assert!(took < Duration::from_secs(10), "woke after {took:?}");
+}
+
+pub(crate) async fn each_work_item_goes_to_exactly_one_of_two_consumers((kv, _): Opened) {
+    const ITEMS: u32 = 200;
+    let consumer = |kv: Arc<dyn Kvdb>, name: &'static str| {
+        tokio::spawn(async move {
+            let mut got = Vec::new();
+            // Stops once the queue stayed empty for a while, after everything was queued.
+            while let Some(taken) =
+                take(&kv, name, Duration::from_secs(30), Duration::from_secs(1)).await
+            {
+                kv.ack("work", &taken.id).await.unwrap();
+                got.push(
+                    std::str::from_utf8(&taken.item)
+                        .unwrap()
+                        .parse::<u32>()
+                        .unwrap(),
+                );
+            }
+            got
+        })
+    };
+    let first = consumer(kv.clone(), "first");
+    let second = consumer(kv.clone(), "second");
+    tokio::time::sleep(ms(100)).await;
+    for i in 0..ITEMS {
+        kv.enqueue("work", i.to_string().as_bytes()).await.unwrap();
     }
     let first = first.await.unwrap();
     let second = second.await.unwrap();

@@ -45,7 +45,130 @@ pub fn check(conn: &Outconn) -> Result<(), String> {
         }
         OutconnSettings::Sql(s) => check_sql(s),
         OutconnSettings::Ftp(s) => check_ftp(s, conn.secret.as_deref()),
+        OutconnSettings::Amqp(s) => {
+            check_amqp_url("settings.url", &s.url)?;
+            check_timeout("settings", s.timeout_ms)?;
+            check_ca("settings", s.ca_pem.as_deref())
+        }
+        OutconnSettings::Zmq(s) => {
+            check_zmq_address("settings.address", &s.address, s.bind)?;
+            check_timeout("settings", s.timeout_ms)
+        }
     }
+}
+
+/// An optional CA bundle: PEM certificates only.
+pub fn check_ca(field: &str, pem: Option<&str>) -> Result<(), String> {
+    match pem {
+        Some(pem) => check_pem(pem).map_err(|why| format!("invalid {field}.ca_pem: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Takes the password out of an AMQP URL (`amqp://user:PASSWORD@host/vhost`): the URL
+/// without it, and the password (percent-decoded) when there was one. The admin API
+/// stores the password as the secret, so that no answer carries it.
+pub fn split_amqp_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some(at) = authority.rfind('@') else {
+        return (url.to_owned(), None);
+    };
+    let (userinfo, host) = (&authority[..at], &authority[at..]);
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return (url.to_owned(), None);
+    };
+    let password = percent_encoding::percent_decode_str(password)
+        .decode_utf8_lossy()
+        .into_owned();
+    (format!("{scheme}://{user}{host}{tail}"), Some(password))
+}
+
+/// Moves a password given in `url` to `secret` (the one place it is stored); refuses a
+/// password given both ways.
+pub fn take_url_password(url: &mut String, secret: &mut Option<String>) -> Result<(), String> {
+    let (without, password) = split_amqp_password(url);
+    if let Some(password) = password {
+        if secret
+            .as_deref()
+            .is_some_and(|s| !s.is_empty() && *s != password)
+        {
+            return Err(
+                "the password is given twice, in the URL and as the secret, differently: \
+                 give it once"
+                    .into(),
+            );
+        }
+        *url = without;
+        *secret = Some(password);
+    }
+    Ok(())
+}
+
+/// An AMQP URL: `amqp://` or `amqps://`, a host, an optional port, user and vhost, and
+/// no password (it was moved to the secret).
+pub fn check_amqp_url(field: &str, url: &str) -> Result<(), String> {
+    let problem = match url.split_once("://") {
+        Some(("amqp" | "amqps", rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = authority.rsplit('@').next().unwrap_or("");
+            let host = host
+                .rsplit_once(':')
+                .filter(|(h, _)| !h.ends_with(']') || h.starts_with('['))
+                .map_or(
+                    host,
+                    |(h, port)| {
+                        if port.parse::<u16>().is_err() { "" } else { h }
+                    },
+                );
+            if host.is_empty() || url.chars().any(|c| c.is_control() || c == ' ') {
+                "it needs a host (and a port of 1 to 65535 when given), and no spaces or \
+                 control characters"
+            } else if authority
+                .rsplit_once('@')
+                .is_some_and(|(user, _)| user.contains(':'))
+            {
+                "a password does not belong in the stored URL: give it as the secret"
+            } else {
+                return Ok(());
+            }
+        }
+        _ => "an amqp:// or amqps:// URL is expected, e.g. amqp://guest@127.0.0.1:5672/%2f",
+    };
+    Err(format!(
+        "invalid {field} `{}`: {problem}",
+        url.escape_debug()
+    ))
+}
+
+/// A ZeroMQ address: `tcp://host:port` (a port of 1 to 65535; `*` as the host only to
+/// bind) or `ipc://path`.
+pub fn check_zmq_address(field: &str, address: &str, bind: bool) -> Result<(), String> {
+    let problem = match address.split_once("://") {
+        Some(("tcp", rest)) => match rest.rsplit_once(':') {
+            Some((host, port))
+                if !host.is_empty()
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+                    && !host.chars().any(|c| c.is_control() || "/@ ".contains(c)) =>
+            {
+                if host == "*" && !bind {
+                    "`*` (every interface) is a host to bind, not to connect to"
+                } else {
+                    return Ok(());
+                }
+            }
+            _ => "tcp:// needs a host and a port of 1 to 65535, e.g. tcp://127.0.0.1:5555",
+        },
+        Some(("ipc", path)) if !path.is_empty() && !path.contains('\0') => return Ok(()),
+        _ => "a tcp://host:port or ipc://path address is expected",
+    };
+    Err(format!(
+        "invalid {field} `{}`: {problem}",
+        address.escape_debug()
+    ))
 }
 
 fn check_timeout(field: &str, ms: u64) -> Result<(), String> {
