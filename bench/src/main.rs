@@ -94,6 +94,13 @@ use scenario::{Ctx, Pin, Plan};
 ///           12. demo.outgoing-http making one GET to a local hyper backend through
 ///               its connection, against hyper-util's client calling it directly;
 ///               ratios in the same run.
+///   amqp    13. AMQP messages per second consumed by a channel calling demo.hello,
+///               against a plain lapin consumer of the same queue (this machine's
+///               RabbitMQ, a vhost of its own); ratio in the same run.
+///   async-invoke
+///           14. asynchronous invokes of demo.hello per second through the admin API,
+///               queued, run by the server's worker and acknowledged (one server, the
+///               local Redis), against synchronous invokes of it; ratio in the same run.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -169,6 +176,10 @@ enum Scenario {
     Sql,
     /// A service making one outgoing HTTP call against hyper making it directly.
     HttpOut,
+    /// AMQP messages consumed through demo.hello against a plain lapin consumer.
+    Amqp,
+    /// Asynchronous invokes per second against synchronous ones.
+    AsyncInvoke,
 }
 
 fn main() -> ExitCode {
@@ -364,6 +375,18 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let result = scenario::http_out::run(&ctx).await;
         timed("http-out", started);
         record("12. Outgoing HTTP", result);
+    }
+    if wanted(Scenario::Amqp) {
+        let started = Instant::now();
+        let result = scenario::amqp::run(&ctx).await;
+        timed("amqp", started);
+        record("13. AMQP", result);
+    }
+    if wanted(Scenario::AsyncInvoke) {
+        let started = Instant::now();
+        let result = scenario::async_invoke::run(&ctx).await;
+        timed("async-invoke", started);
+        record("14. Asynchronous invoke", result);
     }
     // Scenario order in the report: 1, 2, ..., 10, by the title's number.
     sections.sort_by_key(|s| {

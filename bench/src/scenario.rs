@@ -12,7 +12,13 @@
 //! - [`scheduler`]: 10. the scheduler's firing delay and the singleton's takeover.
 //! - [`sql`]: 11. a service running one SQL query against sqlx running it directly;
 //! - [`http_out`]: 12. a service making one outgoing HTTP call against hyper making it.
+//! - [`amqp`]: 13. AMQP messages consumed through a channel calling demo.hello against a
+//!   plain lapin consumer.
+//! - [`async_invoke`]: 14. asynchronous invokes per second (queued, run, acknowledged)
+//!   against synchronous invokes of the same service.
 
+pub mod amqp;
+pub mod async_invoke;
 pub mod deploy;
 pub mod guessing;
 pub mod http;
