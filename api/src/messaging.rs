@@ -189,10 +189,12 @@ pub struct AmqpChannelSettings {
     pub dead_letter_exchange: Option<String>,
     /// How many unacknowledged deliveries each consumer may hold (basic.qos).
     #[serde(default = "prefetch")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub prefetch: u16,
     /// How many consumers each server runs (or the singleton runs, with
     /// `singleton`).
     #[serde(default = "one")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub consumers: u16,
     /// Consume on the singleton server only, rather than on every server (competing
     /// consumers).
@@ -203,6 +205,7 @@ pub struct AmqpChannelSettings {
     pub max_redeliveries: u32,
     /// The AMQP heartbeat, in seconds (0: none).
     #[serde(default = "amqp_heartbeat")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub heartbeat_s: u16,
     /// PEM certificates of the CA that signed the broker's certificate (amqps), when
     /// it is not a public one.
@@ -278,6 +281,7 @@ pub struct AmqpSettings {
     pub url: String,
     /// The AMQP heartbeat, in seconds (0: none).
     #[serde(default = "amqp_heartbeat")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub heartbeat_s: u16,
     /// PEM certificates of the CA that signed the broker's certificate (amqps).
     #[serde(default, skip_serializing_if = "Option::is_none")]

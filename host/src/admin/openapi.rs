@@ -304,6 +304,7 @@ mod tests {
                 "DELETE /zato/api/scheduler/calendars/{name}",
                 "DELETE /zato/api/scheduler/jobs/{name}",
                 "DELETE /zato/api/services/{name}",
+                "GET /zato/api/async/{cid}",
                 "GET /zato/api/channels/amqp",
                 "GET /zato/api/channels/amqp/{name}",
                 "GET /zato/api/channels/http",

@@ -666,7 +666,44 @@ GJpEo6ACIBKT24enCjKoun1XDlS796qFnsirCrsUZAflsjyHme4K
             &conn(OutconnSettings::Ftp(ftp("h", "/", "a\r\nDELE x"))),
             "settings.username",
         );
-        assert_eq!(OutconnType::ALL.len(), 4);
+        let amqp = |url: &str, timeout_ms: u64| {
+            conn(OutconnSettings::Amqp(crate::api::AmqpSettings {
+                url: url.into(),
+                heartbeat_s: 30,
+                ca_pem: None,
+                timeout_ms,
+            }))
+        };
+        assert_eq!(check(&amqp("amqp://guest@127.0.0.1:5672/%2f", 0)), Ok(()));
+        for url in [
+            "http://x",
+            "amqp://",
+            "amqp://h:0x",
+            "amqp://u:p@h/v",
+            "amqp://a b",
+        ] {
+            refused(&amqp(url, 0), "settings.url");
+        }
+        refused(&amqp("amqp://h", MAX_TIMEOUT_MS + 1), "settings.timeout_ms");
+        let zmq = |address: &str, bind: bool| {
+            conn(OutconnSettings::Zmq(crate::api::ZmqSettings {
+                socket: crate::api::ZmqOutSocket::Push,
+                address: address.into(),
+                bind,
+                timeout_ms: 0,
+            }))
+        };
+        assert_eq!(check(&zmq("tcp://*:5555", true)), Ok(()));
+        for (address, bind) in [
+            ("tcp://*:5555", false),
+            ("tcp://h:0", false),
+            ("tcp://h", true),
+            ("udp://h:1", true),
+            ("ipc://", true),
+        ] {
+            refused(&zmq(address, bind), "settings.address");
+        }
+        assert_eq!(OutconnType::ALL.len(), 6);
     }
 
     #[test]
