@@ -17,6 +17,8 @@ pub mod config;
 pub mod ftp;
 pub mod invoke;
 pub mod invoke_async;
+pub mod kv;
+pub mod lock;
 pub mod log;
 pub mod outgoing_http;
 pub mod outgoing_soap;

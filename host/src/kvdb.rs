@@ -43,6 +43,18 @@ pub trait Kvdb: Send + Sync {
 
     /// Takes the lock `key` for `ttl` if nobody holds it (`SET NX PX`).
     async fn try_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool>;
+    /// Takes the lock `key` for `ttl` if nobody holds it and, in the same atomic step,
+    /// adds one to the counter `fence`: answers the new count (the lock's fencing token)
+    /// or `None` when someone holds the lock. A lock's tokens grow with each acquisition,
+    /// so a system its holders write to can refuse a write bearing an older token than
+    /// one it has seen (a holder that stalled past its TTL).
+    async fn try_lock_fenced(
+        &self,
+        key: &str,
+        fence: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> KvdbResult<Option<u64>>;
     /// Extends the lock only if `token` still holds it (compare-and-expire).
     async fn extend_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool>;
     /// Releases the lock only if `token` still holds it (compare-and-delete).

@@ -46,6 +46,7 @@ use crate::capability::{
     self, config::ConfigView, invoke::InvokeView, log::LogView, request::RequestView,
 };
 use crate::config::RuntimeSettings;
+use crate::kvdb::Kvdb;
 use crate::outconn::Outconns;
 use bindings::ZatoServicePre;
 use cache::ArtifactCache;
@@ -112,6 +113,8 @@ pub struct Ctx {
     /// outside a call to `handle`.
     pub(crate) details: Box<dyn RequestDetails>,
     pub(crate) call: CallContext,
+    /// The locks the call holds (`lock` import), released when it ends.
+    pub(crate) locks: capability::lock::HeldLocks,
 }
 
 impl WasiView for Ctx {
@@ -134,6 +137,8 @@ pub struct Runtime {
     outconns: Arc<Outconns>,
     /// Where `invoke-async` queues calls; set once by the server.
     async_queue: OnceLock<Arc<AsyncQueue>>,
+    /// What `kv` and `lock` reach; set once by the server.
+    kvdb: OnceLock<Arc<dyn Kvdb>>,
     settings: RuntimeSettings,
     stats: CompileStats,
     /// sha256 -> the gate of a compilation in progress.
@@ -211,6 +216,16 @@ impl Runtime {
             outconns: ctx.runtime.upgrade().map(|r| r.outconns().clone()),
             deadline: ctx.call.deadline,
         })?;
+        capability::kv::add_to_linker(&mut linker, |ctx| capability::kv::KvView {
+            kvdb: ctx.runtime.upgrade().and_then(|r| r.kvdb()),
+            service: ctx.service.clone(),
+            deadline: ctx.call.deadline,
+        })?;
+        capability::lock::add_to_linker(&mut linker, |ctx| capability::lock::LockView {
+            kvdb: ctx.runtime.upgrade().and_then(|r| r.kvdb()),
+            held: &mut ctx.locks,
+            deadline: ctx.call.deadline,
+        })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
         Ok(Arc::new(Self {
@@ -221,6 +236,7 @@ impl Runtime {
             registry: Registry::default(),
             outconns: Arc::default(),
             async_queue: OnceLock::new(),
+            kvdb: OnceLock::new(),
             settings,
             stats: CompileStats::default(),
             compiling: Default::default(),
@@ -241,6 +257,15 @@ impl Runtime {
     /// Gives `invoke-async` its queue (once; a second call is ignored).
     pub fn set_async_queue(&self, queue: Arc<AsyncQueue>) {
         let _ = self.async_queue.set(queue);
+    }
+
+    /// Gives `kv` and `lock` the cluster's KVDB (once; a second call is ignored).
+    pub fn set_kvdb(&self, kvdb: Arc<dyn Kvdb>) {
+        let _ = self.kvdb.set(kvdb);
+    }
+
+    fn kvdb(&self) -> Option<Arc<dyn Kvdb>> {
+        self.kvdb.get().cloned()
     }
 
     pub fn settings(&self) -> &RuntimeSettings {
@@ -428,6 +453,12 @@ impl Runtime {
             wasmtime::Result::Ok((instance, answer))
         })
         .await;
+        // Whatever the outcome, the call's locks end with it.
+        if !store.data().locks.is_empty() {
+            let ctx = store.data_mut();
+            let mut held = std::mem::take(&mut ctx.locks);
+            held.release_all(name, &ctx.cid).await;
+        }
         let outcome = match outcome {
             Ok(Ok((instance, answer))) => {
                 if let Some(max_uses) = reuse {
@@ -489,6 +520,7 @@ impl Runtime {
             cid,
             details,
             call,
+            locks: Default::default(),
         };
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limiter);

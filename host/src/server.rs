@@ -65,6 +65,7 @@ impl Server {
             Duration::from_secs(config.async_invoke.keep_outcomes_s.max(1)),
         ));
         runtime.set_async_queue(async_queue.clone());
+        runtime.set_kvdb(kvdb.clone());
         let listener = bind(
             &config.bind,
             Duration::from_millis(config.http.bind_retry_ms),

@@ -17,6 +17,7 @@ mod deploy;
 mod guide;
 mod hostile;
 mod http;
+mod kv_lock;
 mod lb;
 mod lb_cli;
 mod lb_netns;

@@ -99,6 +99,11 @@ const EXAMPLES: Workspace = Workspace {
             doc: "`demo.zmq-relay` (`examples/zmq-relay`): pushes each message of a ZeroMQ channel on through the ZeroMQ connection `zmq-out` (config `connection`; `envelope = json` describes where it came from).",
         },
         Artifact {
+            constant: "INVENTORY",
+            file: "inventory",
+            doc: "`demo.inventory` (`examples/inventory`): reserves and restocks items in the KVDB's shared namespace `stock`, each change under the cluster-wide lock `stock:{sku}`.",
+        },
+        Artifact {
             constant: "SOAP_HELLO",
             file: "soap_hello",
             doc: "`demo.soap-hello` (`examples/soap-hello`): greets the `name` it is given in JSON over REST or in XML over SOAP.",
@@ -232,6 +237,11 @@ const TEST_GUESTS: Workspace = Workspace {
             constant: "AMQP_PROBE",
             file: "amqp_probe",
             doc: "`test.amqp-probe` (`tests/guests/amqp-probe`): reports each call through the AMQP connection `probe`, then succeeds, traps, fails or asks to retry as its payload says.",
+        },
+        Artifact {
+            constant: "KV_LOCK",
+            file: "kv_lock",
+            doc: "`test.kv-lock` (`tests/guests/kv-lock`): sets, gets, deletes and increments keys of the `kv` import, and acquires, holds (then traps or fails) and releases locks of the `lock` import, as its JSON payload says.",
         },
     ],
 };

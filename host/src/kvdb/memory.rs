@@ -160,6 +160,34 @@ impl Kvdb for MemoryKvdb {
         Ok(true)
     }
 
+    async fn try_lock_fenced(
+        &self,
+        key: &str,
+        fence: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> KvdbResult<Option<u64>> {
+        let mut state = self.state();
+        if state.live(key).is_some() {
+            return Ok(None);
+        }
+        let count = match state.live(fence) {
+            Some((v, _)) => std::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| KvdbError::NotAnInteger(fence.to_owned()))?,
+            None => 0,
+        } + 1;
+        state
+            .values
+            .insert(fence.to_owned(), (count.to_string().into_bytes(), None));
+        state.values.insert(
+            key.to_owned(),
+            (token.as_bytes().to_vec(), Some(Instant::now() + ttl)),
+        );
+        Ok(Some(count))
+    }
+
     async fn extend_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool> {
         let mut state = self.state();
         match state.live(key) {

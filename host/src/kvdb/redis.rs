@@ -53,6 +53,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 ";
+/// Set-if-absent, then count the acquisition: KEYS[1] the lock, KEYS[2] its fencing
+/// counter. Answers the new count, or 0 when the lock is held.
+const LOCK_FENCED: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return redis.call('INCR', KEYS[2])
+end
+return 0
+";
 /// Compare-and-delete: releases the lock only for the token that holds it.
 const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -70,6 +78,7 @@ pub struct RedisKvdb {
     commands: ConnectionManager,
     blocking: BlockingPool,
     subscriptions: Arc<pubsub::Subscriptions>,
+    lock_fenced: Script,
     extend_lock: Script,
     unlock: Script,
     work: work::Scripts,
@@ -108,6 +117,7 @@ impl RedisKvdb {
                 idle: Mutex::default(),
             },
             subscriptions,
+            lock_fenced: Script::new(LOCK_FENCED),
             extend_lock: Script::new(EXTEND_LOCK),
             unlock: Script::new(UNLOCK),
             work: work::Scripts::default(),
@@ -227,6 +237,28 @@ impl Kvdb for RedisKvdb {
             &key,
         )
         .await
+    }
+
+    async fn try_lock_fenced(
+        &self,
+        key: &str,
+        fence: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> KvdbResult<Option<u64>> {
+        let key = self.value_key(key);
+        let fence = self.value_key(fence);
+        let mut conn = self.commands.clone();
+        let count: u64 = self
+            .lock_fenced
+            .key(&key)
+            .key(&fence)
+            .arg(token)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.unavailable(&key, &e))?;
+        Ok((count > 0).then_some(count))
     }
 
     async fn extend_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool> {

@@ -28,6 +28,7 @@ macro_rules! behaviour_tests {
             incr_counts_from_zero_keeps_the_ttl_and_refuses_text,
             locks_are_released_and_extended_only_by_their_holder,
             an_expired_lock_is_free,
+            fenced_locks_count_each_acquisition_only,
             an_extended_lock_outlives_its_first_ttl,
             pop_waits_for_a_push_and_keeps_the_order,
             push_many_appends_in_order,
@@ -126,6 +127,42 @@ pub(crate) async fn locks_are_released_and_extended_only_by_their_holder((kv, _)
     assert!(!kv.unlock("l", "a").await.unwrap(), "released twice");
     assert!(kv.try_lock("l", "b", ttl).await.unwrap());
     assert!(!kv.unlock("other", "b").await.unwrap());
+}
+
+pub(crate) async fn fenced_locks_count_each_acquisition_only((kv, _): Opened) {
+    let ttl = Duration::from_secs(10);
+    assert_eq!(
+        kv.try_lock_fenced("l", "f", "a", ttl).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        kv.try_lock_fenced("l", "f", "b", ttl).await.unwrap(),
+        None,
+        "held: no token, and the counter does not move"
+    );
+    assert!(!kv.unlock("l", "b").await.unwrap());
+    assert!(kv.unlock("l", "a").await.unwrap());
+    assert_eq!(
+        kv.try_lock_fenced("l", "f", "b", ttl).await.unwrap(),
+        Some(2)
+    );
+    assert!(kv.unlock("l", "b").await.unwrap());
+    // An expired holder's lock is free, and the next token is still larger.
+    assert_eq!(
+        kv.try_lock_fenced("l", "f", "c", ms(100)).await.unwrap(),
+        Some(3)
+    );
+    tokio::time::sleep(ms(250)).await;
+    assert_eq!(
+        kv.try_lock_fenced("l", "f", "d", ttl).await.unwrap(),
+        Some(4)
+    );
+    assert_eq!(kv.get("f").await.unwrap().as_deref(), Some(&b"4"[..]));
+    // Another lock has a counter of its own.
+    assert_eq!(
+        kv.try_lock_fenced("m", "g", "a", ttl).await.unwrap(),
+        Some(1)
+    );
 }
 
 pub(crate) async fn an_expired_lock_is_free((kv, _): Opened) {
