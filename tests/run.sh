@@ -53,6 +53,11 @@ python3 -c 'import sys, zeep; sys.exit(zeep.__version__ != "4.3.3")' 2>/dev/null
 python3 -c 'import sys, zmq; sys.exit(zmq.__version__ != "26.4.0")' 2>/dev/null \
   || python3 -m pip install -q 'pyzmq==26.4.0'
 
+# The metrics test (tests/all/metrics.rs) reads /metrics with Prometheus's own Python
+# client's OpenMetrics parser, pinned.
+python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("prometheus-client") != "0.26.0")' 2>/dev/null \
+  || python3 -m pip install -q 'prometheus-client==0.26.0'
+
 echo "== browser"
 # The web admin's browser tests drive Debian's Chromium with playwright-core from npm
 # (pinned in tests/browser/package-lock.json; never a browser download).

@@ -59,9 +59,19 @@ pub async fn call_service(
         data_format: to_wit_format(inbound.data_format),
         details: inbound.details,
     };
+    let metrics = runtime.metrics();
+    let running = metrics.call_started();
+    let started = std::time::Instant::now();
     let result = runtime
         .call(inbound.service, request, CallContext::new(timeout))
         .await;
+    metrics.call_ended(
+        inbound.service,
+        kind_label(inbound.channel),
+        status_of(&result),
+        started.elapsed(),
+    );
+    drop(running);
     if let Err(error) = &result {
         let cid = inbound.cid;
         match error.kind() {
@@ -77,6 +87,28 @@ pub async fn call_service(
         }
     }
     result
+}
+
+/// A channel kind's label in the metrics.
+fn kind_label(kind: crate::runtime::ChannelKind) -> &'static str {
+    use crate::runtime::ChannelKind as K;
+    match kind {
+        K::Http => "http",
+        K::Invoke => "invoke",
+        K::Admin => "admin",
+        K::Scheduler => "scheduler",
+        K::Amqp => "amqp",
+        K::Zeromq => "zeromq",
+        K::Soap => "soap",
+    }
+}
+
+/// `status` of a call's outcome, as the channel answered it.
+fn status_of(result: &Result<crate::runtime::Response, crate::runtime::CallError>) -> u16 {
+    match result {
+        Ok(response) => response.status,
+        Err(e) => crate::http_response::status_of(e.kind()).as_u16(),
+    }
 }
 
 /// A channel's data format as the WIT contract names it.

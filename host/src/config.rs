@@ -288,6 +288,10 @@ pub struct HttpSettings {
     /// How long a starting server keeps trying to bind `bind` while another process
     /// still holds it (a predecessor that has not closed yet), in ms; each try is logged.
     pub bind_retry_ms: u64,
+    /// Whether `GET /metrics` answers the server's Prometheus metrics (without
+    /// credentials, as Prometheus scrapes); off, it answers 404. No channel may take
+    /// the path either way.
+    pub metrics: bool,
 }
 
 impl Default for HttpSettings {
@@ -300,6 +304,7 @@ impl Default for HttpSettings {
             body_read_timeout_ms: DEFAULT_BODY_READ_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             bind_retry_ms: DEFAULT_BIND_RETRY_MS,
+            metrics: true,
         }
     }
 }

@@ -136,6 +136,20 @@ impl Deployer {
     /// Deploys `bytes`; `source` names where they came from (a file, an upload) for
     /// messages and the ODB. Returns once this server runs the new version.
     pub async fn deploy(&self, bytes: Vec<u8>, source: &str) -> Result<DeployOutcome, DeployError> {
+        let result = self.deploy_counted(bytes, source).await;
+        self.runtime.metrics().deployed(match &result {
+            Ok(_) => "ok",
+            Err(e) if e.is_bad_input() => "refused",
+            Err(_) => "failed",
+        });
+        result
+    }
+
+    async fn deploy_counted(
+        &self,
+        bytes: Vec<u8>,
+        source: &str,
+    ) -> Result<DeployOutcome, DeployError> {
         let started = Instant::now();
         let refused = |error| DeployError::Refused {
             source_name: source.to_owned(),

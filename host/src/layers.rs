@@ -10,7 +10,7 @@ use std::path::Path;
 /// each other.
 const LAYERS: &[&[&str]] = &[
     &["api"],
-    &["config", "sio"],
+    &["config", "sio", "metrics"],
     &["kvdb", "odb"],
     &["reload", "wit", "singleton", "outconn"],
     &["capability"],

@@ -37,6 +37,7 @@ pub mod deploy;
 pub mod http_response;
 pub mod invoke_async;
 pub mod kvdb;
+pub mod metrics;
 pub mod odb;
 pub mod outconn;
 pub mod pickup;

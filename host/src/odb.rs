@@ -69,9 +69,16 @@ pub enum OdbError {
     #[error("{0}")]
     Invalid(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for OdbError {
+    fn from(e: sqlx::Error) -> Self {
+        crate::metrics::ODB_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self::Database(e)
+    }
 }
 
 pub type OdbResult<T> = Result<T, OdbError>;

@@ -88,6 +88,19 @@ impl CallContext {
     }
 }
 
+impl crate::metrics::Readings for Runtime {
+    fn readings(&self) -> crate::metrics::ServerReadings {
+        let services = self.registry.list();
+        let (compiled, cache_hits) = self.compile_counts();
+        crate::metrics::ServerReadings {
+            services: services.len(),
+            warm_instances: services.iter().map(|s| s.warm.idle()).sum(),
+            compiled,
+            cache_hits,
+        }
+    }
+}
+
 impl AsyncHost for Runtime {
     fn knows(&self, service: &str) -> bool {
         self.registry.get(service).is_some() || self.registry.is_pending(service)
@@ -139,6 +152,8 @@ pub struct Runtime {
     async_queue: OnceLock<Arc<AsyncQueue>>,
     /// What `kv` and `lock` reach; set once by the server.
     kvdb: OnceLock<Arc<dyn Kvdb>>,
+    /// This server's Prometheus metrics.
+    metrics: crate::metrics::Metrics,
     settings: RuntimeSettings,
     stats: CompileStats,
     /// sha256 -> the gate of a compilation in progress.
@@ -228,7 +243,10 @@ impl Runtime {
         })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|runtime| Self {
+            metrics: crate::metrics::Metrics::new(
+                runtime.clone() as Weak<dyn crate::metrics::Readings>
+            ),
             engine,
             allocator,
             linker,
@@ -262,6 +280,11 @@ impl Runtime {
     /// Gives `kv` and `lock` the cluster's KVDB (once; a second call is ignored).
     pub fn set_kvdb(&self, kvdb: Arc<dyn Kvdb>) {
         let _ = self.kvdb.set(kvdb);
+    }
+
+    /// This server's Prometheus metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     fn kvdb(&self) -> Option<Arc<dyn Kvdb>> {

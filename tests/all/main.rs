@@ -22,6 +22,7 @@ mod lb;
 mod lb_cli;
 mod lb_netns;
 mod lean;
+mod metrics;
 mod msg_channels_api;
 mod openapi;
 mod outconn_api;

@@ -62,6 +62,9 @@ pub async fn serve(
 }
 
 async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    if req.uri().path() == METRICS_PATH {
+        return metrics(state, req.method());
+    }
     if is_system_path(req.uri().path()) {
         let mut req = req.map(Body::new);
         // The admin API limits failed logins per client address.
@@ -73,6 +76,37 @@ async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> 
         };
     }
     call_channel(state, req).await
+}
+
+/// Where Prometheus scrapes the server's metrics; no channel can take it.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// `GET /metrics`: the server's metrics in the Prometheus text format (OpenMetrics).
+fn metrics(state: &HttpState, method: &Method) -> Response<Body> {
+    if !state.settings.metrics {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "metrics are off on this server (`[http] metrics = false`)".into(),
+            None,
+        );
+    }
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} not allowed on `{METRICS_PATH}`"),
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let mut response = Response::new(Body::from(state.runtime.metrics().render()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    response
 }
 
 /// Paths the server answers itself; no channel can take them (`router.rs` refuses

@@ -143,6 +143,7 @@ impl RedisKvdb {
     }
 
     fn unavailable(&self, key: &str, e: &RedisError) -> KvdbError {
+        crate::metrics::KVDB_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         KvdbError::Unavailable(format!("Redis at `{}` failed on `{key}`: {e}", self.url))
     }
 

@@ -36,6 +36,11 @@ impl WarmPool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
     }
 
+    /// How many instances wait in the pool.
+    pub(crate) fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Keeps `instance` for a later request unless it is used up or the pool is full.
     pub(crate) fn give_back(&self, instance: WarmInstance, max_uses: u32, max_idle: usize) {
         if instance.uses >= max_uses {

@@ -69,8 +69,8 @@ impl ChannelRouter {
             if !channel.path.starts_with('/') {
                 return Err(invalid("must start with `/`".into()));
             }
-            if channel.path == "/zato" || channel.path.starts_with("/zato/") {
-                return Err(invalid("`/zato/` is reserved for the server".into()));
+            if let Some(reason) = reserved(&channel.path) {
+                return Err(invalid(reason.into()));
             }
             let methods = channel
                 .methods
@@ -97,8 +97,8 @@ impl ChannelRouter {
             if !channel.path.starts_with('/') {
                 return Err(invalid("must start with `/`".into()));
             }
-            if channel.path == "/zato" || channel.path.starts_with("/zato/") {
-                return Err(invalid("`/zato/` is reserved for the server".into()));
+            if let Some(reason) = reserved(&channel.path) {
+                return Err(invalid(reason.into()));
             }
             if channel.path.contains(['{', '}']) {
                 return Err(invalid(
@@ -167,6 +167,17 @@ fn insert_error(e: matchit::InsertError, path: &str, channels: &[(&str, &str)]) 
 }
 
 /// A GET channel at `path` for service `s`, for tests.
+/// Why `path` belongs to the server, if it does.
+fn reserved(path: &str) -> Option<&'static str> {
+    if path == "/zato" || path.starts_with("/zato/") {
+        Some("`/zato/` is reserved for the server")
+    } else if path == super::METRICS_PATH {
+        Some("`/metrics` is reserved for the server's Prometheus metrics")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn test_channel(name: &str, path: &str) -> HttpChannel {
     HttpChannel {
@@ -230,6 +241,7 @@ mod tests {
         );
         assert!(ChannelRouter::build_all(&[], &[soap("s", "/x/{id}")]).is_err());
         assert!(ChannelRouter::build_all(&[], &[soap("s", "/zato/s")]).is_err());
+        assert!(ChannelRouter::build_all(&[], &[soap("s", "/metrics")]).is_err());
         assert!(ChannelRouter::build_all(&[], &[soap("s", "s")]).is_err());
     }
 
