@@ -56,6 +56,8 @@ struct StartLb {
     /// answering on the address already is an error.
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    log: super::start::LogArgs,
 }
 
 /// Which load balancer to talk to.
@@ -108,7 +110,7 @@ impl Lb {
 
 impl StartLb {
     async fn run(self) -> CliResult {
-        super::start::init_logging();
+        super::start::init_logging(self.log.log_format);
         let dir = env::lb_dir(&self.dir)?.ok_or_else(|| no_lb(&self.dir))?;
         let lb = Started::start(&dir, self.replace).await?;
         let stop = lb.lb.shutdown_token();

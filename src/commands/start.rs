@@ -43,11 +43,13 @@ pub struct Start {
     /// doubles on each restart in a row, up to 30 s.
     #[arg(long, env = "ZATO_RESTART_BACKOFF_MS", default_value_t = 500)]
     restart_backoff_ms: u64,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 impl Start {
     pub async fn run(self, out: &Output) -> CliResult {
-        init_logging();
+        init_logging(self.log.log_format);
         let dev = self.dir.is_none();
         let dir = self
             .dir
@@ -94,6 +96,7 @@ impl Start {
             let policy = supervisor::Policy {
                 backoff: Duration::from_millis(self.restart_backoff_ms),
                 max_restarts: self.max_restarts,
+                log_format: self.log.log_format,
             };
             return supervisor::run(
                 &configs,
@@ -197,15 +200,51 @@ impl Start {
     }
 }
 
-pub(crate) fn init_logging() {
+/// How a long-running command (`zato start`, `zato lb start`, `zato web-admin start`)
+/// writes its log on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for a person: time, level, target, message, fields.
+    #[default]
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `target`, `fields` with `message`
+    /// and the event's fields such as `cid`, `span`, `spans`), for a log collector.
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// The log options of the long-running commands.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LogArgs {
+    /// The log's format on standard error: `text` or `json` (one object a line). The
+    /// servers, load balancer and web admin `zato start` runs get the same.
+    #[arg(long, env = "ZATO_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,sqlx=warn,cranelift=warn,wasmtime=warn")
     });
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(colour()).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 /// Colour in the log only for a person at a terminal, and not with `NO_COLOR` set

@@ -42,12 +42,14 @@ enum Command {
 struct StartWebAdmin {
     /// The web admin's directory (holding web-admin.toml), or an environment's.
     dir: PathBuf,
+    #[command(flatten)]
+    log: super::start::LogArgs,
 }
 
 impl WebAdminCommand {
     pub async fn run(self) -> CliResult {
         let Command::Start(cmd) = self.command;
-        super::start::init_logging();
+        super::start::init_logging(cmd.log.log_format);
         let dir = env::web_admin_dir(&cmd.dir)?.ok_or_else(|| no_web_admin(&cmd.dir))?;
         let web_admin = Started::start(&dir).await?;
         let stop = web_admin.shutdown_token();

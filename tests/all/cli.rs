@@ -1064,3 +1064,64 @@ async fn the_cli_answers_scripts_with_one_json_document_and_people_with_what_hap
         text(&info.stderr)
     );
 }
+
+/// `zato start --log-format json`: every line of the log is a JSON object, and the line
+/// that reports a failed call carries the cid the caller was given.
+#[tokio::test]
+async fn the_log_is_json_lines_carrying_the_cid_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    quickstart(env_arg).await;
+    let log = dir.path().join("server.log");
+    let _server = start_with(&env, &log, &["--log-format", "json"]).await;
+    let base = address(&env.join("server1")).await;
+    let deployed = zato(&["deploy", wasm::TRAP, "--env", env_arg]).await;
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+
+    let http = crate::harness::http_client();
+    let trapped = http
+        .post(format!("{base}/zato/api/services/test.trap/invoke"))
+        .basic_auth("admin", Some(password_of(&env)))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trapped.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = trapped.json().await.unwrap();
+    let cid = body["cid"]
+        .as_str()
+        .expect("the error carries its cid")
+        .to_owned();
+
+    let line = eventually(
+        Duration::from_secs(10),
+        "the failed call's line in the log",
+        || async {
+            let log = std::fs::read_to_string(&log).ok()?;
+            log.lines()
+                .map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| {
+                    l.as_ref()
+                        .is_some_and(|l| l["fields"]["cid"] == cid.as_str())
+                })
+                .flatten()
+        },
+    )
+    .await;
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert!(
+        line["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("test.trap")),
+        "{line}"
+    );
+    assert!(line["timestamp"].is_string(), "{line}");
+    let all = std::fs::read_to_string(&log).unwrap();
+    for l in all.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object()),
+            "a log line that is not a JSON object: {l}"
+        );
+    }
+}

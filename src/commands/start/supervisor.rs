@@ -36,6 +36,15 @@ pub struct Policy {
     pub backoff: Duration,
     /// Restarts allowed within [`RESTART_WINDOW`] before a server is given up on.
     pub max_restarts: usize,
+    /// The log format every process it starts uses.
+    pub log_format: super::LogFormat,
+}
+
+/// `args` with the log format of `policy`.
+fn with_log(policy: Policy, mut args: Vec<OsString>) -> Vec<OsString> {
+    args.push("--log-format".into());
+    args.push(policy.log_format.as_str().into());
+    args
 }
 
 /// Runs every server of `configs`, the load balancer in `lb_dir` and the web admin in
@@ -55,7 +64,7 @@ pub async fn run(
         let supervised = Supervised {
             name: name_of(&dir),
             what: "server",
-            args: vec!["start".into(), dir.into_os_string()],
+            args: with_log(policy, vec!["start".into(), dir.into_os_string()]),
             exe: exe.clone(),
             pids: Arc::clone(&pids),
         };
@@ -66,7 +75,10 @@ pub async fn run(
         let supervised = Supervised {
             name: name_of(dir),
             what: "load balancer",
-            args: vec!["lb".into(), "start".into(), dir.as_os_str().to_owned()],
+            args: with_log(
+                policy,
+                vec!["lb".into(), "start".into(), dir.as_os_str().to_owned()],
+            ),
             exe: exe.clone(),
             pids: Arc::clone(&pids),
         };
@@ -76,11 +88,14 @@ pub async fn run(
         let supervised = Supervised {
             name: name_of(dir),
             what: "web admin",
-            args: vec![
-                "web-admin".into(),
-                "start".into(),
-                dir.as_os_str().to_owned(),
-            ],
+            args: with_log(
+                policy,
+                vec![
+                    "web-admin".into(),
+                    "start".into(),
+                    dir.as_os_str().to_owned(),
+                ],
+            ),
             exe: exe.clone(),
             pids: Arc::clone(&pids),
         };
@@ -300,6 +315,7 @@ mod tests {
     const POLICY: Policy = Policy {
         backoff: Duration::from_millis(500),
         max_restarts: 3,
+        log_format: crate::commands::start::LogFormat::Text,
     };
 
     #[test]
