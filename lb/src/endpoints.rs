@@ -1,6 +1,7 @@
 //! The load balancer's own routes, never sent to a backend:
 //! - `GET /zato-lb-alive`: 200 while it runs (a monitor's URI);
 //! - `GET /zato-lb-stats`: [`zato_api::lb::LbStats`] as JSON;
+//! - `GET /zato-lb-metrics`: the same figures for Prometheus (`crate::metrics`);
 //! - `POST /zato-lb-drain` with `{"backend": NAME_OR_ADDRESS, "drain": true|false}`:
 //!   stops (or resumes) sending new requests to a backend; requests in flight finish.
 //!   It needs the cluster's admin credentials (basic auth), or, for a load balancer with
@@ -34,8 +35,21 @@ pub async fn handle(
             json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
         }
         (&Method::GET, "/zato-lb-stats") => json(StatusCode::OK, &stats(state)),
+        (&Method::GET, "/zato-lb-metrics") => {
+            let text = crate::metrics::render(&stats(state));
+            let mut response = Response::new(
+                Full::new(Bytes::from(text))
+                    .map_err(|never| match never {})
+                    .boxed(),
+            );
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+            );
+            response
+        }
         (&Method::POST, "/zato-lb-drain") => drain(state, req, peer, &cid).await,
-        (_, "/zato-lb-alive" | "/zato-lb-stats" | "/zato-lb-drain") => error(
+        (_, "/zato-lb-alive" | "/zato-lb-stats" | "/zato-lb-metrics" | "/zato-lb-drain") => error(
             StatusCode::METHOD_NOT_ALLOWED,
             &cid,
             format!("{} is not allowed here", req.method()),
@@ -44,7 +58,7 @@ pub async fn handle(
             StatusCode::NOT_FOUND,
             &cid,
             format!(
-                "`{path}` is not a load balancer route (those are /zato-lb-alive, /zato-lb-stats and /zato-lb-drain)"
+                "`{path}` is not a load balancer route (those are /zato-lb-alive, /zato-lb-stats, /zato-lb-metrics and /zato-lb-drain)"
             ),
         ),
     }

@@ -25,6 +25,7 @@ pub mod config;
 mod discovery;
 mod endpoints;
 mod health;
+mod metrics;
 mod proxy;
 mod selection;
 

@@ -379,6 +379,39 @@ async fn a_post_is_never_replayed_and_a_get_is_retried_elsewhere() {
     let stats = stats(&base).await;
     let retried: u64 = stats.backends.iter().map(|b| b.retries).sum();
     assert!(retried >= 1, "{stats:?}");
+
+    // The same figures for Prometheus, parsed by its own client's parser.
+    let response = http
+        .get(format!("{base}/zato-lb-metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let samples = crate::metrics::parse(&response.text().await.unwrap()).await;
+    let now = self::stats(&base).await;
+    for b in &now.backends {
+        let labels = format!("backend={},name={}", b.address, b.address);
+        for (metric, value) in [
+            ("zato_lb_requests_total", b.requests),
+            ("zato_lb_retries_total", b.retries),
+            ("zato_lb_backend_errors_total", b.errors),
+        ] {
+            assert_eq!(
+                samples.get(&format!("{metric}{{{labels}}}")).copied(),
+                Some(value as f64),
+                "{metric} of {}: {samples:#?}",
+                b.address
+            );
+        }
+        assert_eq!(
+            samples.get(&format!("zato_lb_backend_state{{{labels},state=up}}")),
+            Some(&1.0)
+        );
+    }
+    assert_eq!(
+        samples.get("zato_lb_refused_total{}"),
+        Some(&(now.refused as f64))
+    );
     lb.stop().await;
 }
 

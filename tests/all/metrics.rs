@@ -14,7 +14,7 @@ use crate::harness::{TestServer, http_channel};
 /// Parses `text` with `prometheus_client.openmetrics.parser`: every sample as
 /// `name{label=value,...}` (labels sorted) -> value. Panics with the parser's message
 /// when it refuses the text.
-async fn parse(text: &str) -> BTreeMap<String, f64> {
+pub(crate) async fn parse(text: &str) -> BTreeMap<String, f64> {
     const PARSE: &str = r#"
 import json, sys
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
