@@ -160,29 +160,20 @@ async fn a_lock_ends_with_the_call_that_held_it_however_it_ended() {
         call(&server, json!({"op": "try", "lock": "l"})).await["fence"],
         3
     );
-    let (status, failed) = server
-        .invoke(
-            "test.kv-lock",
-            &json!({"op": "hold", "lock": "l", "then": "fail"}).to_string(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{failed}");
-    assert_eq!(
-        call(&server, json!({"op": "try", "lock": "l"})).await["fence"],
-        5
-    );
-    let (status, trapped) = server
-        .invoke(
-            "test.kv-lock",
-            &json!({"op": "hold", "lock": "l", "then": "trap"}).to_string(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{trapped}");
-    assert!(trapped.to_string().contains("trap"), "{trapped}");
-    assert_eq!(
-        call(&server, json!({"op": "try", "lock": "l"})).await["fence"],
-        7
-    );
+    for (then, next) in [("fail", 5), ("trap", 7)] {
+        let (status, answer) = server
+            .invoke(
+                "test.kv-lock",
+                &json!({"op": "hold", "lock": "l", "then": then}).to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+        assert!(answer.to_string().contains(then), "{answer}");
+        assert_eq!(
+            call(&server, json!({"op": "try", "lock": "l"})).await["fence"],
+            next
+        );
+    }
 
     // While one call holds it, another waits its timeout and is told so.
     let holder = {

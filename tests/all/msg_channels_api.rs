@@ -151,6 +151,29 @@ async fn the_cli_creates_lists_edits_and_deletes_amqp_and_zmq_channels() {
     assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(text(&out.stderr).contains("--url"), "{}", text(&out.stderr));
 
+    // `--declare` alone asks the channel to declare its queue.
+    let (code, declaring, stdout) = json_of(&[
+        "channel",
+        "create",
+        "amqp",
+        "--env",
+        env_arg,
+        "--name",
+        "declaring",
+        "--url",
+        "amqp://guest@127.0.0.1:1/%2f",
+        "--queue",
+        "fresh",
+        "--declare",
+        "--service",
+        "demo.hello",
+    ])
+    .await;
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(declaring["settings"]["declare"], true, "{declaring}");
+    let out = zato(&["channel", "delete", "amqp", "declaring", "--env", env_arg]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     // ZeroMQ: the command.
     let (code, zmq, stdout) = json_of(&[
         "channel",

@@ -319,6 +319,27 @@ mod tests {
     };
 
     #[test]
+    fn every_supervised_process_is_told_the_log_format() {
+        use clap::Parser as _;
+        let policy = Policy {
+            log_format: crate::commands::start::LogFormat::Json,
+            ..POLICY
+        };
+        for args in [
+            vec!["start", "env/server1"],
+            vec!["lb", "start", "env/lb"],
+            vec!["web-admin", "start", "env/web-admin"],
+        ] {
+            let args = with_log(policy, args.into_iter().map(OsString::from).collect());
+            assert_eq!(args[args.len() - 2..], ["--log-format", "json"]);
+            let parsed = crate::Cli::try_parse_from(
+                std::iter::once(OsString::from("zato")).chain(args.iter().cloned()),
+            );
+            assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err());
+        }
+    }
+
+    #[test]
     fn the_back_off_doubles_to_its_cap_and_starts_over_after_a_stable_run() {
         let mut restarts = Restarts::new(Policy {
             max_restarts: 100,
