@@ -12,6 +12,7 @@ pub mod redis;
 #[cfg(test)]
 mod suite;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +60,24 @@ pub trait Kvdb: Send + Sync {
     async fn extend_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool>;
     /// Releases the lock only if `token` still holds it (compare-and-delete).
     async fn unlock(&self, key: &str, token: &str) -> KvdbResult<bool>;
+
+    /// Applies each change to its hash of integers, each in one atomic step, all in one
+    /// round trip where the KVDB allows (statistics are written this way, in batches).
+    async fn merge_hashes(&self, merges: &[HashMerge]) -> KvdbResult<()>;
+    /// The fields of each hash in `keys`, in order; a missing hash is empty.
+    async fn hashes(&self, keys: &[String]) -> KvdbResult<Vec<HashMap<String, i64>>>;
+    /// Adds `member` with `score` to the ranking `key`, then keeps only the `keep`
+    /// highest scores (ties: the greater member, bytewise, is kept); sets its TTL.
+    async fn rank(
+        &self,
+        key: &str,
+        member: &[u8],
+        score: f64,
+        keep: usize,
+        ttl: Option<Duration>,
+    ) -> KvdbResult<()>;
+    /// The ranking `key`, highest score first.
+    async fn ranked(&self, key: &str) -> KvdbResult<Vec<(Vec<u8>, f64)>>;
 
     /// Appends to a work queue; each item goes to exactly one consumer.
     async fn push(&self, queue: &str, item: &[u8]) -> KvdbResult<()>;
@@ -112,6 +131,22 @@ pub trait Kvdb: Send + Sync {
             "reliable work queues are not implemented here".into(),
         ))
     }
+}
+
+/// A change to one hash of integers ([`Kvdb::merge_hashes`]), applied in this order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HashMerge {
+    pub key: String,
+    /// Drop every field first: the hash becomes what this change says.
+    pub replace: bool,
+    /// Fields to add to (a missing field counts as 0).
+    pub add: Vec<(String, i64)>,
+    /// Fields to lower to the value when it is less (or set when missing).
+    pub min: Vec<(String, i64)>,
+    /// Fields to raise to the value when it is greater (or set when missing).
+    pub max: Vec<(String, i64)>,
+    /// The hash's time to live from now; `None` leaves it as it was.
+    pub ttl: Option<Duration>,
 }
 
 /// One item taken from a reliable work queue ([`Kvdb::take`]).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc};
 
-use super::{Broker, BrokerEvent, Kvdb, KvdbError, KvdbResult, Taken};
+use super::{Broker, BrokerEvent, HashMerge, Kvdb, KvdbError, KvdbResult, Taken};
 
 /// Capacity of a subscriber's queue; a subscriber that falls this far behind loses
 /// messages (pub/sub is at-most-once anyway).
@@ -24,7 +24,26 @@ struct State {
     values: HashMap<String, (Vec<u8>, Option<Instant>)>,
     queues: HashMap<String, VecDeque<Vec<u8>>>,
     work: HashMap<String, WorkQueue>,
+    hashes: HashMap<String, Expiring<HashMap<String, i64>>>,
+    rankings: HashMap<String, Expiring<Ranking>>,
     subscribers: HashMap<String, Vec<mpsc::Sender<BrokerEvent>>>,
+}
+
+/// A ranking's members by (score, member), lowest first.
+type Ranking = Vec<(f64, Vec<u8>)>;
+
+/// A hash or ranking, and when it expires.
+type Expiring<T> = (T, Option<Instant>);
+
+/// The live entry of `key` in `map`, dropping it first if it expired.
+fn live_entry<'m, T>(map: &'m mut HashMap<String, Expiring<T>>, key: &str) -> Option<&'m mut T> {
+    if map
+        .get(key)
+        .is_some_and(|(_, exp)| exp.is_some_and(|e| e <= Instant::now()))
+    {
+        map.remove(key);
+    }
+    map.get_mut(key).map(|(value, _)| value)
 }
 
 impl State {
@@ -208,6 +227,81 @@ impl Kvdb for MemoryKvdb {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn merge_hashes(&self, merges: &[HashMerge]) -> KvdbResult<()> {
+        let mut state = self.state();
+        for merge in merges {
+            if merge.replace {
+                state.hashes.remove(&merge.key);
+            }
+            live_entry(&mut state.hashes, &merge.key);
+            let (hash, expires) = state.hashes.entry(merge.key.clone()).or_default();
+            for (field, by) in &merge.add {
+                let value = hash.entry(field.clone()).or_insert(0);
+                *value = value.saturating_add(*by);
+            }
+            for (field, v) in &merge.min {
+                let value = hash.entry(field.clone()).or_insert(*v);
+                *value = (*value).min(*v);
+            }
+            for (field, v) in &merge.max {
+                let value = hash.entry(field.clone()).or_insert(*v);
+                *value = (*value).max(*v);
+            }
+            if let Some(ttl) = merge.ttl {
+                *expires = Some(Instant::now() + ttl);
+            }
+        }
+        Ok(())
+    }
+
+    async fn hashes(&self, keys: &[String]) -> KvdbResult<Vec<HashMap<String, i64>>> {
+        let mut state = self.state();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                live_entry(&mut state.hashes, key)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn rank(
+        &self,
+        key: &str,
+        member: &[u8],
+        score: f64,
+        keep: usize,
+        ttl: Option<Duration>,
+    ) -> KvdbResult<()> {
+        let mut state = self.state();
+        live_entry(&mut state.rankings, key);
+        let (members, expires) = state.rankings.entry(key.to_owned()).or_default();
+        // A member is there once, with its latest score, as in a Redis sorted set.
+        members.retain(|(_, m)| m != member);
+        members.push((score, member.to_vec()));
+        members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let excess = members.len().saturating_sub(keep);
+        members.drain(..excess);
+        if let Some(ttl) = ttl {
+            *expires = Some(Instant::now() + ttl);
+        }
+        Ok(())
+    }
+
+    async fn ranked(&self, key: &str) -> KvdbResult<Vec<(Vec<u8>, f64)>> {
+        let mut state = self.state();
+        Ok(live_entry(&mut state.rankings, key)
+            .map(|members| {
+                members
+                    .iter()
+                    .rev()
+                    .map(|(score, member)| (member.clone(), *score))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn push(&self, queue: &str, item: &[u8]) -> KvdbResult<()> {

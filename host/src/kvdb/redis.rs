@@ -21,6 +21,7 @@
 mod pubsub;
 mod work;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{Broker, BrokerEvent, Kvdb, KvdbError, KvdbResult, Taken, redact};
+use super::{Broker, BrokerEvent, HashMerge, Kvdb, KvdbError, KvdbResult, Taken, redact};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -61,6 +62,41 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return 0
 ";
+/// Applies [`HashMerge`]s: KEYS the hashes; for each, ARGV holds `replace` (0 or 1),
+/// the TTL in ms (0: unchanged), then the fields to add, to lower and to raise, each
+/// list as its length and (field, value) pairs.
+const MERGE_HASHES: &str = r"
+local a = 1
+for k = 1, #KEYS do
+    local key = KEYS[k]
+    if ARGV[a] == '1' then redis.call('DEL', key) end
+    local ttl = tonumber(ARGV[a + 1])
+    a = a + 2
+    local n = tonumber(ARGV[a])
+    a = a + 1
+    for _ = 1, n do
+        redis.call('HINCRBY', key, ARGV[a], ARGV[a + 1])
+        a = a + 2
+    end
+    for _, lower in ipairs({true, false}) do
+        n = tonumber(ARGV[a])
+        a = a + 1
+        for _ = 1, n do
+            local current = tonumber(redis.call('HGET', key, ARGV[a]))
+            local value = tonumber(ARGV[a + 1])
+            if current == nil or (lower and value < current) or (not lower and value > current) then
+                redis.call('HSET', key, ARGV[a], ARGV[a + 1])
+            end
+            a = a + 2
+        end
+    end
+    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+return 1
+";
+/// How many hashes one run of [`MERGE_HASHES`] changes at most: Redis runs a script
+/// alone, so a large batch is cut into several.
+const MERGE_CHUNK: usize = 64;
 /// Compare-and-delete: releases the lock only for the token that holds it.
 const UNLOCK: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -81,6 +117,7 @@ pub struct RedisKvdb {
     lock_fenced: Script,
     extend_lock: Script,
     unlock: Script,
+    merge_hashes: Script,
     work: work::Scripts,
     /// Stops the pub/sub task when the last handle goes.
     _stop: DropGuard,
@@ -120,6 +157,7 @@ impl RedisKvdb {
             lock_fenced: Script::new(LOCK_FENCED),
             extend_lock: Script::new(EXTEND_LOCK),
             unlock: Script::new(UNLOCK),
+            merge_hashes: Script::new(MERGE_HASHES),
             work: work::Scripts::default(),
             _stop: stop.drop_guard(),
             url: shown,
@@ -128,6 +166,14 @@ impl RedisKvdb {
 
     fn value_key(&self, key: &str) -> String {
         format!("{}kv:{key}", self.prefix)
+    }
+
+    fn hash_key(&self, key: &str) -> String {
+        format!("{}h:{key}", self.prefix)
+    }
+
+    fn ranking_key(&self, key: &str) -> String {
+        format!("{}z:{key}", self.prefix)
     }
 
     fn queue_key(&self, queue: &str) -> String {
@@ -273,6 +319,83 @@ impl Kvdb for RedisKvdb {
         let key = self.value_key(key);
         self.run_script(&self.unlock, &key, &[token.as_bytes()])
             .await
+    }
+
+    async fn merge_hashes(&self, merges: &[HashMerge]) -> KvdbResult<()> {
+        for chunk in merges.chunks(MERGE_CHUNK) {
+            let mut invocation = self.merge_hashes.prepare_invoke();
+            for merge in chunk {
+                invocation.key(self.hash_key(&merge.key));
+                invocation
+                    .arg(if merge.replace { "1" } else { "0" })
+                    .arg(merge.ttl.map_or(0, millis));
+                for fields in [&merge.add, &merge.min, &merge.max] {
+                    invocation.arg(fields.len());
+                    for (field, value) in fields {
+                        invocation.arg(field).arg(*value);
+                    }
+                }
+            }
+            let mut conn = self.commands.clone();
+            let _: i64 = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.unavailable(&chunk[0].key, &e))?;
+        }
+        Ok(())
+    }
+
+    async fn hashes(&self, keys: &[String]) -> KvdbResult<Vec<HashMap<String, i64>>> {
+        let Some(first) = keys.first() else {
+            return Ok(Vec::new());
+        };
+        let mut pipe = ::redis::pipe();
+        for key in keys {
+            pipe.cmd("HGETALL").arg(self.hash_key(key));
+        }
+        let mut conn = self.commands.clone();
+        pipe.query_async(&mut conn)
+            .await
+            .map_err(|e| self.unavailable(first, &e))
+    }
+
+    async fn rank(
+        &self,
+        key: &str,
+        member: &[u8],
+        score: f64,
+        keep: usize,
+        ttl: Option<Duration>,
+    ) -> KvdbResult<()> {
+        let key = self.ranking_key(key);
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .cmd("ZADD")
+            .arg(&key)
+            .arg(score)
+            .arg(member)
+            .ignore()
+            .cmd("ZREMRANGEBYRANK")
+            .arg(&key)
+            .arg(0)
+            .arg(-1 - i64::try_from(keep).unwrap_or(i64::MAX - 1))
+            .ignore();
+        if let Some(ttl) = ttl {
+            pipe.cmd("PEXPIRE").arg(&key).arg(millis(ttl)).ignore();
+        }
+        let mut conn = self.commands.clone();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.unavailable(&key, &e))
+    }
+
+    async fn ranked(&self, key: &str) -> KvdbResult<Vec<(Vec<u8>, f64)>> {
+        let key = self.ranking_key(key);
+        self.query(
+            cmd("ZREVRANGE").arg(&key).arg(0).arg(-1).arg("WITHSCORES"),
+            &key,
+        )
+        .await
     }
 
     async fn push(&self, queue: &str, item: &[u8]) -> KvdbResult<()> {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{Broker, BrokerEvent, Kvdb, KvdbError, Taken};
+use super::{Broker, BrokerEvent, HashMerge, Kvdb, KvdbError, Taken};
 
 pub(crate) type Opened = (Arc<dyn Kvdb>, Arc<dyn Broker>);
 
@@ -29,6 +29,8 @@ macro_rules! behaviour_tests {
             locks_are_released_and_extended_only_by_their_holder,
             an_expired_lock_is_free,
             fenced_locks_count_each_acquisition_only,
+            hashes_add_lower_raise_replace_and_expire,
+            a_ranking_keeps_the_highest_scores,
             an_extended_lock_outlives_its_first_ttl,
             pop_waits_for_a_push_and_keeps_the_order,
             push_many_appends_in_order,
@@ -93,6 +95,76 @@ pub(crate) async fn values_expire((kv, _): Opened) {
     assert!(kv.delete("p").await.unwrap());
     assert!(!kv.delete("p").await.unwrap());
     assert_eq!(kv.get("p").await.unwrap(), None);
+}
+
+fn pairs(fields: &[(&str, i64)]) -> Vec<(String, i64)> {
+    fields.iter().map(|(f, v)| ((*f).to_owned(), *v)).collect()
+}
+
+pub(crate) async fn hashes_add_lower_raise_replace_and_expire((kv, _): Opened) {
+    let merge =
+        |key: &str, add: &[(&str, i64)], min: &[(&str, i64)], max: &[(&str, i64)]| HashMerge {
+            key: key.to_owned(),
+            add: pairs(add),
+            min: pairs(min),
+            max: pairs(max),
+            ..HashMerge::default()
+        };
+    // More hashes than one Redis script run takes, several changes to one of them.
+    let mut batch: Vec<HashMerge> = (0..150)
+        .map(|i| merge(&format!("h{i}"), &[("count", i)], &[], &[]))
+        .collect();
+    batch.push(merge(
+        "h7",
+        &[("count", 10), ("sum", 5)],
+        &[("min", 30)],
+        &[("max", 30)],
+    ));
+    batch.push(merge("h7", &[], &[("min", 20)], &[("max", 25)]));
+    batch.push(merge("h7", &[("sum", -2)], &[("min", 40)], &[("max", 45)]));
+    kv.merge_hashes(&batch).await.unwrap();
+    let keys: Vec<String> = ["h0", "h7", "h149", "missing"].map(String::from).to_vec();
+    let got = kv.hashes(&keys).await.unwrap();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0], pairs(&[("count", 0)]).into_iter().collect());
+    assert_eq!(
+        got[1],
+        pairs(&[("count", 17), ("sum", 3), ("min", 20), ("max", 45)])
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(got[2], pairs(&[("count", 149)]).into_iter().collect());
+    assert!(got[3].is_empty(), "a missing hash is empty");
+
+    // A replace drops what was there; a TTL makes the hash go.
+    let mut rewrite = merge("h7", &[("count", 1)], &[], &[]);
+    rewrite.replace = true;
+    rewrite.ttl = Some(ms(150));
+    kv.merge_hashes(&[rewrite]).await.unwrap();
+    let got = kv.hashes(&keys[1..2]).await.unwrap();
+    assert_eq!(got[0], pairs(&[("count", 1)]).into_iter().collect());
+    tokio::time::sleep(ms(300)).await;
+    assert!(kv.hashes(&keys[1..2]).await.unwrap()[0].is_empty());
+    assert!(kv.hashes(&[]).await.unwrap().is_empty());
+}
+
+pub(crate) async fn a_ranking_keeps_the_highest_scores((kv, _): Opened) {
+    for (i, score) in [5.0, 1.0, 9.0, 3.0, 7.0, 2.0].into_iter().enumerate() {
+        kv.rank("r", format!("m{i}").as_bytes(), score, 3, None)
+            .await
+            .unwrap();
+    }
+    let got = kv.ranked("r").await.unwrap();
+    let expected: Vec<(Vec<u8>, f64)> = [("m2", 9.0), ("m4", 7.0), ("m0", 5.0)]
+        .map(|(m, s)| (m.as_bytes().to_vec(), s))
+        .to_vec();
+    assert_eq!(got, expected);
+    // A score too low to enter leaves the ranking as it was.
+    kv.rank("r", b"low", 0.5, 3, Some(ms(150))).await.unwrap();
+    assert_eq!(kv.ranked("r").await.unwrap(), expected);
+    tokio::time::sleep(ms(300)).await;
+    assert!(kv.ranked("r").await.unwrap().is_empty(), "the TTL applies");
+    assert!(kv.ranked("never").await.unwrap().is_empty());
 }
 
 pub(crate) async fn incr_counts_from_zero_keeps_the_ttl_and_refuses_text((kv, _): Opened) {
