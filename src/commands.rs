@@ -10,4 +10,5 @@ pub mod quickstart;
 pub mod scheduler;
 pub mod service;
 pub mod start;
+pub mod stats;
 pub mod web_admin;

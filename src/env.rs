@@ -203,6 +203,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             membership: Default::default(),
             scheduler: Default::default(),
             async_invoke: Default::default(),
+            stats: Default::default(),
         };
         write(
             &server_dir.join(SERVER_FILE),

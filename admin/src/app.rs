@@ -230,6 +230,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(pages::scheduler::calendars::confirm_delete)
                 .post(pages::scheduler::calendars::delete),
         )
+        .route("/stats", get(pages::stats::top))
+        .route("/stats/services/{name}", get(pages::stats::service))
         .route("/outconns", get(pages::outconn::list))
         .route(
             "/outconns/new/{type}",

@@ -10,6 +10,7 @@ pub mod outconn;
 pub mod scheduler;
 pub mod services;
 pub mod settings;
+pub mod stats;
 pub mod upload;
 
 use std::collections::BTreeMap;

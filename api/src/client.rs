@@ -13,6 +13,7 @@ mod messaging;
 mod outconn;
 mod scheduler;
 mod soap;
+mod stats;
 
 use std::collections::BTreeMap;
 use std::fmt;

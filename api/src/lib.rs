@@ -14,6 +14,7 @@
 //! - [`outconn`]: outgoing connections (HTTP, SOAP, SQL, FTP) services reach systems by.
 //! - [`soap`]: SOAP channels.
 //! - [`messaging`]: AMQP and ZeroMQ channels and connection settings.
+//! - [`stats`]: usage statistics of services.
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
@@ -48,6 +49,7 @@ pub mod serve;
 pub mod servers;
 pub mod services;
 pub mod soap;
+pub mod stats;
 
 pub use async_invoke::{AsyncOutcome, AsyncQueued, AsyncState};
 pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
@@ -88,3 +90,6 @@ pub use services::{
     ServiceInfo, ServiceSummary, ServiceVersion,
 };
 pub use soap::{DeletedSoapChannel, SoapChannel};
+pub use stats::{
+    CallSample, ServiceStats, StatsOrder, StatsPoint, StatsRange, StatsSeries, StatsTop,
+};

@@ -101,6 +101,9 @@ use scenario::{Ctx, Pin, Plan};
 ///           14. asynchronous invokes of demo.hello per second through the admin API,
 ///               queued, run by the server's worker and acknowledged (one server, the
 ///               local Redis), against synchronous invokes of it; ratio in the same run.
+///   stats   15. demo.hello over HTTP with usage statistics on against off (one server
+///               each, embedded defaults), ratio in the same run; then a known number of
+///               requests counted by `zato stats`, percentiles beside the clients'.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -180,6 +183,8 @@ enum Scenario {
     Amqp,
     /// Asynchronous invokes per second against synchronous ones.
     AsyncInvoke,
+    /// demo.hello with usage statistics on against off, and their count.
+    Stats,
 }
 
 fn main() -> ExitCode {
@@ -256,7 +261,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let needs_http = (cli.scenario.is_empty() || cli.scenario.contains(&Scenario::Http))
         || cli.scenario.contains(&Scenario::Memory);
     let lb = cli.scenario.contains(&Scenario::Lb);
-    let needs_wrk = needs_http || instructions || wanted(Scenario::Guessing) || lb;
+    let needs_wrk =
+        needs_http || instructions || wanted(Scenario::Guessing) || lb || wanted(Scenario::Stats);
     let wrk = if needs_wrk {
         Some(wrk::ensure_installed()?)
     } else {
@@ -387,6 +393,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let result = scenario::async_invoke::run(&ctx).await;
         timed("async-invoke", started);
         record("14. Asynchronous invoke", result);
+    }
+    if wanted(Scenario::Stats) {
+        let started = Instant::now();
+        let result = scenario::stats::run(&ctx).await;
+        timed("stats", started);
+        record("15. Usage statistics", result);
     }
     // Scenario order in the report: 1, 2, ..., 10, by the title's number.
     sections.sort_by_key(|s| {

@@ -29,6 +29,7 @@ pub mod sandbox;
 pub mod scale;
 pub mod scheduler;
 pub mod sql;
+pub mod stats;
 pub mod web_admin;
 
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ mod outconn;
 mod scheduler;
 mod services;
 mod soap_channels;
+mod stats;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,6 +44,9 @@ pub struct AdminState {
     pub reloader: Arc<Reloader>,
     /// Runs a job now, says who the singleton is.
     pub scheduler: Arc<crate::scheduler::Scheduler>,
+    /// Where the usage statistics, samples and slow responses are read from.
+    pub kvdb: Arc<dyn crate::kvdb::Kvdb>,
+    pub stats: crate::config::StatsSettings,
     pub server_name: String,
     pub address: String,
     pub started: Instant,
@@ -116,6 +120,11 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(outconn::create))
         .routes(routes!(outconn::get, outconn::update, outconn::remove))
         .routes(routes!(outconn::ping))
+        .routes(routes!(stats::service))
+        .routes(routes!(stats::series))
+        .routes(routes!(stats::top))
+        .routes(routes!(stats::sample))
+        .routes(routes!(stats::slow))
 }
 
 /// The routes served without credentials: the description itself.

@@ -16,6 +16,9 @@ pub use zato_api::scheduler::{
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
 pub use zato_api::soap::{DeletedSoapChannel, SoapChannel};
+pub use zato_api::stats::{
+    self, CallSample, ServiceStats, StatsOrder, StatsPoint, StatsRange, StatsSeries, StatsTop,
+};
 pub use zato_api::{
     DataFormat, DeleteOutcome, DeletedHttpChannel, DeployOutcome, ErrorBody, Field, FieldType,
     HttpChannel, MAX_SERVICE_NAME, MAX_TIMEOUT_MS, Rollback, ServerInfo, ServerState, ServerStatus,

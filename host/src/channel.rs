@@ -27,6 +27,7 @@ use crate::api::DataFormat;
 use crate::runtime::{
     self, CallContext, CallError, ChannelKind, ErrorKind, RequestDetails, Response, Runtime,
 };
+use crate::stats;
 
 /// One request for a service, as a channel received it.
 pub struct Inbound<'a> {
@@ -52,6 +53,26 @@ pub async fn call_service(
     let timeout = inbound
         .timeout
         .unwrap_or_else(|| runtime.settings().default_timeout());
+    // What the statistics need of the request, taken before the runtime owns it.
+    let recorder = runtime.stats();
+    let policy = recorder.map(|_| runtime.stats_policy(inbound.service));
+    let sampled = recorder
+        .zip(policy)
+        .is_some_and(|(recorder, (_, policy))| recorder.wants_exchange(policy));
+    let channel_name = match recorder {
+        Some(_) => inbound.details.channel_name().to_owned(),
+        None => String::new(),
+    };
+    let request_headers: Vec<(String, String)> = if sampled {
+        inbound
+            .details
+            .headers()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let request = runtime::Request {
         cid: inbound.cid,
         channel: inbound.channel,
@@ -65,13 +86,47 @@ pub async fn call_service(
     let result = runtime
         .call(inbound.service, request, CallContext::new(timeout))
         .await;
+    let duration = started.elapsed();
+    let status = status_of(&result);
     metrics.call_ended(
         inbound.service,
         kind_label(inbound.channel),
-        status_of(&result),
-        started.elapsed(),
+        status,
+        duration,
     );
     drop(running);
+    if let (Some(recorder), Some((threshold_ms, policy))) = (recorder, policy) {
+        // A name no service goes by is not counted: it would add a key per name tried.
+        let known = !matches!(
+            result,
+            Err(CallError::NotLoaded(_) | CallError::NotDeployed(_))
+        );
+        if known {
+            let call = stats::Call {
+                service: inbound.service,
+                cid: inbound.cid,
+                channel: kind_label(inbound.channel),
+                channel_name: &channel_name,
+                duration,
+                outcome: match &result {
+                    Ok(_) => stats::Outcome::Ok,
+                    Err(e) if e.kind() == ErrorKind::Timeout => stats::Outcome::Timeout,
+                    Err(_) => stats::Outcome::Error,
+                },
+                status,
+                threshold_ms,
+                policy,
+            };
+            let exchange = sampled.then(|| stats::Exchange {
+                request: inbound.payload,
+                request_headers,
+                response: result.as_ref().map_or(&[][..], |r| &r.payload[..]),
+                response_headers: result.as_ref().map_or(&[][..], |r| &r.headers[..]),
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+            recorder.record(&call, exchange);
+        }
+    }
     if let Err(error) = &result {
         let cid = inbound.cid;
         match error.kind() {

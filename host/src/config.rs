@@ -54,6 +54,50 @@ pub struct ServerConfig {
     pub scheduler: SchedulerSettings,
     #[serde(default)]
     pub async_invoke: AsyncInvokeSettings,
+    #[serde(default)]
+    pub stats: StatsSettings,
+}
+
+/// Usage statistics, sample calls and slow responses (`stats.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsSettings {
+    /// Whether calls are recorded at all.
+    pub enabled: bool,
+    /// How often this server writes what it recorded to the KVDB, in ms: the figures
+    /// that `zato stats` shows are at most this late.
+    pub flush_interval_ms: u64,
+    /// How often the singleton rolls complete hours and days up, in ms.
+    pub rollup_interval_ms: u64,
+    /// How long per-minute aggregates are kept, in hours (hours are kept
+    /// `keep_hours_days`, days for good).
+    pub keep_minutes_hours: u64,
+    /// How long per-hour aggregates are kept, in days.
+    pub keep_hours_days: u64,
+    /// The threshold of a slow response, in ms, for a service whose `info()` says 0 and
+    /// whose configuration does not set `zato.stats.slow_threshold_ms`.
+    pub slow_threshold_ms: u32,
+    /// Whether each service's last call (and its slow calls' payloads) are kept; a
+    /// service's configuration can turn them off for itself (`zato.stats.samples =
+    /// off`).
+    pub samples: bool,
+    /// How much of a request's or response's payload a sample keeps, in bytes.
+    pub sample_max_bytes: usize,
+}
+
+impl Default for StatsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            flush_interval_ms: 1_000,
+            rollup_interval_ms: 60_000,
+            keep_minutes_hours: 48,
+            keep_hours_days: 90,
+            slow_threshold_ms: 1_000,
+            samples: true,
+            sample_max_bytes: 4_096,
+        }
+    }
 }
 
 /// Asynchronous invokes: the worker every server runs on the cluster's work queue.

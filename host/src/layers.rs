@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "sio", "metrics"],
     &["kvdb", "odb"],
     &["reload", "wit", "singleton", "outconn"],
-    &["capability"],
+    &["capability", "stats"],
     &["runtime"],
     &["deploy", "http_response"],
     &["pickup", "channel"],

@@ -16,6 +16,8 @@
 //! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call;
 //!   it knows nothing about HTTP or any other channel. [`capability`]: the host imports
 //!   offered to services, one module per WIT interface, linked by the runtime.
+//!   [`stats`]: usage statistics, samples and slow responses, recorded by the runtime's
+//!   callers and kept in the KVDB.
 //! - [`deploy`]: the deploy pipeline (validate, lock, compile, store, publish, apply,
 //!   reconcile); the ODB's version number is the fencing token. [`pickup`] feeds it.
 //! - [`http_response`]: the one place where errors become HTTP responses.
@@ -47,6 +49,7 @@ pub mod scheduler;
 pub mod server;
 pub mod singleton;
 pub mod sio;
+pub mod stats;
 pub mod wit;
 
 pub use server::Server;

@@ -154,6 +154,8 @@ pub struct Runtime {
     kvdb: OnceLock<Arc<dyn Kvdb>>,
     /// This server's Prometheus metrics.
     metrics: crate::metrics::Metrics,
+    /// This server's recorder of usage statistics; set once by the server (none: off).
+    usage: OnceLock<Arc<crate::stats::Recorder>>,
     settings: RuntimeSettings,
     stats: CompileStats,
     /// sha256 -> the gate of a compilation in progress.
@@ -255,6 +257,7 @@ impl Runtime {
             outconns: Arc::default(),
             async_queue: OnceLock::new(),
             kvdb: OnceLock::new(),
+            usage: OnceLock::new(),
             settings,
             stats: CompileStats::default(),
             compiling: Default::default(),
@@ -280,6 +283,27 @@ impl Runtime {
     /// Gives `kv` and `lock` the cluster's KVDB (once; a second call is ignored).
     pub fn set_kvdb(&self, kvdb: Arc<dyn Kvdb>) {
         let _ = self.kvdb.set(kvdb);
+    }
+
+    /// Gives the runtime's callers the statistics recorder (once; a second call is
+    /// ignored).
+    pub fn set_stats(&self, recorder: Arc<crate::stats::Recorder>) {
+        let _ = self.usage.set(recorder);
+    }
+
+    /// The statistics recorder, unless statistics are off.
+    pub fn stats(&self) -> Option<&Arc<crate::stats::Recorder>> {
+        self.usage.get()
+    }
+
+    /// A service's threshold of a slow response as its `info()` declared it (0: the
+    /// server's), and what its configuration says of its statistics.
+    pub fn stats_policy(&self, service: &str) -> (u32, crate::stats::Policy) {
+        let threshold = self
+            .registry
+            .get(service)
+            .map_or(0, |s| s.info.slow_threshold_ms);
+        (threshold, self.registry.stats_policy(service))
     }
 
     /// This server's Prometheus metrics.

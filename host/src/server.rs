@@ -66,6 +66,14 @@ impl Server {
         ));
         runtime.set_async_queue(async_queue.clone());
         runtime.set_kvdb(kvdb.clone());
+        let stats_recorder = config.stats.enabled.then(|| {
+            let recorder = Arc::new(crate::stats::Recorder::new(
+                config.name.clone(),
+                config.stats.clone(),
+            ));
+            runtime.set_stats(recorder.clone());
+            recorder
+        });
         let listener = bind(
             &config.bind,
             Duration::from_millis(config.http.bind_retry_ms),
@@ -108,6 +116,12 @@ impl Server {
             config.scheduler.clone(),
         );
         reloader.register(Kind::Jobs, scheduler.clone());
+        scheduler
+            .singleton_lease()
+            .register(Arc::new(crate::stats::Rollup::new(
+                scheduler_kvdb.clone(),
+                config.stats.clone(),
+            )));
         let outconns = Arc::new(outconns::OutconnsReload::new(odb.clone(), runtime.clone()));
         reloader.register(Kind::Outconns, outconns.clone());
         let shutdown = CancellationToken::new();
@@ -157,6 +171,8 @@ impl Server {
             channels: channels.clone(),
             reloader: reloader.clone(),
             scheduler: scheduler.clone(),
+            kvdb: scheduler_kvdb.clone(),
+            stats: config.stats.clone(),
             server_name: config.name.clone(),
             address: http::base_url(addr),
             started,
@@ -234,6 +250,10 @@ impl Server {
                 }
             }
         }));
+        if let Some(recorder) = stats_recorder {
+            let flusher = crate::stats::Flusher::new(recorder, scheduler_kvdb.clone());
+            tasks.push(tokio::spawn(flusher.run(shutdown.clone())));
+        }
         tasks.push(tokio::spawn(loops::heartbeat(
             odb.clone(),
             config.name.clone(),

@@ -1037,6 +1037,39 @@ async fn the_cli_answers_scripts_with_one_json_document_and_people_with_what_hap
         "ANSI codes in a log file:\n{written}"
     );
 
+    // `zato stats service NAME --env DIR --json`: the calls made here, counted.
+    let (code, before) = zato_json(&["stats", "service", "demo.hello", "--env", env_arg]).await;
+    assert_eq!(code, 0, "{before}");
+    let before = before["count"].as_u64().unwrap();
+    for _ in 0..3 {
+        let (code, answer) = zato_json(&[
+            "service",
+            "invoke",
+            "demo.hello",
+            "--data",
+            "{}",
+            "--env",
+            env_arg,
+        ])
+        .await;
+        assert_eq!(code, 0, "{answer}");
+    }
+    let stats = eventually(Duration::from_secs(20), "3 more calls counted", || async {
+        let (code, stats) = zato_json(&["stats", "service", "demo.hello", "--env", env_arg]).await;
+        assert_eq!(code, 0, "{stats}");
+        (stats["count"].as_u64() == Some(before + 3)).then_some(stats)
+    })
+    .await;
+    for key in ["errors", "mean_ms", "p50_ms", "p99_ms"] {
+        assert!(!stats[key].is_null(), "{key}: {stats}");
+    }
+    let human = zato(&["stats", "service", "demo.hello", "--env", env_arg]).await;
+    assert!(
+        text(&human.stdout).contains("demo.hello") && text(&human.stdout).contains("P99 MS"),
+        "{}",
+        text(&human.stdout)
+    );
+
     // With the server stopped, `zato info` still shows the environment, server down.
     let (code, info) = zato_json(&["info", env_arg]).await;
     let servers = &info["servers"];

@@ -243,6 +243,11 @@ const TEST_GUESTS: Workspace = Workspace {
             file: "kv_lock",
             doc: "`test.kv-lock` (`tests/guests/kv-lock`): sets, gets, deletes and increments keys of the `kv` import, and acquires, holds (then traps or fails) and releases locks of the `lock` import, as its JSON payload says.",
         },
+        Artifact {
+            constant: "STATS",
+            file: "stats",
+            doc: "`test.stats` (`tests/guests/stats`): sleeps the `ms` of its JSON payload, then answers or fails with the error its `fail` names; slow threshold 50 ms.",
+        },
     ],
 };
 

@@ -46,6 +46,9 @@ const BASIC: &str = "basic";
             AMQP, ZeroMQ): \
             the named ways services reach other systems, their secrets write-only, and a \
             ping of each"),
+        (name = "statistics", description = "Usage statistics of services (calls, errors, \
+            durations and their percentiles, over any span and point by point for charts), \
+            each service's last call and its slowest ones"),
         (name = "spec", description = "This description"),
     ),
     security(("basic" = [])),
@@ -329,6 +332,11 @@ mod tests {
                 "GET /zato/api/services/{name}/config",
                 "GET /zato/api/services/{name}/versions",
                 "GET /zato/api/singleton",
+                "GET /zato/api/stats/services/{name}",
+                "GET /zato/api/stats/services/{name}/sample",
+                "GET /zato/api/stats/services/{name}/series",
+                "GET /zato/api/stats/services/{name}/slow",
+                "GET /zato/api/stats/top",
                 "POST /zato/api/channels/amqp",
                 "POST /zato/api/channels/http",
                 "POST /zato/api/channels/soap",

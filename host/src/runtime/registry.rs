@@ -61,6 +61,8 @@ struct Configs {
     /// Uses per instance of the services that opted in to warm instances; parsed here
     /// once per change rather than on every request.
     instance_reuse: HashMap<String, u32>,
+    /// What the services that say anything of their statistics say.
+    stats_policy: HashMap<String, crate::stats::Policy>,
 }
 
 impl Registry {
@@ -147,16 +149,31 @@ impl Registry {
         self.configs.load().instance_reuse.get(service).copied()
     }
 
+    /// What `service`'s configuration says of its statistics.
+    pub fn stats_policy(&self, service: &str) -> crate::stats::Policy {
+        self.configs
+            .load()
+            .stats_policy
+            .get(service)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Replaces every service's configuration at once.
     pub fn set_configs(&self, configs: HashMap<String, BTreeMap<String, String>>) {
         let instance_reuse = configs
             .iter()
             .filter_map(|(name, config)| Some((name.clone(), super::warm::reuse_limit(config)?)))
             .collect();
+        let stats_policy = configs
+            .iter()
+            .filter_map(|(name, config)| Some((name.clone(), crate::stats::policy(config)?)))
+            .collect();
         let by_service = configs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         self.configs.store(Arc::new(Configs {
             by_service,
             instance_reuse,
+            stats_policy,
         }));
     }
 }

@@ -1,0 +1,230 @@
+//! Scenario 15: what usage statistics cost the request path, and whether they count
+//! what the load generator sent.
+//!
+//! Two one-server environments on the embedded defaults (SQLite, the in-memory KVDB),
+//! `demo.hello` behind `/demo/hello` on each, one with `[stats] enabled = false`. wrk
+//! loads each in turn, the order alternating by round, both pinned like scenario 1; the
+//! table gives the median of the rounds and the ratio of statistics on to off.
+//!
+//! Then the count: a copy of demo.hello under its own name gets exactly [`COUNTED`]
+//! requests from [`CLIENTS`] clients of this process (wrk cannot say how many requests
+//! it sent: it drops those in flight when it stops), and the server's statistics are
+//! read back once flushed: calls counted against requests sent, and the statistics'
+//! percentiles (the server's time in the service) beside the clients' (the whole HTTP
+//! round trip).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use tokio::sync::Semaphore;
+
+use super::Ctx;
+use super::deploy::stop_all;
+use crate::component::renamed;
+use crate::report::{Row, Section, ms, thousands};
+use crate::stats::{median, quantile};
+use crate::wrk::{self, Load};
+use crate::zato::{Env, EnvOptions, client, wait_for};
+
+/// The copy of demo.hello whose calls are counted (same length as `demo.hello`).
+const COUNTED_SERVICE: &str = "demo.hcount";
+/// Requests sent to [`COUNTED_SERVICE`].
+const COUNTED: usize = 20_000;
+/// Clients sending them at once.
+const CLIENTS: usize = 16;
+
+pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
+    let wrk = ctx.wrk.as_deref().context("the stats scenario needs wrk")?;
+    let plan = ctx.plan;
+    let counted = if plan.quick { 2_000 } else { COUNTED };
+    let mut section = Section::new(
+        "15. Usage statistics: their cost on the request path, and their count",
+        vec!["target", "requests/s", "p50", "p99", "ratio (requests/s)"],
+    )
+    .text_columns(1);
+    section.notes.push(format!(
+        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics on (the default: each call added to its minute's aggregate, written to the in-memory KVDB every second) and one with `[stats] enabled = false`; ratio = on / off.",
+        crate::scenario::CONNECTIONS,
+        plan.duration.as_secs(),
+        plan.rounds.max(2)
+    ));
+
+    let mut envs = Vec::new();
+    for (label, enabled) in [("statistics off", false), ("statistics on", true)] {
+        let cluster = format!("bench-stats-{}", uuid::Uuid::new_v4().simple());
+        let dir = ctx
+            .work
+            .join(if enabled { "stats-on" } else { "stats-off" });
+        let env = Env::create(&ctx.artifacts.zato, &dir, &EnvOptions::one_server(&cluster))?;
+        env.set_config(0, &["stats"], "enabled", toml::Value::Boolean(enabled))?;
+        envs.push((label, env));
+    }
+    let mut procs = Vec::new();
+    for (_, env) in &envs {
+        let mut proc = env.start(0, ctx.server_cpu(), &ctx.logs)?;
+        wait_for(
+            &format!("{}/zato/ping", env.base(0)),
+            &mut proc,
+            Duration::from_secs(60),
+        )
+        .await?;
+        procs.push(proc);
+    }
+    let measured = async {
+        let hello = std::fs::read(&ctx.artifacts.hello)
+            .with_context(|| format!("cannot read `{}`", ctx.artifacts.hello.display()))?;
+        for (_, env) in &envs {
+            let admin = env.admin(0);
+            admin.deploy(hello.clone(), "hello.wasm").await?;
+            admin
+                .channel("demo.hello", "/demo/hello", "demo.hello")
+                .await?;
+        }
+        let rounds = plan.rounds.max(2) as usize;
+        let mut runs: Vec<Vec<wrk::Outcome>> = vec![Vec::new(), Vec::new()];
+        for round in 0..rounds {
+            for k in 0..2 {
+                let t = (round + k) % 2;
+                let (label, env) = &envs[t];
+                eprintln!("[bench] stats: round {}/{rounds}: {label}", round + 1);
+                let url = format!("{}/demo/hello?name=bench", env.base(0));
+                let load = |duration| Load {
+                    url: &url,
+                    connections: crate::scenario::CONNECTIONS,
+                    duration,
+                    script: None,
+                    cpu: ctx.load_cpu(),
+                    cores: plan.cores,
+                };
+                if !plan.warmup.is_zero() {
+                    wrk::run(wrk, &load(plan.warmup)).await?;
+                }
+                let outcome = wrk::run(wrk, &load(plan.duration)).await?;
+                outcome.require_clean(label)?;
+                runs[t].push(outcome);
+            }
+        }
+        let count = count_check(&envs[1].1, &hello, counted).await?;
+        anyhow::Ok((runs, count))
+    }
+    .await;
+    stop_all(procs);
+    let (runs, count) = measured?;
+
+    let figures: Vec<(f64, f64, f64)> = runs
+        .iter()
+        .map(|outcomes| {
+            let of =
+                |f: fn(&wrk::Outcome) -> f64| median(&outcomes.iter().map(f).collect::<Vec<_>>());
+            (of(|o| o.rps), of(|o| o.p50_ms), of(|o| o.p99_ms))
+        })
+        .collect();
+    let off_rps = figures[0].0;
+    for (t, (label, _)) in envs.iter().enumerate() {
+        let (rps, p50, p99) = figures[t];
+        let ratio = (t == 1).then(|| rps / off_rps);
+        let mut row = Row::new("stats", *label);
+        row.rps = Some(rps);
+        row.p50_ms = Some(p50);
+        row.p99_ms = Some(p99);
+        row.ratio_to_baseline = ratio;
+        let rounds: Vec<f64> = runs[t].iter().map(|o| o.rps).collect();
+        section
+            .rows
+            .push(row.extra("rounds_rps", rounds).cells(vec![
+                label.to_string(),
+                thousands(rps),
+                ms(p50),
+                ms(p99),
+                ratio.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
+            ]));
+    }
+    section.notes.push(format!(
+        "Count: {} requests sent to {COUNTED_SERVICE} from {CLIENTS} clients, {} calls counted by `zato stats` ({} errors), read {} ms after the last answer. p50 / p99: the clients' {} / {} (the HTTP round trip), the statistics' {} / {} (the service's time on the server).",
+        count.sent,
+        count.counted,
+        count.errors,
+        count.waited_ms,
+        ms(count.client_p50),
+        ms(count.client_p99),
+        ms(count.stats_p50),
+        ms(count.stats_p99),
+    ));
+    if count.counted != count.sent as u64 {
+        bail!(
+            "the statistics counted {} calls of {COUNTED_SERVICE}, {} were sent",
+            count.counted,
+            count.sent
+        );
+    }
+    Ok(section)
+}
+
+/// What the count check saw.
+struct Count {
+    sent: usize,
+    counted: u64,
+    errors: u64,
+    waited_ms: u128,
+    client_p50: f64,
+    client_p99: f64,
+    stats_p50: f64,
+    stats_p99: f64,
+}
+
+/// Sends `calls` requests to a copy of demo.hello, then reads its statistics back.
+async fn count_check(env: &Env, hello: &[u8], calls: usize) -> anyhow::Result<Count> {
+    let admin = env.admin(0);
+    let copy = renamed(hello, "demo.hello", COUNTED_SERVICE)?;
+    admin.deploy(copy, COUNTED_SERVICE).await?;
+    admin
+        .channel(COUNTED_SERVICE, "/demo/hcount", COUNTED_SERVICE)
+        .await?;
+    let url = format!("{}/demo/hcount?name=bench", env.base(0));
+    let http = client();
+    let left = Arc::new(Semaphore::new(calls));
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (http, url, left) = (http.clone(), url.clone(), left.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while let Ok(permit) = left.try_acquire() {
+                permit.forget();
+                let sent = Instant::now();
+                let response = http.get(&url).send().await?;
+                let status = response.status();
+                response.bytes().await?;
+                if !status.is_success() {
+                    bail!("{COUNTED_SERVICE} answered {status}");
+                }
+                latencies.push(sent.elapsed().as_secs_f64() * 1e3);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(calls);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let done = Instant::now();
+    let (user, password) = env.credentials();
+    let api = zato_api::AdminClient::with_client(client(), env.base(0), user, password);
+    let stats = loop {
+        let stats = api.service_stats(COUNTED_SERVICE, None).await?;
+        if stats.count >= calls as u64 || done.elapsed() > Duration::from_secs(30) {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Ok(Count {
+        sent: latencies.len(),
+        counted: stats.count,
+        errors: stats.errors,
+        waited_ms: done.elapsed().as_millis(),
+        client_p50: quantile(&latencies, 0.5),
+        client_p99: quantile(&latencies, 0.99),
+        stats_p50: stats.p50_ms.unwrap_or(f64::NAN),
+        stats_p99: stats.p99_ms.unwrap_or(f64::NAN),
+    })
+}
