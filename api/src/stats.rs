@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::outconn::Header;
+
 /// The longest span `last` may name: 400 days.
 pub const MAX_SPAN_MINUTES: u64 = 400 * 1440;
 
@@ -111,13 +113,13 @@ pub struct CallSample {
     /// Whether `request` was cut.
     pub request_truncated: bool,
     /// The request's headers (lowercase names), those with credentials left out.
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: Vec<Header>,
     /// The response's payload as text, cut like the request's.
     pub response: String,
     /// Whether `response` was cut.
     pub response_truncated: bool,
     /// The response's headers, those with credentials left out.
-    pub response_headers: Vec<(String, String)>,
+    pub response_headers: Vec<Header>,
     /// The service's configuration keeps its payloads private: none was kept.
     #[serde(default)]
     pub private: bool,

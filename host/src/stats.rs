@@ -31,7 +31,9 @@ use async_trait::async_trait;
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{CallSample, ServiceStats, StatsOrder, StatsPoint, StatsRange, StatsSeries};
+use crate::api::{
+    CallSample, Header, ServiceStats, StatsOrder, StatsPoint, StatsRange, StatsSeries,
+};
 use crate::config::StatsSettings;
 use crate::kvdb::{HashMerge, Kvdb, KvdbResult};
 use crate::singleton::{Lease, SingletonTask};
@@ -412,6 +414,7 @@ impl Recorder {
         let keep = |headers: &mut dyn Iterator<Item = (String, String)>| {
             headers
                 .filter(|(name, _)| !is_secret_header(name))
+                .map(|(name, value)| Header { name, value })
                 .collect::<Vec<_>>()
         };
         CallSample {

@@ -138,10 +138,10 @@ fn samples_table(samples: &[CallSample]) -> String {
 }
 
 fn sample_text(s: &CallSample) -> String {
-    let headers = |headers: &[(String, String)]| {
+    let headers = |headers: &[zato_api::Header]| {
         headers
             .iter()
-            .map(|(n, v)| format!("  {n}: {v}\n"))
+            .map(|h| format!("  {}: {}\n", h.name, h.value))
             .collect::<String>()
     };
     let cut = |truncated: bool| if truncated { " (cut)" } else { "" };

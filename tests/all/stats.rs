@@ -175,7 +175,7 @@ async fn a_known_sequence_of_calls_is_counted_with_its_errors_timeouts_and_perce
         sample["request_headers"]
             .as_array()
             .unwrap()
-            .contains(&json!(["x-order", "A-17"])),
+            .contains(&json!({"name": "x-order", "value": "A-17"})),
         "{sample}"
     );
 
@@ -274,12 +274,20 @@ async fn the_figures_of_three_servers_sharing_redis_add_up() {
         assert_eq!(stats["errors"], 12, "{stats}");
         assert!(stats["p50_ms"].as_f64().unwrap() >= 2.0, "{stats}");
     }
+    // Slow calls (over the service's 50 ms: 60 calls at once on a small machine can
+    // be) come from every server into one list, slowest first.
     let slow = cluster.servers[2]
         .api
         .service_slow("test.stats")
         .await
         .unwrap();
-    assert!(slow.is_empty(), "no call took 50 ms: {slow:?}");
+    assert!(slow.len() <= 60, "{slow:?}");
+    assert!(
+        slow.windows(2)
+            .all(|w| w[0].duration_ms >= w[1].duration_ms),
+        "{slow:?}"
+    );
+    assert!(slow.iter().all(|s| s.duration_ms > 50.0), "{slow:?}");
     let sample = cluster.servers[1]
         .api
         .service_sample("test.stats")

@@ -142,7 +142,11 @@ impl From<&CallSample> for CallRow {
             error: s.error.clone().unwrap_or_default(),
             request: s.request.clone(),
             request_truncated: s.request_truncated,
-            request_headers: s.request_headers.clone(),
+            request_headers: s
+                .request_headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
             response: s.response.clone(),
             response_truncated: s.response_truncated,
             private: s.private,

@@ -37,10 +37,12 @@ fn span(last: Option<&str>) -> Result<Option<u64>, ApiError> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SpanQuery {
     /// Only the last span of time: a number and a unit, `s`, `m`, `h`, `d` or `w` (e.g.
     /// `15m`, `1h`, `7d`), at most 400 days; the whole history when absent.
     #[serde(default)]
+    #[param(pattern = "^[0-9]{1,6}[smhdw]$", example = "1h")]
     last: Option<String>,
 }
 
@@ -99,11 +101,13 @@ pub async fn service(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SeriesQuery {
     /// The span: `hour` (a point a minute), `day` (a point each 15 minutes) or `week`
     /// (a point an hour); `hour` when absent.
     #[serde(default)]
-    range: Option<String>,
+    #[param(inline)]
+    range: Option<StatsRange>,
 }
 
 /// A service's figures point by point over the last hour, day or week (the web admin's
@@ -126,23 +130,23 @@ pub async fn series(
     Path(name): Path<String>,
     Query(query): Query<SeriesQuery>,
 ) -> Result<Response, ApiError> {
-    let range = match query.range.as_deref() {
-        None => StatsRange::Hour,
-        Some(range) => range.parse().map_err(|e| bad(format!("range: {e}")))?,
-    };
+    let range = query.range.unwrap_or(StatsRange::Hour);
     let series = stats::series(&*state.kvdb, &name, range).await?;
     Ok(json_response(StatusCode::OK, &series))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct TopQuery {
     /// What to order by: `mean` (duration, longest first), `count` or `errors` (most
     /// first); `count` when absent.
     #[serde(default)]
-    by: Option<String>,
+    #[param(inline)]
+    by: Option<StatsOrder>,
     /// Only the last span of time (as for a service's statistics).
     #[serde(default)]
+    #[param(pattern = "^[0-9]{1,6}[smhdw]$", example = "1h")]
     last: Option<String>,
     /// How many services: 1 to 1000 (10 when absent).
     #[serde(default)]
@@ -168,10 +172,7 @@ pub async fn top(
     State(state): Shared,
     Query(query): Query<TopQuery>,
 ) -> Result<Response, ApiError> {
-    let by = match query.by.as_deref() {
-        None => StatsOrder::Count,
-        Some(by) => by.parse().map_err(|e| bad(format!("by: {e}")))?,
-    };
+    let by = query.by.unwrap_or(StatsOrder::Count);
     let last = span(query.last.as_deref())?;
     let limit = query.limit.unwrap_or(10);
     if !(1..=MAX_TOP).contains(&limit) {

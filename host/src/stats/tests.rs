@@ -277,14 +277,15 @@ async fn a_sample_is_the_last_call_without_credentials_and_private_services_have
     let sample = sample(&*kvdb, "svc").await.unwrap().unwrap();
     assert_eq!(sample.request, "a body l");
     assert!(sample.request_truncated);
+    let header = |name: &str, value: &str| crate::api::Header {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    };
     assert_eq!(
         sample.request_headers,
-        [("content-type".to_owned(), "application/json".to_owned())]
+        [header("content-type", "application/json")]
     );
-    assert_eq!(
-        sample.response_headers,
-        [("x-trace".to_owned(), "t".to_owned())]
-    );
+    assert_eq!(sample.response_headers, [header("x-trace", "t")]);
     assert_eq!(sample.response, "ok");
     assert!(!sample.response_truncated);
 
