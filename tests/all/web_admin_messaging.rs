@@ -443,19 +443,26 @@ async fn the_web_admin_creates_edits_refuses_and_deletes_amqp_and_zmq_channels()
 }
 
 /// Where the screenshots go: the target directory this test binary was built in.
-pub(crate) fn screenshots() -> PathBuf {
+fn screenshots() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // TARGET/debug/deps/all-HASH
     let target = exe.ancestors().nth(3).unwrap_or(Path::new("target"));
     target.join("web-admin-screenshots")
 }
 
-pub(crate) fn browser_tests() -> PathBuf {
+fn browser_tests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_creates_and_deletes_messaging_channels_in_the_browser() {
+/// Runs the browser script `script` of `tests/browser` in Debian's Chromium with `env`
+/// (and `SCREENSHOTS`, `CHROMIUM`), within `limit`; asserts it passed every step and
+/// left a screenshot of each of `pages`.
+pub(crate) async fn run_browser_script(
+    script: &str,
+    env: &[(&str, &str)],
+    pages: &[&str],
+    limit: Duration,
+) {
     let chromium = Path::new("/usr/bin/chromium");
     let playwright = browser_tests().join("node_modules/playwright-core");
     assert!(
@@ -463,26 +470,18 @@ async fn a_person_creates_and_deletes_messaging_channels_in_the_browser() {
         "the browser tests need Debian's chromium and tests/browser/node_modules: \
          tests/run.sh installs both (apt-get install chromium; npm ci --prefix tests/browser)"
     );
-    let server = TestServer::start().await;
-    server.deploy(wasm::HELLO).await;
-    let admin = start_admin(&server).await;
     let shots = screenshots();
     std::fs::create_dir_all(&shots).unwrap();
-
     let run = tokio::process::Command::new("node")
-        .arg(browser_tests().join("web_admin_messaging.mjs"))
-        .env("WEB_ADMIN_URL", &admin.base)
-        .env("ZATO_USER", USER)
-        .env("ZATO_PASSWORD", PASSWORD)
-        .env("ZATO_SERVER", &server.base)
-        .env("BROKER_PASSWORD", BROKER_PASSWORD)
+        .arg(browser_tests().join(script))
+        .envs(env.iter().copied())
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", chromium)
         .kill_on_drop(true)
         .output();
-    let run = tokio::time::timeout(Duration::from_secs(180), run)
+    let run = tokio::time::timeout(limit, run)
         .await
-        .expect("the browser run ends within 3 minutes")
+        .unwrap_or_else(|_| panic!("{script} ends within {limit:?}"))
         .unwrap();
     let report = format!(
         "stdout:\n{}\nstderr:\n{}",
@@ -494,12 +493,32 @@ async fn a_person_creates_and_deletes_messaging_channels_in_the_browser() {
         text(&run.stdout).contains("all steps passed"),
         "the script ran to its end: {report}"
     );
-    for page in ["msg-channel-form", "msg-channel-refused", "msg-channels"] {
+    for page in pages {
         assert!(
             shots.join(format!("{page}.png")).exists(),
             "a screenshot of {page}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_creates_and_deletes_messaging_channels_in_the_browser() {
+    let server = TestServer::start().await;
+    server.deploy(wasm::HELLO).await;
+    let admin = start_admin(&server).await;
+    run_browser_script(
+        "web_admin_messaging.mjs",
+        &[
+            ("WEB_ADMIN_URL", &admin.base),
+            ("ZATO_USER", USER),
+            ("ZATO_PASSWORD", PASSWORD),
+            ("ZATO_SERVER", &server.base),
+            ("BROKER_PASSWORD", BROKER_PASSWORD),
+        ],
+        &["msg-channel-form", "msg-channel-refused", "msg-channels"],
+        Duration::from_secs(180),
+    )
+    .await;
     // What the browser created and deleted, as the cluster has it.
     for kind in MsgChannelType::ALL {
         assert!(
