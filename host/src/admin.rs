@@ -5,6 +5,7 @@
 mod async_invoke;
 mod auth;
 mod channels;
+mod dictionaries;
 mod extract;
 mod msg_channels;
 mod openapi;
@@ -116,6 +117,15 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(outconn::create))
         .routes(routes!(outconn::get, outconn::update, outconn::remove))
         .routes(routes!(outconn::ping))
+        .routes(routes!(dictionaries::list))
+        .routes(routes!(dictionaries::import))
+        .routes(routes!(dictionaries::export))
+        .routes(routes!(
+            dictionaries::set_translation,
+            dictionaries::delete_translation
+        ))
+        .routes(routes!(dictionaries::delete_entries))
+        .routes(routes!(dictionaries::translate))
 }
 
 /// The routes served without credentials: the description itself.
