@@ -23,13 +23,13 @@ use crate::harness::{PASSWORD, TestServer, USER};
 const BROKER_PASSWORD: &str = "brok3r-pw-web-never-shown";
 
 /// A web admin on 127.0.0.1:0 for the cluster of `server`, stopped when dropped.
-struct Admin {
-    base: String,
+pub(crate) struct Admin {
+    pub(crate) base: String,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start_admin(server: &TestServer) -> Admin {
+pub(crate) async fn start_admin(server: &TestServer) -> Admin {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web-admin.toml");
     let config = WebAdminConfig {
@@ -443,14 +443,14 @@ async fn the_web_admin_creates_edits_refuses_and_deletes_amqp_and_zmq_channels()
 }
 
 /// Where the screenshots go: the target directory this test binary was built in.
-fn screenshots() -> PathBuf {
+pub(crate) fn screenshots() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // TARGET/debug/deps/all-HASH
     let target = exe.ancestors().nth(3).unwrap_or(Path::new("target"));
     target.join("web-admin-screenshots")
 }
 
-fn browser_tests() -> PathBuf {
+pub(crate) fn browser_tests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
