@@ -3,6 +3,7 @@
 pub mod apispec;
 pub mod channel;
 pub mod deploy;
+pub mod dictionary;
 pub mod info;
 pub mod lb;
 pub mod outconn;

@@ -246,6 +246,14 @@ pub fn router(app: Arc<App>) -> Router {
             "/outconns/{type}/{name}/delete",
             get(pages::outconn::confirm_delete).post(pages::outconn::delete),
         )
+        .route("/dictionaries", get(pages::dictionaries::show))
+        .route("/dictionaries/export", get(pages::dictionaries::export))
+        .route("/dictionaries/import", post(pages::dictionaries::import))
+        .route("/dictionaries/translations", post(pages::dictionaries::set))
+        .route(
+            "/dictionaries/translations/delete",
+            post(pages::dictionaries::unset),
+        )
         .route("/settings", get(pages::settings::show))
         .route("/settings/clusters", post(pages::settings::add_cluster))
         .route(

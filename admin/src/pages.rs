@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod dashboard;
+pub mod dictionaries;
 pub mod invoke;
 pub mod login;
 pub mod msg_channels;

@@ -8,6 +8,7 @@
 
 mod answer;
 mod async_invoke;
+mod dictionary;
 mod error;
 mod messaging;
 mod outconn;

@@ -14,6 +14,8 @@
 //! - [`outconn`]: outgoing connections (HTTP, SOAP, SQL, FTP) services reach systems by.
 //! - [`soap`]: SOAP channels.
 //! - [`messaging`]: AMQP and ZeroMQ channels and connection settings.
+//! - [`dictionary`]: data dictionaries (entries and translations), their CSV and JSON
+//!   forms.
 //! - [`stats`]: usage statistics of services.
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
@@ -38,6 +40,7 @@
 pub mod async_invoke;
 pub mod channels;
 pub mod client;
+pub mod dictionary;
 pub mod errors;
 pub mod lb;
 pub mod messaging;
@@ -54,6 +57,10 @@ pub mod stats;
 pub use async_invoke::{AsyncOutcome, AsyncQueued, AsyncState};
 pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
 pub use client::{AdminClient, Answer, Body, ClientError, segment};
+pub use dictionary::{
+    DictDeleted, DictEntry, DictExport, DictFormat, DictImport, DictImported, DictTranslated,
+    DictTranslation, Dictionary,
+};
 pub use errors::ErrorBody;
 pub use messaging::{
     AmqpChannelSettings, DeletedMsgChannel, MsgChannel, MsgChannelInfo, MsgChannelSettings,

@@ -5,6 +5,7 @@
 mod async_invoke;
 mod auth;
 mod channels;
+mod dictionaries;
 mod extract;
 mod msg_channels;
 mod openapi;
@@ -125,6 +126,15 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(stats::top))
         .routes(routes!(stats::sample))
         .routes(routes!(stats::slow))
+        .routes(routes!(dictionaries::list))
+        .routes(routes!(dictionaries::import))
+        .routes(routes!(dictionaries::export))
+        .routes(routes!(
+            dictionaries::set_translation,
+            dictionaries::delete_translation
+        ))
+        .routes(routes!(dictionaries::delete_entries))
+        .routes(routes!(dictionaries::translate))
 }
 
 /// The routes served without credentials: the description itself.

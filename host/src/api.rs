@@ -2,6 +2,10 @@
 //! the bench) use without the server; the server's modules name them from here.
 
 pub use zato_api::async_invoke::{AsyncOutcome, AsyncQueued, AsyncState};
+pub use zato_api::dictionary::{
+    self, DictDeleted, DictEntry, DictExport, DictFormat, DictImport, DictImported, DictTranslated,
+    DictTranslation, Dictionary,
+};
 pub use zato_api::messaging::{
     self, AmqpChannelSettings, AmqpSettings, DeletedMsgChannel, MsgChannel, MsgChannelInfo,
     MsgChannelSettings, MsgChannelType, ZmqChannelSettings, ZmqChannelSocket, ZmqOutSocket,

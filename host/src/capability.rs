@@ -14,6 +14,7 @@
 
 pub mod amqp;
 pub mod config;
+pub mod dictionary;
 pub mod ftp;
 pub mod invoke;
 pub mod invoke_async;

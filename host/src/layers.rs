@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["config", "sio", "metrics"],
     &["kvdb", "odb"],
-    &["reload", "wit", "singleton", "outconn"],
+    &["reload", "wit", "singleton", "outconn", "dictionary"],
     &["capability", "stats"],
     &["runtime"],
     &["deploy", "http_response"],

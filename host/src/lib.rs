@@ -12,7 +12,8 @@
 //!   broker; [`reload`]: notices and reloadable kinds of configuration.
 //! - [`singleton`]: the lease that makes one server of a cluster the singleton.
 //! - [`outconn`]: the live outgoing connections (HTTP, SOAP, SQL, FTP) services reach
-//!   other systems through, by name.
+//!   other systems through, by name. [`dictionary`]: the server's copy of the data
+//!   dictionary, which `translate` reads.
 //! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call;
 //!   it knows nothing about HTTP or any other channel. [`capability`]: the host imports
 //!   offered to services, one module per WIT interface, linked by the runtime.
@@ -36,6 +37,7 @@ pub mod capability;
 pub mod channel;
 pub mod config;
 pub mod deploy;
+pub mod dictionary;
 pub mod http_response;
 pub mod invoke_async;
 pub mod kvdb;

@@ -17,7 +17,8 @@
 //! - `scheduler`: [`Scheduling`], jobs, calendars, runs and the singleton's lease;
 //! - `outconn`: [`OutgoingConnections`], the outgoing connections and their secrets;
 //! - `soap_channels`: [`SoapChannels`];
-//! - `msg_channels`: [`MessagingChannels`], AMQP and ZeroMQ channels and their secrets.
+//! - `msg_channels`: [`MessagingChannels`], AMQP and ZeroMQ channels and their secrets;
+//! - `dictionaries`: [`Dictionaries`], data dictionaries' entries and translations.
 //!
 //! To add an object kind (jobs, say):
 //!
@@ -38,6 +39,7 @@
 
 mod channels;
 mod configs;
+mod dictionaries;
 mod msg_channels;
 mod outconn;
 mod scheduler;
@@ -52,6 +54,7 @@ use thiserror::Error;
 
 pub use channels::HttpChannels;
 pub use configs::ServiceConfigs;
+pub use dictionaries::{Dictionaries, entry_id};
 pub use msg_channels::MessagingChannels;
 pub use outconn::OutgoingConnections;
 pub use scheduler::{JobRow, LeaseRow, NewRun, RunResult, RunRow, Scheduling};
@@ -93,6 +96,7 @@ pub trait Odb:
     + OutgoingConnections
     + SoapChannels
     + MessagingChannels
+    + Dictionaries
 {
 }
 
@@ -104,7 +108,8 @@ impl<
         + Scheduling
         + OutgoingConnections
         + SoapChannels
-        + MessagingChannels,
+        + MessagingChannels
+        + Dictionaries,
 > Odb for T
 {
 }

@@ -35,6 +35,8 @@ pub enum Kind {
     Outconns,
     /// Messaging channels (AMQP, ZeroMQ).
     MsgChannels,
+    /// The data dictionary (entries and translations).
+    Dictionaries,
 }
 
 /// What servers tell each other on the broker.
@@ -171,6 +173,11 @@ mod tests {
         assert_eq!(serde_json::from_str::<Notice>(&text).unwrap(), changed);
         let text = serde_json::to_string(&Notice::Changed { of: Kind::Outconns }).unwrap();
         assert_eq!(text, r#"{"kind":"changed","of":"outconns"}"#);
+        let text = serde_json::to_string(&Notice::Changed {
+            of: Kind::Dictionaries,
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"kind":"changed","of":"dictionaries"}"#);
     }
 
     struct Recorder {

@@ -152,6 +152,8 @@ pub struct Runtime {
     async_queue: OnceLock<Arc<AsyncQueue>>,
     /// What `kv` and `lock` reach; set once by the server.
     kvdb: OnceLock<Arc<dyn Kvdb>>,
+    /// The data dictionary `dictionary` reads, installed by the server's reloads.
+    dictionaries: Arc<crate::dictionary::Dictionaries>,
     /// This server's Prometheus metrics.
     metrics: crate::metrics::Metrics,
     /// This server's recorder of usage statistics; set once by the server (none: off).
@@ -243,6 +245,11 @@ impl Runtime {
             held: &mut ctx.locks,
             deadline: ctx.call.deadline,
         })?;
+        capability::dictionary::add_to_linker(&mut linker, |ctx| {
+            capability::dictionary::DictionaryView {
+                table: ctx.runtime.upgrade().map(|r| r.dictionaries().table()),
+            }
+        })?;
         let cache = ArtifactCache::new(settings.cache_dir.clone(), &engine);
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick());
         Ok(Arc::new_cyclic(|runtime| Self {
@@ -258,6 +265,7 @@ impl Runtime {
             async_queue: OnceLock::new(),
             kvdb: OnceLock::new(),
             usage: OnceLock::new(),
+            dictionaries: Arc::default(),
             settings,
             stats: CompileStats::default(),
             compiling: Default::default(),
@@ -273,6 +281,11 @@ impl Runtime {
     /// The outgoing connections services call through; `apply` them on a change.
     pub fn outconns(&self) -> &Arc<Outconns> {
         &self.outconns
+    }
+
+    /// The data dictionary services read; `install` a new one on a change.
+    pub fn dictionaries(&self) -> &Arc<crate::dictionary::Dictionaries> {
+        &self.dictionaries
     }
 
     /// Gives `invoke-async` its queue (once; a second call is ignored).

@@ -5,6 +5,7 @@
 //! reloadable kind of configuration is registered here (one line), a new channel kind
 //! is started here (one line), a new host capability is linked in `runtime.rs`.
 
+mod dictionaries;
 mod loops;
 mod msg_channels;
 mod outconns;
@@ -144,6 +145,11 @@ impl Server {
             zmq_channels,
         ));
         reloader.register(Kind::MsgChannels, msg_channels.clone());
+        let dictionaries = Arc::new(dictionaries::DictionariesReload::new(
+            odb.clone(),
+            runtime.clone(),
+        ));
+        reloader.register(Kind::Dictionaries, dictionaries.clone());
         let reloader = Arc::new(reloader);
 
         odb.register_server(
@@ -155,8 +161,10 @@ impl Server {
         // Subscribe before loading, so nothing published in between is missed.
         let notices = broker.subscribe(NOTICES).await?;
         channels.reload().await?;
-        // Before any service runs, so that its first call finds its connections.
+        // Before any service runs, so that its first call finds its connections and
+        // its translations.
         outconns.reload().await?;
+        dictionaries.reload().await?;
         let startup = Arc::new(Startup::default());
         let todo = deployer.plan_load(startup.progress()).await?;
 

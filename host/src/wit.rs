@@ -2,14 +2,15 @@
 //!
 //! Imports are trappable: a host import returns `wasmtime::Result<T>` where the outer
 //! error traps the guest and a WIT `result` inside it is an error the guest handles.
-//! They are async, except `request`'s, which only read what the store holds and so
-//! skip the cost of a future per call.
+//! They are async, except `request`'s and `dictionary`'s, which only read what the
+//! store or the server holds in memory and so skip the cost of a future per call.
 
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "zato-service",
     imports: {
         "zato:service/request": trappable,
+        "zato:service/dictionary": trappable,
         default: async | trappable,
     },
     exports: { default: async },

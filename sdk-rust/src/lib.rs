@@ -27,8 +27,9 @@
 //! - [`service`]: the attribute that exports a function as the service and declares its
 //!   name, description, Simple IO fields and slow-response threshold.
 //! - [`Request`], [`Response`], [`Error`]: what `handle` receives and answers.
-//! - [`config`], [`log`], [`invoke`], [`invoke_async`], [`kv`], [`lock`], [`outgoing`],
-//!   [`sql`], [`ftp`], [`amqp`], [`zeromq`]: the host capabilities.
+//! - [`config`], [`log`], [`invoke`], [`invoke_async`], [`kv`], [`lock`],
+//!   [`dictionary`], [`outgoing`], [`sql`], [`ftp`], [`amqp`], [`zeromq`]: the host
+//!   capabilities.
 //! - [`metadata`]: the static description the attribute builds for the host.
 //!
 //! # Testing a service natively
@@ -36,8 +37,8 @@
 //! The annotated function stays an ordinary function, and the SDK compiles for the
 //! native target too, so a service can be unit-tested with `cargo test`: build its
 //! input with [`Request::builder`]. Outside a zato host, [`log`] writes to standard
-//! error, [`config`] is empty, [`invoke`] finds no service, and [`kv`] and [`lock`]
-//! work on the test thread's own map.
+//! error, [`config`] is empty, [`invoke`] finds no service, and [`kv`], [`lock`] and
+//! [`dictionary`] work on the test thread's own map.
 
 #![deny(missing_docs)]
 // `forbid` would be stronger, but the generated bindings need `unsafe` for the canonical
@@ -57,6 +58,7 @@ pub mod amqp;
 mod arena;
 pub mod config;
 mod convert;
+pub mod dictionary;
 mod error;
 mod export;
 pub mod ftp;

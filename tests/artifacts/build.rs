@@ -104,6 +104,11 @@ const EXAMPLES: Workspace = Workspace {
             doc: "`demo.inventory` (`examples/inventory`): reserves and restocks items in the KVDB's shared namespace `stock`, each change under the cluster-wide lock `stock:{sku}`.",
         },
         Artifact {
+            constant: "CURRENCY",
+            file: "currency",
+            doc: "`demo.currency` (`examples/currency`): translates a currency code between the systems `crm` and `accounting` (key `currency`) through the data dictionary.",
+        },
+        Artifact {
             constant: "SOAP_HELLO",
             file: "soap_hello",
             doc: "`demo.soap-hello` (`examples/soap-hello`): greets the `name` it is given in JSON over REST or in XML over SOAP.",

@@ -29,7 +29,7 @@ const BASIC: &str = "basic";
     info(
         title = "zato admin API",
         description = "Deploy, invoke and configure services and manage channels, \
-            scheduler jobs and outgoing connections on a zato server. Every route but this \
+            scheduler jobs, outgoing connections and data dictionaries on a zato server. Every route but this \
             description needs HTTP basic auth with the admin's credentials. Errors are JSON: \
             `{\"error\": \"...\"}`, with a `cid` when the request reached a service."
     ),
@@ -49,6 +49,9 @@ const BASIC: &str = "basic";
         (name = "statistics", description = "Usage statistics of services (calls, errors, \
             durations and their percentiles, over any span and point by point for charts), \
             each service's last call and its slowest ones"),
+        (name = "dictionaries", description = "Data dictionaries: the values a key has in \
+            each system and the translations between them, which services read through \
+            `translate`; imported and exported as CSV or JSON"),
         (name = "spec", description = "This description"),
     ),
     security(("basic" = [])),
@@ -303,6 +306,8 @@ mod tests {
                 "DELETE /zato/api/channels/http/{name}",
                 "DELETE /zato/api/channels/soap/{name}",
                 "DELETE /zato/api/channels/zmq/{name}",
+                "DELETE /zato/api/dictionaries/entries",
+                "DELETE /zato/api/dictionaries/translations",
                 "DELETE /zato/api/outconns/{type}/{name}",
                 "DELETE /zato/api/scheduler/calendars/{name}",
                 "DELETE /zato/api/scheduler/jobs/{name}",
@@ -316,6 +321,9 @@ mod tests {
                 "GET /zato/api/channels/soap/{name}",
                 "GET /zato/api/channels/zmq",
                 "GET /zato/api/channels/zmq/{name}",
+                "GET /zato/api/dictionaries",
+                "GET /zato/api/dictionaries/export",
+                "GET /zato/api/dictionaries/translate",
                 "GET /zato/api/openapi.json",
                 "GET /zato/api/outconns",
                 "GET /zato/api/outconns/{type}/{name}",
@@ -341,6 +349,7 @@ mod tests {
                 "POST /zato/api/channels/http",
                 "POST /zato/api/channels/soap",
                 "POST /zato/api/channels/zmq",
+                "POST /zato/api/dictionaries/import",
                 "POST /zato/api/outconns/{type}",
                 "POST /zato/api/outconns/{type}/{name}/ping",
                 "POST /zato/api/scheduler/calendars",
@@ -356,6 +365,7 @@ mod tests {
                 "PUT /zato/api/channels/http/{name}",
                 "PUT /zato/api/channels/soap/{name}",
                 "PUT /zato/api/channels/zmq/{name}",
+                "PUT /zato/api/dictionaries/translations",
                 "PUT /zato/api/outconns/{type}/{name}",
                 "PUT /zato/api/scheduler/calendars/{name}",
                 "PUT /zato/api/scheduler/jobs/{name}",

@@ -147,6 +147,7 @@ macro_rules! backends {
 
 mod channels;
 mod configs;
+mod dictionaries;
 mod msg_channels;
 mod outconn;
 mod scheduler;

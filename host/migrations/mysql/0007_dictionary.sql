@@ -1,0 +1,16 @@
+-- See the SQLite migration of the same name: data dictionaries.
+CREATE TABLE dict_entry (
+    id VARCHAR(64) NOT NULL,
+    dict_system VARCHAR(128) NOT NULL,
+    entry_key VARCHAR(128) NOT NULL,
+    entry_value VARCHAR(255) NOT NULL,
+    PRIMARY KEY (id)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+CREATE INDEX dict_entry_system_key ON dict_entry (dict_system, entry_key);
+
+CREATE TABLE dict_translation (
+    entry1 VARCHAR(64) NOT NULL,
+    entry2 VARCHAR(64) NOT NULL,
+    PRIMARY KEY (entry1, entry2)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+CREATE INDEX dict_translation_entry2 ON dict_translation (entry2);
