@@ -28,7 +28,7 @@ use crate::wrk::{self, Load};
 use crate::zato::{Env, EnvOptions, client, wait_for};
 
 /// The copy of demo.hello whose calls are counted (same length as `demo.hello`).
-const COUNTED_SERVICE: &str = "demo.hcount";
+const COUNTED_SERVICE: &str = "demo.count";
 /// Requests sent to [`COUNTED_SERVICE`].
 const COUNTED: usize = 20_000;
 /// Clients sending them at once.
@@ -44,20 +44,31 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics on (the default: each call added to its minute's aggregate, written to the in-memory KVDB every second) and one with `[stats] enabled = false`; ratio = on / off.",
+        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics off (`[stats] enabled = false`), one with them on but no samples (`samples = false`: each call added to its minute's aggregate only) and one with the defaults (also the last call kept as its service's sample, headers and payloads copied); each writes to the in-memory KVDB every second; ratio = to statistics off.",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)
     ));
 
     let mut envs = Vec::new();
-    for (label, enabled) in [("statistics off", false), ("statistics on", true)] {
+    for (label, dir, enabled, samples) in [
+        ("statistics off", "stats-off", false, false),
+        (
+            "statistics on, samples off",
+            "stats-no-samples",
+            true,
+            false,
+        ),
+        ("statistics on (the default)", "stats-on", true, true),
+    ] {
         let cluster = format!("bench-stats-{}", uuid::Uuid::new_v4().simple());
-        let dir = ctx
-            .work
-            .join(if enabled { "stats-on" } else { "stats-off" });
-        let env = Env::create(&ctx.artifacts.zato, &dir, &EnvOptions::one_server(&cluster))?;
+        let env = Env::create(
+            &ctx.artifacts.zato,
+            &ctx.work.join(dir),
+            &EnvOptions::one_server(&cluster),
+        )?;
         env.set_config(0, &["stats"], "enabled", toml::Value::Boolean(enabled))?;
+        env.set_config(0, &["stats"], "samples", toml::Value::Boolean(samples))?;
         envs.push((label, env));
     }
     let mut procs = Vec::new();
@@ -82,10 +93,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
                 .await?;
         }
         let rounds = plan.rounds.max(2) as usize;
-        let mut runs: Vec<Vec<wrk::Outcome>> = vec![Vec::new(), Vec::new()];
+        let mut runs: Vec<Vec<wrk::Outcome>> = vec![Vec::new(); envs.len()];
         for round in 0..rounds {
-            for k in 0..2 {
-                let t = (round + k) % 2;
+            for k in 0..envs.len() {
+                let t = (round + k) % envs.len();
                 let (label, env) = &envs[t];
                 eprintln!("[bench] stats: round {}/{rounds}: {label}", round + 1);
                 let url = format!("{}/demo/hello?name=bench", env.base(0));
@@ -105,7 +116,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
                 runs[t].push(outcome);
             }
         }
-        let count = count_check(&envs[1].1, &hello, counted).await?;
+        let count = count_check(&envs[2].1, &hello, counted).await?;
         anyhow::Ok((runs, count))
     }
     .await;
@@ -123,7 +134,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let off_rps = figures[0].0;
     for (t, (label, _)) in envs.iter().enumerate() {
         let (rps, p50, p99) = figures[t];
-        let ratio = (t == 1).then(|| rps / off_rps);
+        let ratio = (t > 0).then(|| rps / off_rps);
         let mut row = Row::new("stats", *label);
         row.rps = Some(rps);
         row.p50_ms = Some(p50);
@@ -179,9 +190,9 @@ async fn count_check(env: &Env, hello: &[u8], calls: usize) -> anyhow::Result<Co
     let copy = renamed(hello, "demo.hello", COUNTED_SERVICE)?;
     admin.deploy(copy, COUNTED_SERVICE).await?;
     admin
-        .channel(COUNTED_SERVICE, "/demo/hcount", COUNTED_SERVICE)
+        .channel(COUNTED_SERVICE, "/demo/count", COUNTED_SERVICE)
         .await?;
-    let url = format!("{}/demo/hcount?name=bench", env.base(0));
+    let url = format!("{}/demo/count?name=bench", env.base(0));
     let http = client();
     let left = Arc::new(Semaphore::new(calls));
     let mut tasks = Vec::new();
