@@ -88,44 +88,49 @@ pub async fn call_service(
         .await;
     let duration = started.elapsed();
     let status = status_of(&result);
+    // A name no service goes by gets no series or key of its own: one per name tried
+    // would grow without bound.
+    let known = !matches!(
+        result,
+        Err(CallError::NotLoaded(_) | CallError::NotDeployed(_))
+    );
     metrics.call_ended(
-        inbound.service,
+        if known {
+            inbound.service
+        } else {
+            crate::metrics::NOT_DEPLOYED
+        },
         kind_label(inbound.channel),
         status,
         duration,
     );
     drop(running);
-    if let (Some(recorder), Some((threshold_ms, policy))) = (recorder, policy) {
-        // A name no service goes by is not counted: it would add a key per name tried.
-        let known = !matches!(
-            result,
-            Err(CallError::NotLoaded(_) | CallError::NotDeployed(_))
-        );
-        if known {
-            let call = stats::Call {
-                service: inbound.service,
-                cid: inbound.cid,
-                channel: kind_label(inbound.channel),
-                channel_name: &channel_name,
-                duration,
-                outcome: match &result {
-                    Ok(_) => stats::Outcome::Ok,
-                    Err(e) if e.kind() == ErrorKind::Timeout => stats::Outcome::Timeout,
-                    Err(_) => stats::Outcome::Error,
-                },
-                status,
-                threshold_ms,
-                policy,
-            };
-            let exchange = sampled.then(|| stats::Exchange {
-                request: inbound.payload,
-                request_headers,
-                response: result.as_ref().map_or(&[][..], |r| &r.payload[..]),
-                response_headers: result.as_ref().map_or(&[][..], |r| &r.headers[..]),
-                error: result.as_ref().err().map(ToString::to_string),
-            });
-            recorder.record(&call, exchange);
-        }
+    if let (Some(recorder), Some((threshold_ms, policy))) = (recorder, policy)
+        && known
+    {
+        let call = stats::Call {
+            service: inbound.service,
+            cid: inbound.cid,
+            channel: kind_label(inbound.channel),
+            channel_name: &channel_name,
+            duration,
+            outcome: match &result {
+                Ok(_) => stats::Outcome::Ok,
+                Err(e) if e.kind() == ErrorKind::Timeout => stats::Outcome::Timeout,
+                Err(_) => stats::Outcome::Error,
+            },
+            status,
+            threshold_ms,
+            policy,
+        };
+        let exchange = sampled.then(|| stats::Exchange {
+            request: inbound.payload,
+            request_headers,
+            response: result.as_ref().map_or(&[][..], |r| &r.payload[..]),
+            response_headers: result.as_ref().map_or(&[][..], |r| &r.headers[..]),
+            error: result.as_ref().err().map(ToString::to_string),
+        });
+        recorder.record(&call, exchange);
     }
     if let Err(error) = &result {
         let cid = inbound.cid;

@@ -7,7 +7,8 @@
 //! - `zato_requests_total{service, channel, status}`: every call a channel made
 //!   (`channel::call_service`: HTTP, SOAP, the scheduler, AMQP, ZeroMQ, the admin API's
 //!   invoke, asynchronous invokes), by the status it answered (a service's own, or that
-//!   of the error's kind);
+//!   of the error's kind); calls of names no service goes by all under
+//!   `service="(not deployed)"`;
 //! - `zato_request_duration_seconds{service, channel}`: their durations, a histogram;
 //! - `zato_requests_in_flight`: calls running now (instances in use);
 //! - `zato_deploys_total{outcome}`: deploys made through this server (`ok`, `refused`
@@ -50,6 +51,10 @@ pub struct ServerReadings {
     pub compiled: u64,
     pub cache_hits: u64,
 }
+
+/// The `service` label of calls of a name no service goes by (not deployed, or not
+/// loaded yet): they are counted, but not each under its own name.
+pub const NOT_DEPLOYED: &str = "(not deployed)";
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

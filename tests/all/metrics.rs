@@ -104,6 +104,11 @@ async fn metrics_count_each_call_by_service_channel_and_status_and_parse_as_open
         let (status, _) = server.invoke("test.trap", "{}").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     }
+    // Names no service goes by share one series, not one each.
+    for name in ["no.such-1", "no.such-2"] {
+        let (status, _) = server.invoke(name, "{}").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
 
     let (text, samples) = scrape(&server).await;
     let hello = "channel=http,service=demo.hello";
@@ -122,6 +127,15 @@ async fn metrics_count_each_call_by_service_channel_and_status_and_parse_as_open
         ),
         2.0
     );
+    assert_eq!(
+        sample(
+            &samples,
+            "zato_requests_total{channel=admin,service=(not deployed),status=404}"
+        ),
+        2.0,
+        "{text}"
+    );
+    assert!(!text.contains("no.such"), "{text}");
     assert_eq!(
         sample(
             &samples,
