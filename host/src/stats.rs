@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hdrhistogram::Histogram;
@@ -36,6 +36,7 @@ use crate::api::{
 };
 use crate::config::StatsSettings;
 use crate::kvdb::{HashMerge, Kvdb, KvdbResult};
+use crate::odb::now_ms;
 use crate::singleton::{Lease, SingletonTask};
 
 /// How many slow responses are kept per service.
@@ -95,14 +96,7 @@ fn slow_key(service: &str) -> String {
 
 /// Minutes since the Unix epoch.
 pub fn now_minute() -> i64 {
-    (now_ms() / 60_000) as i64
-}
-
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
+    now_ms().div_euclid(60_000)
 }
 
 /// How a call ended, for the statistics.
@@ -165,10 +159,15 @@ pub struct Exchange<'a> {
     pub error: Option<String>,
 }
 
-/// Whether a header's value must not be kept (credentials, cookies, tokens).
+/// Whether a header's value must not be kept (credentials, cookies, tokens): its name
+/// contains one of [`SECRET_HEADERS`], in any case. No allocation: this runs for every
+/// header of every sampled call.
 pub fn is_secret_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_HEADERS.iter().any(|secret| name.contains(secret))
+    let name = name.as_bytes();
+    SECRET_HEADERS.iter().any(|secret| {
+        name.windows(secret.len())
+            .any(|window| window.eq_ignore_ascii_case(secret.as_bytes()))
+    })
 }
 
 /// A duration aggregate: one service's calls over some span.
@@ -347,8 +346,9 @@ impl Recorder {
     /// Adds a call; `exchange` is its request and response when sampled.
     pub fn record(&self, call: &Call<'_>, exchange: Option<Exchange<'_>>) {
         let us = u64::try_from(call.duration.as_micros()).unwrap_or(u64::MAX);
-        let started_ms = now_ms().saturating_sub(call.duration.as_millis());
-        let minute = (started_ms / 60_000) as i64;
+        let duration_ms = i64::try_from(call.duration.as_millis()).unwrap_or(i64::MAX);
+        let started_ms = now_ms().saturating_sub(duration_ms);
+        let minute = started_ms.div_euclid(60_000);
         let slow = us > self.threshold_us(call);
         let sample = exchange
             .filter(|_| self.wants_exchange(call.policy))
@@ -400,7 +400,7 @@ impl Recorder {
         }
     }
 
-    fn sample(&self, call: &Call<'_>, started_ms: u128, exchange: Exchange<'_>) -> CallSample {
+    fn sample(&self, call: &Call<'_>, started_ms: i64, exchange: Exchange<'_>) -> CallSample {
         let limit = self.settings.sample_max_bytes;
         let text = |bytes: &[u8]| {
             let cut = &bytes[..bytes.len().min(limit)];
@@ -419,7 +419,7 @@ impl Recorder {
         };
         CallSample {
             cid: call.cid.to_owned(),
-            at_ms: u64::try_from(started_ms).unwrap_or(u64::MAX),
+            at_ms: u64::try_from(started_ms).unwrap_or(0),
             duration_ms: call.duration.as_micros() as f64 / 1000.0,
             server: self.server.clone(),
             channel: call.channel.to_owned(),
