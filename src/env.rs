@@ -204,6 +204,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             scheduler: Default::default(),
             async_invoke: Default::default(),
             stats: Default::default(),
+            telemetry: Default::default(),
         };
         write(
             &server_dir.join(SERVER_FILE),

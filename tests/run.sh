@@ -58,6 +58,11 @@ python3 -c 'import sys, zmq; sys.exit(zmq.__version__ != "26.4.0")' 2>/dev/null 
 python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("prometheus-client") != "0.26.0")' 2>/dev/null \
   || python3 -m pip install -q 'prometheus-client==0.26.0'
 
+# The traces test (tests/all/traces.rs) decodes OTLP with OpenTelemetry's own Python
+# protobuf classes, pinned.
+python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("opentelemetry-proto") != "1.45.2")' 2>/dev/null \
+  || python3 -m pip install -q 'opentelemetry-proto==1.45.2'
+
 echo "== browser"
 # The web admin's browser tests drive Debian's Chromium with playwright-core from npm
 # (pinned in tests/browser/package-lock.json; never a browser download).

@@ -151,16 +151,7 @@ pub async fn call_service(
 
 /// A channel kind's label in the metrics.
 fn kind_label(kind: crate::runtime::ChannelKind) -> &'static str {
-    use crate::runtime::ChannelKind as K;
-    match kind {
-        K::Http => "http",
-        K::Invoke => "invoke",
-        K::Admin => "admin",
-        K::Scheduler => "scheduler",
-        K::Amqp => "amqp",
-        K::Zeromq => "zeromq",
-        K::Soap => "soap",
-    }
+    crate::runtime::channel_label(kind)
 }
 
 /// `status` of a call's outcome, as the channel answered it.

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     pub async_invoke: AsyncInvokeSettings,
     #[serde(default)]
     pub stats: StatsSettings,
+    /// Traces exported with OpenTelemetry (`telemetry.rs`).
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// Usage statistics, sample calls and slow responses (`stats.rs`).
@@ -414,6 +417,10 @@ impl ServerConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         config.apply_env();
+        config
+            .telemetry
+            .check()
+            .map_err(|e| anyhow::anyhow!("invalid server config `{}`: {e}", path.display()))?;
         Ok(config)
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 /// Every top-level module, from the bottom up. Modules on one line are independent of
 /// each other.
 const LAYERS: &[&[&str]] = &[
-    &["api"],
+    &["api", "telemetry"],
     &["config", "sio", "metrics"],
     &["kvdb", "odb"],
     &["reload", "wit", "singleton", "outconn", "dictionary"],

@@ -52,6 +52,7 @@ pub mod server;
 pub mod singleton;
 pub mod sio;
 pub mod stats;
+pub mod telemetry;
 pub mod wit;
 
 pub use server::Server;

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use tracing::Instrument as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -447,8 +448,41 @@ impl Runtime {
         }
     }
 
-    /// Calls the service `name` with `request` in a fresh instance.
+    /// Calls the service `name` with `request` in a fresh instance (or a warm one), in
+    /// a span of its own when traces are exported (`telemetry.rs`): an invoke's span
+    /// is inside its caller's, as the invoke runs inside the caller's call.
     pub async fn call(
+        self: &Arc<Self>,
+        name: &str,
+        request: Request<'_>,
+        call: CallContext,
+    ) -> Result<Response, CallError> {
+        if !crate::telemetry::enabled() {
+            return self.call_untraced(name, request, call).await;
+        }
+        let traceparent = request
+            .details
+            .header("traceparent")
+            .map(|parent| (parent, request.details.header("tracestate")));
+        let span = crate::telemetry::call_span(
+            name,
+            request.cid,
+            channel_label(request.channel),
+            request.details.channel_name(),
+            traceparent,
+        );
+        let result = self
+            .call_untraced(name, request, call)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(_) => crate::telemetry::record_outcome(&span, None),
+            Err(e) => crate::telemetry::record_outcome(&span, Some((e, &e.kind()))),
+        }
+        result
+    }
+
+    async fn call_untraced(
         self: &Arc<Self>,
         name: &str,
         request: Request<'_>,
@@ -733,6 +767,19 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<WasmKind, CompileError> {
             "unknown WebAssembly version/layer {:02x?}",
             &bytes[4..8]
         ))),
+    }
+}
+
+/// The name of a channel kind in metrics, statistics and traces.
+pub fn channel_label(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Http => "http",
+        ChannelKind::Invoke => "invoke",
+        ChannelKind::Admin => "admin",
+        ChannelKind::Scheduler => "scheduler",
+        ChannelKind::Amqp => "amqp",
+        ChannelKind::Zeromq => "zeromq",
+        ChannelKind::Soap => "soap",
     }
 }
 

@@ -49,7 +49,6 @@ pub struct Start {
 
 impl Start {
     pub async fn run(self, out: &Output) -> CliResult {
-        init_logging(self.log.log_format);
         let dev = self.dir.is_none();
         let dir = self
             .dir
@@ -93,6 +92,8 @@ impl Start {
             (None, None)
         };
         if configs.len() > 1 {
+            // Each server exports its own traces, from its own process.
+            init_logging(self.log.log_format);
             let policy = supervisor::Policy {
                 backoff: Duration::from_millis(self.restart_backoff_ms),
                 max_restarts: self.max_restarts,
@@ -113,6 +114,7 @@ impl Start {
             )
         })?;
         let config = ServerConfig::load(config_path)?;
+        let _traces = init_logging_and_traces(self.log.log_format, Some(&config))?;
         let port_zero = env::binds_port_zero(&config.bind);
         // One server: its load balancer runs in this process, started first so that a
         // port it cannot have stops everything before the server starts.
@@ -231,20 +233,61 @@ pub struct LogArgs {
 }
 
 pub(crate) fn init_logging(format: LogFormat) {
+    // Without a server's configuration there is nothing to export, and nothing to fail.
+    let _ = init_logging_and_traces(format, None);
+}
+
+/// The log on standard error and, when `server` configures an OTLP endpoint, the
+/// exporter of its call spans (`zato_host::telemetry`), which sends what is left when
+/// dropped. The log shows the call spans only when `ZATO_LOG` names their target.
+pub(crate) fn init_logging_and_traces(
+    format: LogFormat,
+    server: Option<&ServerConfig>,
+) -> anyhow::Result<Option<zato_host::telemetry::Exporting>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,sqlx=warn,cranelift=warn,wasmtime=warn")
+        tracing_subscriber::EnvFilter::new(format!(
+            "info,sqlx=warn,cranelift=warn,wasmtime=warn,{}=warn",
+            zato_host::telemetry::TARGET
+        ))
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.with_ansi(colour()).try_init(),
-        LogFormat::Json => builder
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let log = match format {
+        LogFormat::Text => log.with_ansi(colour()).boxed(),
+        LogFormat::Json => log
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .try_init(),
+            .boxed(),
     };
+    let traces = match server {
+        Some(config) => {
+            zato_host::telemetry::otlp_layer(&config.telemetry, &config.cluster, &config.name)
+                .with_context(|| format!("server `{}`: traces", config.name))?
+        }
+        None => None,
+    };
+    let (traces, exporting) = match traces {
+        Some((layer, exporting)) => {
+            let only_calls = tracing_subscriber::filter::Targets::new()
+                .with_target(zato_host::telemetry::TARGET, tracing::Level::INFO);
+            (Some(layer.with_filter(only_calls)), Some(exporting))
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(traces)
+        .try_init();
+    if let Some(exporting) = &exporting {
+        tracing::info!(
+            endpoint = exporting.endpoint(),
+            "exporting traces with OTLP"
+        );
+    }
+    Ok(exporting)
 }
 
 /// Colour in the log only for a person at a terminal, and not with `NO_COLOR` set

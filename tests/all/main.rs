@@ -38,6 +38,7 @@ mod sdk;
 mod slow_clients;
 mod soap_channel;
 mod stats;
+mod traces;
 mod versions;
 mod web_admin;
 mod web_admin_browser;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use percent_encoding::percent_decode_str;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
+use tracing::Instrument as _;
 
 use super::OutconnError;
 use crate::api::{HttpAuth, HttpSettings};
@@ -212,7 +213,22 @@ impl HttpConn {
     ) -> Result<HttpResponse, OutconnError> {
         let started = Instant::now();
         let limit = deadline.min(started + self.timeout);
-        let what = format!("{method} {}", redact(&url));
+        let redacted = redact(&url);
+        // A client span of the calling service's, whose `traceparent` the request
+        // carries, when traces are exported.
+        let (span, headers) = match crate::telemetry::client_span(&method, &url, &redacted) {
+            Some((span, trace_headers)) => {
+                let mut headers = headers;
+                for (name, value) in trace_headers {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
+                (span, headers)
+            }
+            None => (tracing::Span::none(), headers),
+        };
+        let what = format!("{method} {redacted}");
         let call = async {
             let idempotent = matches!(
                 method,
@@ -254,7 +270,10 @@ impl HttpConn {
                 }
             }
         };
-        match tokio::time::timeout_at(limit.into(), call).await {
+        let result = match tokio::time::timeout_at(limit.into(), call)
+            .instrument(span.clone())
+            .await
+        {
             Ok(result) => result,
             Err(_) => {
                 let by = if limit == deadline {
@@ -267,7 +286,9 @@ impl HttpConn {
                     limit.saturating_duration_since(started).as_millis()
                 )))
             }
-        }
+        };
+        crate::telemetry::record_http_outcome(&span, result.as_ref().map(|r| r.status));
+        result
     }
 
     /// The headers every request of this connection carries before a service's own:
