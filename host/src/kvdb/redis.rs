@@ -524,4 +524,4 @@ impl BlockingPool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

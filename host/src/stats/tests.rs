@@ -130,7 +130,18 @@ async fn write_minute(kvdb: &dyn Kvdb, service: &str, minute: i64, calls: &[u64]
 
 #[tokio::test]
 async fn rollups_make_hours_and_days_that_outlive_their_minutes() {
-    let kvdb = memory();
+    rollups_on(memory()).await;
+}
+
+/// The same on Redis (the Lua merges, the hash reads), under a prefix of its own.
+#[tokio::test]
+async fn rollups_make_hours_and_days_that_outlive_their_minutes_on_redis() {
+    use crate::kvdb::redis::tests::{open_at, random_prefix, redis_url};
+    let (kvdb, _cleanup) = open_at(&redis_url(), &random_prefix()).await;
+    rollups_on(kvdb).await;
+}
+
+async fn rollups_on(kvdb: Arc<dyn Kvdb>) {
     let now = now_minute();
     // Three days ago: minutes in two hours of one day.
     let day = now.div_euclid(1440) - 3;

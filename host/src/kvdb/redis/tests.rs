@@ -15,12 +15,12 @@ use super::RedisKvdb;
 use crate::kvdb::suite::{self, Opened, next_message};
 use crate::kvdb::{Broker, BrokerEvent, Kvdb, KvdbError};
 
-fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     std::env::var("ZATO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 /// Deletes every key of a test's prefix when the test ends, even by a panic.
-struct Cleanup {
+pub(crate) struct Cleanup {
     url: String,
     prefix: String,
 }
@@ -44,11 +44,11 @@ impl Drop for Cleanup {
     }
 }
 
-fn random_prefix() -> String {
+pub(crate) fn random_prefix() -> String {
     format!("zato-test-{}", uuid::Uuid::new_v4())
 }
 
-async fn open_at(url: &str, prefix: &str) -> (Arc<RedisKvdb>, Cleanup) {
+pub(crate) async fn open_at(url: &str, prefix: &str) -> (Arc<RedisKvdb>, Cleanup) {
     let kvdb = RedisKvdb::connect(url, prefix)
         .await
         .unwrap_or_else(|e| panic!("{e} (start one with tests/run.sh)"));
