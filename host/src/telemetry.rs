@@ -28,6 +28,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 /// The target of the call spans: `ZATO_LOG=info,zato::call=info` shows them in the log.
 pub const TARGET: &str = "zato::call";
 
+/// The longest `traceparent` read: version 00's is 55 characters.
+const MAX_TRACEPARENT: usize = 128;
+/// The longest `tracestate` kept, as the W3C recommends propagating at least.
+const MAX_TRACESTATE: usize = 512;
+
 /// Whether this process exports traces: spans are made and `traceparent` headers read
 /// and written only then.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -77,8 +82,9 @@ impl Default for TelemetrySettings {
 }
 
 impl TelemetrySettings {
-    /// The traces endpoint, or None when nothing is to be exported.
-    pub fn endpoint(&self) -> Option<String> {
+    /// The traces endpoint, and where it comes from (the key or the environment
+    /// variable), or None when nothing is to be exported.
+    pub fn endpoint(&self) -> Option<(String, &'static str)> {
         let configured = self
             .otlp_endpoint
             .as_deref()
@@ -86,20 +92,29 @@ impl TelemetrySettings {
             .filter(|e| !e.is_empty());
         if let Some(base) = configured {
             let base = base.trim_end_matches('/');
-            return Some(if base.ends_with("/v1/traces") {
+            let url = if base.ends_with("/v1/traces") {
                 base.to_owned()
             } else {
                 format!("{base}/v1/traces")
-            });
+            };
+            return Some((url, "`telemetry.otlp_endpoint`"));
         }
         let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
-            env("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
-        })
+        env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .map(|url| (url, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+            .or_else(|| {
+                env("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| {
+                    (
+                        format!("{}/v1/traces", base.trim_end_matches('/')),
+                        "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    )
+                })
+            })
     }
 
-    /// What is wrong with these settings, naming the key.
+    /// What is wrong with these settings, naming the key. The environment's endpoint
+    /// is checked only when traces are set up ([`otlp_layer`]), so that a bad variable
+    /// in a shell does not stop the CLI reading a server's configuration.
     pub fn check(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.sample_ratio) {
             return Err(format!(
@@ -107,14 +122,26 @@ impl TelemetrySettings {
                 self.sample_ratio
             ));
         }
-        if let Some(endpoint) = self.endpoint() {
-            let url = reqwest::Url::parse(&endpoint)
-                .map_err(|e| format!("`telemetry.otlp_endpoint` `{endpoint}`: {e}"))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(format!(
-                    "`telemetry.otlp_endpoint` `{endpoint}`: OTLP goes over http or https"
-                ));
-            }
+        if self
+            .otlp_endpoint
+            .as_deref()
+            .is_some_and(|e| !e.trim().is_empty())
+            && let Some((endpoint, source)) = self.endpoint()
+        {
+            check_endpoint(&endpoint, source)?;
+        }
+        for (name, value) in &self.otlp_headers {
+            http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                format!(
+                    "`telemetry.otlp_headers`: `{}` is not a header name",
+                    name.escape_debug()
+                )
+            })?;
+            http::HeaderValue::from_str(value).map_err(|_| {
+                format!(
+                    "`telemetry.otlp_headers`: the value of `{name}` cannot be sent in a header"
+                )
+            })?;
         }
         for (key, value) in [
             ("export_timeout_ms", self.export_timeout_ms),
@@ -126,6 +153,31 @@ impl TelemetrySettings {
             }
         }
         Ok(())
+    }
+}
+
+/// What is wrong with `endpoint`, from `source`.
+fn check_endpoint(endpoint: &str, source: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|e| format!("{source}: `{}` is not a URL: {e}", shown(endpoint)))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{source}: `{}`: OTLP goes to an http:// or https:// address",
+            shown(endpoint)
+        ));
+    }
+    Ok(())
+}
+
+/// `endpoint` with any user and password taken out, to be shown.
+fn shown(endpoint: &str) -> String {
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => endpoint.to_owned(),
     }
 }
 
@@ -145,7 +197,7 @@ pub struct Exporting {
 }
 
 impl Exporting {
-    /// Where the traces go.
+    /// Where the traces go (without any user or password in the URL).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -190,17 +242,28 @@ where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
     settings.check().map_err(TelemetryError::Settings)?;
-    let Some(endpoint) = settings.endpoint() else {
+    let Some((endpoint, source)) = settings.endpoint() else {
         return Ok(None);
     };
-    let client = ReactorClient::new(settings.export_timeout_ms)?;
+    check_endpoint(&endpoint, source).map_err(TelemetryError::Settings)?;
+    // The headers go on each request as given (the exporter's own would percent-decode
+    // them).
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &settings.otlp_headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    let client = ReactorClient::new(settings.export_timeout_ms, headers)?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_http_client(client)
         .with_endpoint(endpoint.clone())
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
         .with_timeout(Duration::from_millis(settings.export_timeout_ms))
-        .with_headers(settings.otlp_headers.clone().into_iter().collect())
         .build()?;
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(settings.service_name.clone())
@@ -231,7 +294,13 @@ where
         .with_tracked_inactivity(false)
         .with_threads(false)
         .with_location(false);
-    Ok(Some((layer, Exporting { provider, endpoint })))
+    Ok(Some((
+        layer,
+        Exporting {
+            provider,
+            endpoint: shown(&endpoint),
+        },
+    )))
 }
 
 /// The span of one call of `service` through the channel kind `channel` (`http`,
@@ -266,7 +335,13 @@ pub fn call_span(
         zato.channel.name = channel_name,
         zato.error.kind = tracing::field::Empty,
     );
-    if let Some((traceparent, tracestate)) = traceparent {
+    // A caller's headers are untrusted: a traceparent longer than any version's is
+    // ignored (the call starts a trace of its own), a tracestate over the W3C's 512
+    // characters is dropped rather than copied into every span and request.
+    if let Some((traceparent, tracestate)) =
+        traceparent.filter(|(parent, _)| parent.len() <= MAX_TRACEPARENT)
+    {
+        let tracestate = tracestate.filter(|state| state.len() <= MAX_TRACESTATE);
         let carrier = Carrier::Incoming {
             traceparent,
             tracestate,
@@ -323,11 +398,19 @@ pub fn record_http_outcome<E>(span: &Span, status: Result<u16, E>) {
 pub fn client_span(
     method: &http::Method,
     url: &reqwest::Url,
-    redacted_url: &str,
 ) -> Option<(Span, Vec<(&'static str, String)>)> {
     if !enabled() {
         return None;
     }
+    // Scheme, host, port and path: no query (tokens and personal data travel there)
+    // and no user or password go to the collector.
+    let without_query = format!(
+        "{}://{}{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        url.path()
+    );
     let span = tracing::info_span!(
         target: TARGET,
         "outgoing",
@@ -335,7 +418,7 @@ pub fn client_span(
         otel.kind = "client",
         http.request.method = %method,
         server.address = url.host_str().unwrap_or(""),
-        url.full = redacted_url,
+        url.full = without_query,
         http.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
@@ -389,10 +472,12 @@ impl Injector for Carrier<'_> {
 struct ReactorClient {
     client: reqwest::Client,
     runtime: tokio::runtime::Handle,
+    /// `telemetry.otlp_headers`.
+    headers: http::HeaderMap,
 }
 
 impl ReactorClient {
-    fn new(timeout_ms: u64) -> Result<Self, TelemetryError> {
+    fn new(timeout_ms: u64, headers: http::HeaderMap) -> Result<Self, TelemetryError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             TelemetryError::Settings("traces are exported from inside a tokio runtime".into())
         })?;
@@ -401,7 +486,11 @@ impl ReactorClient {
             .no_proxy()
             .build()
             .map_err(|e| TelemetryError::Settings(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client, runtime })
+        Ok(Self {
+            client,
+            runtime,
+            headers,
+        })
     }
 }
 
@@ -411,6 +500,10 @@ impl opentelemetry_http::HttpClient for ReactorClient {
         &self,
         request: http::Request<bytes::Bytes>,
     ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let mut request = request;
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name, value.clone());
+        }
         let request = reqwest::Request::try_from(request)?;
         let client = self.client.clone();
         let sent = self.runtime.spawn(async move {

@@ -249,7 +249,7 @@ pub(crate) fn init_logging_and_traces(
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
-            "info,sqlx=warn,cranelift=warn,wasmtime=warn,{}=warn",
+            "info,sqlx=warn,cranelift=warn,wasmtime=warn,opentelemetry=warn,{}=warn",
             zato_host::telemetry::TARGET
         ))
     });

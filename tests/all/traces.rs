@@ -20,8 +20,16 @@ use crate::harness::eventually;
 /// The collector: prints `{"port": N}`, then a JSON line per span it is sent
 /// (`"span"`) and per request the CRM part answers (`"crm"`).
 const COLLECTOR: &str = r#"
-import http.server, json, sys
+import http.server, json, sys, threading
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+lock = threading.Lock()
+
+def emit(line):
+    # One whole line at a time: the server answers requests on several threads.
+    with lock:
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
 
 def value(v):
     kind = v.WhichOneof("value")
@@ -38,7 +46,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resource = {a.key: value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
                 for s in scope_spans.spans:
-                    print(json.dumps({"span": {
+                    emit({"span": {
                         "name": s.name,
                         "trace_id": s.trace_id.hex(),
                         "span_id": s.span_id.hex(),
@@ -50,7 +58,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         "resource": resource,
                         "duration_ns": s.end_time_unix_nano - s.start_time_unix_nano,
                         "key": self.headers["x-collector-key"],
-                    }}), flush=True)
+                    }})
         answer = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -59,7 +67,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(answer)
 
     def do_GET(self):
-        print(json.dumps({"crm": {"path": self.path, "traceparent": self.headers["traceparent"]}}), flush=True)
+        emit({"crm": {"path": self.path, "traceparent": self.headers["traceparent"]}})
         answer = json.dumps({"id": 42, "first_name": "Ada", "last_name": "Lovelace",
                              "address": {"city": "London"}, "orders": []}).encode()
         self.send_response(200)

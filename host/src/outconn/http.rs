@@ -213,10 +213,9 @@ impl HttpConn {
     ) -> Result<HttpResponse, OutconnError> {
         let started = Instant::now();
         let limit = deadline.min(started + self.timeout);
-        let redacted = redact(&url);
         // A client span of the calling service's, whose `traceparent` the request
         // carries, when traces are exported.
-        let (span, headers) = match crate::telemetry::client_span(&method, &url, &redacted) {
+        let (span, headers) = match crate::telemetry::client_span(&method, &url) {
             Some((span, trace_headers)) => {
                 let mut headers = headers;
                 for (name, value) in trace_headers {
@@ -228,7 +227,7 @@ impl HttpConn {
             }
             None => (tracing::Span::none(), headers),
         };
-        let what = format!("{method} {redacted}");
+        let what = format!("{method} {}", redact(&url));
         let call = async {
             let idempotent = matches!(
                 method,

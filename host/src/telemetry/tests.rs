@@ -33,18 +33,17 @@ fn the_endpoint_is_the_base_url_with_the_traces_path() {
         otlp_endpoint: Some(endpoint.into()),
         ..TelemetrySettings::default()
     };
+    let url = |endpoint: &str| with(endpoint).endpoint().map(|(url, _)| url);
     assert_eq!(
-        with("http://127.0.0.1:4318").endpoint().as_deref(),
+        url("http://127.0.0.1:4318").as_deref(),
         Some("http://127.0.0.1:4318/v1/traces")
     );
     assert_eq!(
-        with("http://collector:4318/").endpoint().as_deref(),
+        url("http://collector:4318/").as_deref(),
         Some("http://collector:4318/v1/traces")
     );
     assert_eq!(
-        with("https://c.example/otlp/v1/traces")
-            .endpoint()
-            .as_deref(),
+        url("https://c.example/otlp/v1/traces").as_deref(),
         Some("https://c.example/otlp/v1/traces")
     );
     assert!(with("http://a").check().is_ok());
@@ -67,6 +66,21 @@ fn bad_settings_are_refused_naming_the_key() {
         ..TelemetrySettings::default()
     };
     assert!(bad.check().unwrap_err().contains("telemetry.otlp_endpoint"));
+    let bad = TelemetrySettings {
+        otlp_headers: [("x-key".to_owned(), "line\nbreak".to_owned())].into(),
+        ..TelemetrySettings::default()
+    };
+    assert!(bad.check().unwrap_err().contains("telemetry.otlp_headers"));
+    let bad = TelemetrySettings {
+        otlp_headers: [("bad name".to_owned(), "v".to_owned())].into(),
+        ..TelemetrySettings::default()
+    };
+    assert!(bad.check().unwrap_err().contains("bad name"));
+    // A user and password in the endpoint are never shown.
+    assert_eq!(
+        shown("https://user:key@collector.example/v1/traces"),
+        "https://collector.example/v1/traces"
+    );
 }
 
 /// A call that came with a `traceparent` continues that trace; an invoke's span is its
@@ -87,8 +101,16 @@ fn a_call_continues_the_callers_trace_and_an_invoke_nests_inside_it() {
     // Nothing is made while nothing exports (the one test that changes `ENABLED`).
     let url = reqwest::Url::parse("http://backend.example/x").unwrap();
     assert!(call_span("a", "c", "http", "/a", None).is_disabled());
-    assert!(client_span(&http::Method::GET, &url, url.as_str()).is_none());
+    assert!(client_span(&http::Method::GET, &url).is_none());
     ENABLED.store(true, Ordering::Relaxed);
+    // Put back however the test ends, so no other test of this process sees spans.
+    struct Disable;
+    impl Drop for Disable {
+        fn drop(&mut self) {
+            ENABLED.store(false, Ordering::Relaxed);
+        }
+    }
+    let _disable = Disable;
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let remote_parent = "00f067aa0ba902b7";
     let traceparent = format!("00-{trace}-{remote_parent}-01");
@@ -103,13 +125,33 @@ fn a_call_continues_the_callers_trace_and_an_invoke_nests_inside_it() {
         let _outer = outer.enter();
         let inner = call_span("demo.inner", "cid-1", "invoke", "demo.outer", None);
         let _inner = inner.enter();
-        let (client, headers) = client_span(&http::Method::GET, &url, url.as_str()).unwrap();
+        let with_query = reqwest::Url::parse("http://backend.example/x?token=s3cret").unwrap();
+        let (client, headers) = client_span(&http::Method::GET, &with_query).unwrap();
         record_http_outcome::<()>(&client, Ok(502));
         drop(client);
         record_outcome(&inner, Some((&"service `x` is not deployed", &"NotFound")));
+        drop(_inner);
+        drop(_outer);
+        // A malformed traceparent, or one longer than any version's: a trace of its own.
+        for bad in [
+            "00-zz-yy-01".to_owned(),
+            format!("{traceparent}{}", "-".repeat(200)),
+        ] {
+            let span = call_span("demo.bad", "cid-2", "http", "/bad", Some((&bad, None)));
+            drop(span.enter());
+        }
+        // A tracestate past 512 characters is not carried on.
+        let long_state = format!("k={}", "v".repeat(600));
+        let kept = call_span(
+            "demo.state",
+            "cid-3",
+            "http",
+            "/state",
+            Some((&traceparent, Some(&long_state))),
+        );
+        drop(kept.enter());
         headers
     });
-    ENABLED.store(false, Ordering::Relaxed);
     provider.force_flush().unwrap();
 
     let spans = kept.0.lock().unwrap().clone();
@@ -152,6 +194,23 @@ fn a_call_continues_the_callers_trace_and_an_invoke_nests_inside_it() {
         Some("502")
     );
     assert!(matches!(client.status, Status::Error { .. }));
+
+    for name in ["demo.bad"] {
+        let roots: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
+        assert_eq!(roots.len(), 2, "{roots:#?}");
+        for root in roots {
+            assert_ne!(root.span_context.trace_id(), trace_id);
+            assert_eq!(root.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+        }
+    }
+    let state = by_name("demo.state");
+    assert_eq!(state.span_context.trace_id(), trace_id);
+    assert!(state.span_context.trace_state().header().is_empty());
+    assert_eq!(
+        attribute(client, "url.full").as_deref(),
+        Some("http://backend.example/x"),
+        "no query string goes to the collector"
+    );
 
     let (name, value) = &sent[0];
     assert_eq!(*name, "traceparent");
