@@ -9,6 +9,7 @@ pub mod lb;
 pub mod outconn;
 pub mod quickstart;
 pub mod scheduler;
+pub mod security;
 pub mod service;
 pub mod start;
 pub mod stats;

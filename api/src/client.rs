@@ -13,6 +13,7 @@ mod error;
 mod messaging;
 mod outconn;
 mod scheduler;
+mod security;
 mod soap;
 mod stats;
 

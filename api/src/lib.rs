@@ -47,6 +47,7 @@ pub mod messaging;
 pub mod names;
 pub mod outconn;
 pub mod scheduler;
+pub mod security;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod servers;
@@ -75,6 +76,10 @@ pub use outconn::{
 pub use scheduler::{
     AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,
     RunQueued, RunTrigger, Schedule, SingletonInfo,
+};
+pub use security::{
+    ApikeySettings, BasicAuthSettings, DeletedSecurityDef, SecretChange, SecurityDef,
+    SecurityDefInfo, SecuritySettings, SecurityType,
 };
 pub use servers::{ServerInfo, ServerState, ServerStatus};
 

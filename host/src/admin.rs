@@ -11,6 +11,7 @@ mod msg_channels;
 mod openapi;
 mod outconn;
 mod scheduler;
+mod security;
 mod services;
 mod soap_channels;
 mod stats;
@@ -121,6 +122,9 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(outconn::create))
         .routes(routes!(outconn::get, outconn::update, outconn::remove))
         .routes(routes!(outconn::ping))
+        .routes(routes!(security::list, security::create))
+        .routes(routes!(security::get, security::update, security::remove))
+        .routes(routes!(security::change_secret))
         .routes(routes!(stats::service))
         .routes(routes!(stats::series))
         .routes(routes!(stats::top))

@@ -19,6 +19,10 @@ pub use zato_api::scheduler::{
     self, AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
+pub use zato_api::security::{
+    self, ApikeySettings, BasicAuthSettings, DeletedSecurityDef, SecretChange, SecurityDef,
+    SecurityDefInfo, SecuritySettings, SecurityType,
+};
 pub use zato_api::soap::{DeletedSoapChannel, SoapChannel};
 pub use zato_api::stats::{
     self, CallSample, ServiceStats, StatsOrder, StatsPoint, StatsRange, StatsSeries, StatsTop,

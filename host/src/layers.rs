@@ -10,7 +10,7 @@ use std::path::Path;
 /// each other.
 const LAYERS: &[&[&str]] = &[
     &["api", "telemetry"],
-    &["config", "sio", "metrics"],
+    &["config", "sio", "metrics", "security"],
     &["kvdb", "odb"],
     &["reload", "wit", "singleton", "outconn", "dictionary"],
     &["capability", "stats"],

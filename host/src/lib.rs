@@ -48,6 +48,7 @@ pub mod pickup;
 pub mod reload;
 pub mod runtime;
 pub mod scheduler;
+pub mod security;
 pub mod server;
 pub mod singleton;
 pub mod sio;

@@ -43,6 +43,7 @@ mod dictionaries;
 mod msg_channels;
 mod outconn;
 mod scheduler;
+mod security;
 mod servers;
 mod services;
 mod soap_channels;
@@ -58,6 +59,7 @@ pub use dictionaries::{Dictionaries, entry_id};
 pub use msg_channels::MessagingChannels;
 pub use outconn::OutgoingConnections;
 pub use scheduler::{JobRow, LeaseRow, NewRun, RunResult, RunRow, Scheduling};
+pub use security::SecurityDefinitions;
 pub use servers::{Membership, ServerRow};
 pub use services::{KeptVersion, NewVersion, ServiceVersions, VersionMeta, VersionRef};
 pub use soap_channels::SoapChannels;
@@ -97,6 +99,7 @@ pub trait Odb:
     + SoapChannels
     + MessagingChannels
     + Dictionaries
+    + SecurityDefinitions
 {
 }
 
@@ -109,7 +112,8 @@ impl<
         + OutgoingConnections
         + SoapChannels
         + MessagingChannels
-        + Dictionaries,
+        + Dictionaries
+        + SecurityDefinitions,
 > Odb for T
 {
 }

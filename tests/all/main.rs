@@ -35,6 +35,7 @@ mod redeploy;
 mod scheduler;
 mod scheduler_api;
 mod sdk;
+mod security_api;
 mod slow_clients;
 mod soap_channel;
 mod stats;

@@ -280,7 +280,7 @@ async fn schemathesis_finds_no_answer_outside_the_description() {
         &config,
         r#"
 [[operations]]
-include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar", "create_outconn", "update_outconn", "create_soap_channel", "update_soap_channel", "create_amqp_channel", "update_amqp_channel", "create_zmq_channel", "update_zmq_channel", "service_stats", "stats_top", "import_dictionary", "set_translation", "delete_translation", "delete_entries"]
+include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar", "create_outconn", "update_outconn", "create_soap_channel", "update_soap_channel", "create_amqp_channel", "update_amqp_channel", "create_zmq_channel", "update_zmq_channel", "service_stats", "stats_top", "import_dictionary", "set_translation", "delete_translation", "delete_entries", "create_security_def", "update_security_def", "change_security_secret"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 "#,
     )

@@ -16,7 +16,6 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -273,13 +272,7 @@ impl Failures {
 }
 
 /// Hashes a password for the config file (argon2id, random salt).
-pub fn hash_password(password: &str) -> String {
-    let salt = SaltString::generate(&mut rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing cannot fail with defaults")
-        .to_string()
-}
+pub use crate::security::hash_password;
 
 /// Middleware: 401 with a `WWW-Authenticate` challenge unless the credentials match,
 /// 429 with `Retry-After` for an address that failed too often.

@@ -52,6 +52,9 @@ const BASIC: &str = "basic";
         (name = "dictionaries", description = "Data dictionaries: the values a key has in \
             each system and the translations between them, which services read through \
             `translate`; imported and exported as CSV or JSON"),
+        (name = "security", description = "Security definitions (HTTP basic auth, API \
+            keys): who may call a channel; their secrets are write-only and kept as \
+            hashes"),
         (name = "spec", description = "This description"),
     ),
     security(("basic" = [])),
@@ -311,6 +314,7 @@ mod tests {
                 "DELETE /zato/api/outconns/{type}/{name}",
                 "DELETE /zato/api/scheduler/calendars/{name}",
                 "DELETE /zato/api/scheduler/jobs/{name}",
+                "DELETE /zato/api/security/{name}",
                 "DELETE /zato/api/services/{name}",
                 "GET /zato/api/async/{cid}",
                 "GET /zato/api/channels/amqp",
@@ -333,6 +337,8 @@ mod tests {
                 "GET /zato/api/scheduler/jobs/{name}",
                 "GET /zato/api/scheduler/jobs/{name}/next",
                 "GET /zato/api/scheduler/jobs/{name}/runs",
+                "GET /zato/api/security",
+                "GET /zato/api/security/{name}",
                 "GET /zato/api/server",
                 "GET /zato/api/servers",
                 "GET /zato/api/services",
@@ -358,6 +364,8 @@ mod tests {
                 "POST /zato/api/scheduler/jobs/{name}/resume",
                 "POST /zato/api/scheduler/jobs/{name}/run",
                 "POST /zato/api/scheduler/preview",
+                "POST /zato/api/security",
+                "POST /zato/api/security/{name}/secret",
                 "POST /zato/api/services",
                 "POST /zato/api/services/{name}/invoke",
                 "POST /zato/api/services/{name}/rollback",
@@ -369,6 +377,7 @@ mod tests {
                 "PUT /zato/api/outconns/{type}/{name}",
                 "PUT /zato/api/scheduler/calendars/{name}",
                 "PUT /zato/api/scheduler/jobs/{name}",
+                "PUT /zato/api/security/{name}",
                 "PUT /zato/api/services/{name}/config",
             ]
         );

@@ -151,6 +151,7 @@ mod dictionaries;
 mod msg_channels;
 mod outconn;
 mod scheduler;
+mod security;
 mod servers;
 mod services;
 mod soap_channels;

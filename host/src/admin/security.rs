@@ -1,0 +1,294 @@
+//! Security definitions: list, create, read, replace, change the secret of, and delete,
+//! by name.
+//!
+//! *Invariant*: no answer and no log line carries a secret or its hash. Answers are
+//! [`SecurityDefInfo`]s, read by queries that do not read the hash; a secret is hashed
+//! here (argon2id off the async reactor) and only the hash goes to the ODB.
+
+use axum::extract::State;
+use axum::response::Response;
+use http::StatusCode;
+
+use super::extract::{Json, Path};
+use super::{ApiError, Shared};
+use crate::api::{
+    DeletedSecurityDef, ErrorBody, SecretChange, SecurityDef, SecurityDefInfo, SecuritySettings,
+};
+use crate::http_response::json_response;
+
+/// The security definitions, by name, without their secrets.
+#[utoipa::path(
+    get,
+    path = "/zato/api/security",
+    tag = "security",
+    operation_id = "list_security_defs",
+    responses(
+        (status = 200, description = "the definitions, by name", body = Vec<SecurityDefInfo>),
+    ),
+)]
+pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
+    Ok(json_response(
+        StatusCode::OK,
+        &state.odb.security_defs().await?,
+    ))
+}
+
+/// Creates a security definition; only a hash of its secret is kept.
+#[utoipa::path(
+    post,
+    path = "/zato/api/security",
+    tag = "security",
+    operation_id = "create_security_def",
+    request_body = SecurityDef,
+    responses(
+        (status = 201, description = "created; without its secret", body = SecurityDefInfo),
+        (status = 400, description = "a body that is not a definition, or a field that is \
+            wrong (the message names it): a name that breaks the service-name rule, no \
+            secret, an empty username or one with `:`, a realm that is not printable \
+            ASCII or has `\"` or `\\`, a header that is not a header name or is one HTTP \
+            uses itself, a key shorter than 16 bytes or not printable ASCII", body = ErrorBody),
+        (status = 409, description = "a definition has this name", body = ErrorBody),
+        (status = 413, description = "a body over the size limit", body = ErrorBody),
+    ),
+)]
+pub async fn create(
+    State(state): Shared,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let def = read_def(body)?;
+    check(&def)?;
+    let Some(secret) = def.secret.as_deref() else {
+        return Err(bad(format!(
+            "`secret`: security definition `{}` needs a password or key",
+            def.name
+        )));
+    };
+    def.settings.check_secret(secret).map_err(secret_error)?;
+    if state.odb.security_def(&def.name).await?.is_some() {
+        return Err(taken(&def.name));
+    }
+    let hash = hash(&def.settings, secret).await?;
+    let info = state
+        .odb
+        .create_security_def(&def.name, &def.settings, &hash)
+        .await?;
+    tracing::info!(security = %def.name, kind = %def.kind(), "security definition created");
+    Ok(json_response(StatusCode::CREATED, &info))
+}
+
+/// One security definition, without its secret.
+#[utoipa::path(
+    get,
+    path = "/zato/api/security/{name}",
+    tag = "security",
+    operation_id = "get_security_def",
+    params(("name" = String, Path, description = "the definition's name", example = "partner")),
+    responses(
+        (status = 200, description = "the definition", body = SecurityDefInfo),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "no definition has this name", body = ErrorBody),
+    ),
+)]
+pub async fn get(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let info = state
+        .odb
+        .security_def(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    Ok(json_response(StatusCode::OK, &info))
+}
+
+/// Replaces a security definition's settings; its secret too when the body has one
+/// (a change of type needs one).
+#[utoipa::path(
+    put,
+    path = "/zato/api/security/{name}",
+    tag = "security",
+    operation_id = "update_security_def",
+    params(("name" = String, Path, description = "the definition's name", example = "partner")),
+    request_body(content = SecurityDef, description = "the whole definition as it is to \
+        be; its `name` must be the one in the URL; `secret` absent keeps the stored one"),
+    responses(
+        (status = 200, description = "replaced; without its secret", body = SecurityDefInfo),
+        (status = 400, description = "a name other than the URL's, a body that is not a \
+            definition, a field that is wrong (as for a create), or a new type without a \
+            new secret", body = ErrorBody),
+        (status = 404, description = "no definition has this name", body = ErrorBody),
+        (status = 413, description = "a body over the size limit", body = ErrorBody),
+    ),
+)]
+pub async fn update(
+    State(state): Shared,
+    Path(name): Path<String>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let def = read_def(body)?;
+    let existing = state
+        .odb
+        .security_def(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    if def.name != name {
+        return Err(bad(format!(
+            "the body names security definition `{}` but the URL names `{name}`: a \
+             definition cannot be renamed (create one and delete this one)",
+            def.name.escape_debug()
+        )));
+    }
+    check(&def)?;
+    let hash = match def.secret.as_deref() {
+        Some(secret) => {
+            def.settings.check_secret(secret).map_err(secret_error)?;
+            Some(hash(&def.settings, secret).await?)
+        }
+        None if existing.kind != def.kind() => {
+            return Err(bad(format!(
+                "`secret`: security definition `{name}` is of type {}: a change to {} \
+                 needs a new password or key",
+                existing.kind,
+                def.kind()
+            )));
+        }
+        None => None,
+    };
+    let info = state
+        .odb
+        .update_security_def(&name, &def.settings, hash.as_deref())
+        .await?
+        // Deleted meanwhile.
+        .ok_or_else(|| not_found(&name))?;
+    tracing::info!(security = %name, kind = %def.kind(), "security definition updated");
+    Ok(json_response(StatusCode::OK, &info))
+}
+
+/// Replaces a security definition's password or key.
+#[utoipa::path(
+    post,
+    path = "/zato/api/security/{name}/secret",
+    tag = "security",
+    operation_id = "change_security_secret",
+    params(("name" = String, Path, description = "the definition's name", example = "partner")),
+    request_body = SecretChange,
+    responses(
+        (status = 200, description = "changed; the definition, without its secret", body = SecurityDefInfo),
+        (status = 400, description = "a body that is not a secret, or a secret its type \
+            refuses (an empty password, a key shorter than 16 bytes)", body = ErrorBody),
+        (status = 404, description = "no definition has this name", body = ErrorBody),
+        (status = 413, description = "a body over the size limit", body = ErrorBody),
+    ),
+)]
+pub async fn change_secret(
+    State(state): Shared,
+    Path(name): Path<String>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let change: SecretChange =
+        serde_json::from_value(body).map_err(|e| bad(format!("invalid JSON body: {e}")))?;
+    let existing = state
+        .odb
+        .security_def(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    existing
+        .settings
+        .check_secret(&change.secret)
+        .map_err(secret_error)?;
+    let hash = hash(&existing.settings, &change.secret).await?;
+    if !state.odb.change_security_secret(&name, &hash).await? {
+        return Err(not_found(&name));
+    }
+    let info = state
+        .odb
+        .security_def(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    tracing::info!(security = %name, kind = %info.kind, "security definition's secret changed");
+    Ok(json_response(StatusCode::OK, &info))
+}
+
+/// Deletes a security definition.
+#[utoipa::path(
+    delete,
+    path = "/zato/api/security/{name}",
+    tag = "security",
+    operation_id = "delete_security_def",
+    params(("name" = String, Path, description = "the definition's name", example = "partner")),
+    responses(
+        (status = 200, description = "deleted", body = DeletedSecurityDef),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "no definition has this name", body = ErrorBody),
+    ),
+)]
+pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let existing = state
+        .odb
+        .security_def(&name)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
+    if !state.odb.delete_security_def(&name).await? {
+        return Err(not_found(&name));
+    }
+    tracing::info!(security = %name, kind = %existing.kind, "security definition deleted");
+    Ok(json_response(
+        StatusCode::OK,
+        &DeletedSecurityDef {
+            name,
+            kind: existing.kind,
+        },
+    ))
+}
+
+/// The body as a definition; the settings' tag must be a string (serde would read a
+/// number as a variant's index).
+fn read_def(body: serde_json::Value) -> Result<SecurityDef, ApiError> {
+    let tag = &body["settings"]["type"];
+    if !tag.is_null() && !tag.is_string() {
+        return Err(bad(
+            "invalid JSON body: settings.type must be a string".into()
+        ));
+    }
+    serde_json::from_value(body).map_err(|e| bad(format!("invalid JSON body: {e}")))
+}
+
+/// The name and settings, checked.
+fn check(def: &SecurityDef) -> Result<(), ApiError> {
+    crate::api::check_service_name(&def.name).map_err(|e| bad(format!("`name`: {e}")))?;
+    def.settings
+        .check()
+        .map_err(|e| bad(format!("`settings`: {e}")))
+}
+
+/// The hash of `secret`, off the async reactor (argon2id is slow on purpose).
+async fn hash(settings: &SecuritySettings, secret: &str) -> Result<String, ApiError> {
+    let (settings, secret) = (settings.clone(), secret.to_owned());
+    tokio::task::spawn_blocking(move || crate::security::hash_secret(&settings, &secret))
+        .await
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("hashing failed: {e}"),
+            )
+        })
+}
+
+fn secret_error(message: String) -> ApiError {
+    bad(format!("`secret`: {message}"))
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message)
+}
+
+fn taken(name: &str) -> ApiError {
+    ApiError(
+        StatusCode::CONFLICT,
+        format!("a security definition named `{name}` exists already"),
+    )
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("no security definition named `{}`", name.escape_debug()),
+    )
+}
