@@ -21,6 +21,7 @@
 
 mod component;
 mod machine;
+mod otlp_sink;
 mod prepare;
 mod process;
 mod report;

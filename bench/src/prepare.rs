@@ -45,6 +45,8 @@ pub struct Artifacts {
     pub version: [PathBuf; 2],
     /// The wasi:http hello for `wasmtime serve`.
     pub http_hello: PathBuf,
+    /// `test.stats`: sleeps as long as its payload says (scenario 15's percentiles).
+    pub timed: PathBuf,
     /// `wasmtime` on the PATH, and what `wasmtime --version` says.
     pub wasmtime: Option<(PathBuf, String)>,
 }
@@ -108,10 +110,18 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         cmd.env_remove("CARGO_TARGET_DIR").args(["-p", "hello"]);
         status("the lean build of demo.hello", &mut cmd)?;
 
-        step("test.version 1 and 2 (tests/guests) into target/bench-guests");
+        step("test.version 1 and 2 and test.stats (tests/guests) into target/bench-guests");
         let mut cmd = wasm_build(&cargo, &root.join("tests/guests/Cargo.toml"), WASM_TARGET);
-        cmd.args(["-p", "version1", "-p", "version2", "--target-dir"])
-            .arg(&guests_target);
+        cmd.args([
+            "-p",
+            "version1",
+            "-p",
+            "version2",
+            "-p",
+            "stats",
+            "--target-dir",
+        ])
+        .arg(&guests_target);
         status("the build of test.version", &mut cmd)?;
 
         step("the wasi:http hello (bench/guests/http-hello) into target/bench-guests");
@@ -146,6 +156,7 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
             .join("release/hello.wasm"),
         version: [guests.join("version1.wasm"), guests.join("version2.wasm")],
         http_hello: guests.join("http_hello.wasm"),
+        timed: guests.join("stats.wasm"),
         wasmtime,
         root,
     };
@@ -158,6 +169,7 @@ pub fn build(skip: bool) -> anyhow::Result<Artifacts> {
         &artifacts.version[0],
         &artifacts.version[1],
         &artifacts.http_hello,
+        &artifacts.timed,
     ] {
         if !path.is_file() {
             bail!(

@@ -6,12 +6,21 @@
 //! loads each in turn, the order alternating by round, both pinned like scenario 1; the
 //! table gives the median of the rounds and the ratio of statistics on to off.
 //!
+//! A fourth server has statistics on and exports a span per call to an OTLP collector
+//! in this process (`otlp_sink.rs`), which decodes and counts them: what traces cost,
+//! and whether every call got its span.
+//!
 //! Then the count: a copy of demo.hello under its own name gets exactly [`COUNTED`]
 //! requests from [`CLIENTS`] clients of this process (wrk cannot say how many requests
 //! it sent: it drops those in flight when it stops), and the server's statistics are
 //! read back once flushed: calls counted against requests sent, and the statistics'
 //! percentiles (the server's time in the service) beside the clients' (the whole HTTP
 //! round trip).
+//!
+//! Then the percentiles: `test.stats` (tests/guests) sleeping 1 to 40 ms, one value
+//! after another, gets [`TIMED`] requests, and the statistics' p50/p95/p99 are set
+//! beside the clients': with the service's time far above the round trip's, they must
+//! agree to within the round trip.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +31,7 @@ use tokio::sync::Semaphore;
 use super::Ctx;
 use super::deploy::stop_all;
 use crate::component::renamed;
+use crate::otlp_sink::Sink;
 use crate::report::{Row, Section, ms, thousands};
 use crate::stats::{median, quantile};
 use crate::wrk::{self, Load};
@@ -33,6 +43,12 @@ const COUNTED_SERVICE: &str = "demo.count";
 const COUNTED: usize = 20_000;
 /// Clients sending them at once.
 const CLIENTS: usize = 16;
+/// Requests sent to `test.stats` for the percentiles.
+const TIMED: usize = 2_000;
+/// The longest sleep asked of `test.stats`, in ms: requests ask 1, 2, ..., this, 1, ...
+const LONGEST_SLEEP_MS: usize = 40;
+/// The env with traces exported: the fourth.
+const TRACED: usize = 3;
 
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let wrk = ctx.wrk.as_deref().context("the stats scenario needs wrk")?;
@@ -44,22 +60,31 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics off (`[stats] enabled = false`), one with them on but no samples (`samples = false`: each call added to its minute's aggregate only) and one with the defaults (also the last call kept as its service's sample, headers and payloads copied); each writes to the in-memory KVDB every second; ratio = to statistics off.",
+        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics off (`[stats] enabled = false`), one with them on but no samples (`samples = false`: each call added to its minute's aggregate only) one with the defaults (also the last call kept as its service's sample, headers and payloads copied), and one with the defaults and a span per call exported as OTLP/HTTP protobuf to a collector in the bench's process (`[telemetry] otlp_endpoint`); each writes to the in-memory KVDB every second; ratio = to statistics off.",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)
     ));
 
+    let collector = Sink::start().await?;
     let mut envs = Vec::new();
-    for (label, dir, enabled, samples) in [
-        ("statistics off", "stats-off", false, false),
+    for (label, dir, enabled, samples, traced) in [
+        ("statistics off", "stats-off", false, false, false),
         (
             "statistics on, samples off",
             "stats-no-samples",
             true,
             false,
+            false,
         ),
-        ("statistics on (the default)", "stats-on", true, true),
+        ("statistics on (the default)", "stats-on", true, true, false),
+        (
+            "statistics on, traces exported (OTLP)",
+            "stats-traces",
+            true,
+            true,
+            true,
+        ),
     ] {
         let cluster = format!("bench-stats-{}", uuid::Uuid::new_v4().simple());
         let env = Env::create(
@@ -69,6 +94,14 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         )?;
         env.set_config(0, &["stats"], "enabled", toml::Value::Boolean(enabled))?;
         env.set_config(0, &["stats"], "samples", toml::Value::Boolean(samples))?;
+        if traced {
+            env.set_config(
+                0,
+                &["telemetry"],
+                "otlp_endpoint",
+                toml::Value::String(collector.url()),
+            )?;
+        }
         envs.push((label, env));
     }
     let mut procs = Vec::new();
@@ -117,11 +150,15 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             }
         }
         let count = count_check(&envs[2].1, &hello, counted).await?;
-        anyhow::Ok((runs, count))
+        let timed = std::fs::read(&ctx.artifacts.timed)
+            .with_context(|| format!("cannot read `{}`", ctx.artifacts.timed.display()))?;
+        let timed = timed_check(&envs[2].1, timed, if plan.quick { 400 } else { TIMED }).await?;
+        let traced = traced_check(&envs[TRACED].1, &collector).await?;
+        anyhow::Ok((runs, count, timed, traced))
     }
     .await;
     stop_all(procs);
-    let (runs, count) = measured?;
+    let (runs, count, timed, traced) = measured?;
 
     let figures: Vec<(f64, f64, f64)> = runs
         .iter()
@@ -162,6 +199,36 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         ms(count.stats_p50),
         ms(count.stats_p99),
     ));
+    section.notes.push(format!(
+        "Percentiles: {} requests to test.stats sleeping 1 to {LONGEST_SLEEP_MS} ms in turn, from {CLIENTS} clients. p50 / p95 / p99: the clients' {} / {} / {}, the statistics' {} / {} / {}; the statistics (the service's time on the server) are below the clients' (the HTTP round trip) by {} / {} / {}. {} calls counted of {} sent.",
+        timed.sent,
+        ms(timed.client[0]),
+        ms(timed.client[1]),
+        ms(timed.client[2]),
+        ms(timed.stats[0]),
+        ms(timed.stats[1]),
+        ms(timed.stats[2]),
+        ms(timed.client[0] - timed.stats[0]),
+        ms(timed.client[1] - timed.stats[1]),
+        ms(timed.client[2] - timed.stats[2]),
+        timed.counted,
+        timed.sent,
+    ));
+    section.notes.push(format!(
+        "Traces: the traced server's {} calls of demo.hello (its statistics' count, warm-ups included) gave {} spans at the collector in {} exports ({} MB of protobuf, {} refused); spans past the exporter's queue (`[telemetry] max_queue_size`, 16,384) are dropped rather than slow the request path.",
+        thousands(traced.calls as f64),
+        thousands(traced.spans as f64),
+        thousands(traced.exports as f64),
+        format_args!("{:.1}", traced.bytes as f64 / 1e6),
+        traced.refused,
+    ));
+    if timed.counted != timed.sent as u64 {
+        bail!(
+            "the statistics counted {} calls of test.stats, {} were sent",
+            timed.counted,
+            timed.sent
+        );
+    }
     if count.counted != count.sent as u64 {
         bail!(
             "the statistics counted {} calls of {COUNTED_SERVICE}, {} were sent",
@@ -237,5 +304,113 @@ async fn count_check(env: &Env, hello: &[u8], calls: usize) -> anyhow::Result<Co
         client_p99: quantile(&latencies, 0.99),
         stats_p50: stats.p50_ms.unwrap_or(f64::NAN),
         stats_p99: stats.p99_ms.unwrap_or(f64::NAN),
+    })
+}
+
+/// What the percentile check saw: p50, p95, p99.
+struct Timed {
+    sent: usize,
+    counted: u64,
+    client: [f64; 3],
+    stats: [f64; 3],
+}
+
+/// Sends `calls` requests to `test.stats`, asking for 1 to [`LONGEST_SLEEP_MS`] ms in
+/// turn, then reads its statistics back once they count every call.
+async fn timed_check(env: &Env, component: Vec<u8>, calls: usize) -> anyhow::Result<Timed> {
+    const SERVICE: &str = "test.stats";
+    let admin = env.admin(0);
+    admin.deploy(component, "stats.wasm").await?;
+    admin.channel(SERVICE, "/bench/timed", SERVICE).await?;
+    let url = format!("{}/bench/timed", env.base(0));
+    let http = client();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (http, url, next) = (http.clone(), url.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= calls {
+                    break;
+                }
+                let body = format!(r#"{{"ms": {}}}"#, 1 + i % LONGEST_SLEEP_MS);
+                let sent = Instant::now();
+                let response = http.post(&url).body(body).send().await?;
+                let status = response.status();
+                response.bytes().await?;
+                if !status.is_success() {
+                    bail!("{SERVICE} answered {status}");
+                }
+                latencies.push(sent.elapsed().as_secs_f64() * 1e3);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(calls);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let done = Instant::now();
+    let (user, password) = env.credentials();
+    let api = zato_api::AdminClient::with_client(client(), env.base(0), user, password);
+    let stats = loop {
+        let stats = api.service_stats(SERVICE, None).await?;
+        if stats.count >= calls as u64 || done.elapsed() > Duration::from_secs(30) {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let nan = f64::NAN;
+    Ok(Timed {
+        sent: latencies.len(),
+        counted: stats.count,
+        client: [
+            quantile(&latencies, 0.5),
+            quantile(&latencies, 0.95),
+            quantile(&latencies, 0.99),
+        ],
+        stats: [
+            stats.p50_ms.unwrap_or(nan),
+            stats.p95_ms.unwrap_or(nan),
+            stats.p99_ms.unwrap_or(nan),
+        ],
+    })
+}
+
+/// What the traced server's collector got.
+struct Traced {
+    calls: u64,
+    spans: u64,
+    exports: u64,
+    bytes: u64,
+    refused: u64,
+}
+
+/// The traced server's calls of demo.hello against the spans its collector got, once
+/// the spans stop coming (the exporter sends every second).
+async fn traced_check(env: &Env, collector: &Sink) -> anyhow::Result<Traced> {
+    let (user, password) = env.credentials();
+    let api = zato_api::AdminClient::with_client(client(), env.base(0), user, password);
+    let mut last = u64::MAX;
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        let spans = collector.spans();
+        if spans == last || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        last = spans;
+    }
+    let calls = api.service_stats("demo.hello", None).await?.count;
+    let counts = &collector.counts;
+    let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Traced {
+        calls,
+        spans: load(&counts.spans),
+        exports: load(&counts.exports),
+        bytes: load(&counts.bytes),
+        refused: load(&counts.refused),
     })
 }
