@@ -246,6 +246,19 @@ pub fn router(app: Arc<App>) -> Router {
             "/outconns/{type}/{name}/delete",
             get(pages::outconn::confirm_delete).post(pages::outconn::delete),
         )
+        .route("/security", get(pages::security::list))
+        .route(
+            "/security/new/{type}",
+            get(pages::security::new_form).post(pages::security::create),
+        )
+        .route(
+            "/security/{name}",
+            get(pages::security::edit_form).post(pages::security::update),
+        )
+        .route(
+            "/security/{name}/delete",
+            get(pages::security::confirm_delete).post(pages::security::delete),
+        )
         .route("/dictionaries", get(pages::dictionaries::show))
         .route("/dictionaries/export", get(pages::dictionaries::export))
         .route("/dictionaries/import", post(pages::dictionaries::import))

@@ -9,6 +9,7 @@ pub mod login;
 pub mod msg_channels;
 pub mod outconn;
 pub mod scheduler;
+pub mod security;
 pub mod services;
 pub mod settings;
 pub mod stats;

@@ -1,0 +1,59 @@
+//! The web admin's security definitions page (`/security`) in Debian's Chromium, driven
+//! by playwright-core (`tests/browser/web_admin_security.mjs`) against a real server: a
+//! basic-auth definition and an API key created through their forms, a key too short
+//! refused naming the shortest, a realm edited with the password kept, a key changed,
+//! one definition deleted after a confirmation, and no secret ever in a page.
+
+use std::time::Duration;
+
+use zato_api::security::{BasicAuthSettings, SecuritySettings, SecurityType};
+use zato_host::odb::SecurityDefinitions as _;
+
+use crate::harness::{PASSWORD, TestServer, USER};
+use crate::web_admin_messaging::{run_browser_script, start_admin};
+
+/// The basic-auth password typed in the browser: kept by the edit that leaves it empty.
+const PARTNER_PASSWORD: &str = "partner-pw-web-never-shown";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser() {
+    let server = TestServer::start().await;
+    let admin = start_admin(&server).await;
+    run_browser_script(
+        "web_admin_security.mjs",
+        &[
+            ("WEB_ADMIN_URL", &admin.base),
+            ("ZATO_USER", USER),
+            ("ZATO_PASSWORD", PASSWORD),
+            ("PARTNER_PASSWORD", PARTNER_PASSWORD),
+        ],
+        &["security-form", "security-refused", "security"],
+        Duration::from_secs(180),
+    )
+    .await;
+    // What the browser left, as the cluster has it: partner alone, its realm changed.
+    let defs = server.api.security_defs().await.unwrap();
+    let [partner] = defs.as_slice() else {
+        panic!("partner alone is left: {defs:?}")
+    };
+    assert_eq!(partner.name, "partner");
+    assert_eq!(partner.kind, SecurityType::BasicAuth);
+    assert_eq!(
+        partner.settings,
+        SecuritySettings::BasicAuth(BasicAuthSettings {
+            username: "acme".into(),
+            realm: "partners-eu".into(),
+        })
+    );
+    // The edit that left the password empty kept it: the stored hash still matches.
+    let odb_url = format!("sqlite://{}/odb.sqlite", server.dir.path().display());
+    let odb = zato_host::odb::SqlOdb::connect(&odb_url).await.unwrap();
+    let hashes = odb.security_hashes().await.unwrap();
+    let (_, hash) = hashes
+        .iter()
+        .find(|(info, _)| info.name == "partner")
+        .expect("partner's hash");
+    assert!(zato_host::security::matches(hash, PARTNER_PASSWORD));
+    assert!(!zato_host::security::matches(hash, "another password"));
+    server.stop().await;
+}
