@@ -23,10 +23,10 @@
 //! agree to within the round trip.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::sync::Semaphore;
 
 use super::Ctx;
 use super::deploy::stop_all;
@@ -260,21 +260,52 @@ async fn count_check(env: &Env, hello: &[u8], calls: usize) -> anyhow::Result<Co
         .channel(COUNTED_SERVICE, "/demo/count", COUNTED_SERVICE)
         .await?;
     let url = format!("{}/demo/count?name=bench", env.base(0));
+    let (latencies, stats, waited) = load(env, COUNTED_SERVICE, url, calls, |_| None).await?;
+    Ok(Count {
+        sent: latencies.len(),
+        counted: stats.count,
+        errors: stats.errors,
+        waited_ms: waited.as_millis(),
+        client_p50: quantile(&latencies, 0.5),
+        client_p99: quantile(&latencies, 0.99),
+        stats_p50: stats.p50_ms.unwrap_or(f64::NAN),
+        stats_p99: stats.p99_ms.unwrap_or(f64::NAN),
+    })
+}
+
+/// Sends `calls` requests to `url` from [`CLIENTS`] clients (request `i` a POST of
+/// `body(i)` when it gives one, else a GET), then reads `service`'s statistics once
+/// they count every call (at most 30 s later): the clients' latencies in ms, the
+/// statistics, and how long after the last answer they were read.
+async fn load(
+    env: &Env,
+    service: &'static str,
+    url: String,
+    calls: usize,
+    body: fn(usize) -> Option<String>,
+) -> anyhow::Result<(Vec<f64>, zato_api::ServiceStats, Duration)> {
     let http = client();
-    let left = Arc::new(Semaphore::new(calls));
+    let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
-        let (http, url, left) = (http.clone(), url.clone(), left.clone());
+        let (http, url, next) = (http.clone(), url.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            while let Ok(permit) = left.try_acquire() {
-                permit.forget();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= calls {
+                    break;
+                }
+                let request = match body(i) {
+                    Some(body) => http.post(&url).body(body),
+                    None => http.get(&url),
+                };
                 let sent = Instant::now();
-                let response = http.get(&url).send().await?;
+                let response = request.send().await?;
                 let status = response.status();
                 response.bytes().await?;
                 if !status.is_success() {
-                    bail!("{COUNTED_SERVICE} answered {status}");
+                    bail!("{service} answered {status}");
                 }
                 latencies.push(sent.elapsed().as_secs_f64() * 1e3);
             }
@@ -289,22 +320,13 @@ async fn count_check(env: &Env, hello: &[u8], calls: usize) -> anyhow::Result<Co
     let (user, password) = env.credentials();
     let api = zato_api::AdminClient::with_client(client(), env.base(0), user, password);
     let stats = loop {
-        let stats = api.service_stats(COUNTED_SERVICE, None).await?;
+        let stats = api.service_stats(service, None).await?;
         if stats.count >= calls as u64 || done.elapsed() > Duration::from_secs(30) {
             break stats;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    Ok(Count {
-        sent: latencies.len(),
-        counted: stats.count,
-        errors: stats.errors,
-        waited_ms: done.elapsed().as_millis(),
-        client_p50: quantile(&latencies, 0.5),
-        client_p99: quantile(&latencies, 0.99),
-        stats_p50: stats.p50_ms.unwrap_or(f64::NAN),
-        stats_p99: stats.p99_ms.unwrap_or(f64::NAN),
-    })
+    Ok((latencies, stats, done.elapsed()))
 }
 
 /// What the percentile check saw: p50, p95, p99.
@@ -323,45 +345,10 @@ async fn timed_check(env: &Env, component: Vec<u8>, calls: usize) -> anyhow::Res
     admin.deploy(component, "stats.wasm").await?;
     admin.channel(SERVICE, "/bench/timed", SERVICE).await?;
     let url = format!("{}/bench/timed", env.base(0));
-    let http = client();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
-        let (http, url, next) = (http.clone(), url.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= calls {
-                    break;
-                }
-                let body = format!(r#"{{"ms": {}}}"#, 1 + i % LONGEST_SLEEP_MS);
-                let sent = Instant::now();
-                let response = http.post(&url).body(body).send().await?;
-                let status = response.status();
-                response.bytes().await?;
-                if !status.is_success() {
-                    bail!("{SERVICE} answered {status}");
-                }
-                latencies.push(sent.elapsed().as_secs_f64() * 1e3);
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(calls);
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let done = Instant::now();
-    let (user, password) = env.credentials();
-    let api = zato_api::AdminClient::with_client(client(), env.base(0), user, password);
-    let stats = loop {
-        let stats = api.service_stats(SERVICE, None).await?;
-        if stats.count >= calls as u64 || done.elapsed() > Duration::from_secs(30) {
-            break stats;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (latencies, stats, _) = load(env, SERVICE, url, calls, |i| {
+        Some(format!(r#"{{"ms": {}}}"#, 1 + i % LONGEST_SLEEP_MS))
+    })
+    .await?;
     let nan = f64::NAN;
     Ok(Timed {
         sent: latencies.len(),
