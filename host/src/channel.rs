@@ -100,7 +100,7 @@ pub async fn call_service(
         } else {
             crate::metrics::NOT_DEPLOYED
         },
-        kind_label(inbound.channel),
+        crate::runtime::channel_label(inbound.channel),
         status,
         duration,
     );
@@ -111,7 +111,7 @@ pub async fn call_service(
         let call = stats::Call {
             service: inbound.service,
             cid: inbound.cid,
-            channel: kind_label(inbound.channel),
+            channel: crate::runtime::channel_label(inbound.channel),
             channel_name: &channel_name,
             duration,
             outcome: match &result {
@@ -147,11 +147,6 @@ pub async fn call_service(
         }
     }
     result
-}
-
-/// A channel kind's label in the metrics.
-fn kind_label(kind: crate::runtime::ChannelKind) -> &'static str {
-    crate::runtime::channel_label(kind)
 }
 
 /// `status` of a call's outcome, as the channel answered it.
