@@ -63,15 +63,10 @@ pub async fn call_service(
         Some(_) => inbound.details.channel_name().to_owned(),
         None => String::new(),
     };
-    let request_headers: Vec<(String, String)> = if sampled {
-        inbound
-            .details
-            .headers()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .collect()
+    let request_headers = if sampled {
+        stats::Headers::capture(inbound.details.headers())
     } else {
-        Vec::new()
+        stats::Headers::default()
     };
     let request = runtime::Request {
         cid: inbound.cid,

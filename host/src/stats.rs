@@ -151,12 +151,51 @@ pub struct Call<'a> {
 /// What a sample or a slow entry keeps of a call's exchange; built only when needed.
 pub struct Exchange<'a> {
     pub request: &'a [u8],
-    /// Request headers (lowercase names); those carrying secrets are dropped here.
-    pub request_headers: Vec<(String, String)>,
+    /// Request headers, those carrying secrets left out when captured.
+    pub request_headers: Headers,
     pub response: &'a [u8],
     pub response_headers: &'a [(String, String)],
     /// An error's message, when the call failed.
     pub error: Option<String>,
+}
+
+/// Headers kept for a sample, in one buffer (`name\0value\0...`): one allocation per
+/// capture rather than two per header. Headers carrying secrets
+/// ([`is_secret_header`]) are never put in.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Headers(String);
+
+impl Headers {
+    /// Keeps `headers` (names lowercase), those carrying secrets left out.
+    pub fn capture<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut kept = Self(String::with_capacity(256));
+        kept.extend(headers);
+        kept
+    }
+
+    fn extend<'a>(&mut self, headers: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (name, value) in headers {
+            // A NUL cannot be in an HTTP header; one from elsewhere is not kept.
+            if !is_secret_header(name) && !name.contains('\0') && !value.contains('\0') {
+                self.0.push_str(name);
+                self.0.push('\0');
+                self.0.push_str(value);
+                self.0.push('\0');
+            }
+        }
+    }
+
+    fn to_vec(&self) -> Vec<Header> {
+        let mut parts = self.0.split('\0');
+        let mut headers = Vec::new();
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            headers.push(Header {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            });
+        }
+        headers
+    }
 }
 
 /// Whether a header's value must not be kept (credentials, cookies, tokens): its name
@@ -302,9 +341,86 @@ impl Aggregate {
 struct Pending {
     /// Minute -> aggregate (one minute, two around a minute's turn).
     minutes: Vec<(i64, Aggregate)>,
-    sample: Option<CallSample>,
+    /// The last sampled call, made a [`CallSample`] only when flushed.
+    last: Option<Last>,
     /// The slowest calls over the threshold, at most [`SLOW_KEPT`].
     slow: Vec<CallSample>,
+}
+
+/// A service's last sampled call, in buffers that the next call overwrites: a sample
+/// costs copies into memory already there, not a [`CallSample`]'s dozen allocations
+/// (and their frees when the next call replaces it), on every call.
+#[derive(Default)]
+struct Last {
+    cid: String,
+    at_ms: i64,
+    duration: Duration,
+    channel: &'static str,
+    channel_name: String,
+    status: u16,
+    private: bool,
+    error: Option<String>,
+    /// The request's first `sample_max_bytes`, and its whole length.
+    request: Vec<u8>,
+    request_len: usize,
+    request_headers: Headers,
+    response: Vec<u8>,
+    response_len: usize,
+    response_headers: Headers,
+}
+
+impl Last {
+    fn set_call(&mut self, call: &Call<'_>, started_ms: i64) {
+        self.cid.clear();
+        self.cid.push_str(call.cid);
+        self.at_ms = started_ms;
+        self.duration = call.duration;
+        self.channel = call.channel;
+        self.channel_name.clear();
+        self.channel_name.push_str(call.channel_name);
+        self.status = call.status;
+        self.private = call.policy.private;
+    }
+
+    fn set_exchange(&mut self, exchange: Exchange<'_>, limit: usize) {
+        let cut = |into: &mut Vec<u8>, bytes: &[u8]| {
+            into.clear();
+            into.extend_from_slice(&bytes[..bytes.len().min(limit)]);
+            bytes.len()
+        };
+        self.request_len = cut(&mut self.request, exchange.request);
+        self.response_len = cut(&mut self.response, exchange.response);
+        self.request_headers = exchange.request_headers;
+        self.response_headers.0.clear();
+        self.response_headers.extend(
+            exchange
+                .response_headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
+        self.error = exchange.error;
+    }
+
+    fn to_sample(&self, server: &str) -> CallSample {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        CallSample {
+            cid: self.cid.clone(),
+            at_ms: u64::try_from(self.at_ms).unwrap_or(0),
+            duration_ms: self.duration.as_micros() as f64 / 1000.0,
+            server: server.to_owned(),
+            channel: self.channel.to_owned(),
+            channel_name: self.channel_name.clone(),
+            status: self.status,
+            error: self.error.clone(),
+            request: text(&self.request),
+            request_truncated: self.request_len > self.request.len(),
+            request_headers: self.request_headers.to_vec(),
+            response: text(&self.response),
+            response_truncated: self.response_len > self.response.len(),
+            response_headers: self.response_headers.to_vec(),
+            private: self.private,
+        }
+    }
 }
 
 /// This server's recorder: what calls add to, and the flusher takes.
@@ -350,23 +466,7 @@ impl Recorder {
         let started_ms = now_ms().saturating_sub(duration_ms);
         let minute = started_ms.div_euclid(60_000);
         let slow = us > self.threshold_us(call);
-        let sample = exchange
-            .filter(|_| self.wants_exchange(call.policy))
-            .map(|exchange| self.sample(call, started_ms, exchange));
-        let slow_entry = slow.then(|| match &sample {
-            Some(sample) => sample.clone(),
-            None => self.sample(
-                call,
-                started_ms,
-                Exchange {
-                    request: b"",
-                    request_headers: Vec::new(),
-                    response: b"",
-                    response_headers: &[],
-                    error: None,
-                },
-            ),
-        });
+        let exchange = exchange.filter(|_| self.wants_exchange(call.policy));
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let service = match pending.get_mut(call.service) {
             Some(service) => service,
@@ -380,10 +480,22 @@ impl Recorder {
                 service.minutes.push((minute, aggregate));
             }
         }
-        if let Some(sample) = sample {
-            service.sample = Some(sample);
+        let sampled = exchange.is_some();
+        if let Some(exchange) = exchange {
+            let last = service.last.get_or_insert_with(Last::default);
+            last.set_call(call, started_ms);
+            last.set_exchange(exchange, self.settings.sample_max_bytes);
         }
-        if let Some(entry) = slow_entry {
+        if slow {
+            // Rare (over the threshold): built now, with the exchange when sampled.
+            let entry = match &service.last {
+                Some(last) if sampled => last.to_sample(&self.server),
+                _ => {
+                    let mut bare = Last::default();
+                    bare.set_call(call, started_ms);
+                    bare.to_sample(&self.server)
+                }
+            };
             service.slow.push(entry);
             if service.slow.len() > SLOW_KEPT {
                 // Keep the slowest: drop the fastest.
@@ -397,42 +509,6 @@ impl Recorder {
                     service.slow.swap_remove(i);
                 }
             }
-        }
-    }
-
-    fn sample(&self, call: &Call<'_>, started_ms: i64, exchange: Exchange<'_>) -> CallSample {
-        let limit = self.settings.sample_max_bytes;
-        let text = |bytes: &[u8]| {
-            let cut = &bytes[..bytes.len().min(limit)];
-            (
-                String::from_utf8_lossy(cut).into_owned(),
-                bytes.len() > limit,
-            )
-        };
-        let (request, request_truncated) = text(exchange.request);
-        let (response, response_truncated) = text(exchange.response);
-        let keep = |headers: &mut dyn Iterator<Item = (String, String)>| {
-            headers
-                .filter(|(name, _)| !is_secret_header(name))
-                .map(|(name, value)| Header { name, value })
-                .collect::<Vec<_>>()
-        };
-        CallSample {
-            cid: call.cid.to_owned(),
-            at_ms: u64::try_from(started_ms).unwrap_or(0),
-            duration_ms: call.duration.as_micros() as f64 / 1000.0,
-            server: self.server.clone(),
-            channel: call.channel.to_owned(),
-            channel_name: call.channel_name.to_owned(),
-            status: call.status,
-            error: exchange.error,
-            request,
-            request_truncated,
-            request_headers: keep(&mut exchange.request_headers.into_iter()),
-            response,
-            response_truncated,
-            response_headers: keep(&mut exchange.response_headers.iter().cloned()),
-            private: call.policy.private,
         }
     }
 
@@ -517,10 +593,10 @@ impl Flusher {
                 first.push((service.to_string(), *minute));
                 last.push((service.to_string(), *minute));
             }
-            if let Some(sample) = pending.sample {
+            if let Some(last) = pending.last {
                 batch.samples.push((
                     sample_key(&service),
-                    serde_json::to_vec(&sample).unwrap_or_default(),
+                    serde_json::to_vec(&last.to_sample(&self.recorder.server)).unwrap_or_default(),
                 ));
             }
             for slow in pending.slow {

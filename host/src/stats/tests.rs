@@ -219,7 +219,7 @@ async fn the_slow_list_keeps_exactly_the_100_slowest_over_the_threshold() {
             &c,
             Some(Exchange {
                 request: format!("{{\"ms\": {ms}}}").as_bytes(),
-                request_headers: Vec::new(),
+                request_headers: Headers::default(),
                 response: b"{}",
                 response_headers: &[],
                 error: None,
@@ -258,12 +258,13 @@ async fn a_sample_is_the_last_call_without_credentials_and_private_services_have
     let recorder = Arc::new(Recorder::new("s1".into(), small));
     let flusher = Flusher::new(recorder.clone(), kvdb.clone());
     let headers = |token: &str| {
-        vec![
-            ("authorization".to_owned(), format!("Bearer {token}")),
-            ("cookie".to_owned(), "sid=1".to_owned()),
-            ("x-api-key".to_owned(), "k".to_owned()),
-            ("content-type".to_owned(), "application/json".to_owned()),
-        ]
+        let bearer = format!("Bearer {token}");
+        Headers::capture([
+            ("authorization", bearer.as_str()),
+            ("cookie", "sid=1"),
+            ("x-api-key", "k"),
+            ("content-type", "application/json"),
+        ])
     };
     let response_headers = [
         ("set-cookie".to_owned(), "sid=2".to_owned()),
@@ -311,7 +312,7 @@ async fn a_sample_is_the_last_call_without_credentials_and_private_services_have
         &c,
         Some(Exchange {
             request: b"card number",
-            request_headers: Vec::new(),
+            request_headers: Headers::default(),
             response: b"",
             response_headers: &[],
             error: None,
