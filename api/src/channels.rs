@@ -29,6 +29,11 @@ pub struct HttpChannel {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_u64))]
     pub timeout_ms: u64,
+    /// The security definition a caller must satisfy (its name); none: anyone who
+    /// reaches the port may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "billing-key"))]
+    pub security: Option<String>,
 }
 
 /// The answer to the delete of an HTTP channel.

@@ -42,6 +42,11 @@ pub struct SoapChannel {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = "urn:example:billing"))]
     pub namespace: String,
+    /// The security definition a caller must satisfy (its name), for the WSDL too;
+    /// none: anyone who reaches the port may call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "billing-key"))]
+    pub security: Option<String>,
 }
 
 impl SoapChannel {

@@ -105,6 +105,10 @@ use scenario::{Ctx, Pin, Plan};
 ///   stats   15. demo.hello over HTTP with usage statistics on against off (one server
 ///               each, embedded defaults), ratio in the same run; then a known number of
 ///               requests counted by `zato stats`, percentiles beside the clients'.
+///   security
+///           16. demo.hello through channels guarded by a basic-auth and an API key
+///               definition (right credentials on every request) against an open one
+///               on the same server; requests/s, p50, p99, ratios to the open channel.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -186,6 +190,9 @@ enum Scenario {
     AsyncInvoke,
     /// demo.hello with usage statistics on against off, and their count.
     Stats,
+    /// demo.hello through channels guarded by each security definition type against
+    /// an open one.
+    Security,
 }
 
 fn main() -> ExitCode {
@@ -262,8 +269,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let needs_http = (cli.scenario.is_empty() || cli.scenario.contains(&Scenario::Http))
         || cli.scenario.contains(&Scenario::Memory);
     let lb = cli.scenario.contains(&Scenario::Lb);
-    let needs_wrk =
-        needs_http || instructions || wanted(Scenario::Guessing) || lb || wanted(Scenario::Stats);
+    let needs_wrk = needs_http
+        || instructions
+        || wanted(Scenario::Guessing)
+        || lb
+        || wanted(Scenario::Stats)
+        || wanted(Scenario::Security);
     let wrk = if needs_wrk {
         Some(wrk::ensure_installed()?)
     } else {
@@ -400,6 +411,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let result = scenario::stats::run(&ctx).await;
         timed("stats", started);
         record("15. Usage statistics", result);
+    }
+    if wanted(Scenario::Security) {
+        let started = Instant::now();
+        let result = scenario::security::run(&ctx).await;
+        timed("security", started);
+        record("16. Channel security", result);
     }
     // Scenario order in the report: 1, 2, ..., 10, by the title's number.
     sections.sort_by_key(|s| {

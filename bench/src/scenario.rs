@@ -28,6 +28,7 @@ pub mod lb;
 pub mod sandbox;
 pub mod scale;
 pub mod scheduler;
+pub mod security;
 pub mod sql;
 pub mod stats;
 pub mod web_admin;

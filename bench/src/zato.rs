@@ -222,6 +222,18 @@ impl Admin {
 
     /// Creates an HTTP channel from `path` to `service`.
     pub async fn channel(&self, name: &str, path: &str, service: &str) -> anyhow::Result<()> {
+        self.guarded_channel(name, path, service, None).await
+    }
+
+    /// Creates an HTTP channel from `path` to `service` guarded by the security
+    /// definition `security`, if any.
+    pub async fn guarded_channel(
+        &self,
+        name: &str,
+        path: &str,
+        service: &str,
+        security: Option<&str>,
+    ) -> anyhow::Result<()> {
         let channel = HttpChannel {
             name: name.into(),
             path: path.into(),
@@ -229,11 +241,21 @@ impl Admin {
             service: service.into(),
             data_format: DataFormat::Json,
             timeout_ms: 0,
+            security: security.map(str::to_owned),
         };
         self.api
             .create_http_channel(&channel)
             .await
             .with_context(|| format!("channel `{name}` refused"))?;
+        Ok(())
+    }
+
+    /// Creates a security definition.
+    pub async fn security(&self, def: &zato_api::SecurityDef) -> anyhow::Result<()> {
+        self.api
+            .create_security_def(def)
+            .await
+            .with_context(|| format!("security definition `{}` refused", def.name))?;
         Ok(())
     }
 

@@ -144,6 +144,21 @@ pub async fn call_service(
     result
 }
 
+/// Logs why a channel refused a caller (never the secret: a [`Refusal`]'s reason holds
+/// none).
+///
+/// [`Refusal`]: crate::security::Refusal
+pub fn log_refusal(cid: &str, channel: &str, security: &str, refusal: &crate::security::Refusal) {
+    tracing::info!(
+        cid,
+        channel,
+        security,
+        status = refusal.status.as_u16(),
+        "caller refused: {}",
+        refusal.reason
+    );
+}
+
 /// `status` of a call's outcome, as the channel answered it.
 fn status_of(result: &Result<crate::runtime::Response, crate::runtime::CallError>) -> u16 {
     match result {

@@ -37,6 +37,8 @@ pub enum Kind {
     MsgChannels,
     /// The data dictionary (entries and translations).
     Dictionaries,
+    /// Security definitions (the channels that name them reload with them).
+    Security,
 }
 
 /// What servers tell each other on the broker.

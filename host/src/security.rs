@@ -7,13 +7,26 @@
 //! keys are long random strings (16 bytes at least), for which a salted slow hash buys
 //! nothing, and a valid caller must not pay for one on each request; it is compared in
 //! constant time.
+//!
+//! [`Guards`] is each server's live table of definitions, rebuilt with the channels'
+//! route table (`channel::http::Channels`) whenever either changes, so that a channel
+//! and the definition it names are swapped in together. A [`Guard`] checks a request:
+//! a basic-auth password is verified with argon2id once (off the reactor, a few at a
+//! time), then remembered as a keyed digest, so that a valid caller pays a SHA-256,
+//! not the hash, on each request. A channel naming a definition this server does not
+//! hold refuses every caller (fail closed).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::api::SecuritySettings;
+use crate::api::{SecurityDefInfo, SecuritySettings, SecurityType};
 
 /// The prefix of a stored API key digest.
 const SHA256: &str = "sha256:";
@@ -36,6 +49,12 @@ pub fn hash_password(password: &str) -> String {
         .to_string()
 }
 
+/// Whether `presented` is the API key whose SHA-256 is `digest`: the same time whatever
+/// the two have in common (a digest of the whole key, compared in constant time).
+fn key_matches(digest: &[u8], presented: &[u8]) -> bool {
+    bool::from(Sha256::digest(presented).as_slice().ct_eq(digest))
+}
+
 /// Whether `presented` is the secret `stored` is the hash of. A password's check is
 /// slow (argon2id); a key's takes the same time wherever the two differ.
 pub fn matches(stored: &str, presented: &str) -> bool {
@@ -44,14 +63,301 @@ pub fn matches(stored: &str, presented: &str) -> bool {
             let Ok(digest) = hex::decode(digest) else {
                 return false;
             };
-            let presented = Sha256::digest(presented);
-            bool::from(presented.as_slice().ct_eq(&digest))
+            key_matches(&digest, presented.as_bytes())
         }
         None => PasswordHash::new(stored).is_ok_and(|hash| {
             Argon2::default()
                 .verify_password(presented.as_bytes(), &hash)
                 .is_ok()
         }),
+    }
+}
+
+/// Who called, once a check passed: what a service reads through `request.caller`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The security definition that admitted the caller.
+    pub definition: String,
+    pub kind: SecurityType,
+    /// The basic-auth username; for an API key, the definition's name (a key has no
+    /// other).
+    pub principal: String,
+}
+
+/// Why a request was refused. `reason` is for the log (it never holds a secret);
+/// `message` for the caller, who is not told which part of the credentials was wrong.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    /// The `WWW-Authenticate` challenge of a 401.
+    pub challenge: Option<HeaderValue>,
+    pub message: String,
+    pub reason: String,
+}
+
+/// The live check of one security definition, shared by the channels that name it.
+pub struct Guard {
+    name: String,
+    check: Check,
+}
+
+enum Check {
+    Basic {
+        settings: SecuritySettings,
+        username: String,
+        hash: String,
+        challenge: HeaderValue,
+        /// The keyed digest of the credentials once argon2id verified them.
+        verified: OnceLock<[u8; 32]>,
+    },
+    Apikey {
+        settings: SecuritySettings,
+        header: HeaderName,
+        hash: String,
+        digest: Vec<u8>,
+    },
+    /// Named by a channel but not held by this server: every caller is refused.
+    Missing,
+}
+
+/// The key of the digests of verified credentials: random per process, so that a
+/// digest in memory says nothing outside it.
+static DIGEST_KEY: LazyLock<[u8; 32]> = LazyLock::new(rand::random);
+
+/// How many argon2id checks run at once: the rest wait, so that a flood of wrong
+/// passwords takes that many blocking threads, not every one.
+static SLOW_CHECKS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
+fn keyed_digest(username: &str, password: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(*DIGEST_KEY);
+    hasher.update(username.as_bytes());
+    hasher.update([0]);
+    hasher.update(password);
+    hasher.finalize().into()
+}
+
+/// `password` checked against an argon2id hash, off the reactor, a few at a time.
+async fn verify_slowly(hash: &str, password: Vec<u8>) -> bool {
+    let Ok(_permit) = SLOW_CHECKS.acquire().await else {
+        return false;
+    };
+    let hash = hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .is_ok_and(|hash| Argon2::default().verify_password(&password, &hash).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+impl Guard {
+    fn new(info: &SecurityDefInfo, hash: &str) -> Self {
+        let check = match &info.settings {
+            SecuritySettings::BasicAuth(basic) => Check::Basic {
+                settings: info.settings.clone(),
+                username: basic.username.clone(),
+                hash: hash.to_owned(),
+                // The realm is printable ASCII without `"` or `\` (`SecuritySettings::check`).
+                challenge: HeaderValue::from_str(&format!(
+                    "Basic realm=\"{}\", charset=\"UTF-8\"",
+                    basic.realm
+                ))
+                .unwrap_or_else(|_| HeaderValue::from_static("Basic")),
+                verified: OnceLock::new(),
+            },
+            SecuritySettings::Apikey(key) => match (
+                HeaderName::from_bytes(key.header.as_bytes()),
+                hash.strip_prefix(SHA256)
+                    .and_then(|hex| hex::decode(hex).ok()),
+            ) {
+                (Ok(header), Some(digest)) => Check::Apikey {
+                    settings: info.settings.clone(),
+                    header,
+                    hash: hash.to_owned(),
+                    digest,
+                },
+                _ => {
+                    tracing::error!(
+                        security = %info.name,
+                        "API key definition has an unusable header or stored digest: \
+                         refusing every caller"
+                    );
+                    Check::Missing
+                }
+            },
+        };
+        Self {
+            name: info.name.clone(),
+            check,
+        }
+    }
+
+    fn missing(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            check: Check::Missing,
+        }
+    }
+
+    /// The definition's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this guard checks what `info` and `hash` say (kept across reloads).
+    fn same(&self, info: &SecurityDefInfo, stored: &str) -> bool {
+        match &self.check {
+            Check::Basic { settings, hash, .. } | Check::Apikey { settings, hash, .. } => {
+                *settings == info.settings && hash == stored
+            }
+            Check::Missing => false,
+        }
+    }
+
+    /// Checks the credentials of a request to `channel`; when they pass, removes them
+    /// from `headers` (the service, its samples and its logs never see them) and says
+    /// who called.
+    pub async fn admit(&self, headers: &mut HeaderMap, channel: &str) -> Result<Caller, Refusal> {
+        match &self.check {
+            Check::Basic {
+                username,
+                hash,
+                challenge,
+                verified,
+                ..
+            } => {
+                let refuse = |reason: String| Refusal {
+                    status: StatusCode::UNAUTHORIZED,
+                    challenge: Some(challenge.clone()),
+                    message: format!(
+                        "channel `{channel}` needs a username and password (HTTP basic auth)"
+                    ),
+                    reason,
+                };
+                let Some(value) = headers.get(header::AUTHORIZATION) else {
+                    return Err(refuse("no Authorization header".into()));
+                };
+                let Some((user, password)) = basic_credentials(value) else {
+                    return Err(refuse(
+                        "an Authorization header that is not Basic credentials".into(),
+                    ));
+                };
+                if bool::from(user.as_bytes().ct_eq(username.as_bytes())) {
+                    let digest = keyed_digest(&user, &password);
+                    let known = verified
+                        .get()
+                        .is_some_and(|known| bool::from(known.ct_eq(&digest)));
+                    if known || verify_slowly(hash, password).await {
+                        let _ = verified.set(digest);
+                        headers.remove(header::AUTHORIZATION);
+                        return Ok(Caller {
+                            definition: self.name.clone(),
+                            kind: SecurityType::BasicAuth,
+                            principal: user,
+                        });
+                    }
+                    return Err(refuse(format!(
+                        "a wrong password for `{}`",
+                        printable(&user)
+                    )));
+                }
+                Err(refuse(format!(
+                    "an unknown username `{}`",
+                    printable(&user)
+                )))
+            }
+            Check::Apikey { header, digest, .. } => {
+                let Some(value) = headers.get(header) else {
+                    return Err(Refusal {
+                        status: StatusCode::UNAUTHORIZED,
+                        challenge: HeaderValue::from_str(&format!("ApiKey header=\"{header}\""))
+                            .ok(),
+                        message: format!(
+                            "channel `{channel}` needs an API key in header `{header}`"
+                        ),
+                        reason: format!("no {header} header"),
+                    });
+                };
+                if key_matches(digest, value.as_bytes()) {
+                    headers.remove(header);
+                    return Ok(Caller {
+                        definition: self.name.clone(),
+                        kind: SecurityType::Apikey,
+                        principal: self.name.clone(),
+                    });
+                }
+                Err(Refusal {
+                    status: StatusCode::FORBIDDEN,
+                    challenge: None,
+                    message: format!("the API key is not accepted by channel `{channel}`"),
+                    reason: format!("a wrong key in header {header}"),
+                })
+            }
+            Check::Missing => Err(Refusal {
+                status: StatusCode::FORBIDDEN,
+                challenge: None,
+                message: format!(
+                    "channel `{channel}` is closed: its security definition `{}` is not usable \
+                     on this server",
+                    self.name
+                ),
+                reason: format!("security definition `{}` is not usable here", self.name),
+            }),
+        }
+    }
+}
+
+/// A username as a log line may hold it: control characters escaped, at most 64
+/// characters.
+fn printable(text: &str) -> String {
+    text.chars().take(64).flat_map(char::escape_debug).collect()
+}
+
+/// The username and password of a `Basic` Authorization header.
+fn basic_credentials(value: &HeaderValue) -> Option<(String, Vec<u8>)> {
+    let text = value.to_str().ok()?;
+    let (scheme, encoded) = text.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
+    Some((user, decoded[colon + 1..].to_vec()))
+}
+
+/// This server's security definitions, by name, as channels use them.
+#[derive(Default)]
+pub struct Guards(HashMap<String, Arc<Guard>>);
+
+impl Guards {
+    /// The table of `defs` (each with its stored hash), keeping `previous`'s guard of a
+    /// definition that did not change, and what it verified.
+    pub fn build(defs: &[(SecurityDefInfo, String)], previous: &Guards) -> Self {
+        Self(
+            defs.iter()
+                .map(|(info, hash)| {
+                    let guard = match previous.0.get(&info.name) {
+                        Some(guard) if guard.same(info, hash) => Arc::clone(guard),
+                        _ => Arc::new(Guard::new(info, hash)),
+                    };
+                    (info.name.clone(), guard)
+                })
+                .collect(),
+        )
+    }
+
+    /// The guard of the definition `name`; one refusing everyone when there is none.
+    pub fn get(&self, name: &str) -> Arc<Guard> {
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Guard::missing(name)))
     }
 }
 
@@ -83,5 +389,242 @@ mod tests {
         assert!(!matches(&stored, "0123456789abcdef012"));
         assert!(!matches("sha256:not-hex", "x"));
         assert!(!matches("not a hash", "x"));
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+    use crate::api::{ApikeySettings, BasicAuthSettings};
+
+    fn def(name: &str, settings: SecuritySettings) -> SecurityDefInfo {
+        SecurityDefInfo {
+            name: name.into(),
+            kind: settings.kind(),
+            settings,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn basic_header(user: &str, password: &str) -> HeaderMap {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {encoded}")).unwrap(),
+        );
+        headers
+    }
+
+    #[tokio::test]
+    async fn basic_auth_admits_its_user_once_verified_and_refuses_the_rest_with_a_challenge() {
+        let settings = SecuritySettings::BasicAuth(BasicAuthSettings {
+            username: "acme".into(),
+            realm: "partners".into(),
+        });
+        let hash = hash_secret(&settings, "s3cret pass");
+        let guards = Guards::build(&[(def("partner", settings), hash)], &Guards::default());
+        let guard = guards.get("partner");
+
+        for _ in 0..2 {
+            // The second time, from the remembered digest.
+            let mut headers = basic_header("acme", "s3cret pass");
+            headers.insert("x-other", HeaderValue::from_static("kept"));
+            let caller = guard.admit(&mut headers, "orders").await.unwrap();
+            assert_eq!(
+                caller,
+                Caller {
+                    definition: "partner".into(),
+                    kind: SecurityType::BasicAuth,
+                    principal: "acme".into()
+                }
+            );
+            assert!(
+                headers.get(header::AUTHORIZATION).is_none(),
+                "credentials removed"
+            );
+            assert_eq!(headers["x-other"], "kept");
+        }
+        let cases = [
+            (basic_header("acme", "wrong"), "a wrong password for `acme`"),
+            (
+                basic_header("acme", "s3cret pass "),
+                "a wrong password for `acme`",
+            ),
+            (
+                basic_header("someone", "s3cret pass"),
+                "an unknown username `someone`",
+            ),
+            (HeaderMap::new(), "no Authorization header"),
+        ];
+        for (mut headers, reason) in cases {
+            let refusal = guard.admit(&mut headers, "orders").await.unwrap_err();
+            assert_eq!(refusal.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(refusal.reason, reason);
+            assert_eq!(
+                refusal.challenge.unwrap(),
+                "Basic realm=\"partners\", charset=\"UTF-8\""
+            );
+            assert!(!refusal.message.contains("s3cret"));
+        }
+        let mut bearer = HeaderMap::new();
+        bearer.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
+        let refusal = guard.admit(&mut bearer, "orders").await.unwrap_err();
+        assert_eq!(
+            refusal.reason,
+            "an Authorization header that is not Basic credentials"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_api_key_is_admitted_from_its_header_missing_is_401_and_wrong_is_403() {
+        let settings = SecuritySettings::Apikey(ApikeySettings {
+            header: "X-Partner-Key".into(),
+        });
+        let hash = hash_secret(&settings, "0123456789abcdef-key");
+        let guards = Guards::build(&[(def("crm", settings), hash)], &Guards::default());
+        let guard = guards.get("crm");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-partner-key",
+            HeaderValue::from_static("0123456789abcdef-key"),
+        );
+        let caller = guard.admit(&mut headers, "orders").await.unwrap();
+        assert_eq!(caller.kind, SecurityType::Apikey);
+        assert_eq!(caller.principal, "crm");
+        assert!(headers.get("x-partner-key").is_none());
+
+        let refusal = guard
+            .admit(&mut HeaderMap::new(), "orders")
+            .await
+            .unwrap_err();
+        assert_eq!(refusal.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refusal.challenge.unwrap(),
+            "ApiKey header=\"x-partner-key\""
+        );
+        let mut wrong = HeaderMap::new();
+        wrong.insert(
+            "x-partner-key",
+            HeaderValue::from_static("0123456789abcdef-kez"),
+        );
+        let refusal = guard.admit(&mut wrong, "orders").await.unwrap_err();
+        assert_eq!(refusal.status, StatusCode::FORBIDDEN);
+        assert_eq!(refusal.reason, "a wrong key in header x-partner-key");
+    }
+
+    #[tokio::test]
+    async fn a_definition_the_server_does_not_hold_refuses_everyone_and_unchanged_guards_are_kept()
+    {
+        let guards = Guards::default();
+        let refusal = guards
+            .get("gone")
+            .admit(&mut basic_header("a", "b"), "orders")
+            .await
+            .unwrap_err();
+        assert_eq!(refusal.status, StatusCode::FORBIDDEN);
+
+        let settings = SecuritySettings::Apikey(ApikeySettings {
+            header: "X-API-Key".into(),
+        });
+        let first = vec![(
+            def("crm", settings.clone()),
+            hash_secret(&settings, "k".repeat(16).as_str()),
+        )];
+        let before = Guards::build(&first, &Guards::default());
+        let same = Guards::build(&first, &before);
+        assert!(Arc::ptr_eq(&before.get("crm"), &same.get("crm")));
+        let changed = vec![(
+            def("crm", settings.clone()),
+            hash_secret(&settings, "j".repeat(16).as_str()),
+        )];
+        let after = Guards::build(&changed, &same);
+        assert!(!Arc::ptr_eq(&same.get("crm"), &after.get("crm")));
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Welch's t statistic of two samples, their slowest tenth left out (dudect's
+    /// cropping: the long tail is the machine's, not the comparison's).
+    fn welch_t(a: &mut [f64], b: &mut [f64]) -> f64 {
+        let crop = |v: &mut [f64]| -> Vec<f64> {
+            v.sort_by(f64::total_cmp);
+            v[..v.len() * 9 / 10].to_vec()
+        };
+        let (a, b) = (crop(a), crop(b));
+        let stats = |v: &[f64]| {
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            (mean, var, n)
+        };
+        let ((ma, va, na), (mb, vb, nb)) = (stats(&a), stats(&b));
+        (ma - mb) / (va / na + vb / nb).sqrt()
+    }
+
+    /// Times `compare` on two classes of input, interleaved at random, in batches:
+    /// the t statistic of the two classes' times.
+    fn leakage(compare: &dyn Fn(&[u8]) -> bool, class_a: &[u8], class_b: &[u8]) -> f64 {
+        const BATCHES: usize = 4_000;
+        const PER_BATCH: usize = 32;
+        let (mut a, mut b) = (Vec::with_capacity(BATCHES), Vec::with_capacity(BATCHES));
+        for _ in 0..2 * BATCHES {
+            let first = rand::random::<bool>();
+            let input = if first { class_a } else { class_b };
+            let started = Instant::now();
+            for _ in 0..PER_BATCH {
+                std::hint::black_box(compare(std::hint::black_box(input)));
+            }
+            let took = started.elapsed().as_nanos() as f64;
+            if first { &mut a } else { &mut b }.push(took);
+        }
+        welch_t(&mut a, &mut b).abs()
+    }
+
+    /// A statistical timing test (after dudect): a key that differs from the stored one
+    /// in its first byte and one that differs only in its last are compared in times
+    /// that the t-test cannot tell apart, while the same test does tell them apart for
+    /// a naive comparison (so it can fail).
+    #[test]
+    fn an_api_key_is_compared_in_a_time_that_does_not_depend_on_the_bytes_it_shares() {
+        let key = b"k3y-0123456789abcdef0123456789abcdef".to_vec();
+        let digest = Sha256::digest(&key).to_vec();
+        let mut first = key.clone();
+        first[0] ^= 1;
+        let mut last = key.clone();
+        *last.last_mut().unwrap() ^= 1;
+        let ours = |presented: &[u8]| key_matches(&digest, presented);
+        let t = leakage(&ours, &first, &last);
+
+        // The detector's power: a byte-by-byte comparison of a long key leaks how much
+        // of it matched, and the same test sees it.
+        let long: Vec<u8> = (0..16_384u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut long_first = long.clone();
+        long_first[0] ^= 1;
+        let mut long_last = long.clone();
+        *long_last.last_mut().unwrap() ^= 1;
+        let naive = |presented: &[u8]| {
+            presented.len() == long.len() && presented.iter().zip(&long).all(|(x, y)| x == y)
+        };
+        let naive_t = leakage(&naive, &long_first, &long_last);
+        assert!(
+            naive_t > 20.0,
+            "the test sees a naive comparison leak: t = {naive_t:.1}"
+        );
+        // dudect calls |t| > 4.5 a leak; the margin is for a machine busy with other tests.
+        assert!(
+            t < 10.0,
+            "API key comparison leaks timing: t = {t:.1} (naive: {naive_t:.1})"
+        );
     }
 }

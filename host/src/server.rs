@@ -109,6 +109,7 @@ impl Server {
         );
         reloader.register(Kind::Services, Arc::new(ServicesReload(deployer.clone())));
         reloader.register(Kind::HttpChannels, channels.clone());
+        reloader.register(Kind::Security, channels.clone());
         let scheduler = Scheduler::new(
             odb.clone(),
             scheduler_kvdb.clone(),

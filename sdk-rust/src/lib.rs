@@ -77,7 +77,7 @@ pub mod xml;
 pub mod zeromq;
 
 pub use error::Error;
-pub use request::{ChannelKind, DataFormat, Request, RequestBuilder};
+pub use request::{Caller, ChannelKind, DataFormat, Request, RequestBuilder};
 pub use response::Response;
 
 /// Calls one of zato's imports whose result only Rust code frees. Where the SDK's arena

@@ -171,6 +171,25 @@ mod from_host {
     pub(super) fn params() -> Pairs {
         call(wit::params)
     }
+    pub(super) fn caller() -> Option<super::Caller> {
+        call(wit::caller).map(|c| super::Caller {
+            definition: c.definition,
+            kind: c.kind,
+            principal: c.principal,
+        })
+    }
+}
+
+/// Who called, as the channel's security definition admitted them (contract 0.2.6).
+/// The credentials themselves never reach the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The security definition's name.
+    pub definition: String,
+    /// Its type: `basic-auth` or `apikey`.
+    pub kind: String,
+    /// The basic-auth username; for an API key, the definition's name.
+    pub principal: String,
 }
 
 /// Everything a request holds beyond the record the host passes.
@@ -186,6 +205,7 @@ enum Details {
 struct Built {
     cid: String,
     channel_name: String,
+    caller: Option<Caller>,
     headers: Vec<(String, String)>,
     http: Option<Http>,
     /// An HTTP request's method and path first (set at `build`), then the others.
@@ -198,6 +218,7 @@ struct Built {
 struct FromHost {
     cid: OnceCell<String>,
     channel_name: OnceCell<String>,
+    caller: OnceCell<Option<Caller>>,
     method: OnceCell<Option<String>>,
     path: OnceCell<Option<String>>,
     headers: OnceCell<Vec<(String, String)>>,
@@ -347,6 +368,16 @@ impl Request {
         match &self.details {
             Details::Built(built) => &built.channel_name,
             Details::Host(host) => host.channel_name.get_or_init(from_host::channel_name),
+        }
+    }
+
+    /// Who called, when the channel has a security definition: its name and type, and
+    /// the username (or, for an API key, the definition's name). `None` for a channel
+    /// that checks no one, and for invokes and scheduled calls.
+    pub fn caller(&self) -> Option<&Caller> {
+        match &self.details {
+            Details::Built(built) => built.caller.as_ref(),
+            Details::Host(host) => host.caller.get_or_init(from_host::caller).as_ref(),
         }
     }
 
@@ -623,6 +654,22 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets who called: a security definition's name, its type (`basic-auth`,
+    /// `apikey`) and the username or key name it admitted.
+    pub fn caller(
+        mut self,
+        definition: impl Into<String>,
+        kind: impl Into<String>,
+        principal: impl Into<String>,
+    ) -> Self {
+        self.built.caller = Some(Caller {
+            definition: definition.into(),
+            kind: kind.into(),
+            principal: principal.into(),
+        });
+        self
+    }
+
     /// Adds a header; the name is lowercased as the host does.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into().to_ascii_lowercase();
@@ -751,6 +798,23 @@ mod tests {
         assert_eq!(req.header("missing"), None);
         let names: Vec<_> = req.headers().map(|(name, _)| name).collect();
         assert_eq!(names, ["content-type", "x-tag", "x-tag"]);
+    }
+
+    #[test]
+    fn a_built_request_says_who_called_only_when_told() {
+        assert_eq!(Request::builder().build().caller(), None);
+        let req = Request::builder()
+            .caller("partner", "basic-auth", "acme")
+            .build();
+        let caller = req.caller().unwrap();
+        assert_eq!(
+            (
+                caller.definition.as_str(),
+                caller.kind.as_str(),
+                caller.principal.as_str()
+            ),
+            ("partner", "basic-auth", "acme")
+        );
     }
 
     #[test]

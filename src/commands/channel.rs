@@ -86,6 +86,10 @@ enum CreateKind {
         /// Per-request timeout in milliseconds (the server's default when absent).
         #[arg(long, default_value_t = 0)]
         timeout_ms: u64,
+        /// The security definition callers must satisfy (`zato security create`);
+        /// anyone may call when absent.
+        #[arg(long, value_name = "NAME")]
+        security: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -113,6 +117,10 @@ enum CreateKind {
         /// The WSDL's target namespace (`urn:zato:soap:NAME` when absent).
         #[arg(long, default_value = "")]
         namespace: String,
+        /// The security definition callers must satisfy (`zato security create`);
+        /// anyone may call when absent.
+        #[arg(long, value_name = "NAME")]
+        security: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -194,6 +202,12 @@ enum UpdateKind {
         /// New per-request timeout in milliseconds (0: the server's default).
         #[arg(long)]
         timeout_ms: Option<u64>,
+        /// The security definition callers must satisfy from now on.
+        #[arg(long, value_name = "NAME", conflicts_with = "no_security")]
+        security: Option<String>,
+        /// Detach the channel's security definition: anyone may call.
+        #[arg(long)]
+        no_security: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -221,6 +235,12 @@ enum UpdateKind {
         /// New target namespace of the WSDL (empty: the default).
         #[arg(long)]
         namespace: Option<String>,
+        /// The security definition callers must satisfy from now on.
+        #[arg(long, value_name = "NAME", conflicts_with = "no_security")]
+        security: Option<String>,
+        /// Detach the channel's security definition: anyone may call.
+        #[arg(long)]
+        no_security: bool,
         #[command(flatten)]
         target: Target,
     },
@@ -261,6 +281,14 @@ enum UpdateKind {
     },
 }
 
+/// What a channel's line says of its security definition.
+fn secured_by(security: Option<&str>) -> String {
+    match security {
+        Some(name) => format!(", callers checked by security definition `{name}`"),
+        None => ", open to any caller".to_owned(),
+    }
+}
+
 /// `--active` / `--inactive` as a change of the active flag.
 fn activity(active: bool, inactive: bool) -> Option<bool> {
     match (active, inactive) {
@@ -287,6 +315,7 @@ impl Channel {
                         methods,
                         data_format,
                         timeout_ms,
+                        security,
                         target,
                     },
             } => {
@@ -298,16 +327,18 @@ impl Channel {
                     service,
                     data_format,
                     timeout_ms,
+                    security,
                 };
                 let client = target.connect()?;
                 let created = client.create_http_channel(&channel).await?;
                 out.print(&created, || {
                     format!(
-                        "created HTTP channel `{}`: {}{} -> `{}`",
+                        "created HTTP channel `{}`: {}{} -> `{}`{}",
                         created.name,
                         client.base(),
                         created.path,
-                        created.service
+                        created.service,
+                        secured_by(created.security.as_deref())
                     )
                 });
                 Ok(())
@@ -322,6 +353,8 @@ impl Channel {
                         service,
                         data_format: format,
                         timeout_ms,
+                        security,
+                        no_security,
                         target,
                     },
             } => {
@@ -346,14 +379,20 @@ impl Channel {
                 if let Some(timeout_ms) = timeout_ms {
                     channel.timeout_ms = timeout_ms;
                 }
+                if no_security {
+                    channel.security = None;
+                } else if security.is_some() {
+                    channel.security = security;
+                }
                 let updated = client.update_http_channel(&name, &channel).await?;
                 out.print(&updated, || {
                     format!(
-                        "updated HTTP channel `{}`: {}{} -> `{}`",
+                        "updated HTTP channel `{}`: {}{} -> `{}`{}",
                         updated.name,
                         client.base(),
                         updated.path,
-                        updated.service
+                        updated.service,
+                        secured_by(updated.security.as_deref())
                     )
                 });
                 Ok(())
@@ -367,6 +406,7 @@ impl Channel {
                         versions,
                         timeout_ms,
                         namespace,
+                        security,
                         target,
                     },
             } => {
@@ -377,18 +417,20 @@ impl Channel {
                     versions,
                     timeout_ms,
                     namespace,
+                    security,
                 };
                 let client = target.connect()?;
                 let created = client.create_soap_channel(&channel).await?;
                 out.print(&created, || {
                     format!(
-                        "created SOAP channel `{}`: {}{} -> {} (WSDL at {}{}?wsdl)",
+                        "created SOAP channel `{}`: {}{} -> {} (WSDL at {}{}?wsdl){}",
                         created.name,
                         client.base(),
                         created.path,
                         created.services.join(", "),
                         client.base(),
-                        created.path
+                        created.path,
+                        secured_by(created.security.as_deref())
                     )
                 });
                 Ok(())
@@ -403,6 +445,8 @@ impl Channel {
                         any_version,
                         timeout_ms,
                         namespace,
+                        security,
+                        no_security,
                         target,
                     },
             } => {
@@ -425,14 +469,20 @@ impl Channel {
                 if let Some(namespace) = namespace {
                     channel.namespace = namespace;
                 }
+                if no_security {
+                    channel.security = None;
+                } else if security.is_some() {
+                    channel.security = security;
+                }
                 let updated = client.update_soap_channel(&name, &channel).await?;
                 out.print(&updated, || {
                     format!(
-                        "updated SOAP channel `{}`: {}{} -> {}",
+                        "updated SOAP channel `{}`: {}{} -> {}{}",
                         updated.name,
                         client.base(),
                         updated.path,
-                        updated.services.join(", ")
+                        updated.services.join(", "),
+                        secured_by(updated.security.as_deref())
                     )
                 });
                 Ok(())
@@ -528,10 +578,11 @@ impl Channel {
                                 c.path.clone(),
                                 c.services.join(","),
                                 versions,
+                                c.security.clone().unwrap_or_else(|| "-".into()),
                             ]
                         })
                         .collect();
-                    table(&["NAME", "PATH", "SERVICES", "SOAP"], &rows)
+                    table(&["NAME", "PATH", "SERVICES", "SOAP", "SECURITY"], &rows)
                 });
                 Ok(())
             }
@@ -555,10 +606,14 @@ impl Channel {
                                 c.path.clone(),
                                 c.service.clone(),
                                 c.data_format.as_str().into(),
+                                c.security.clone().unwrap_or_else(|| "-".into()),
                             ]
                         })
                         .collect();
-                    table(&["NAME", "METHODS", "PATH", "SERVICE", "FORMAT"], &rows)
+                    table(
+                        &["NAME", "METHODS", "PATH", "SERVICE", "FORMAT", "SECURITY"],
+                        &rows,
+                    )
                 });
                 Ok(())
             }

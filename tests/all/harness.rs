@@ -203,6 +203,7 @@ pub fn http_channel(name: &str, path: &str, service: &str) -> HttpChannel {
         service: service.into(),
         data_format: DataFormat::Json,
         timeout_ms: 0,
+        security: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod harness;
 mod admin;
 mod amqp;
 mod async_invoke;
+mod channel_security;
 mod channels;
 mod cli;
 mod cluster;

@@ -660,6 +660,7 @@ async fn a_soap_backend_is_called_in_both_versions_and_its_fault_is_readable() {
         versions: Vec::new(),
         timeout_ms: 10_000,
         namespace: "urn:example:invoices".into(),
+        security: None,
     };
     let created = server
         .admin(reqwest::Method::POST, "/zato/api/channels/soap")

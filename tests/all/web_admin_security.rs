@@ -2,7 +2,9 @@
 //! by playwright-core (`tests/browser/web_admin_security.mjs`) against a real server: a
 //! basic-auth definition and an API key created through their forms, a key too short
 //! refused naming the shortest, a realm edited with the password kept, a key changed,
-//! one definition deleted after a confirmation, and no secret ever in a page.
+//! one definition deleted after a confirmation, and no secret ever in a page; then an
+//! HTTP channel guarded by the other, chosen in the channel's form, which admits the
+//! definition's caller only, and keeps the definition from deletion.
 
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ const PARTNER_PASSWORD: &str = "partner-pw-web-never-shown";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser() {
     let server = TestServer::start().await;
+    server.deploy(zato_test_artifacts::ECHO).await;
     let admin = start_admin(&server).await;
     run_browser_script(
         "web_admin_security.mjs",
@@ -27,7 +30,12 @@ async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser(
             ("ZATO_PASSWORD", PASSWORD),
             ("PARTNER_PASSWORD", PARTNER_PASSWORD),
         ],
-        &["security-form", "security-refused", "security"],
+        &[
+            "security-form",
+            "security-refused",
+            "security",
+            "channel-security",
+        ],
         Duration::from_secs(180),
     )
     .await;
@@ -55,5 +63,22 @@ async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser(
         .expect("partner's hash");
     assert!(zato_host::security::matches(hash, PARTNER_PASSWORD));
     assert!(!zato_host::security::matches(hash, "another password"));
+
+    // The channel the browser made admits partner's caller only.
+    let channel = server.api.http_channel("partner-orders").await.unwrap();
+    assert_eq!(channel.security.as_deref(), Some("partner"));
+    let url = format!("{}/partner/orders", server.base);
+    let open = server.http.get(&url).send().await.unwrap();
+    assert_eq!(open.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let admitted = server
+        .http
+        .get(&url)
+        .basic_auth("acme", Some(PARTNER_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admitted.status(), reqwest::StatusCode::OK);
+    let body: serde_json::Value = admitted.json().await.unwrap();
+    assert_eq!(body["caller"]["principal"], "acme", "{body}");
     server.stop().await;
 }

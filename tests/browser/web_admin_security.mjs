@@ -151,6 +151,31 @@ try {
   assert.equal(await row('crm').count(), 0);
   assert.equal(await row('partner').count(), 1);
 
+  step('a new HTTP channel is guarded by partner, chosen in its form');
+  await page.goto(base + '/channels/http/new');
+  const choices = await page.locator('select[name=security] option').allTextContents();
+  assert.deepEqual(choices.slice(1), ['partner'], 'crm is gone, partner is offered');
+  await page.fill('input[name=name]', 'partner-orders');
+  await page.fill('input[name=path]', '/partner/orders');
+  await page.fill('input[name=service]', 'test.echo');
+  await page.selectOption('select[name=security]', 'partner');
+  await shot('channel-security');
+  await Promise.all([page.waitForURL((url) => url.pathname === '/channels/http'), submit()]);
+  const channelRow = page.locator('tr', { has: page.locator('a[href="/channels/http/partner-orders"]') });
+  assert.match(await channelRow.textContent(), /partner/);
+
+  step('its edit form shows partner chosen');
+  await page.goto(base + '/channels/http/partner-orders');
+  assert.equal(await page.inputValue('select[name=security]'), 'partner');
+
+  step('partner cannot be deleted while the channel names it, and the page says so');
+  await page.goto(base + '/security/partner/delete');
+  await page.locator('main form button.danger').click();
+  await page.waitForLoadState('load');
+  assert.match(await page.textContent('main'), /HTTP channel `partner-orders`/);
+  await page.goto(base + '/security');
+  assert.equal(await row('partner').count(), 1);
+
   console.log('all steps passed');
 } finally {
   await browser.close();

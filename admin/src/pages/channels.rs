@@ -87,6 +87,9 @@ pub struct ChannelForm {
     data_format: String,
     #[serde(default)]
     timeout_ms: String,
+    /// The security definition's name; empty: none.
+    #[serde(default)]
+    security: String,
 }
 
 impl ChannelForm {
@@ -98,6 +101,7 @@ impl ChannelForm {
             service: c.service.clone(),
             data_format: c.data_format.as_str().into(),
             timeout_ms: c.timeout_ms.to_string(),
+            security: c.security.clone().unwrap_or_default(),
         }
     }
 
@@ -147,6 +151,9 @@ impl ChannelForm {
             service: service.into(),
             data_format,
             timeout_ms,
+            security: Some(self.security.trim())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
         })
     }
 }
@@ -160,6 +167,8 @@ fn attribute(message: &str, status: u16) -> FormErrors {
         Some("methods")
     } else if message.starts_with("service `") {
         Some("service")
+    } else if message.contains("security definition") {
+        Some("security")
     } else if status == 409 || message.starts_with("channel name") {
         Some("name")
     } else {
@@ -181,6 +190,8 @@ struct FormPage {
     link: String,
     form: ChannelForm,
     services: Vec<String>,
+    /// The security definitions to choose from.
+    securities: Vec<String>,
     formats: [&'static str; 3],
     errors: FormErrors,
 }
@@ -201,6 +212,18 @@ async fn form_page(
         .await
         .map(|s| s.into_iter().map(|s| s.name).collect())
         .unwrap_or_default();
+    // Likewise the security definitions; the channel's own stays a choice even when
+    // the list could not be read.
+    let mut securities: Vec<String> = app
+        .clusters
+        .call(&cluster, true, |c| async move { c.security_defs().await })
+        .await
+        .map(|s| s.into_iter().map(|s| s.name).collect())
+        .unwrap_or_default();
+    let own = form.security.trim();
+    if !own.is_empty() && !securities.iter().any(|s| s == own) {
+        securities.push(own.to_owned());
+    }
     let link = seg(&form.name);
     let status = if errors.any() {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -218,6 +241,7 @@ async fn form_page(
         link,
         form,
         services,
+        securities,
         formats: FORMATS,
         errors,
     };
@@ -414,8 +438,10 @@ mod tests {
             service: "crm.orders".into(),
             data_format: "json".into(),
             timeout_ms: "".into(),
+            security: " partner ".into(),
         };
         let channel = form.channel().unwrap();
+        assert_eq!(channel.security.as_deref(), Some("partner"));
         assert_eq!(channel.name, "orders");
         assert_eq!(channel.methods, ["GET", "POST"]);
         assert_eq!(channel.timeout_ms, 0);
@@ -439,6 +465,8 @@ mod tests {
         assert!(e.field("name").is_some());
         let e = attribute("service `x` is not deployed", 400);
         assert!(e.field("service").is_some());
+        let e = attribute("there is no security definition named `x`", 400);
+        assert!(e.field("security").is_some());
         let e = attribute("the ODB is down", 500);
         assert_eq!(e.top.len(), 1);
     }

@@ -16,6 +16,16 @@
 //!
 //! An empty name is the request's fault: a 400 over REST, a Client (1.1) or Sender
 //! (1.2) Fault over SOAP.
+//!
+//! Behind a channel with a security definition, the answer also names who called
+//! (`caller`: the username, or an API key definition's name), which the service reads
+//! from its request (contract 0.2.6):
+//!
+//! ```text
+//! zato security create basic-auth --env dev --name partner --username acme --password 'correct horse'
+//! zato channel edit soap hello-soap --env dev --security partner
+//! curl -s -u acme:'correct horse' localhost:17010/soap/hello -H 'content-type: text/xml' -d @request.xml
+//! ```
 
 use zato_sdk::prelude::*;
 use zato_sdk::xml;
@@ -25,25 +35,32 @@ use zato_sdk::xml;
     name = "demo.soap-hello",
     description = "Greets the name it is given, over REST (JSON) or SOAP (XML)",
     input = "name: string",
-    output = "message: string, channel: string"
+    output = "message: string, channel: string, caller: string?"
 )]
 fn soap_hello(req: Request) -> Result<Response, Error> {
     if req.data_format() == DataFormat::Xml {
         let name = xml::request_field(&req, "name")?.unwrap_or_default();
         let message = greeting(&name)?;
         log::info!("greeted {name} over {}", req.channel_kind());
-        let answer = xml::response_for(&req)?
+        let mut answer = xml::response_for(&req)?
             .field("message", &message)
             .field("channel", req.channel_kind().as_str());
+        if let Some(caller) = req.caller() {
+            answer = answer.field("caller", &caller.principal);
+        }
         return Ok(Response::text(answer.to_string()));
     }
     let input = req.json_value()?;
     let name = input["name"].as_str().unwrap_or_default();
     let message = greeting(name)?;
-    Response::json(&serde_json::json!({
+    let mut answer = serde_json::json!({
         "message": message,
         "channel": req.channel_kind().as_str(),
-    }))
+    });
+    if let Some(caller) = req.caller() {
+        answer["caller"] = caller.principal.clone().into();
+    }
+    Response::json(&answer)
 }
 
 fn greeting(name: &str) -> Result<String, Error> {
@@ -70,6 +87,25 @@ mod tests {
         assert_eq!(
             answer,
             r#"<demo.soap-helloResponse xmlns="urn:x"><message>Hello, A &amp; B!</message><channel>soap</channel></demo.soap-helloResponse>"#
+        );
+    }
+
+    #[test]
+    fn the_answer_names_who_called_when_a_security_definition_admitted_them() {
+        let req = Request::builder()
+            .channel(ChannelKind::Soap, "hello-soap")
+            .caller("partner", "basic-auth", "acme")
+            .data_format(DataFormat::Xml)
+            .payload(
+                r#"<t:demo.soap-hello xmlns:t="urn:x"><t:name>Ada</t:name></t:demo.soap-hello>"#,
+            )
+            .build();
+        let answer = String::from_utf8(soap_hello(req).unwrap().into_payload()).unwrap();
+        assert!(
+            answer.ends_with(
+                "<channel>soap</channel><caller>acme</caller></demo.soap-helloResponse>"
+            ),
+            "{answer}"
         );
     }
 

@@ -37,7 +37,8 @@ pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
     responses(
         (status = 201, description = "created; as stored (methods upper case)", body = HttpChannel),
         (status = 400, description = "an empty name, an invalid method or path, a service \
-            that is not deployed, or a body that is not a channel", body = ErrorBody),
+            that is not deployed, a security definition that does not exist, or a body \
+            that is not a channel", body = ErrorBody),
         (status = 409, description = "the name is taken, or the path overlaps another \
             channel's (the message names it)", body = ErrorBody),
         (status = 413, description = "a body over the size limit", body = ErrorBody),
@@ -100,7 +101,8 @@ pub async fn get(State(state): Shared, Path(name): Path<String>) -> Result<Respo
     responses(
         (status = 200, description = "updated; as stored (methods upper case)", body = HttpChannel),
         (status = 400, description = "a name other than the URL's, an invalid method or \
-            path, a service that is not deployed, or a body that is not a channel",
+            path, a service that is not deployed, a security definition that does not \
+            exist, or a body that is not a channel",
             body = ErrorBody),
         (status = 404, description = "no channel has this name", body = ErrorBody),
         (status = 409, description = "the path overlaps another channel's (the message \

@@ -72,6 +72,7 @@ pub async fn create(
         .odb
         .create_security_def(&def.name, &def.settings, &hash)
         .await?;
+    reload(&state).await?;
     tracing::info!(security = %def.name, kind = %def.kind(), "security definition created");
     Ok(json_response(StatusCode::CREATED, &info))
 }
@@ -157,6 +158,7 @@ pub async fn update(
         .await?
         // Deleted meanwhile.
         .ok_or_else(|| not_found(&name))?;
+    reload(&state).await?;
     tracing::info!(security = %name, kind = %def.kind(), "security definition updated");
     Ok(json_response(StatusCode::OK, &info))
 }
@@ -202,6 +204,7 @@ pub async fn change_secret(
         .security_def(&name)
         .await?
         .ok_or_else(|| not_found(&name))?;
+    reload(&state).await?;
     tracing::info!(security = %name, kind = %info.kind, "security definition's secret changed");
     Ok(json_response(StatusCode::OK, &info))
 }
@@ -217,6 +220,8 @@ pub async fn change_secret(
         (status = 200, description = "deleted", body = DeletedSecurityDef),
         (status = 400, description = "a name that does not decode", body = ErrorBody),
         (status = 404, description = "no definition has this name", body = ErrorBody),
+        (status = 409, description = "a channel names the definition (the message says \
+            which): attach another to it, or none, first", body = ErrorBody),
     ),
 )]
 pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -228,6 +233,7 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
     if !state.odb.delete_security_def(&name).await? {
         return Err(not_found(&name));
     }
+    reload(&state).await?;
     tracing::info!(security = %name, kind = %existing.kind, "security definition deleted");
     Ok(json_response(
         StatusCode::OK,
@@ -236,6 +242,16 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
             kind: existing.kind,
         },
     ))
+}
+
+/// Puts the change in force here (the channels' guards) before answering, and tells
+/// the other servers.
+async fn reload(state: &super::AdminState) -> Result<(), ApiError> {
+    state
+        .reloader
+        .changed(crate::reload::Kind::Security)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
 }
 
 /// The body as a definition; the settings' tag must be a string (serde would read a

@@ -38,7 +38,8 @@ pub async fn list(State(state): Shared) -> Result<Response, ApiError> {
     responses(
         (status = 201, description = "created", body = SoapChannel),
         (status = 400, description = "an empty name, no service, a service that is not \
-            deployed, an invalid path, or a body that is not a channel", body = ErrorBody),
+            deployed, an invalid path, a security definition that does not exist, or a body \
+            that is not a channel", body = ErrorBody),
         (status = 409, description = "the name is taken, or the path is another channel's, \
             HTTP or SOAP (the message names it)", body = ErrorBody),
         (status = 413, description = "a body over the size limit", body = ErrorBody),
@@ -100,7 +101,8 @@ pub async fn get(State(state): Shared, Path(name): Path<String>) -> Result<Respo
     responses(
         (status = 200, description = "updated", body = SoapChannel),
         (status = 400, description = "a name other than the URL's, no service, a service \
-            that is not deployed, an invalid path, or a body that is not a channel",
+            that is not deployed, an invalid path, a security definition that does not \
+            exist, or a body that is not a channel",
             body = ErrorBody),
         (status = 404, description = "no SOAP channel has this name", body = ErrorBody),
         (status = 409, description = "the path is another channel's, HTTP or SOAP (the \

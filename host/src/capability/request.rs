@@ -134,6 +134,14 @@ impl Host for RequestView<'_> {
     fn params(&mut self) -> wasmtime::Result<Pairs> {
         Ok(owned(self.details.params()))
     }
+
+    fn caller(&mut self) -> wasmtime::Result<Option<request::CallerInfo>> {
+        Ok(self.details.caller().map(|caller| request::CallerInfo {
+            definition: caller.definition.clone(),
+            kind: caller.kind.as_str().to_owned(),
+            principal: caller.principal.clone(),
+        }))
+    }
 }
 
 #[cfg(test)]

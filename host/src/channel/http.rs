@@ -21,12 +21,13 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tower::ServiceExt as _;
 
-use crate::channel::{Inbound, call_service, new_cid, soap};
+use crate::channel::{Inbound, call_service, log_refusal, new_cid, soap};
 use crate::config::HttpSettings;
 use crate::http_response::{
     error_response, header_pairs, header_value, read_body, service_response,
 };
 use crate::runtime::{self, ChannelKind, Runtime};
+use crate::security::Caller;
 pub use channels::{AutoHttpChannels, Channels};
 pub use router::{ChannelRouter, RouteError, Target};
 
@@ -120,9 +121,9 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
     let routes = state.channels.routes();
     let (channel, path_params) = match routes.find_target(req.uri().path()) {
         Some((Target::Http(channel), path_params)) => (channel, path_params),
-        Some((Target::Soap(channel), _)) => {
+        Some((Target::Soap(channel, guard), _)) => {
             drop(routes);
-            return soap::serve(&state.runtime, &state.settings, channel, req, &cid).await;
+            return soap::serve(&state.runtime, &state.settings, channel, guard, req, &cid).await;
         }
         None => {
             return error_response(
@@ -147,7 +148,24 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         }
         return response;
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Before the body is read: a refused caller costs no upload.
+    let caller = match &channel.guard {
+        Some(guard) => match guard.admit(&mut parts.headers, &channel.config.name).await {
+            Ok(caller) => Some(caller),
+            Err(refusal) => {
+                log_refusal(&cid, &channel.config.name, guard.name(), &refusal);
+                let mut response = error_response(refusal.status, refusal.message, Some(&cid));
+                if let Some(challenge) = refusal.challenge {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, challenge);
+                }
+                return response;
+            }
+        },
+        None => None,
+    };
     let stall = Duration::from_millis(state.settings.body_read_timeout_ms);
     let payload = match read_body(body, state.settings.max_body_bytes, stall, &cid).await {
         Ok(payload) => payload,
@@ -167,6 +185,7 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
             route: Arc::clone(&channel),
             head: parts,
             path_params,
+            caller,
         }),
         timeout,
     };
@@ -180,11 +199,17 @@ struct HttpDetails {
     route: Arc<router::Route>,
     head: http::request::Parts,
     path_params: router::PathParams,
+    /// Who called, when the channel has a security definition.
+    caller: Option<Caller>,
 }
 
 impl runtime::RequestDetails for HttpDetails {
     fn channel_name(&self) -> &str {
         &self.route.config.name
+    }
+
+    fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
     }
 
     /// The keys of an HTTP request in `wit/service.wit`, in order.

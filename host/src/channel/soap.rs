@@ -32,10 +32,11 @@ pub use envelope::{Limits, SOAP11_NS, SOAP12_NS};
 pub use wsdl::ncname;
 
 use crate::api::{SoapChannel, SoapVersion};
-use crate::channel::{Inbound, call_service};
+use crate::channel::{Inbound, call_service, log_refusal};
 use crate::config::HttpSettings;
 use crate::http_response::{error_response, header_pairs, header_value, read_body_or_refusal};
 use crate::runtime::{self, CallError, ChannelKind, ErrorKind, Runtime};
+use crate::security::{Caller, Guard};
 use envelope::{BodyElement, EnvelopeError, version_name};
 use fault::Code;
 
@@ -44,19 +45,44 @@ pub async fn serve(
     runtime: &Arc<Runtime>,
     settings: &HttpSettings,
     channel: Arc<SoapChannel>,
+    guard: Option<Arc<Guard>>,
     req: Request<Incoming>,
     cid: &str,
 ) -> Response<Body> {
-    if req.method() == Method::GET && asks_for_wsdl(req.uri().query()) {
-        return wsdl_response(runtime, &channel, req.headers(), req.uri());
+    let (mut head, body) = req.into_parts();
+    // First, for the WSDL too, and before the body is read. A refusal is a Fault (the
+    // version the content type says, else 1.1) with the status and the challenge.
+    let caller = match &guard {
+        Some(guard) => match guard.admit(&mut head.headers, &channel.name).await {
+            Ok(caller) => Some(caller),
+            Err(refusal) => {
+                log_refusal(cid, &channel.name, guard.name(), &refusal);
+                let version = ContentType::of(&head.headers)
+                    .ok()
+                    .and_then(|c| c.version)
+                    .unwrap_or(SoapVersion::V11);
+                let mut response =
+                    fault::fault(version, Code::Sender, false, &refusal.message, cid);
+                *response.status_mut() = refusal.status;
+                if let Some(challenge) = refusal.challenge {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, challenge);
+                }
+                return response;
+            }
+        },
+        None => None,
+    };
+    if head.method == Method::GET && asks_for_wsdl(head.uri.query()) {
+        return wsdl_response(runtime, &channel, &head.headers, &head.uri);
     }
-    if req.method() != Method::POST {
+    if head.method != Method::POST {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             format!(
                 "SOAP channel `{}` answers POST (and GET with `?wsdl`), not {}",
-                channel.name,
-                req.method()
+                channel.name, head.method
             ),
             Some(cid),
         );
@@ -65,7 +91,7 @@ pub async fn serve(
             .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
         return response;
     }
-    let content_type = match ContentType::of(req.headers()) {
+    let content_type = match ContentType::of(&head.headers) {
         Ok(content_type) => content_type,
         Err(message) => {
             let mut response = fault::fault(SoapVersion::V11, Code::Sender, true, &message, cid);
@@ -75,7 +101,6 @@ pub async fn serve(
     };
     // Until the envelope says otherwise, a Fault speaks the content type's version.
     let version = content_type.version.unwrap_or(SoapVersion::V11);
-    let (head, body) = req.into_parts();
     let stall = Duration::from_millis(settings.body_read_timeout_ms);
     // A body too large (413), stalled (408) or broken (400) is the client's: a Fault
     // with that status, as SOAP clients read one.
@@ -138,6 +163,7 @@ pub async fn serve(
             head,
             version,
             action,
+            caller,
             operation,
         }),
         timeout,
@@ -325,11 +351,16 @@ struct SoapDetails {
     version: SoapVersion,
     action: Option<String>,
     operation: Option<String>,
+    caller: Option<Caller>,
 }
 
 impl runtime::RequestDetails for SoapDetails {
     fn channel_name(&self) -> &str {
         &self.channel.name
+    }
+
+    fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
     }
 
     /// The keys of a SOAP request in `wit/service.wit`, in order.
@@ -370,6 +401,7 @@ mod tests {
             versions: Vec::new(),
             timeout_ms: 0,
             namespace: String::new(),
+            security: None,
         }
     }
 

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::security::{check_security, no_such_definition};
 use super::sql::{LONGEST_KEY, check_key, check_text};
 use super::{OdbError, OdbResult, SqlOdb, now_ms};
 use crate::api::{DataFormat, HttpChannel};
@@ -19,7 +20,7 @@ pub trait HttpChannels: Send + Sync {
     async fn create_http_channel(&self, channel: &HttpChannel) -> OdbResult<()>;
     /// The channel named `name`, if there is one.
     async fn http_channel(&self, name: &str) -> OdbResult<Option<HttpChannel>>;
-    /// Replaces the path, methods, service, data format and timeout of the channel
+    /// Replaces the path, methods, service, data format, timeout and security of the channel
     /// named `name` with `channel`'s (its name stays); returns whether it existed.
     /// Fails with [`OdbError::Conflict`] when another channel has the path.
     async fn update_http_channel(&self, name: &str, channel: &HttpChannel) -> OdbResult<bool>;
@@ -31,7 +32,8 @@ pub trait HttpChannels: Send + Sync {
 impl HttpChannels for SqlOdb {
     async fn http_channels(&self) -> OdbResult<Vec<HttpChannel>> {
         let rows = sqlx::query(self.sql(
-            "SELECT name, path, methods, service, data_format, timeout_ms FROM http_channel ORDER BY name",
+            "SELECT name, path, methods, service, data_format, timeout_ms, security FROM http_channel \
+             ORDER BY name",
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -50,6 +52,7 @@ impl HttpChannels for SqlOdb {
                 service: row.try_get("service")?,
                 data_format: format.parse::<DataFormat>().map_err(OdbError::Invalid)?,
                 timeout_ms: row.try_get::<i64, _>("timeout_ms")?.max(0) as u64,
+                security: row.try_get("security")?,
             });
         }
         Ok(out)
@@ -59,14 +62,15 @@ impl HttpChannels for SqlOdb {
         check_key("HTTP channel name", &channel.name, LONGEST_KEY)?;
         check_key("HTTP channel path", &channel.path, LONGEST_PATH)?;
         check_key("service name", &channel.service, LONGEST_KEY)?;
+        check_security(channel.security.as_deref())?;
         let methods = channel.methods.join(",");
         check_text(
             &format!("the methods of HTTP channel `{}`", channel.name),
             &methods,
         )?;
         let result = sqlx::query(self.sql(
-            "INSERT INTO http_channel (name, path, methods, service, data_format, timeout_ms, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO http_channel (name, path, methods, service, data_format, timeout_ms, \
+             security, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(&channel.name)
         .bind(&channel.path)
@@ -74,11 +78,15 @@ impl HttpChannels for SqlOdb {
         .bind(&channel.service)
         .bind(channel.data_format.as_str())
         .bind(channel.timeout_ms as i64)
+        .bind(channel.security.as_deref())
         .bind(now_ms())
         .execute(&self.pool)
         .await;
         match result {
             Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(no_such_definition(channel.security.as_deref()))
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 // Which key was taken, said as it is.
                 let taken = self.http_channels().await?;
@@ -116,17 +124,19 @@ impl HttpChannels for SqlOdb {
         }
         check_key("HTTP channel path", &channel.path, LONGEST_PATH)?;
         check_key("service name", &channel.service, LONGEST_KEY)?;
+        check_security(channel.security.as_deref())?;
         let methods = channel.methods.join(",");
         check_text(&format!("the methods of HTTP channel `{name}`"), &methods)?;
         let result = sqlx::query(self.sql(
             "UPDATE http_channel SET path = ?, methods = ?, service = ?, data_format = ?, \
-             timeout_ms = ? WHERE name = ?",
+             timeout_ms = ?, security = ? WHERE name = ?",
         ))
         .bind(&channel.path)
         .bind(methods)
         .bind(&channel.service)
         .bind(channel.data_format.as_str())
         .bind(channel.timeout_ms as i64)
+        .bind(channel.security.as_deref())
         .bind(name)
         .execute(&self.pool)
         .await;
@@ -134,6 +144,9 @@ impl HttpChannels for SqlOdb {
             // MySQL counts rows found, not rows changed (sqlx asks for FOUND_ROWS): an
             // update to the same values still finds its channel.
             Ok(done) => Ok(done.rows_affected() > 0),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(no_such_definition(channel.security.as_deref()))
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(OdbError::Conflict(format!(
                     "the path `{}` is taken by another HTTP channel",

@@ -58,6 +58,23 @@ macro_rules! info_query {
     };
 }
 
+/// What a channel names as its security definition, checked to be a name one could
+/// have (the channel tables' foreign keys check that one does).
+pub(super) fn check_security(security: Option<&str>) -> OdbResult<()> {
+    match security {
+        Some(name) => check_key("security definition name", name, LONGEST_KEY),
+        None => Ok(()),
+    }
+}
+
+/// A channel's write that the foreign key to `security_def` refused.
+pub(super) fn no_such_definition(security: Option<&str>) -> OdbError {
+    OdbError::Invalid(format!(
+        "there is no security definition named `{}`",
+        security.unwrap_or_default()
+    ))
+}
+
 /// Whether something could be stored under `name` (see `odb/outconn.rs`).
 fn findable(name: &str) -> bool {
     check_key("name", name, LONGEST_KEY).is_ok()
@@ -250,8 +267,44 @@ impl SecurityDefinitions for SqlOdb {
         let done = sqlx::query(self.sql("DELETE FROM security_def WHERE name = ?"))
             .bind(name)
             .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+            .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            // A channel names it (the channels' foreign keys): say which.
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                let mut users = Vec::new();
+                let tables = [
+                    (
+                        "HTTP",
+                        "SELECT name FROM http_channel WHERE security = ? ORDER BY name",
+                    ),
+                    (
+                        "SOAP",
+                        "SELECT name FROM soap_channel WHERE security = ? ORDER BY name",
+                    ),
+                ];
+                for (kind, query) in tables {
+                    for row in sqlx::query(self.sql(query))
+                        .bind(name)
+                        .fetch_all(&self.pool)
+                        .await?
+                    {
+                        let channel: String = row.try_get("name")?;
+                        users.push(format!("{kind} channel `{channel}`"));
+                    }
+                }
+                Err(OdbError::Conflict(format!(
+                    "security definition `{name}` is used by {}: attach another definition \
+                     to them, or none, first",
+                    if users.is_empty() {
+                        "a channel".to_owned()
+                    } else {
+                        users.join(", ")
+                    }
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn security_hashes(&self) -> OdbResult<Vec<(SecurityDefInfo, String)>> {

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::security::{check_security, no_such_definition};
 use super::sql::{LONGEST_KEY, check_key, check_text};
 use super::{OdbError, OdbResult, SqlOdb, now_ms};
 use crate::api::{SoapChannel, SoapVersion};
@@ -35,6 +36,7 @@ struct Columns {
 
 fn columns(channel: &SoapChannel) -> OdbResult<Columns> {
     check_key("SOAP channel path", &channel.path, LONGEST_PATH)?;
+    check_security(channel.security.as_deref())?;
     if channel.services.is_empty() {
         return Err(OdbError::Invalid(format!(
             "SOAP channel `{}` names no service",
@@ -84,8 +86,8 @@ fn parse_version(text: &str) -> OdbResult<SoapVersion> {
 impl SoapChannels for SqlOdb {
     async fn soap_channels(&self) -> OdbResult<Vec<SoapChannel>> {
         let rows = sqlx::query(self.sql(
-            "SELECT name, path, services, versions, timeout_ms, namespace FROM soap_channel \
-             ORDER BY name",
+            "SELECT name, path, services, versions, timeout_ms, namespace, security \
+             FROM soap_channel ORDER BY name",
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -108,6 +110,7 @@ impl SoapChannels for SqlOdb {
                     .collect::<OdbResult<_>>()?,
                 timeout_ms: row.try_get::<i64, _>("timeout_ms")?.max(0) as u64,
                 namespace: row.try_get("namespace")?,
+                security: row.try_get("security")?,
             });
         }
         Ok(out)
@@ -118,7 +121,7 @@ impl SoapChannels for SqlOdb {
         let columns = columns(channel)?;
         let result = sqlx::query(self.sql(
             "INSERT INTO soap_channel (name, path, services, versions, timeout_ms, namespace, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             security, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(&channel.name)
         .bind(&channel.path)
@@ -126,11 +129,15 @@ impl SoapChannels for SqlOdb {
         .bind(columns.versions)
         .bind(channel.timeout_ms as i64)
         .bind(&channel.namespace)
+        .bind(channel.security.as_deref())
         .bind(now_ms())
         .execute(&self.pool)
         .await;
         match result {
             Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(no_such_definition(channel.security.as_deref()))
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 let taken = self.soap_channels().await?;
                 Err(OdbError::Conflict(
@@ -167,19 +174,23 @@ impl SoapChannels for SqlOdb {
         let columns = columns(channel)?;
         let result = sqlx::query(self.sql(
             "UPDATE soap_channel SET path = ?, services = ?, versions = ?, timeout_ms = ?, \
-             namespace = ? WHERE name = ?",
+             namespace = ?, security = ? WHERE name = ?",
         ))
         .bind(&channel.path)
         .bind(columns.services)
         .bind(columns.versions)
         .bind(channel.timeout_ms as i64)
         .bind(&channel.namespace)
+        .bind(channel.security.as_deref())
         .bind(name)
         .execute(&self.pool)
         .await;
         match result {
             // MySQL counts rows found, not rows changed.
             Ok(done) => Ok(done.rows_affected() > 0),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(no_such_definition(channel.security.as_deref()))
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(OdbError::Conflict(format!(
                     "the path `{}` is taken by another SOAP channel",

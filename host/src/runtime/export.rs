@@ -27,7 +27,7 @@ use super::request::Lowered;
 /// 0.x the line is the minor). What it does not refuse is a newer patch: such a
 /// component would fail to link only if it imports a function added after this
 /// server's patch, so it is refused here, whatever it imports.
-pub(crate) const CONTRACT_VERSION: &str = "0.2.5";
+pub(crate) const CONTRACT_VERSION: &str = "0.2.6";
 /// The WIT interface a service exports, as named in `wit/service.wit`, without its
 /// version.
 const INTERFACE: &str = "zato:service/service";

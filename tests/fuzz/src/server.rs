@@ -118,6 +118,7 @@ fn channels_to_create() -> Vec<HttpChannel> {
         service: guest::NAME.into(),
         data_format: format,
         timeout_ms,
+        security: None,
     };
     vec![
         channel("script", "/fuzz/{id}", &[], DataFormat::Raw, 0),

@@ -14,6 +14,11 @@ pub trait RequestDetails: Send + 'static {
     /// The channel's configured name (for `invoke`, the calling service).
     fn channel_name(&self) -> &str;
 
+    /// Who called, when the channel checked it with a security definition.
+    fn caller(&self) -> Option<&crate::security::Caller> {
+        None
+    }
+
     /// Every detail the channel kind defines for the request, in the order the WIT
     /// lists its keys (an HTTP request's `method`, `path` and `query-string`).
     fn details(&self) -> Vec<(&str, Cow<'_, str>)> {

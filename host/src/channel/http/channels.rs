@@ -11,10 +11,14 @@ use crate::api::{DataFormat, HttpChannel, SoapChannel};
 use crate::deploy::DeployHook;
 use crate::odb::{Odb, OdbError};
 use crate::reload::{Kind, Notice, Notifier, Reloadable};
+use crate::security::Guards;
 
 /// The live HTTP channel table, rebuilt from the ODB and swapped whole.
 pub struct Channels {
     routes: ArcSwap<ChannelRouter>,
+    /// The security definitions the routes' guards come from, kept to carry what
+    /// they verified over to the next table.
+    guards: ArcSwap<Guards>,
     odb: Arc<dyn Odb>,
     /// One reload at a time. Reloads come from the admin API, from notices and from the
     /// reconcile loop at once; unserialised, one that read the ODB before a channel was
@@ -27,6 +31,7 @@ impl Channels {
     pub fn new(odb: Arc<dyn Odb>) -> Self {
         Self {
             routes: ArcSwap::from_pointee(ChannelRouter::default()),
+            guards: ArcSwap::from_pointee(Guards::default()),
             odb,
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -37,7 +42,9 @@ impl Channels {
         self.routes.load()
     }
 
-    /// Rebuilds the table from the ODB (HTTP and SOAP channels). A table that does not build (which
+    /// Rebuilds the table from the ODB (HTTP and SOAP channels, and the security
+    /// definitions they name: `Kind::HttpChannels` and `Kind::Security` both reload
+    /// here). A table that does not build (which
     /// [`Channels::check_new`] prevents) leaves the running one in place. When it
     /// returns, the table holds at least every channel the ODB held when it was called.
     pub async fn reload(&self) -> anyhow::Result<()> {
@@ -52,8 +59,10 @@ impl Channels {
         let _turn = self.reloading.lock().await;
         let channels = read().await?;
         let soap = self.odb.soap_channels().await?;
-        self.routes
-            .store(Arc::new(ChannelRouter::build_all(&channels, &soap)?));
+        let guards = Guards::build(&self.odb.security_hashes().await?, &self.guards.load());
+        let routes = ChannelRouter::build_guarded(&channels, &soap, &guards)?;
+        self.guards.store(Arc::new(guards));
+        self.routes.store(Arc::new(routes));
         Ok(())
     }
 
@@ -137,6 +146,7 @@ impl DeployHook for AutoHttpChannels {
             service: service.to_owned(),
             data_format: DataFormat::Json,
             timeout_ms: 0,
+            security: None,
         };
         // A channel that would stop the route table from building is never stored.
         if let Err(e) = self.channels.check_new(&channel).await? {

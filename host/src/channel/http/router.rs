@@ -8,6 +8,7 @@ use http::Method;
 use thiserror::Error;
 
 use crate::api::{HttpChannel, SoapChannel};
+use crate::security::{Guard, Guards};
 
 #[derive(Debug, Error)]
 pub enum RouteError {
@@ -26,6 +27,8 @@ pub type PathParams = Vec<(String, String)>;
 pub struct Route {
     pub config: HttpChannel,
     methods: Vec<Method>,
+    /// The check of the security definition the channel names.
+    pub guard: Option<Arc<Guard>>,
 }
 
 impl Route {
@@ -38,7 +41,8 @@ impl Route {
 #[derive(Clone)]
 pub enum Target {
     Http(Arc<Route>),
-    Soap(Arc<SoapChannel>),
+    /// A SOAP channel, with the check of the security definition it names.
+    Soap(Arc<SoapChannel>, Option<Arc<Guard>>),
 }
 
 /// Every channel of the listener, built at once and swapped whole.
@@ -52,8 +56,20 @@ impl ChannelRouter {
         Self::build_all(channels, &[])
     }
 
-    /// The table of HTTP channels `channels` and SOAP channels `soap`.
+    /// The table of HTTP channels `channels` and SOAP channels `soap`, to check that
+    /// they fit: a channel naming a security definition refuses every caller.
     pub fn build_all(channels: &[HttpChannel], soap: &[SoapChannel]) -> Result<Self, RouteError> {
+        Self::build_guarded(channels, soap, &Guards::default())
+    }
+
+    /// The table of HTTP channels `channels` and SOAP channels `soap`, each with the
+    /// guard of the security definition it names, from `guards`.
+    pub fn build_guarded(
+        channels: &[HttpChannel],
+        soap: &[SoapChannel],
+        guards: &Guards,
+    ) -> Result<Self, RouteError> {
+        let guard = |security: &Option<String>| security.as_deref().map(|name| guards.get(name));
         let mut router = matchit::Router::new();
         let paths: Vec<(&str, &str)> = channels
             .iter()
@@ -83,6 +99,7 @@ impl ChannelRouter {
             let route = Arc::new(Route {
                 config: channel.clone(),
                 methods,
+                guard: guard(&channel.security),
             });
             router
                 .insert(channel.path.clone(), Target::Http(route))
@@ -108,7 +125,7 @@ impl ChannelRouter {
             router
                 .insert(
                     channel.path.clone(),
-                    Target::Soap(Arc::new(channel.clone())),
+                    Target::Soap(Arc::new(channel.clone()), guard(&channel.security)),
                 )
                 .map_err(|e| invalid(insert_error(e, &channel.path, &paths)))?;
         }
@@ -119,7 +136,7 @@ impl ChannelRouter {
     pub fn find(&self, path: &str) -> Option<(Arc<Route>, PathParams)> {
         match self.find_target(path)? {
             (Target::Http(route), params) => Some((route, params)),
-            (Target::Soap(_), _) => None,
+            (Target::Soap(..), _) => None,
         }
     }
 
@@ -187,6 +204,7 @@ pub(crate) fn test_channel(name: &str, path: &str) -> HttpChannel {
         service: "s".into(),
         data_format: crate::api::DataFormat::Json,
         timeout_ms: 0,
+        security: None,
     }
 }
 
@@ -216,6 +234,7 @@ mod tests {
             versions: Vec::new(),
             timeout_ms: 0,
             namespace: String::new(),
+            security: None,
         }
     }
 
@@ -227,7 +246,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            matches!(router.find_target("/x/soap"), Some((Target::Soap(c), _)) if c.name == "s")
+            matches!(router.find_target("/x/soap"), Some((Target::Soap(c, _), _)) if c.name == "s")
         );
         assert!(router.find("/x/soap").is_none());
         assert_eq!(router.find("/x/1").unwrap().0.config.name, "a");

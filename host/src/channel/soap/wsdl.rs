@@ -205,6 +205,7 @@ mod tests {
             versions: vec![SoapVersion::V12],
             timeout_ms: 0,
             namespace: "urn:example:billing".into(),
+            security: None,
         };
         let info = ServiceInfo {
             name: "billing.get".into(),

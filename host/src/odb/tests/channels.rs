@@ -13,7 +13,7 @@ backends!(
     names_no_channel_can_have_are_found_nowhere,
 );
 
-fn channel(name: &str, path: &str) -> HttpChannel {
+pub(super) fn channel(name: &str, path: &str) -> HttpChannel {
     HttpChannel {
         name: name.into(),
         path: path.into(),
@@ -21,6 +21,7 @@ fn channel(name: &str, path: &str) -> HttpChannel {
         service: "svc".into(),
         data_format: DataFormat::Json,
         timeout_ms: 0,
+        security: None,
     }
 }
 
@@ -124,6 +125,7 @@ async fn a_channel_is_updated_in_place_and_keeps_its_name(db: TestDb) {
         service: "other".into(),
         data_format: DataFormat::Xml,
         timeout_ms: 750,
+        security: None,
     };
     assert!(odb.update_http_channel("c1", &changed).await.unwrap());
     let stored = odb.http_channel("c1").await.unwrap().unwrap();

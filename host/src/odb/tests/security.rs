@@ -3,13 +3,14 @@
 
 use super::TestDb;
 use crate::api::{ApikeySettings, BasicAuthSettings, SecuritySettings, SecurityType};
-use crate::odb::{OdbError, SecurityDefinitions};
+use crate::odb::{HttpChannels, OdbError, SecurityDefinitions, SoapChannels};
 
 backends!(
     definitions_are_created_read_updated_and_deleted,
     names_are_unique_across_types,
     the_hash_is_read_by_one_query_and_a_new_type_needs_a_new_secret,
     names_no_definition_can_have_are_found_nowhere,
+    channels_name_only_definitions_that_exist_and_keep_them_from_deletion,
 );
 
 fn basic(username: &str) -> SecuritySettings {
@@ -128,4 +129,64 @@ async fn names_no_definition_can_have_are_found_nowhere(db: TestDb) {
                 .is_err()
         );
     }
+}
+
+async fn channels_name_only_definitions_that_exist_and_keep_them_from_deletion(db: TestDb) {
+    let odb = db.odb().await;
+    odb.create_security_def("crm", &apikey("X-API-Key"), "sha256:ab")
+        .await
+        .unwrap();
+    let mut http = super::channels::channel("orders", "/orders");
+    http.security = Some("crm".into());
+    odb.create_http_channel(&http).await.unwrap();
+    assert_eq!(
+        odb.http_channel("orders").await.unwrap().unwrap().security,
+        Some("crm".into())
+    );
+    let mut soap = super::soap_channels::channel("billing", "/soap/billing");
+    soap.security = Some("crm".into());
+    odb.create_soap_channel(&soap).await.unwrap();
+    assert_eq!(
+        odb.soap_channel("billing").await.unwrap().unwrap().security,
+        Some("crm".into())
+    );
+
+    // A definition that does not exist is refused, by name, and nothing is stored.
+    let mut ghost = super::channels::channel("ghost", "/ghost");
+    ghost.security = Some("nobody".into());
+    match odb.create_http_channel(&ghost).await {
+        Err(OdbError::Invalid(message)) => assert!(message.contains("`nobody`"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(odb.http_channel("ghost").await.unwrap().is_none());
+    soap.security = Some("nobody".into());
+    match odb.update_soap_channel("billing", &soap).await {
+        Err(OdbError::Invalid(message)) => assert!(message.contains("`nobody`"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        odb.soap_channel("billing").await.unwrap().unwrap().security,
+        Some("crm".into())
+    );
+
+    // In use: not deleted, and the answer names who uses it.
+    match odb.delete_security_def("crm").await {
+        Err(OdbError::Conflict(message)) => {
+            assert!(message.contains("HTTP channel `orders`"), "{message}");
+            assert!(message.contains("SOAP channel `billing`"), "{message}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(odb.security_def("crm").await.unwrap().is_some());
+
+    // Detached from both: deleted.
+    http.security = None;
+    assert!(odb.update_http_channel("orders", &http).await.unwrap());
+    assert_eq!(
+        odb.http_channel("orders").await.unwrap().unwrap().security,
+        None
+    );
+    soap.security = None;
+    assert!(odb.update_soap_channel("billing", &soap).await.unwrap());
+    assert!(odb.delete_security_def("crm").await.unwrap());
 }

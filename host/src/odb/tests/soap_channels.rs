@@ -11,7 +11,7 @@ backends!(
     bad_soap_channels_are_refused_alike_everywhere,
 );
 
-fn channel(name: &str, path: &str) -> SoapChannel {
+pub(super) fn channel(name: &str, path: &str) -> SoapChannel {
     SoapChannel {
         name: name.into(),
         path: path.into(),
@@ -19,6 +19,7 @@ fn channel(name: &str, path: &str) -> SoapChannel {
         versions: Vec::new(),
         timeout_ms: 0,
         namespace: String::new(),
+        security: None,
     }
 }
 

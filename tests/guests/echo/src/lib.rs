@@ -17,6 +17,7 @@
 //!   "payload": "{\"x\":1}",
 //!   "data_format": "json",
 //!   "config": {"key": "value"},
+//!   "caller": {"definition": "partner", "kind": "basic-auth", "principal": "acme"},
 //!   "looked_up": {"header": "yes", "query": "1", "path_param": "7", "authorization": null,
 //!                 "detail": "a=1&a=2", "param": "7"},
 //!   "looked_up_again": {"header": "yes", "query": "1", "path_param": "7", "authorization": null,
@@ -35,6 +36,7 @@
 //! outside HTTP channels. Query pairs stay a list so that
 //! order and repeated names show; for a repeated header or path parameter the first
 //! value is kept. The payload is decoded as UTF-8, invalid bytes replaced with U+FFFD.
+//! `caller` is who the channel's security definition admitted, `null` when it has none.
 
 use zato_sdk::prelude::*;
 use zato_sdk::serde_json::{Map, Value, json};
@@ -45,7 +47,7 @@ use zato_sdk::serde_json::{Map, Value, json};
     description = "Answers with a JSON description of the request and the service's configuration",
     output = "cid: string, channel: object, method: string?, path: string?, query: array, \
               path_params: object, details: array, params: object, headers: object, payload: string, data_format: string, \
-              config: object, looked_up: object, looked_up_again: object"
+              config: object, caller: object?, looked_up: object, looked_up_again: object"
 )]
 fn echo(req: Request) -> Result<Response, Error> {
     let looked_up = lookups(&req);
@@ -73,6 +75,11 @@ fn echo(req: Request) -> Result<Response, Error> {
         "payload": String::from_utf8_lossy(req.payload()),
         "data_format": req.data_format().as_str(),
         "config": object(config::get_all().iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        "caller": req.caller().map(|caller| json!({
+            "definition": caller.definition,
+            "kind": caller.kind,
+            "principal": caller.principal,
+        })),
         "looked_up": looked_up,
         "looked_up_again": lookups(&req),
     }))

@@ -1,0 +1,173 @@
+//! Scenario 16: what a channel's security definition costs a request.
+//!
+//! One server on the embedded defaults, `demo.hello` behind three channels: one open,
+//! one guarded by a basic-auth definition, one by an API key. wrk loads each in turn
+//! (the order alternating by round, pinned like scenario 1) sending the right
+//! credentials with every request, from a Lua script; the table gives the median of the
+//! rounds and the ratio of each guarded channel to the open one. A basic-auth password
+//! is verified with argon2id once, then remembered as a keyed digest: the figure is
+//! that of a caller the server already knows, as every caller but the first is.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use zato_api::{ApikeySettings, BasicAuthSettings, SecurityDef, SecuritySettings};
+
+use super::Ctx;
+use super::deploy::stop_all;
+use crate::report::{Row, Section, ms, thousands};
+use crate::stats::median;
+use crate::wrk::{self, Load};
+use crate::zato::{Env, EnvOptions, wait_for};
+
+const USERNAME: &str = "bench";
+const PASSWORD: &str = "bench password, long enough";
+const KEY: &str = "bench-key-0123456789abcdef";
+
+/// (label, channel path, wrk's Lua script or none)
+fn targets() -> [(&'static str, &'static str, Option<String>); 3] {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"));
+    [
+        ("no security", "/open/hello", None),
+        (
+            "basic auth (password verified once, then from its digest)",
+            "/basic/hello",
+            Some(format!(
+                "wrk.headers[\"Authorization\"] = \"Basic {basic}\"\n"
+            )),
+        ),
+        (
+            "API key (SHA-256, compared in constant time)",
+            "/key/hello",
+            Some(format!("wrk.headers[\"X-API-Key\"] = \"{KEY}\"\n")),
+        ),
+    ]
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
+    let wrk = ctx
+        .wrk
+        .as_deref()
+        .context("the security scenario needs wrk")?;
+    let plan = ctx.plan;
+    let mut section = Section::new(
+        "16. Channel security: the cost of each check per request",
+        vec!["target", "requests/s", "p50", "p99", "ratio (requests/s)"],
+    )
+    .text_columns(1);
+    section.notes.push(format!(
+        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through three channels of one server: open, guarded by a basic-auth definition, guarded by an API key definition; every request carries the right credentials (a wrk Lua script sets the header); ratio = to the open channel.",
+        crate::scenario::CONNECTIONS,
+        plan.duration.as_secs(),
+        plan.rounds.max(2)
+    ));
+    let cluster = format!("bench-security-{}", uuid::Uuid::new_v4().simple());
+    let env = Env::create(
+        &ctx.artifacts.zato,
+        &ctx.work.join("security"),
+        &EnvOptions::one_server(&cluster),
+    )?;
+    let mut proc = env.start(0, ctx.server_cpu(), &ctx.logs)?;
+    wait_for(
+        &format!("{}/zato/ping", env.base(0)),
+        &mut proc,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let targets = targets();
+    let measured = async {
+        let hello = std::fs::read(&ctx.artifacts.hello)
+            .with_context(|| format!("cannot read `{}`", ctx.artifacts.hello.display()))?;
+        let admin = env.admin(0);
+        admin.deploy(hello, "hello.wasm").await?;
+        admin
+            .security(&SecurityDef {
+                name: "bench-basic".into(),
+                settings: SecuritySettings::BasicAuth(BasicAuthSettings {
+                    username: USERNAME.into(),
+                    realm: "bench".into(),
+                }),
+                secret: Some(PASSWORD.into()),
+            })
+            .await?;
+        admin
+            .security(&SecurityDef {
+                name: "bench-key".into(),
+                settings: SecuritySettings::Apikey(ApikeySettings {
+                    header: "X-API-Key".into(),
+                }),
+                secret: Some(KEY.into()),
+            })
+            .await?;
+        let guards = [None, Some("bench-basic"), Some("bench-key")];
+        let mut scripts = Vec::new();
+        for ((_, path, script), guard) in targets.iter().zip(guards) {
+            let name = path.trim_start_matches('/').replace('/', "-");
+            admin
+                .guarded_channel(&name, path, "demo.hello", guard)
+                .await?;
+            scripts.push(match script {
+                Some(lua) => {
+                    let file = ctx.work.join(format!("{name}.lua"));
+                    std::fs::write(&file, lua)
+                        .with_context(|| format!("cannot write `{}`", file.display()))?;
+                    Some(file)
+                }
+                None => None,
+            });
+        }
+        let rounds = plan.rounds.max(2) as usize;
+        let mut runs: Vec<Vec<wrk::Outcome>> = vec![Vec::new(); targets.len()];
+        for round in 0..rounds {
+            for k in 0..targets.len() {
+                let t = (round + k) % targets.len();
+                let (label, path, _) = &targets[t];
+                eprintln!("[bench] security: round {}/{rounds}: {label}", round + 1);
+                let url = format!("{}{path}?name=bench", env.base(0));
+                let load = |duration| Load {
+                    url: &url,
+                    connections: crate::scenario::CONNECTIONS,
+                    duration,
+                    script: scripts[t].as_deref(),
+                    cpu: ctx.load_cpu(),
+                    cores: plan.cores,
+                };
+                if !plan.warmup.is_zero() {
+                    wrk::run(wrk, &load(plan.warmup)).await?;
+                }
+                let outcome = wrk::run(wrk, &load(plan.duration)).await?;
+                // A refused request is a non-2xx answer: every one must have passed.
+                outcome.require_clean(label)?;
+                runs[t].push(outcome);
+            }
+        }
+        anyhow::Ok(runs)
+    }
+    .await;
+    stop_all(vec![proc]);
+    let runs = measured?;
+
+    let open_rps = median(&runs[0].iter().map(|o| o.rps).collect::<Vec<_>>());
+    for (t, (label, _, _)) in targets.iter().enumerate() {
+        let of = |f: fn(&wrk::Outcome) -> f64| median(&runs[t].iter().map(f).collect::<Vec<_>>());
+        let (rps, p50, p99) = (of(|o| o.rps), of(|o| o.p50_ms), of(|o| o.p99_ms));
+        let ratio = (t > 0).then(|| rps / open_rps);
+        let mut row = Row::new("security", *label);
+        row.rps = Some(rps);
+        row.p50_ms = Some(p50);
+        row.p99_ms = Some(p99);
+        row.ratio_to_baseline = ratio;
+        let rounds: Vec<f64> = runs[t].iter().map(|o| o.rps).collect();
+        section
+            .rows
+            .push(row.extra("rounds_rps", rounds).cells(vec![
+                label.to_string(),
+                thousands(rps),
+                ms(p50),
+                ms(p99),
+                ratio.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
+            ]));
+    }
+    Ok(section)
+}
