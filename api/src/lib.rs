@@ -78,8 +78,8 @@ pub use scheduler::{
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
 pub use security::{
-    ApikeySettings, BasicAuthSettings, DeletedSecurityDef, SecretChange, SecurityDef,
-    SecurityDefInfo, SecuritySettings, SecurityType,
+    ApikeySettings, BasicAuthSettings, DeletedSecurityDef, JwtAlgorithm, JwtLogIn, JwtSettings,
+    JwtToken, SecretChange, SecurityDef, SecurityDefInfo, SecuritySettings, SecurityType,
 };
 pub use servers::{ServerInfo, ServerState, ServerStatus};
 

@@ -1,10 +1,12 @@
 //! Security definitions: named ways a channel checks who calls it (HTTP basic auth, API
-//! keys), attached to channels by name.
+//! keys, JWT), attached to channels by name.
 //!
 //! A definition's name is unique across its types and follows the service-name rule
 //! ([`check_service_name`](crate::check_service_name)). Its secret (a basic-auth
-//! password, an API key) is written with [`SecurityDef::secret`] and never read back:
-//! servers keep only a hash of it (argon2id for a password, SHA-256 for a key).
+//! password, an API key, a JWT signing key) is written with [`SecurityDef::secret`] and
+//! never read back: servers keep only a hash of a password or an API key (argon2id,
+//! SHA-256); a JWT signing key, which signing needs whole, is kept as it is and never
+//! answered, like an outgoing connection's password.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,17 +19,22 @@ pub enum SecurityType {
     BasicAuth,
     /// An API key sent in a header.
     Apikey,
+    /// A JSON Web Token (`Authorization: Bearer`), issued by `/zato/jwt/log-in` for a
+    /// basic-auth definition's username and password.
+    Jwt,
 }
 
 impl SecurityType {
     /// Every type, in the order above.
-    pub const ALL: [SecurityType; 2] = [Self::BasicAuth, Self::Apikey];
+    pub const ALL: [SecurityType; 3] = [Self::BasicAuth, Self::Apikey, Self::Jwt];
 
-    /// The type as it is written in URLs, the CLI and JSON (`basic-auth`, `apikey`).
+    /// The type as it is written in URLs, the CLI and JSON (`basic-auth`, `apikey`,
+    /// `jwt`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BasicAuth => "basic-auth",
             Self::Apikey => "apikey",
+            Self::Jwt => "jwt",
         }
     }
 }
@@ -45,7 +52,9 @@ impl std::str::FromStr for SecurityType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown security type `{s}`: expected basic-auth or apikey"))
+            .ok_or_else(|| {
+                format!("unknown security type `{s}`: expected basic-auth, apikey or jwt")
+            })
     }
 }
 
@@ -55,6 +64,16 @@ pub const DEFAULT_REALM: &str = "zato";
 pub const DEFAULT_APIKEY_HEADER: &str = "X-API-Key";
 /// The shortest API key accepted, in bytes: keys are stored as unsalted hashes.
 pub const MIN_APIKEY_LEN: usize = 16;
+/// The shortest HS256 key accepted, in bytes (the hash's output size, RFC 7518 3.2).
+pub const MIN_HS256_KEY_LEN: usize = 32;
+/// How long a token lives when a JWT definition says nothing, in seconds.
+pub const DEFAULT_JWT_TTL_S: u64 = 3600;
+/// The longest life of a token, in seconds (30 days).
+pub const MAX_JWT_TTL_S: u64 = 30 * 86_400;
+
+fn default_ttl() -> u64 {
+    DEFAULT_JWT_TTL_S
+}
 
 fn default_realm() -> String {
     DEFAULT_REALM.into()
@@ -86,6 +105,103 @@ pub struct ApikeySettings {
     pub header: String,
 }
 
+/// How a JWT definition signs and checks its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum JwtAlgorithm {
+    /// HMAC with SHA-256: one shared key signs and checks.
+    HS256,
+    /// RSA PKCS#1 v1.5 with SHA-256: a private key signs, its public key checks.
+    RS256,
+    /// ECDSA on P-256 with SHA-256: a private key signs, its public key checks.
+    ES256,
+}
+
+impl JwtAlgorithm {
+    /// Every algorithm, in the order above.
+    pub const ALL: [JwtAlgorithm; 3] = [Self::HS256, Self::RS256, Self::ES256];
+
+    /// Its name in a token's header and here: `HS256`, `RS256`, `ES256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+        }
+    }
+
+    /// Whether it signs with a private key and checks with a public one.
+    pub fn asymmetric(self) -> bool {
+        self != Self::HS256
+    }
+}
+
+impl std::fmt::Display for JwtAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for JwtAlgorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown JWT algorithm `{s}`: expected HS256, RS256 or ES256"))
+    }
+}
+
+/// JSON Web Tokens: who may log in for one, and what a token must say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// How tokens are signed: HS256 with the definition's secret as the shared key,
+    /// RS256 or ES256 with the secret as the private key (PEM) and `public_key` to check.
+    pub algorithm: JwtAlgorithm,
+    /// The `iss` of the tokens issued, required of every token checked.
+    pub issuer: String,
+    /// The `aud` of the tokens issued, required of every token checked.
+    pub audience: String,
+    /// How long an issued token is valid, in seconds (1 to 30 days' worth).
+    #[serde(default = "default_ttl")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2_592_000))]
+    pub ttl_s: u64,
+    /// The basic-auth definition whose username and password log in for a token.
+    pub login: String,
+    /// RS256 and ES256: the public key (PEM) that checks tokens; none for HS256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+/// What `POST /zato/jwt/log-in` takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtLogIn {
+    /// A username of the basic-auth definition a JWT definition logs in with.
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// The JWT definition to log in to, when more than one takes this username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+}
+
+/// What `POST /zato/jwt/log-in` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwtToken {
+    /// The token, for `Authorization: Bearer ...`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// When it expires, seconds since the Unix epoch.
+    pub expires_at: u64,
+    /// The JWT definition that issued it.
+    pub definition: String,
+}
+
 /// A definition's settings, by type (`type` names it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -95,6 +211,8 @@ pub enum SecuritySettings {
     BasicAuth(BasicAuthSettings),
     /// An API key.
     Apikey(ApikeySettings),
+    /// JSON Web Tokens.
+    Jwt(JwtSettings),
 }
 
 impl SecuritySettings {
@@ -103,6 +221,7 @@ impl SecuritySettings {
         match self {
             Self::BasicAuth(_) => SecurityType::BasicAuth,
             Self::Apikey(_) => SecurityType::Apikey,
+            Self::Jwt(_) => SecurityType::Jwt,
         }
     }
 
@@ -147,6 +266,42 @@ impl SecuritySettings {
                     ));
                 }
             }
+            Self::Jwt(jwt) => {
+                for (field, value) in [("issuer", &jwt.issuer), ("audience", &jwt.audience)] {
+                    if value.is_empty() || value.len() > 255 || value.chars().any(char::is_control)
+                    {
+                        return Err(format!(
+                            "`{field}` must be 1 to 255 characters without control characters"
+                        ));
+                    }
+                }
+                if !(1..=MAX_JWT_TTL_S).contains(&jwt.ttl_s) {
+                    return Err(format!(
+                        "`ttl_s` {} must be from 1 to {MAX_JWT_TTL_S} (30 days)",
+                        jwt.ttl_s
+                    ));
+                }
+                if jwt.login.is_empty() {
+                    return Err("`login` must name the basic-auth definition that logs in".into());
+                }
+                match (&jwt.public_key, jwt.algorithm.asymmetric()) {
+                    (None, true) => {
+                        return Err(format!(
+                            "`public_key`: {} checks tokens with a public key (PEM)",
+                            jwt.algorithm
+                        ));
+                    }
+                    (Some(_), false) => {
+                        return Err(
+                            "`public_key`: HS256 signs and checks with the secret alone".into()
+                        );
+                    }
+                    (Some(key), true) if !key.contains("-----BEGIN") => {
+                        return Err("`public_key` is not a PEM document".into());
+                    }
+                    _ => {}
+                }
+            }
         }
         Ok(())
     }
@@ -161,6 +316,15 @@ impl SecuritySettings {
             )),
             Self::Apikey(_) if secret.chars().any(|c| !c.is_ascii_graphic()) => Err(
                 "the key must be printable ASCII without spaces (it travels in a header)".into(),
+            ),
+            Self::Jwt(jwt) if !jwt.algorithm.asymmetric() && secret.len() < MIN_HS256_KEY_LEN => {
+                Err(format!(
+                    "the HS256 key is {} bytes long: it needs at least {MIN_HS256_KEY_LEN}",
+                    secret.len()
+                ))
+            }
+            Self::Jwt(jwt) if jwt.algorithm.asymmetric() && !secret.contains("-----BEGIN") => Err(
+                format!("the {} private key is not a PEM document", jwt.algorithm),
             ),
             _ => Ok(()),
         }
@@ -261,11 +425,28 @@ mod tests {
         assert!(bad(r#"{"type": "apikey", "header": "X Key"}"#).contains("header"));
         assert!(bad(r#"{"type": "apikey", "header": "Authorization"}"#).contains("Authorization"));
         assert_eq!("apikey".parse::<SecurityType>(), Ok(SecurityType::Apikey));
+        assert_eq!("jwt".parse::<SecurityType>(), Ok(SecurityType::Jwt));
         assert!(
-            "jwt"
+            "oauth"
                 .parse::<SecurityType>()
                 .unwrap_err()
-                .contains("basic-auth")
+                .contains("basic-auth, apikey or jwt")
         );
+
+        // JWT: a public key for RS256 and ES256 only, a long enough HS256 key.
+        let jwt = |json: &str| serde_json::from_str::<SecuritySettings>(json).unwrap();
+        let hs = jwt(
+            r#"{"type": "jwt", "algorithm": "HS256", "issuer": "i", "audience": "a", "login": "p"}"#,
+        );
+        assert!(hs.check().is_ok());
+        assert!(hs.check_secret(&"k".repeat(31)).unwrap_err().contains("32"));
+        assert!(hs.check_secret(&"k".repeat(32)).is_ok());
+        let rs = jwt(
+            r#"{"type": "jwt", "algorithm": "RS256", "issuer": "i", "audience": "a", "login": "p"}"#,
+        );
+        assert!(rs.check().unwrap_err().contains("public_key"));
+        assert!(rs.check_secret("not pem").unwrap_err().contains("PEM"));
+        assert!(bad(r#"{"type": "jwt", "algorithm": "HS256", "issuer": "i", "audience": "a", "login": "p", "ttl_s": 0}"#).contains("ttl_s"));
+        assert!(bad(r#"{"type": "jwt", "algorithm": "HS256", "issuer": "", "audience": "a", "login": "p"}"#).contains("issuer"));
     }
 }

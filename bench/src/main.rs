@@ -106,9 +106,9 @@ use scenario::{Ctx, Pin, Plan};
 ///               each, embedded defaults), ratio in the same run; then a known number of
 ///               requests counted by `zato stats`, percentiles beside the clients'.
 ///   security
-///           16. demo.hello through channels guarded by a basic-auth and an API key
-///               definition (right credentials on every request) against an open one
-///               on the same server; requests/s, p50, p99, ratios to the open channel.
+///           16. demo.hello through channels guarded by a basic-auth, an API key and a
+///               JWT definition (right credentials on every request) against an open
+///               one on the same server; requests/s, p50, p99, ratios to the open one.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).

@@ -20,8 +20,9 @@ pub use zato_api::scheduler::{
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
 pub use zato_api::security::{
-    self, ApikeySettings, BasicAuthSettings, DeletedSecurityDef, SecretChange, SecurityDef,
-    SecurityDefInfo, SecuritySettings, SecurityType,
+    self, ApikeySettings, BasicAuthSettings, DeletedSecurityDef, JwtAlgorithm, JwtLogIn,
+    JwtSettings, JwtToken, MAX_JWT_TTL_S, SecretChange, SecurityDef, SecurityDefInfo,
+    SecuritySettings, SecurityType,
 };
 pub use zato_api::soap::{DeletedSoapChannel, SoapChannel};
 pub use zato_api::stats::{

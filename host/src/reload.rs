@@ -39,6 +39,8 @@ pub enum Kind {
     Dictionaries,
     /// Security definitions (the channels that name them reload with them).
     Security,
+    /// The JWTs revoked by a log-out (read from the KVDB).
+    JwtRevocations,
 }
 
 /// What servers tell each other on the broker.

@@ -16,6 +16,8 @@
 //! not the hash, on each request. A channel naming a definition this server does not
 //! hold refuses every caller (fail closed).
 
+pub mod jwt;
+
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, OnceLock};
 
@@ -26,10 +28,12 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::api::{SecurityDefInfo, SecuritySettings, SecurityType};
+use crate::api::{JwtLogIn, SecurityDefInfo, SecuritySettings, SecurityType};
 
 /// The prefix of a stored API key digest.
 const SHA256: &str = "sha256:";
+/// The prefix of a stored JWT signing key (kept whole: signing needs it).
+const KEY: &str = "key:";
 
 /// The hash to store for `secret` as `settings`' password or key. A password's is slow
 /// (argon2id): call it off the async reactor (`spawn_blocking`).
@@ -37,6 +41,8 @@ pub fn hash_secret(settings: &SecuritySettings, secret: &str) -> String {
     match settings {
         SecuritySettings::BasicAuth(_) => hash_password(secret),
         SecuritySettings::Apikey(_) => format!("{SHA256}{}", hex::encode(Sha256::digest(secret))),
+        // Not a hash: a token cannot be signed with one. Never answered or logged.
+        SecuritySettings::Jwt(_) => format!("{KEY}{secret}"),
     }
 }
 
@@ -64,6 +70,9 @@ pub fn matches(stored: &str, presented: &str) -> bool {
                 return false;
             };
             key_matches(&digest, presented.as_bytes())
+        }
+        None if stored.starts_with(KEY) => {
+            bool::from(stored.as_bytes()[KEY.len()..].ct_eq(presented.as_bytes()))
         }
         None => PasswordHash::new(stored).is_ok_and(|hash| {
             Argon2::default()
@@ -116,6 +125,12 @@ enum Check {
         hash: String,
         digest: Vec<u8>,
     },
+    Jwt {
+        settings: SecuritySettings,
+        hash: String,
+        keys: Box<jwt::Keys>,
+        revoked: Arc<jwt::Revocations>,
+    },
     /// Named by a channel but not held by this server: every caller is refused.
     Missing,
 }
@@ -154,7 +169,7 @@ async fn verify_slowly(hash: &str, password: Vec<u8>) -> bool {
 }
 
 impl Guard {
-    fn new(info: &SecurityDefInfo, hash: &str) -> Self {
+    fn new(info: &SecurityDefInfo, hash: &str, revoked: &Arc<jwt::Revocations>) -> Self {
         let check = match &info.settings {
             SecuritySettings::BasicAuth(basic) => Check::Basic {
                 settings: info.settings.clone(),
@@ -188,6 +203,23 @@ impl Guard {
                     Check::Missing
                 }
             },
+            SecuritySettings::Jwt(settings) => {
+                match jwt::Keys::new(settings, hash.strip_prefix(KEY).unwrap_or_default()) {
+                    Ok(keys) => Check::Jwt {
+                        settings: info.settings.clone(),
+                        hash: hash.to_owned(),
+                        keys: Box::new(keys),
+                        revoked: Arc::clone(revoked),
+                    },
+                    Err(e) => {
+                        tracing::error!(
+                            security = %info.name,
+                            "JWT definition has unusable keys ({e}): refusing every caller"
+                        );
+                        Check::Missing
+                    }
+                }
+            }
         };
         Self {
             name: info.name.clone(),
@@ -210,9 +242,9 @@ impl Guard {
     /// Whether this guard checks what `info` and `hash` say (kept across reloads).
     fn same(&self, info: &SecurityDefInfo, stored: &str) -> bool {
         match &self.check {
-            Check::Basic { settings, hash, .. } | Check::Apikey { settings, hash, .. } => {
-                *settings == info.settings && hash == stored
-            }
+            Check::Basic { settings, hash, .. }
+            | Check::Apikey { settings, hash, .. }
+            | Check::Jwt { settings, hash, .. } => *settings == info.settings && hash == stored,
             Check::Missing => false,
         }
     }
@@ -296,6 +328,37 @@ impl Guard {
                     reason: format!("a wrong key in header {header}"),
                 })
             }
+            Check::Jwt { keys, revoked, .. } => {
+                let refuse = |reason: String, invalid: bool| Refusal {
+                    status: StatusCode::UNAUTHORIZED,
+                    challenge: Some(HeaderValue::from_static(if invalid {
+                        "Bearer realm=\"zato\", error=\"invalid_token\""
+                    } else {
+                        "Bearer realm=\"zato\""
+                    })),
+                    message: format!(
+                        "channel `{channel}` needs a valid token (Authorization: Bearer, from \
+                         /zato/jwt/log-in)"
+                    ),
+                    reason,
+                };
+                let Some(token) = bearer_token(headers) else {
+                    return Err(refuse("no Bearer token".into(), false));
+                };
+                let claims = keys.verify(token).map_err(|reason| refuse(reason, true))?;
+                if revoked.contains(&claims.jti) {
+                    return Err(refuse(
+                        format!("a revoked token of `{}`", printable(&claims.sub)),
+                        true,
+                    ));
+                }
+                headers.remove(header::AUTHORIZATION);
+                Ok(Caller {
+                    definition: self.name.clone(),
+                    kind: SecurityType::Jwt,
+                    principal: claims.sub,
+                })
+            }
             Check::Missing => Err(Refusal {
                 status: StatusCode::FORBIDDEN,
                 challenge: None,
@@ -308,6 +371,39 @@ impl Guard {
             }),
         }
     }
+}
+
+/// Whether `password` is `user`'s, `user` being `username` (`None` when it is not): from
+/// the remembered digest, else with argon2id (then remembered).
+async fn verify_basic(
+    username: &str,
+    hash: &str,
+    verified: &OnceLock<[u8; 32]>,
+    user: &str,
+    password: Vec<u8>,
+) -> Option<bool> {
+    if !bool::from(user.as_bytes().ct_eq(username.as_bytes())) {
+        return None;
+    }
+    let digest = keyed_digest(user, &password);
+    let known = verified
+        .get()
+        .is_some_and(|known| bool::from(known.ct_eq(&digest)));
+    let ok = known || verify_slowly(hash, password).await;
+    if ok {
+        let _ = verified.set(digest);
+    }
+    Some(ok)
+}
+
+/// The token of a `Bearer` Authorization header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// A username as a log line may hold it: control characters escaped, at most 64
@@ -331,6 +427,18 @@ fn basic_credentials(value: &HeaderValue) -> Option<(String, Vec<u8>)> {
     Some((user, decoded[colon + 1..].to_vec()))
 }
 
+/// Why a JWT log-in got no token.
+#[derive(Debug)]
+pub enum LogInError {
+    /// The username or password is wrong (the reason is for the log).
+    Refused(String),
+    /// The right password, for a username several JWT definitions log in: the request
+    /// must name one (these).
+    Ambiguous(Vec<String>),
+    /// The definition's key cannot sign (it could when it was saved).
+    Signing(String),
+}
+
 /// This server's security definitions, by name, as channels use them.
 #[derive(Default)]
 pub struct Guards(HashMap<String, Arc<Guard>>);
@@ -338,13 +446,17 @@ pub struct Guards(HashMap<String, Arc<Guard>>);
 impl Guards {
     /// The table of `defs` (each with its stored hash), keeping `previous`'s guard of a
     /// definition that did not change, and what it verified.
-    pub fn build(defs: &[(SecurityDefInfo, String)], previous: &Guards) -> Self {
+    pub fn build(
+        defs: &[(SecurityDefInfo, String)],
+        previous: &Guards,
+        revoked: &Arc<jwt::Revocations>,
+    ) -> Self {
         Self(
             defs.iter()
                 .map(|(info, hash)| {
                     let guard = match previous.0.get(&info.name) {
                         Some(guard) if guard.same(info, hash) => Arc::clone(guard),
-                        _ => Arc::new(Guard::new(info, hash)),
+                        _ => Arc::new(Guard::new(info, hash, revoked)),
                     };
                     (info.name.clone(), guard)
                 })
@@ -358,6 +470,79 @@ impl Guards {
             .get(name)
             .cloned()
             .unwrap_or_else(|| Arc::new(Guard::missing(name)))
+    }
+
+    /// `/zato/jwt/log-in`: a token of the JWT definition that logs `login.username` in
+    /// (the one named, when `login.definition` names one), if the password is right.
+    pub async fn log_in(&self, login: &JwtLogIn) -> Result<(String, jwt::Claims), LogInError> {
+        // The JWT definitions (by name) whose log-in definition has this username.
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        let mut admitted = Vec::new();
+        let mut wrong = false;
+        for name in names {
+            let guard = &self.0[name];
+            let Check::Jwt {
+                settings: SecuritySettings::Jwt(settings),
+                keys,
+                ..
+            } = &guard.check
+            else {
+                continue;
+            };
+            if login.definition.as_ref().is_some_and(|d| d != name) {
+                continue;
+            }
+            let Some(basic) = self.0.get(&settings.login) else {
+                continue;
+            };
+            let Check::Basic {
+                username,
+                hash,
+                verified,
+                ..
+            } = &basic.check
+            else {
+                continue;
+            };
+            let password = login.password.as_bytes().to_vec();
+            match verify_basic(username, hash, verified, &login.username, password).await {
+                Some(true) => admitted.push((name, keys)),
+                Some(false) => wrong = true,
+                None => {}
+            }
+        }
+        match admitted.as_slice() {
+            [(name, keys)] => keys
+                .issue(&login.username, name)
+                .map_err(LogInError::Signing),
+            [] if wrong => Err(LogInError::Refused(format!(
+                "a wrong password for `{}`",
+                printable(&login.username)
+            ))),
+            [] => Err(LogInError::Refused(format!(
+                "no JWT definition logs `{}` in{}",
+                printable(&login.username),
+                login
+                    .definition
+                    .as_deref()
+                    .map(|d| format!(" as `{}`", printable(d)))
+                    .unwrap_or_default()
+            ))),
+            several => Err(LogInError::Ambiguous(
+                several.iter().map(|(name, _)| (*name).clone()).collect(),
+            )),
+        }
+    }
+
+    /// `/zato/jwt/log-out`: the claims of `headers`' Bearer token if one of the JWT
+    /// definitions issued it (whether or not it was revoked already).
+    pub fn token_claims(&self, headers: &HeaderMap) -> Option<jwt::Claims> {
+        let token = bearer_token(headers)?;
+        self.0.values().find_map(|guard| match &guard.check {
+            Check::Jwt { keys, .. } => keys.check(token).ok(),
+            _ => None,
+        })
     }
 }
 
@@ -425,7 +610,11 @@ mod guard_tests {
             realm: "partners".into(),
         });
         let hash = hash_secret(&settings, "s3cret pass");
-        let guards = Guards::build(&[(def("partner", settings), hash)], &Guards::default());
+        let guards = Guards::build(
+            &[(def("partner", settings), hash)],
+            &Guards::default(),
+            &Arc::default(),
+        );
         let guard = guards.get("partner");
 
         for _ in 0..2 {
@@ -487,7 +676,11 @@ mod guard_tests {
             header: "X-Partner-Key".into(),
         });
         let hash = hash_secret(&settings, "0123456789abcdef-key");
-        let guards = Guards::build(&[(def("crm", settings), hash)], &Guards::default());
+        let guards = Guards::build(
+            &[(def("crm", settings), hash)],
+            &Guards::default(),
+            &Arc::default(),
+        );
         let guard = guards.get("crm");
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -536,14 +729,14 @@ mod guard_tests {
             def("crm", settings.clone()),
             hash_secret(&settings, "k".repeat(16).as_str()),
         )];
-        let before = Guards::build(&first, &Guards::default());
-        let same = Guards::build(&first, &before);
+        let before = Guards::build(&first, &Guards::default(), &Arc::default());
+        let same = Guards::build(&first, &before, &Arc::default());
         assert!(Arc::ptr_eq(&before.get("crm"), &same.get("crm")));
         let changed = vec![(
             def("crm", settings.clone()),
             hash_secret(&settings, "j".repeat(16).as_str()),
         )];
-        let after = Guards::build(&changed, &same);
+        let after = Guards::build(&changed, &same, &Arc::default());
         assert!(!Arc::ptr_eq(&same.get("crm"), &after.get("crm")));
     }
 }

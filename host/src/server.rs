@@ -110,6 +110,11 @@ impl Server {
         reloader.register(Kind::Services, Arc::new(ServicesReload(deployer.clone())));
         reloader.register(Kind::HttpChannels, channels.clone());
         reloader.register(Kind::Security, channels.clone());
+        let revocations = Arc::new(http::RevocationsReload::new(
+            scheduler_kvdb.clone(),
+            channels.revocations().clone(),
+        ));
+        reloader.register(Kind::JwtRevocations, revocations.clone());
         let scheduler = Scheduler::new(
             odb.clone(),
             scheduler_kvdb.clone(),
@@ -162,6 +167,7 @@ impl Server {
         // Subscribe before loading, so nothing published in between is missed.
         let notices = broker.subscribe(NOTICES).await?;
         channels.reload().await?;
+        revocations.reload().await?;
         // Before any service runs, so that its first call finds its connections and
         // its translations.
         outconns.reload().await?;
@@ -197,6 +203,8 @@ impl Server {
             channels: channels.clone(),
             system,
             settings: config.http.clone(),
+            kvdb: scheduler_kvdb.clone(),
+            reloader: reloader.clone(),
         });
 
         let mut tasks = vec![tokio::spawn(http::serve(

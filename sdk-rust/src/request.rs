@@ -186,9 +186,10 @@ mod from_host {
 pub struct Caller {
     /// The security definition's name.
     pub definition: String,
-    /// Its type: `basic-auth` or `apikey`.
+    /// Its type: `basic-auth`, `apikey` or `jwt`.
     pub kind: String,
-    /// The basic-auth username; for an API key, the definition's name.
+    /// The basic-auth username (for a JWT, the username that logged in); for an API
+    /// key, the definition's name.
     pub principal: String,
 }
 

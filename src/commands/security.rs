@@ -1,21 +1,26 @@
-//! `zato security ...`: security definitions (HTTP basic auth, API keys): create, list,
-//! show, edit, change the password or key of, delete. Secrets are write-only: they are
-//! sent once and kept by the servers as hashes.
+//! `zato security ...`: security definitions (HTTP basic auth, API keys, JWT): create,
+//! list, show, edit, change the password or key of, delete. Secrets are write-only:
+//! they are sent once and kept by the servers as hashes (a JWT signing key as it is).
 
 use std::io::Read as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use zato_api::security::{DEFAULT_APIKEY_HEADER, DEFAULT_REALM};
-use zato_api::{ApikeySettings, BasicAuthSettings, SecurityDef, SecurityDefInfo, SecuritySettings};
+use zato_api::security::{DEFAULT_APIKEY_HEADER, DEFAULT_JWT_TTL_S, DEFAULT_REALM};
+use zato_api::{
+    ApikeySettings, BasicAuthSettings, JwtAlgorithm, JwtSettings, SecurityDef, SecurityDefInfo,
+    SecuritySettings,
+};
 
 use crate::client::Target;
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, table};
 
 /// Security definitions: who may call a channel. A definition is HTTP basic auth (a
-/// username and password, in a realm) or an API key (in a header); channels name it.
-/// Only a hash of a password or key is kept (argon2id, SHA-256); it is never shown.
+/// username and password, in a realm), an API key (in a header) or JWT (tokens from
+/// POST /zato/jwt/log-in for a basic-auth definition's username and password);
+/// channels name it. Only a hash of a password or key is kept (argon2id, SHA-256); a
+/// JWT signing key is kept as it is. None is ever shown.
 ///
 /// A secret on the command line is seen by `ps` and kept in the shell's history:
 /// --password-env/--key-env or --password-stdin/--key-stdin read it elsewhere.
@@ -23,6 +28,10 @@ use crate::output::{Output, table};
 /// Examples:
 ///     zato security create basic-auth --name partner --username acme --password-stdin
 ///     zato security create apikey --name crm --key-env CRM_KEY
+///     zato security create jwt --name partner-jwt --login partner --issuer zato \
+///         --audience partners --key-env JWT_KEY
+///     zato security create jwt --name partner-rs --algorithm RS256 --login partner \
+///         --issuer zato --audience partners --key-file private.pem --public-key-file public.pem
 ///     zato security list
 ///     zato security edit partner --realm partners
 ///     zato security change-password partner --password-env NEW_PASSWORD
@@ -118,6 +127,41 @@ enum CreateKind {
         #[command(flatten)]
         target: SecTarget,
     },
+    /// JSON Web Tokens: issued by POST /zato/jwt/log-in for the username and password
+    /// of the basic-auth definition --login names, sent as `Authorization: Bearer`.
+    /// HS256 signs with the key given; RS256 and ES256 with the private key given
+    /// (PEM, best with --key-file), checked with --public-key-file.
+    Jwt {
+        /// The definition's name (channels name it).
+        #[arg(long)]
+        name: String,
+        /// HS256, RS256 or ES256.
+        #[arg(long, default_value = "HS256", value_parser = parse_algorithm)]
+        algorithm: JwtAlgorithm,
+        /// The `iss` of the tokens issued, required of those presented.
+        #[arg(long)]
+        issuer: String,
+        /// The `aud` of the tokens issued, required of those presented.
+        #[arg(long)]
+        audience: String,
+        /// How long a token is valid, in seconds.
+        #[arg(long = "ttl", value_name = "SECONDS", default_value_t = DEFAULT_JWT_TTL_S)]
+        ttl_s: u64,
+        /// The basic-auth definition whose username and password log in.
+        #[arg(long, value_name = "DEFINITION")]
+        login: String,
+        /// RS256 and ES256: the public key (PEM) that checks tokens.
+        #[arg(long, value_name = "FILE")]
+        public_key_file: Option<PathBuf>,
+        #[command(flatten)]
+        secret: SecretArgs,
+        #[command(flatten)]
+        target: SecTarget,
+    },
+}
+
+fn parse_algorithm(s: &str) -> Result<JwtAlgorithm, String> {
+    s.parse()
 }
 
 /// Where the password or key comes from: one of these. `--password*` and `--key*` are
@@ -133,6 +177,9 @@ struct SecretArgs {
     /// Read it from stdin (its first line).
     #[arg(long, visible_alias = "key-stdin")]
     password_stdin: bool,
+    /// Read it from this file, whole (a PEM private key, say).
+    #[arg(long, visible_alias = "key-file", value_name = "FILE")]
+    password_file: Option<PathBuf>,
 }
 
 impl SecretArgs {
@@ -141,19 +188,20 @@ impl SecretArgs {
             self.password.is_some(),
             self.password_env.is_some(),
             self.password_stdin,
+            self.password_file.is_some(),
         ];
         match given.iter().filter(|g| **g).count() {
             0 => {
                 return Err(usage(
-                    "give the password or key: --password/--key, --password-env/--key-env \
-                     or --password-stdin/--key-stdin",
+                    "give the password or key: --password/--key, --password-env/--key-env, \
+                     --password-stdin/--key-stdin or --password-file/--key-file",
                 ));
             }
             1 => {}
             _ => {
                 return Err(usage(
-                    "give the password or key one way only (--password, --password-env or \
-                     --password-stdin)",
+                    "give the password or key one way only (--password, --password-env, \
+                     --password-stdin or --password-file)",
                 ));
             }
         }
@@ -164,6 +212,22 @@ impl SecretArgs {
                     "--password-env: the variable `{var}` is not set or empty"
                 ))),
             };
+        }
+        if let Some(file) = &self.password_file {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                usage(format!(
+                    "--password-file: cannot read `{}`: {e}",
+                    file.display()
+                ))
+            })?;
+            let text = text.trim_end_matches(['\n', '\r']).to_owned();
+            if text.is_empty() {
+                return Err(usage(format!(
+                    "--password-file: `{}` is empty",
+                    file.display()
+                )));
+            }
+            return Ok(text);
         }
         if self.password_stdin {
             let mut text = String::new();
@@ -239,6 +303,41 @@ impl Security {
                         secret,
                         target,
                     ),
+                    CreateKind::Jwt {
+                        name,
+                        algorithm,
+                        issuer,
+                        audience,
+                        ttl_s,
+                        login,
+                        public_key_file,
+                        secret,
+                        target,
+                    } => {
+                        let public_key = public_key_file
+                            .map(|file| {
+                                std::fs::read_to_string(&file).map_err(|e| {
+                                    usage(format!(
+                                        "--public-key-file: cannot read `{}`: {e}",
+                                        file.display()
+                                    ))
+                                })
+                            })
+                            .transpose()?;
+                        (
+                            name,
+                            SecuritySettings::Jwt(JwtSettings {
+                                algorithm,
+                                issuer,
+                                audience,
+                                ttl_s,
+                                login,
+                                public_key,
+                            }),
+                            secret,
+                            target,
+                        )
+                    }
                 };
                 let secret = secret.read()?;
                 let def = SecurityDef {
@@ -307,6 +406,13 @@ impl Security {
                             key.header = header;
                         }
                     }
+                    SecuritySettings::Jwt(_) => {
+                        return Err(usage(format!(
+                            "`{name}` is a JWT definition: change it through the admin API \
+                             (PUT /zato/api/security/{name}) or the web admin; its key with \
+                             `zato security change-password`"
+                        )));
+                    }
                 }
                 let def = SecurityDef {
                     name: name.clone(),
@@ -332,7 +438,7 @@ impl Security {
                 out.print(&info, || {
                     let what = match info.kind {
                         zato_api::SecurityType::BasicAuth => "password",
-                        zato_api::SecurityType::Apikey => "key",
+                        zato_api::SecurityType::Apikey | zato_api::SecurityType::Jwt => "key",
                     };
                     format!("changed the {what} of security definition `{}`", info.name)
                 });
@@ -357,6 +463,10 @@ fn row(info: &SecurityDefInfo) -> Vec<String> {
     let (who, realm) = match &info.settings {
         SecuritySettings::BasicAuth(basic) => (basic.username.clone(), basic.realm.clone()),
         SecuritySettings::Apikey(key) => (key.header.clone(), "-".into()),
+        SecuritySettings::Jwt(jwt) => (
+            format!("login: {}", jwt.login),
+            format!("{} {} -> {}", jwt.algorithm, jwt.issuer, jwt.audience),
+        ),
     };
     vec![info.name.clone(), info.kind.to_string(), who, realm]
 }

@@ -7,46 +7,19 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use zato_test_artifacts as wasm;
 
-use crate::cli::{text, zato};
-use crate::harness::{PASSWORD, TestServer, USER, echoed};
+use crate::cli::text;
+use crate::harness::{TestServer, echoed};
 
 const PASSWORD_1: &str = "correct horse battery";
 const KEY: &str = "k3y-0123456789abcdef";
 
-/// `zato ARGS --url BASE ... --json`: its exit code and its one JSON document.
-async fn cli(server: &TestServer, args: &[&str], password_flag: &str) -> (i32, Value) {
-    let mut all = args.to_vec();
-    all.extend([
-        "--url",
-        &server.base,
-        "--user",
-        USER,
-        password_flag,
-        PASSWORD,
-        "--json",
-    ]);
-    let output = zato(&all).await;
-    let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "`zato {}` printed no JSON document ({e}): {} {}",
-            all.join(" "),
-            text(&output.stdout),
-            text(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), document)
-}
-
 async fn security(server: &TestServer, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["security"];
-    all.extend_from_slice(args);
-    cli(server, &all, "--admin-password").await
+    crate::security_api::security(&server.base, args).await
 }
 
 async fn channel(server: &TestServer, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["channel"];
-    all.extend_from_slice(args);
-    cli(server, &all, "--password").await
+    let (code, document) = crate::soap_channel::channel_cli(server, args).await;
+    (code.expect("zato exits"), document)
 }
 
 /// Both definitions, through the commands.

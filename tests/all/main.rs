@@ -19,6 +19,7 @@ mod dictionary;
 mod guide;
 mod hostile;
 mod http;
+mod jwt;
 mod kv_lock;
 mod lb;
 mod lb_cli;

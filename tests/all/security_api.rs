@@ -9,7 +9,7 @@ use crate::cli::{text, zato};
 use crate::harness::{PASSWORD, TestServer, USER};
 
 /// `zato security ARGS --url BASE ... --json`: its exit code and its one JSON document.
-async fn security(base: &str, args: &[&str]) -> (i32, Value) {
+pub(crate) async fn security(base: &str, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["security"];
     all.extend_from_slice(args);
     all.extend([
@@ -188,8 +188,27 @@ async fn bad_definitions_are_refused_naming_what_is_wrong_and_nothing_is_stored(
             "settings.type",
         ),
         (
+            json!({"name": "a", "settings": {"type": "oauth"}, "secret": "p"}),
+            "oauth",
+        ),
+        (
             json!({"name": "a", "settings": {"type": "jwt"}, "secret": "p"}),
-            "jwt",
+            "algorithm",
+        ),
+        (
+            json!({"name": "a", "settings": {"type": "jwt", "algorithm": "HS256", "issuer": "i",
+                   "audience": "a", "login": "nobody"}, "secret": "k".repeat(32)}),
+            "`login`",
+        ),
+        (
+            json!({"name": "a", "settings": {"type": "jwt", "algorithm": "HS256", "issuer": "i",
+                   "audience": "a", "login": "nobody"}, "secret": "short"}),
+            "32",
+        ),
+        (
+            json!({"name": "a", "settings": {"type": "jwt", "algorithm": "ES256", "issuer": "i",
+                   "audience": "a", "login": "nobody"}, "secret": "k"}),
+            "public_key",
         ),
     ];
     for (body, names) in refused {

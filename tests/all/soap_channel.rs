@@ -19,7 +19,7 @@ const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
 
 /// Runs `zato channel ...` against `server` with `--json`; the exit code and the JSON.
-async fn channel_cli(server: &TestServer, args: &[&str]) -> (Option<i32>, Value) {
+pub(crate) async fn channel_cli(server: &TestServer, args: &[&str]) -> (Option<i32>, Value) {
     let mut all = vec!["channel"];
     all.extend_from_slice(args);
     all.extend_from_slice(&[

@@ -4,7 +4,8 @@
 //! refused naming the shortest, a realm edited with the password kept, a key changed,
 //! one definition deleted after a confirmation, and no secret ever in a page; then an
 //! HTTP channel guarded by the other, chosen in the channel's form, which admits the
-//! definition's caller only, and keeps the definition from deletion.
+//! definition's caller only, and keeps the definition from deletion; then a JWT
+//! definition logging in with it, made through its form, which issues tokens.
 
 use std::time::Duration;
 
@@ -35,15 +36,18 @@ async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser(
             "security-refused",
             "security",
             "channel-security",
+            "security-jwt",
         ],
         Duration::from_secs(180),
     )
     .await;
     // What the browser left, as the cluster has it: partner alone, its realm changed.
     let defs = server.api.security_defs().await.unwrap();
-    let [partner] = defs.as_slice() else {
-        panic!("partner alone is left: {defs:?}")
+    let [partner, partner_jwt] = defs.as_slice() else {
+        panic!("partner and partner-jwt are left: {defs:?}")
     };
+    assert_eq!(partner_jwt.name, "partner-jwt");
+    assert_eq!(partner_jwt.kind, SecurityType::Jwt);
     assert_eq!(partner.name, "partner");
     assert_eq!(partner.kind, SecurityType::BasicAuth);
     assert_eq!(
@@ -80,5 +84,17 @@ async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser(
     assert_eq!(admitted.status(), reqwest::StatusCode::OK);
     let body: serde_json::Value = admitted.json().await.unwrap();
     assert_eq!(body["caller"]["principal"], "acme", "{body}");
+
+    // The JWT definition made in the browser issues tokens to partner's caller.
+    let issued = server
+        .http
+        .post(format!("{}/zato/jwt/log-in", server.base))
+        .json(&serde_json::json!({"username": "acme", "password": PARTNER_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), reqwest::StatusCode::OK);
+    let issued: serde_json::Value = issued.json().await.unwrap();
+    assert_eq!(issued["definition"], "partner-jwt");
     server.stop().await;
 }

@@ -2,6 +2,7 @@
 // playwright-core, as a person uses it. Run by tests/all/web_admin_security.rs, which
 // starts a server and a web admin for it, and passes:
 //   WEB_ADMIN_URL, ZATO_USER, ZATO_PASSWORD, PARTNER_PASSWORD (basic auth's password),
+//   (the JWT definition's key is the script's own, jwtKey)
 //   SCREENSHOTS (a directory), CHROMIUM.
 // Prints each step, and "all steps passed" at the end; any failure exits non-zero.
 
@@ -35,6 +36,8 @@ const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage:
 const crmKey = 'crm-key-0123456789ab';
 const newCrmKey = 'crm-key-changed-0123456789';
 const shortKey = 'short';
+// The JWT definition's HS256 key: 32 characters at least.
+const jwtKey = 'jwt-key-web-0123456789abcdef0123456789';
 
 const toList = () => page.waitForURL((url) => url.pathname === '/security');
 const submit = () => page.locator('main form.stacked button[type=submit]').click();
@@ -175,6 +178,27 @@ try {
   assert.match(await page.textContent('main'), /HTTP channel `partner-orders`/);
   await page.goto(base + '/security');
   assert.equal(await row('partner').count(), 1);
+
+  step('a JWT definition logging in with partner, through its form; a short key refused first');
+  await Promise.all([page.waitForURL(/\/security\/new\/jwt$/),
+    page.locator('main a[href="/security/new/jwt"]').click()]);
+  await page.fill('input[name=name]', 'partner-jwt');
+  await page.selectOption('select[name=algorithm]', 'HS256');
+  await page.fill('input[name=issuer]', 'zato-web');
+  await page.fill('input[name=audience]', 'partners');
+  await page.fill('input[name=ttl_s]', '900');
+  await page.fill('input[name=login]', 'partner');
+  await page.fill('textarea[name=secret]', shortKey);
+  await submitRefused('/security/new/jwt');
+  assert.match(await page.locator('p.field-error').textContent(), /32/);
+  assert.equal(await page.inputValue('input[name=issuer]'), 'zato-web');
+  assert.equal(await page.inputValue('textarea[name=secret]'), '', 'the key is never sent back');
+  await page.fill('textarea[name=secret]', jwtKey);
+  await shot('security-jwt');
+  await Promise.all([toList(), submit()]);
+  assert.match(await page.textContent('main .notice.ok'), /Security definition partner-jwt \(jwt\) created/);
+  assert.match(await row('partner-jwt').textContent(), /HS256/);
+  assert.ok(!(await page.content()).includes(jwtKey), 'the key is not in the page');
 
   console.log('all steps passed');
 } finally {

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use zato_api::security::{
-    ApikeySettings, BasicAuthSettings, DEFAULT_APIKEY_HEADER, DEFAULT_REALM, SecurityDef,
-    SecurityDefInfo, SecuritySettings, SecurityType,
+    ApikeySettings, BasicAuthSettings, DEFAULT_APIKEY_HEADER, DEFAULT_JWT_TTL_S, DEFAULT_REALM,
+    JwtAlgorithm, JwtSettings, SecurityDef, SecurityDefInfo, SecuritySettings, SecurityType,
 };
 
 use super::FormErrors;
@@ -67,6 +67,10 @@ pub async fn list(
             let (who, realm) = match &d.settings {
                 SecuritySettings::BasicAuth(b) => (b.username.clone(), b.realm.clone()),
                 SecuritySettings::Apikey(k) => (k.header.clone(), String::new()),
+                SecuritySettings::Jwt(j) => (
+                    format!("log-in: {}", j.login),
+                    format!("{} {} → {}", j.algorithm, j.issuer, j.audience),
+                ),
             };
             Row {
                 link: seg(&d.name),
@@ -97,6 +101,19 @@ pub struct SecurityForm {
     realm: String,
     #[serde(default)]
     header: String,
+    /// JWT: the algorithm, issuer, audience, token life, log-in definition and public key.
+    #[serde(default)]
+    algorithm: String,
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    audience: String,
+    #[serde(default)]
+    ttl_s: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    public_key: String,
 }
 
 impl SecurityForm {
@@ -105,6 +122,8 @@ impl SecurityForm {
         Self {
             realm: DEFAULT_REALM.into(),
             header: DEFAULT_APIKEY_HEADER.into(),
+            algorithm: JwtAlgorithm::HS256.as_str().into(),
+            ttl_s: DEFAULT_JWT_TTL_S.to_string(),
             ..Self::default()
         }
     }
@@ -120,6 +139,14 @@ impl SecurityForm {
                 form.realm = b.realm.clone();
             }
             SecuritySettings::Apikey(k) => form.header = k.header.clone(),
+            SecuritySettings::Jwt(j) => {
+                form.algorithm = j.algorithm.as_str().into();
+                form.issuer = j.issuer.clone();
+                form.audience = j.audience.clone();
+                form.ttl_s = j.ttl_s.to_string();
+                form.login = j.login.clone();
+                form.public_key = j.public_key.clone().unwrap_or_default();
+            }
         }
         form
     }
@@ -141,6 +168,25 @@ impl SecurityForm {
             SecurityType::Apikey => SecuritySettings::Apikey(ApikeySettings {
                 header: self.header.trim().into(),
             }),
+            SecurityType::Jwt => {
+                let algorithm = self.algorithm.parse().unwrap_or_else(|e: String| {
+                    errors.set("algorithm", e);
+                    JwtAlgorithm::HS256
+                });
+                let ttl_s = self.ttl_s.trim().parse::<u64>().unwrap_or_else(|_| {
+                    errors.set("ttl_s", "A token's life is a number of seconds.");
+                    0
+                });
+                let public_key = self.public_key.trim();
+                SecuritySettings::Jwt(JwtSettings {
+                    algorithm,
+                    issuer: self.issuer.trim().into(),
+                    audience: self.audience.trim().into(),
+                    ttl_s,
+                    login: self.login.trim().into(),
+                    public_key: (!public_key.is_empty()).then(|| format!("{public_key}\n")),
+                })
+            }
         };
         if !self.secret.is_empty()
             && editing
@@ -167,9 +213,19 @@ fn attribute(message: &str, status: u16) -> FormErrors {
     } else if message.starts_with("`name`") || status == 409 {
         Some("name")
     } else if let Some(rest) = message.strip_prefix("`settings`: ") {
-        ["username", "realm", "header"]
-            .into_iter()
-            .find(|f| rest.starts_with(&format!("`{f}`")))
+        [
+            "username",
+            "realm",
+            "header",
+            "algorithm",
+            "issuer",
+            "audience",
+            "ttl_s",
+            "login",
+            "public_key",
+        ]
+        .into_iter()
+        .find(|f| rest.starts_with(&format!("`{f}`")))
     } else {
         None
     };
@@ -358,7 +414,7 @@ pub async fn update(
         }
         done.push_str(match kind {
             SecurityType::BasicAuth => ", its password changed",
-            SecurityType::Apikey => ", its key changed",
+            SecurityType::Apikey | SecurityType::Jwt => ", its key changed",
         });
     }
     Ok(see_other(&format!(
@@ -475,6 +531,36 @@ mod tests {
             .def(SecurityType::Apikey, false)
             .unwrap_err();
         assert!(errors.field("name").is_some());
+
+        // JWT: the token's life is a number, the algorithm one of three.
+        let jwt = SecurityForm {
+            name: "partner-jwt".into(),
+            issuer: "zato".into(),
+            audience: "partners".into(),
+            login: "partner".into(),
+            secret: "k".repeat(32),
+            ..SecurityForm::blank()
+        };
+        let def = jwt.def(SecurityType::Jwt, false).unwrap();
+        assert_eq!(
+            def.settings,
+            SecuritySettings::Jwt(JwtSettings {
+                algorithm: JwtAlgorithm::HS256,
+                issuer: "zato".into(),
+                audience: "partners".into(),
+                ttl_s: DEFAULT_JWT_TTL_S,
+                login: "partner".into(),
+                public_key: None,
+            })
+        );
+        let bad = SecurityForm {
+            algorithm: "HS1".into(),
+            ttl_s: "soon".into(),
+            ..jwt
+        };
+        let errors = bad.def(SecurityType::Jwt, false).unwrap_err();
+        assert!(errors.field("algorithm").is_some());
+        assert!(errors.field("ttl_s").is_some());
     }
 
     #[test]

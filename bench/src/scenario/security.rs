@@ -1,7 +1,8 @@
 //! Scenario 16: what a channel's security definition costs a request.
 //!
-//! One server on the embedded defaults, `demo.hello` behind three channels: one open,
-//! one guarded by a basic-auth definition, one by an API key. wrk loads each in turn
+//! One server on the embedded defaults, `demo.hello` behind four channels: one open,
+//! one guarded by a basic-auth definition, one by an API key, one by a JWT definition
+//! (HS256, its token from `/zato/jwt/log-in` before the runs). wrk loads each in turn
 //! (the order alternating by round, pinned like scenario 1) sending the right
 //! credentials with every request, from a Lua script; the table gives the median of the
 //! rounds and the ratio of each guarded channel to the open one. A basic-auth password
@@ -12,7 +13,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use zato_api::{ApikeySettings, BasicAuthSettings, SecurityDef, SecuritySettings};
+use zato_api::{
+    ApikeySettings, BasicAuthSettings, JwtAlgorithm, JwtSettings, JwtToken, SecurityDef,
+    SecuritySettings,
+};
 
 use super::Ctx;
 use super::deploy::stop_all;
@@ -24,9 +28,11 @@ use crate::zato::{Env, EnvOptions, wait_for};
 const USERNAME: &str = "bench";
 const PASSWORD: &str = "bench password, long enough";
 const KEY: &str = "bench-key-0123456789abcdef";
+const JWT_KEY: &str = "bench HS256 key, at least 32 bytes long";
 
-/// (label, channel path, wrk's Lua script or none)
-fn targets() -> [(&'static str, &'static str, Option<String>); 3] {
+/// (label, channel path, wrk's Lua script or none); the JWT's script is made once its
+/// token is issued.
+fn targets() -> [(&'static str, &'static str, Option<String>); 4] {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"));
     [
         ("no security", "/open/hello", None),
@@ -41,6 +47,11 @@ fn targets() -> [(&'static str, &'static str, Option<String>); 3] {
             "API key (SHA-256, compared in constant time)",
             "/key/hello",
             Some(format!("wrk.headers[\"X-API-Key\"] = \"{KEY}\"\n")),
+        ),
+        (
+            "JWT (HS256 signature, claims, revocation set)",
+            "/jwt/hello",
+            None,
         ),
     ]
 }
@@ -57,7 +68,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through three channels of one server: open, guarded by a basic-auth definition, guarded by an API key definition; every request carries the right credentials (a wrk Lua script sets the header); ratio = to the open channel.",
+        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through four channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256); every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in); ratio = to the open channel.",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)
@@ -75,7 +86,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         Duration::from_secs(60),
     )
     .await?;
-    let targets = targets();
+    let mut targets = targets();
     let measured = async {
         let hello = std::fs::read(&ctx.artifacts.hello)
             .with_context(|| format!("cannot read `{}`", ctx.artifacts.hello.display()))?;
@@ -100,7 +111,39 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
                 secret: Some(KEY.into()),
             })
             .await?;
-        let guards = [None, Some("bench-basic"), Some("bench-key")];
+        admin
+            .security(&SecurityDef {
+                name: "bench-jwt".into(),
+                settings: SecuritySettings::Jwt(JwtSettings {
+                    algorithm: JwtAlgorithm::HS256,
+                    issuer: "bench".into(),
+                    audience: "bench".into(),
+                    ttl_s: 3600,
+                    login: "bench-basic".into(),
+                    public_key: None,
+                }),
+                secret: Some(JWT_KEY.into()),
+            })
+            .await?;
+        let issued: JwtToken = crate::zato::client()
+            .post(format!("{}/zato/jwt/log-in", env.base(0)))
+            .json(&serde_json::json!({"username": USERNAME, "password": PASSWORD}))
+            .send()
+            .await?
+            .error_for_status()
+            .context("the JWT log-in was refused")?
+            .json()
+            .await?;
+        targets[3].2 = Some(format!(
+            "wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
+            issued.token
+        ));
+        let guards = [
+            None,
+            Some("bench-basic"),
+            Some("bench-key"),
+            Some("bench-jwt"),
+        ];
         let mut scripts = Vec::new();
         for ((_, path, script), guard) in targets.iter().zip(guards) {
             let name = path.trim_start_matches('/').replace('/', "-");

@@ -67,6 +67,7 @@ pub async fn create(
     if state.odb.security_def(&def.name).await?.is_some() {
         return Err(taken(&def.name));
     }
+    check_jwt(&state, &def.name, &def.settings, Some(secret)).await?;
     let hash = hash(&def.settings, secret).await?;
     let info = state
         .odb
@@ -152,6 +153,7 @@ pub async fn update(
         }
         None => None,
     };
+    check_jwt(&state, &name, &def.settings, def.secret.as_deref()).await?;
     let info = state
         .odb
         .update_security_def(&name, &def.settings, hash.as_deref())
@@ -195,6 +197,7 @@ pub async fn change_secret(
         .settings
         .check_secret(&change.secret)
         .map_err(secret_error)?;
+    check_jwt(&state, &name, &existing.settings, Some(&change.secret)).await?;
     let hash = hash(&existing.settings, &change.secret).await?;
     if !state.odb.change_security_secret(&name, &hash).await? {
         return Err(not_found(&name));
@@ -220,8 +223,8 @@ pub async fn change_secret(
         (status = 200, description = "deleted", body = DeletedSecurityDef),
         (status = 400, description = "a name that does not decode", body = ErrorBody),
         (status = 404, description = "no definition has this name", body = ErrorBody),
-        (status = 409, description = "a channel names the definition (the message says \
-            which): attach another to it, or none, first", body = ErrorBody),
+        (status = 409, description = "a channel names the definition, or a JWT definition \
+            logs in with it (the message says which): change them first", body = ErrorBody),
     ),
 )]
 pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -230,6 +233,25 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
         .security_def(&name)
         .await?
         .ok_or_else(|| not_found(&name))?;
+    // A JWT definition logs in with it (a name in its settings: no foreign key).
+    let jwts: Vec<String> = state
+        .odb
+        .security_defs()
+        .await?
+        .into_iter()
+        .filter(|d| matches!(&d.settings, SecuritySettings::Jwt(jwt) if jwt.login == name))
+        .map(|d| format!("JWT definition `{}`", d.name))
+        .collect();
+    if !jwts.is_empty() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!(
+                "security definition `{name}` is used by {}: it logs in with it; change or \
+                 delete that first",
+                jwts.join(", ")
+            ),
+        ));
+    }
     if !state.odb.delete_security_def(&name).await? {
         return Err(not_found(&name));
     }
@@ -272,6 +294,55 @@ fn check(def: &SecurityDef) -> Result<(), ApiError> {
     def.settings
         .check()
         .map_err(|e| bad(format!("`settings`: {e}")))
+}
+
+/// A JWT definition's `login` names a basic-auth definition, and its keys (the `secret`
+/// given, else the stored one) sign and check: what is wrong, naming the field.
+async fn check_jwt(
+    state: &super::AdminState,
+    name: &str,
+    settings: &SecuritySettings,
+    secret: Option<&str>,
+) -> Result<(), ApiError> {
+    let SecuritySettings::Jwt(jwt) = settings else {
+        return Ok(());
+    };
+    match state.odb.security_def(&jwt.login).await? {
+        Some(login) if login.kind == crate::api::SecurityType::BasicAuth => {}
+        _ => {
+            return Err(bad(format!(
+                "`settings`: `login`: there is no basic-auth definition named `{}`",
+                jwt.login.escape_debug()
+            )));
+        }
+    }
+    let stored;
+    let key = match secret {
+        Some(secret) => secret,
+        None => {
+            stored = state
+                .odb
+                .security_hashes()
+                .await?
+                .into_iter()
+                .find(|(info, _)| info.name == name)
+                .map(|(_, hash)| hash)
+                .unwrap_or_default();
+            stored.strip_prefix("key:").unwrap_or_default()
+        }
+    };
+    let (jwt, key) = (jwt.clone(), key.to_owned());
+    // RSA and EC key parsing and a probe signature: off the reactor too.
+    tokio::task::spawn_blocking(move || crate::security::jwt::Keys::new(&jwt, &key).map(|_| ()))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}")))?
+        .map_err(|e| {
+            if e.starts_with("`secret`") {
+                bad(e)
+            } else {
+                bad(format!("`settings`: {e}"))
+            }
+        })
 }
 
 /// The hash of `secret`, off the async reactor (argon2id is slow on purpose).

@@ -9,6 +9,7 @@
 //! balancer shares.
 
 mod channels;
+mod jwt;
 mod router;
 
 use std::borrow::Cow;
@@ -29,6 +30,7 @@ use crate::http_response::{
 use crate::runtime::{self, ChannelKind, Runtime};
 use crate::security::Caller;
 pub use channels::{AutoHttpChannels, Channels};
+pub use jwt::RevocationsReload;
 pub use router::{ChannelRouter, RouteError, Target};
 
 /// Everything a request needs.
@@ -38,6 +40,10 @@ pub struct HttpState {
     /// The server's own routes: `/zato/ping` and the admin API under `/zato/api/`.
     pub system: axum::Router,
     pub settings: HttpSettings,
+    /// Where a JWT log-out records the revocation.
+    pub kvdb: Arc<dyn crate::kvdb::Kvdb>,
+    /// Tells the other servers of a revocation.
+    pub reloader: Arc<crate::reload::Reloader>,
 }
 
 /// Serves the channels and the server's own routes on `listener` until `shutdown`, then
@@ -65,6 +71,9 @@ pub async fn serve(
 async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     if req.uri().path() == METRICS_PATH {
         return metrics(state, req.method());
+    }
+    if jwt::is_jwt_path(req.uri().path()) {
+        return jwt::serve(state, req).await;
     }
     if is_system_path(req.uri().path()) {
         let mut req = req.map(Body::new);

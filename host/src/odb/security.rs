@@ -7,7 +7,9 @@
 //!
 //! *Invariant*: only [`SecurityDefinitions::security_hashes`] reads `secret_hash`;
 //! everything the admin API answers comes from the other queries. The ODB never sees a
-//! secret, only its hash: the caller hashes.
+//! password or an API key, only its hash: the caller hashes. A JWT definition's signing
+//! key is the exception (`key:` and the key: a token cannot be signed with a hash),
+//! held like an outgoing connection's password.
 
 use async_trait::async_trait;
 use sqlx::Row;

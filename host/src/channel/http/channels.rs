@@ -12,6 +12,7 @@ use crate::deploy::DeployHook;
 use crate::odb::{Odb, OdbError};
 use crate::reload::{Kind, Notice, Notifier, Reloadable};
 use crate::security::Guards;
+use crate::security::jwt::Revocations;
 
 /// The live HTTP channel table, rebuilt from the ODB and swapped whole.
 pub struct Channels {
@@ -19,6 +20,8 @@ pub struct Channels {
     /// The security definitions the routes' guards come from, kept to carry what
     /// they verified over to the next table.
     guards: ArcSwap<Guards>,
+    /// The cluster's revoked JWTs, which JWT guards check.
+    revoked: Arc<Revocations>,
     odb: Arc<dyn Odb>,
     /// One reload at a time. Reloads come from the admin API, from notices and from the
     /// reconcile loop at once; unserialised, one that read the ODB before a channel was
@@ -32,6 +35,7 @@ impl Channels {
         Self {
             routes: ArcSwap::from_pointee(ChannelRouter::default()),
             guards: ArcSwap::from_pointee(Guards::default()),
+            revoked: Arc::default(),
             odb,
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -40,6 +44,16 @@ impl Channels {
     /// The table in force.
     pub(super) fn routes(&self) -> Guard<Arc<ChannelRouter>> {
         self.routes.load()
+    }
+
+    /// The security definitions in force (JWT log-in and log-out use them).
+    pub fn guards(&self) -> Guard<Arc<Guards>> {
+        self.guards.load()
+    }
+
+    /// The cluster's revoked JWTs, as this server holds them.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revoked
     }
 
     /// Rebuilds the table from the ODB (HTTP and SOAP channels, and the security
@@ -59,7 +73,11 @@ impl Channels {
         let _turn = self.reloading.lock().await;
         let channels = read().await?;
         let soap = self.odb.soap_channels().await?;
-        let guards = Guards::build(&self.odb.security_hashes().await?, &self.guards.load());
+        let guards = Guards::build(
+            &self.odb.security_hashes().await?,
+            &self.guards.load(),
+            &self.revoked,
+        );
         let routes = ChannelRouter::build_guarded(&channels, &soap, &guards)?;
         self.guards.store(Arc::new(guards));
         self.routes.store(Arc::new(routes));
