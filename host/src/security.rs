@@ -19,6 +19,7 @@
 pub mod jwt;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use argon2::Argon2;
@@ -118,6 +119,8 @@ enum Check {
         challenge: HeaderValue,
         /// The keyed digest of the credentials once argon2id verified them.
         verified: OnceLock<[u8; 32]>,
+        /// How many argon2id checks this definition ran (unknown usernames included).
+        slow_checks: AtomicU64,
     },
     Apikey {
         settings: SecuritySettings,
@@ -182,6 +185,7 @@ impl Guard {
                 ))
                 .unwrap_or_else(|_| HeaderValue::from_static("Basic")),
                 verified: OnceLock::new(),
+                slow_checks: AtomicU64::new(0),
             },
             SecuritySettings::Apikey(key) => match (
                 HeaderName::from_bytes(key.header.as_bytes()),
@@ -259,6 +263,7 @@ impl Guard {
                 hash,
                 challenge,
                 verified,
+                slow_checks,
                 ..
             } => {
                 let refuse = |reason: String| Refusal {
@@ -277,29 +282,24 @@ impl Guard {
                         "an Authorization header that is not Basic credentials".into(),
                     ));
                 };
-                if bool::from(user.as_bytes().ct_eq(username.as_bytes())) {
-                    let digest = keyed_digest(&user, &password);
-                    let known = verified
-                        .get()
-                        .is_some_and(|known| bool::from(known.ct_eq(&digest)));
-                    if known || verify_slowly(hash, password).await {
-                        let _ = verified.set(digest);
+                match verify_basic(username, hash, verified, slow_checks, &user, password).await {
+                    Some(true) => {
                         headers.remove(header::AUTHORIZATION);
-                        return Ok(Caller {
+                        Ok(Caller {
                             definition: self.name.clone(),
                             kind: SecurityType::BasicAuth,
                             principal: user,
-                        });
+                        })
                     }
-                    return Err(refuse(format!(
+                    Some(false) => Err(refuse(format!(
                         "a wrong password for `{}`",
                         printable(&user)
-                    )));
+                    ))),
+                    None => Err(refuse(format!(
+                        "an unknown username `{}`",
+                        printable(&user)
+                    ))),
                 }
-                Err(refuse(format!(
-                    "an unknown username `{}`",
-                    printable(&user)
-                )))
             }
             Check::Apikey { header, digest, .. } => {
                 let Some(value) = headers.get(header) else {
@@ -374,22 +374,31 @@ impl Guard {
 }
 
 /// Whether `password` is `user`'s, `user` being `username` (`None` when it is not): from
-/// the remembered digest, else with argon2id (then remembered).
+/// the remembered digest, else with argon2id (then remembered). An unknown username
+/// costs the same argon2id check (its outcome unused), so that how long a refusal takes
+/// does not tell which usernames exist.
 async fn verify_basic(
     username: &str,
     hash: &str,
     verified: &OnceLock<[u8; 32]>,
+    slow_checks: &AtomicU64,
     user: &str,
     password: Vec<u8>,
 ) -> Option<bool> {
-    if !bool::from(user.as_bytes().ct_eq(username.as_bytes())) {
+    let known_user = bool::from(user.as_bytes().ct_eq(username.as_bytes()));
+    let digest = keyed_digest(user, &password);
+    if known_user
+        && verified
+            .get()
+            .is_some_and(|known| bool::from(known.ct_eq(&digest)))
+    {
+        return Some(true);
+    }
+    slow_checks.fetch_add(1, Ordering::Relaxed);
+    let ok = verify_slowly(hash, password).await;
+    if !known_user {
         return None;
     }
-    let digest = keyed_digest(user, &password);
-    let known = verified
-        .get()
-        .is_some_and(|known| bool::from(known.ct_eq(&digest)));
-    let ok = known || verify_slowly(hash, password).await;
     if ok {
         let _ = verified.set(digest);
     }
@@ -480,6 +489,9 @@ impl Guards {
         names.sort();
         let mut admitted = Vec::new();
         let mut wrong = false;
+        // The first log-in definition seen: an unknown username is checked against it,
+        // for the time it takes (see `verify_basic`).
+        let mut any_basic = None;
         for name in names {
             let guard = &self.0[name];
             let Check::Jwt {
@@ -500,17 +512,46 @@ impl Guards {
                 username,
                 hash,
                 verified,
+                slow_checks,
                 ..
             } = &basic.check
             else {
                 continue;
             };
+            any_basic.get_or_insert((username, hash, verified, slow_checks));
+            // Only definitions of this username cost a check.
+            if !bool::from(login.username.as_bytes().ct_eq(username.as_bytes())) {
+                continue;
+            }
             let password = login.password.as_bytes().to_vec();
-            match verify_basic(username, hash, verified, &login.username, password).await {
+            let checked = verify_basic(
+                username,
+                hash,
+                verified,
+                slow_checks,
+                &login.username,
+                password,
+            );
+            match checked.await {
                 Some(true) => admitted.push((name, keys)),
                 Some(false) => wrong = true,
                 None => {}
             }
+        }
+        if admitted.is_empty()
+            && !wrong
+            && let Some((username, hash, verified, slow_checks)) = any_basic
+        {
+            let password = login.password.as_bytes().to_vec();
+            verify_basic(
+                username,
+                hash,
+                verified,
+                slow_checks,
+                &login.username,
+                password,
+            )
+            .await;
         }
         match admitted.as_slice() {
             [(name, keys)] => keys
