@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::prepare::Artifacts;
+use crate::report::{Row, ms, thousands};
 
 /// How much to measure; `--quick` shrinks every figure.
 #[derive(Debug, Clone)]
@@ -83,6 +84,45 @@ pub struct Ctx<'a> {
     pub logs: PathBuf,
     /// wrk, when a scenario that needs it runs.
     pub wrk: Option<PathBuf>,
+}
+
+/// The rows of targets each loaded in several rounds (`runs[t]`, one outcome a round),
+/// the first the baseline: the median requests/s, p50 and p99 of each, and its ratio of
+/// requests/s to the baseline's.
+pub fn ratio_rows(
+    scenario: &'static str,
+    labels: &[&str],
+    runs: &[Vec<crate::wrk::Outcome>],
+) -> Vec<Row> {
+    let median_of = |t: usize, f: fn(&crate::wrk::Outcome) -> f64| {
+        crate::stats::median(&runs[t].iter().map(f).collect::<Vec<_>>())
+    };
+    let baseline_rps = median_of(0, |o| o.rps);
+    labels
+        .iter()
+        .enumerate()
+        .map(|(t, label)| {
+            let (rps, p50, p99) = (
+                median_of(t, |o| o.rps),
+                median_of(t, |o| o.p50_ms),
+                median_of(t, |o| o.p99_ms),
+            );
+            let ratio = (t > 0).then(|| rps / baseline_rps);
+            let mut row = Row::new(scenario, *label);
+            row.rps = Some(rps);
+            row.p50_ms = Some(p50);
+            row.p99_ms = Some(p99);
+            row.ratio_to_baseline = ratio;
+            let rounds: Vec<f64> = runs[t].iter().map(|o| o.rps).collect();
+            row.extra("rounds_rps", rounds).cells(vec![
+                label.to_string(),
+                thousands(rps),
+                ms(p50),
+                ms(p99),
+                ratio.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
+            ])
+        })
+        .collect()
 }
 
 /// Connections wrk keeps open in the HTTP scenario's main rows, and in scenario 6.

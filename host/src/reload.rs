@@ -37,8 +37,6 @@ pub enum Kind {
     MsgChannels,
     /// The data dictionary (entries and translations).
     Dictionaries,
-    /// Security definitions (the channels that name them reload with them).
-    Security,
     /// The JWTs revoked by a log-out (read from the KVDB).
     JwtRevocations,
 }

@@ -72,9 +72,6 @@ pub fn matches(stored: &str, presented: &str) -> bool {
             };
             key_matches(&digest, presented.as_bytes())
         }
-        None if stored.starts_with(KEY) => {
-            bool::from(stored.as_bytes()[KEY.len()..].ct_eq(presented.as_bytes()))
-        }
         None => PasswordHash::new(stored).is_ok_and(|hash| {
             Argon2::default()
                 .verify_password(presented.as_bytes(), &hash)

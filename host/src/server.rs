@@ -109,7 +109,6 @@ impl Server {
         );
         reloader.register(Kind::Services, Arc::new(ServicesReload(deployer.clone())));
         reloader.register(Kind::HttpChannels, channels.clone());
-        reloader.register(Kind::Security, channels.clone());
         let revocations = Arc::new(http::RevocationsReload::new(
             scheduler_kvdb.clone(),
             channels.revocations().clone(),

@@ -20,8 +20,7 @@ use zato_api::{
 
 use super::Ctx;
 use super::deploy::stop_all;
-use crate::report::{Row, Section, ms, thousands};
-use crate::stats::median;
+use crate::report::Section;
 use crate::wrk::{self, Load};
 use crate::zato::{Env, EnvOptions, wait_for};
 
@@ -191,26 +190,9 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     stop_all(vec![proc]);
     let runs = measured?;
 
-    let open_rps = median(&runs[0].iter().map(|o| o.rps).collect::<Vec<_>>());
-    for (t, (label, _, _)) in targets.iter().enumerate() {
-        let of = |f: fn(&wrk::Outcome) -> f64| median(&runs[t].iter().map(f).collect::<Vec<_>>());
-        let (rps, p50, p99) = (of(|o| o.rps), of(|o| o.p50_ms), of(|o| o.p99_ms));
-        let ratio = (t > 0).then(|| rps / open_rps);
-        let mut row = Row::new("security", *label);
-        row.rps = Some(rps);
-        row.p50_ms = Some(p50);
-        row.p99_ms = Some(p99);
-        row.ratio_to_baseline = ratio;
-        let rounds: Vec<f64> = runs[t].iter().map(|o| o.rps).collect();
-        section
-            .rows
-            .push(row.extra("rounds_rps", rounds).cells(vec![
-                label.to_string(),
-                thousands(rps),
-                ms(p50),
-                ms(p99),
-                ratio.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
-            ]));
-    }
+    let labels: Vec<&str> = targets.iter().map(|(label, _, _)| *label).collect();
+    section
+        .rows
+        .extend(crate::scenario::ratio_rows("security", &labels, &runs));
     Ok(section)
 }

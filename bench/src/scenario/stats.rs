@@ -32,8 +32,8 @@ use super::Ctx;
 use super::deploy::stop_all;
 use crate::component::renamed;
 use crate::otlp_sink::Sink;
-use crate::report::{Row, Section, ms, thousands};
-use crate::stats::{median, quantile};
+use crate::report::{Section, ms, thousands};
+use crate::stats::quantile;
 use crate::wrk::{self, Load};
 use crate::zato::{Env, EnvOptions, client, wait_for};
 
@@ -160,34 +160,10 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     stop_all(procs);
     let (runs, count, timed, traced) = measured?;
 
-    let figures: Vec<(f64, f64, f64)> = runs
-        .iter()
-        .map(|outcomes| {
-            let of =
-                |f: fn(&wrk::Outcome) -> f64| median(&outcomes.iter().map(f).collect::<Vec<_>>());
-            (of(|o| o.rps), of(|o| o.p50_ms), of(|o| o.p99_ms))
-        })
-        .collect();
-    let off_rps = figures[0].0;
-    for (t, (label, _)) in envs.iter().enumerate() {
-        let (rps, p50, p99) = figures[t];
-        let ratio = (t > 0).then(|| rps / off_rps);
-        let mut row = Row::new("stats", *label);
-        row.rps = Some(rps);
-        row.p50_ms = Some(p50);
-        row.p99_ms = Some(p99);
-        row.ratio_to_baseline = ratio;
-        let rounds: Vec<f64> = runs[t].iter().map(|o| o.rps).collect();
-        section
-            .rows
-            .push(row.extra("rounds_rps", rounds).cells(vec![
-                label.to_string(),
-                thousands(rps),
-                ms(p50),
-                ms(p99),
-                ratio.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
-            ]));
-    }
+    let labels: Vec<&str> = envs.iter().map(|(label, _)| *label).collect();
+    section
+        .rows
+        .extend(crate::scenario::ratio_rows("stats", &labels, &runs));
     section.notes.push(format!(
         "Count: {} requests sent to {COUNTED_SERVICE} from {CLIENTS} clients, {} calls counted by `zato stats` ({} errors), read {} ms after the last answer. p50 / p99: the clients' {} / {} (the HTTP round trip), the statistics' {} / {} (the service's time on the server).",
         count.sent,

@@ -266,12 +266,13 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
     ))
 }
 
-/// Puts the change in force here (the channels' guards) before answering, and tells
-/// the other servers.
+/// Puts the change in force here before answering, and tells the other servers: the
+/// guards are rebuilt with the channels' route table, so a definition's change is one of
+/// the HTTP channels' (`Kind::HttpChannels`).
 async fn reload(state: &super::AdminState) -> Result<(), ApiError> {
     state
         .reloader
-        .changed(crate::reload::Kind::Security)
+        .changed(crate::reload::Kind::HttpChannels)
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
 }

@@ -57,8 +57,8 @@ impl Channels {
     }
 
     /// Rebuilds the table from the ODB (HTTP and SOAP channels, and the security
-    /// definitions they name: `Kind::HttpChannels` and `Kind::Security` both reload
-    /// here). A table that does not build (which
+    /// definitions they name: a definition's change reloads as
+    /// `Kind::HttpChannels`). A table that does not build (which
     /// [`Channels::check_new`] prevents) leaves the running one in place. When it
     /// returns, the table holds at least every channel the ODB held when it was called.
     pub async fn reload(&self) -> anyhow::Result<()> {
