@@ -29,6 +29,10 @@ pub struct Target {
     /// saved in its credentials.toml.
     #[arg(long, env = "ZATO_PASSWORD", global = true, hide_env_values = true)]
     pub password: Option<String>,
+    /// PEM file of the CA to trust alone for an https:// --url (an environment made
+    /// with --tls names its own).
+    #[arg(long, env = "ZATO_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 /// Where a [`Target`] leads: the environment directory or the URL, and the
@@ -38,6 +42,9 @@ pub struct Resolved {
     url: Option<String>,
     pub user: String,
     pub password: String,
+    /// The CA to trust alone, when the servers speak TLS with certificates of their
+    /// environment's own.
+    pub ca: Option<PathBuf>,
 }
 
 impl Resolved {
@@ -92,6 +99,7 @@ impl Target {
                 url: Some(url),
                 user: user.clone(),
                 password: password.clone(),
+                ca: self.ca.clone(),
             });
         };
         let saved = match (&self.user, &self.password) {
@@ -108,11 +116,16 @@ impl Target {
             .clone()
             .or_else(|| saved.map(|c| c.password))
             .unwrap_or_default();
+        let ca = match &self.ca {
+            Some(ca) => Some(ca.clone()),
+            None => env::ca_file(&dir).map_err(|e| unreachable(format!("{e:#}")))?,
+        };
         Ok(Resolved {
             env: Some(dir),
             url: None,
             user,
             password,
+            ca,
         })
     }
 
@@ -140,9 +153,19 @@ pub fn client_within(
     if let Some(limit) = limit {
         http = http.timeout(limit);
     }
-    let http = http
-        .build()
-        .map_err(|e| unreachable(format!("cannot build an HTTP client: {e}")))?;
+    let ca = match &resolved.ca {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            CliError::new(
+                ExitCode::Usage,
+                format!("cannot read the CA `{}`: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let http = zato_api::tls::http_client(http, ca.as_deref()).map_err(|e| match &resolved.ca {
+        Some(path) => CliError::new(ExitCode::Usage, format!("`{}`: {e}", path.display())),
+        None => unreachable(e),
+    })?;
     Ok(AdminClient::with_client(
         http,
         base,

@@ -13,4 +13,6 @@ pub use zato_host::admin::hash_password;
 /// The admin API's OpenAPI description (`zato apispec`), generated from the server's code.
 pub use zato_host::admin::openapi_json;
 /// A server's configuration file (`server.toml`) and its default port.
-pub use zato_host::config::{AdminConfig, DEFAULT_PORT, DeploySettings, ServerConfig};
+pub use zato_host::config::{
+    AdminConfig, DEFAULT_PORT, DeploySettings, HttpSettings, ServerConfig, TlsSettings,
+};

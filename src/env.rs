@@ -12,11 +12,18 @@
 //! DIR/lb/address            where it listens, while it runs, when it binds port 0
 //! DIR/web-admin/web-admin.toml  the web admin (see zato_admin::WebAdminConfig; mode 0600)
 //! DIR/web-admin/address     where it listens, while it runs, when it binds port 0
+//! DIR/ca/ca.pem             with --tls: the environment's CA, which clients trust
+//! DIR/ca/ca-key.pem         with --tls: its key (mode 0600), which signs certificates
+//! DIR/*/tls/{cert,key}.pem  with --tls: each server's, the load balancer's and the web
+//!                           admin's certificate and key
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use crate::embedded::{AdminConfig, DeploySettings, ServerConfig, hash_password};
+use crate::ca::{self, Ca, Usage};
+use crate::embedded::{
+    AdminConfig, DeploySettings, HttpSettings, ServerConfig, TlsSettings, hash_password,
+};
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +45,10 @@ pub const WEB_ADMIN_DIR: &str = "web-admin";
 pub const WEB_ADMIN_FILE: &str = "web-admin.toml";
 /// The web admin's port when `zato quickstart create` is given none (Zato's).
 pub const DEFAULT_WEB_ADMIN_PORT: u16 = 8183;
+/// The CA's directory in an environment made with `--tls`.
+pub const CA_DIR: &str = "ca";
+/// A listener's certificate and key directory, in its own directory.
+pub const TLS_DIR: &str = "tls";
 
 /// `DIR/zato.toml`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,6 +68,10 @@ pub struct EnvFile {
     /// in environments made with `--no-web-admin` or before zato had a web admin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web_admin: Option<String>,
+    /// The CA that signs every listener's certificate, relative to the environment,
+    /// when it speaks TLS (made with `--tls`): the CLI trusts it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
 }
 
 /// `DIR/credentials.toml`: what the CLI needs to talk to the admin API.
@@ -87,6 +102,9 @@ pub struct NewEnv<'a> {
     pub lb_port: Option<u16>,
     /// The port of the web admin (0: the system picks); none when absent.
     pub web_admin_port: Option<u16>,
+    /// TLS everywhere, with a CA of the environment's own; the hosts each certificate
+    /// names besides localhost, 127.0.0.1 and ::1.
+    pub tls: Option<Vec<String>>,
 }
 
 /// The admin password, generated once and shown once.
@@ -169,6 +187,33 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
         servers: names.clone(),
         lb: lb.as_ref().map(|_| LB_DIR.to_owned()),
         web_admin: new.web_admin_port.map(|_| WEB_ADMIN_DIR.to_owned()),
+        ca: new
+            .tls
+            .as_ref()
+            .map(|_| format!("{CA_DIR}/{}", ca::CA_CERT)),
+    };
+    // The CA first: every listener's certificate is signed as its directory is made.
+    let authority = match &new.tls {
+        Some(_) => Some(Ca::create(
+            &dir.join(CA_DIR),
+            &format!("zato CA of {}", new.cluster),
+        )?),
+        None => None,
+    };
+    let hosts: Vec<String> = ca::LOCAL_HOSTS
+        .iter()
+        .map(|h| h.to_string())
+        .chain(new.tls.iter().flatten().cloned())
+        .collect();
+    let sign = |component_dir: &Path, name: &str| -> anyhow::Result<()> {
+        if let Some(authority) = &authority {
+            authority.issue(&component_dir.join(TLS_DIR), name, &hosts, Usage::Server)?;
+        }
+        Ok(())
+    };
+    let tls_files = || TlsSettings {
+        cert: PathBuf::from(format!("{TLS_DIR}/{}", ca::CERT)),
+        key: PathBuf::from(format!("{TLS_DIR}/{}", ca::KEY)),
     };
     write(
         &dir.join(ENV_FILE),
@@ -195,7 +240,19 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
                 login: Default::default(),
             },
             runtime: Default::default(),
-            http: Default::default(),
+            // Behind the environment's load balancer (on this host), the client's
+            // address is the one it forwards (rate limits and allow lists count by it).
+            http: HttpSettings {
+                trusted_proxies: if lb.is_some() {
+                    vec![
+                        "127.0.0.1/32".parse().expect("a network"),
+                        "::1/128".parse().expect("a network"),
+                    ]
+                } else {
+                    Vec::new()
+                },
+                ..Default::default()
+            },
             deploy: DeploySettings {
                 auto_http_channels: new.auto_http_channels,
                 ..Default::default()
@@ -205,7 +262,9 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
             async_invoke: Default::default(),
             stats: Default::default(),
             telemetry: Default::default(),
+            tls: new.tls.as_ref().map(|_| tls_files()),
         };
+        sign(&server_dir, name)?;
         write(
             &server_dir.join(SERVER_FILE),
             &format!(
@@ -218,6 +277,7 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
         let lb_dir = dir.join(LB_DIR);
         std::fs::create_dir_all(&lb_dir)
             .with_context(|| format!("cannot create `{}`", lb_dir.display()))?;
+        sign(&lb_dir, "load balancer")?;
         write(
             &lb_dir.join(zato_lb::CONFIG_FILE),
             &format!(
@@ -232,7 +292,16 @@ pub fn create(new: &NewEnv<'_>) -> anyhow::Result<Created> {
         std::fs::create_dir_all(&web_admin_dir)
             .with_context(|| format!("cannot create `{}`", web_admin_dir.display()))?;
         let path = web_admin_dir.join(WEB_ADMIN_FILE);
-        web_admin_config(port, new.cluster)?.save(&path)?;
+        let mut config = web_admin_config(port, new.cluster)?;
+        if new.tls.is_some() {
+            sign(&web_admin_dir, "web admin")?;
+            let files = tls_files();
+            config.tls = Some(zato_admin::ListenerTls {
+                cert: files.cert,
+                key: files.key,
+            });
+        }
+        config.save(&path)?;
     }
     let credentials = Credentials {
         username: username.clone(),
@@ -260,8 +329,15 @@ fn lb_config(new: &NewEnv<'_>, port: u16, servers: &[String]) -> anyhow::Result<
             .collect();
         cluster.insert("address_files".into(), files.into());
     } else {
+        let scheme = if new.tls.is_some() { "https" } else { "http" };
         let urls: Vec<toml::Value> = (0..servers.len())
-            .map(|i| format!("http://127.0.0.1:{}", server_port(new.base_port, i as u16)).into())
+            .map(|i| {
+                format!(
+                    "{scheme}://127.0.0.1:{}",
+                    server_port(new.base_port, i as u16)
+                )
+                .into()
+            })
             .collect();
         cluster.insert("admin_urls".into(), urls.into());
     }
@@ -272,6 +348,15 @@ fn lb_config(new: &NewEnv<'_>, port: u16, servers: &[String]) -> anyhow::Result<
         zato_lb::Algorithm::RoundRobin.name().into(),
     );
     table.insert("cluster".into(), cluster.into());
+    if new.tls.is_some() {
+        let mut tls = toml::Table::new();
+        tls.insert("cert".into(), format!("{TLS_DIR}/{}", ca::CERT).into());
+        tls.insert("key".into(), format!("{TLS_DIR}/{}", ca::KEY).into());
+        table.insert("tls".into(), tls.into());
+        let mut backend_tls = toml::Table::new();
+        backend_tls.insert("ca".into(), format!("../{CA_DIR}/{}", ca::CA_CERT).into());
+        table.insert("backend_tls".into(), backend_tls.into());
+    }
     // From a table rather than a struct literal: every other setting takes its default.
     let config: zato_lb::LbConfig = toml::Value::Table(table)
         .try_into()
@@ -303,11 +388,18 @@ pub fn cluster_access(dir: &Path) -> anyhow::Result<zato_admin::ClusterAccess> {
     urls.extend(lb.clone());
     // None known (servers on port 0, all stopped): the credentials still log a person
     // in, and the web admin says the cluster is down.
+    let ca_pem = match ca_file(dir)? {
+        Some(ca) => Some(
+            std::fs::read(&ca).with_context(|| format!("cannot read the CA `{}`", ca.display()))?,
+        ),
+        None => None,
+    };
     Ok(zato_admin::ClusterAccess {
         urls,
         username: credentials.username,
         password: credentials.password,
         lb_url: lb,
+        ca_pem,
     })
 }
 
@@ -328,8 +420,9 @@ pub fn web_admin_dir(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
 pub fn web_admin_url(web_admin_dir: &Path) -> anyhow::Result<String> {
     let config = zato_admin::WebAdminConfig::load(&web_admin_dir.join(WEB_ADMIN_FILE))?;
     let listen = config.listen.to_string();
+    let scheme = scheme(config.tls.is_some());
     if !binds_port_zero(&listen) {
-        return Ok(format!("http://{}", connectable(&listen)));
+        return Ok(format!("{scheme}://{}", connectable(&listen)));
     }
     let path = web_admin_dir.join(ADDRESS_FILE);
     let address = std::fs::read_to_string(&path).with_context(|| {
@@ -339,7 +432,7 @@ pub fn web_admin_url(web_admin_dir: &Path) -> anyhow::Result<String> {
             path.display()
         )
     })?;
-    Ok(format!("http://{}", address.trim()))
+    Ok(format!("{scheme}://{}", address.trim()))
 }
 
 /// The port of server `i` (0-based): the ones after `base`, or 0 for every server when
@@ -404,12 +497,13 @@ pub fn servers(dir: &Path) -> anyhow::Result<Vec<EnvServer>> {
         .into_iter()
         .map(|path| {
             let config = ServerConfig::load(&path)?;
+            let scheme = scheme(config.tls.is_some());
             let url = if binds_port_zero(&config.bind) {
                 std::fs::read_to_string(path.with_file_name(ADDRESS_FILE))
                     .ok()
-                    .map(|a| format!("http://{}", a.trim()))
+                    .map(|a| format!("{scheme}://{}", a.trim()))
             } else {
-                Some(format!("http://{}", config.bind))
+                Some(format!("{scheme}://{}", config.bind))
             };
             Ok(EnvServer {
                 name: config.name,
@@ -468,8 +562,9 @@ pub fn admin_url(dir: &Path) -> anyhow::Result<String> {
 /// The admin API URL of the server whose configuration is `config`.
 fn server_url(config: &Path) -> anyhow::Result<String> {
     let server = ServerConfig::load(config)?;
+    let scheme = scheme(server.tls.is_some());
     if !binds_port_zero(&server.bind) {
-        return Ok(format!("http://{}", server.bind));
+        return Ok(format!("{scheme}://{}", server.bind));
     }
     let path = config.with_file_name(ADDRESS_FILE);
     let address = std::fs::read_to_string(&path).with_context(|| {
@@ -479,17 +574,20 @@ fn server_url(config: &Path) -> anyhow::Result<String> {
             config.display()
         )
     })?;
-    Ok(format!("http://{}", address.trim()))
+    Ok(format!("{scheme}://{}", address.trim()))
 }
 
 /// Whether an HTTP server answers `GET /zato/ping` at `url` within a second (any
-/// status: a starting server answers 503 and can take admin requests).
+/// status: a starting server answers 503 and can take admin requests). Over HTTPS, a
+/// connection accepted within the second counts as an answer.
 fn answers_ping(url: &str) -> bool {
     use std::io::{Read, Write};
     use std::net::{TcpStream, ToSocketAddrs};
     const PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
-    let Some(authority) = url.strip_prefix("http://") else {
-        return false;
+    let (authority, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(authority), _) => (authority, false),
+        (_, Some(authority)) => (authority, true),
+        _ => return false,
     };
     let Some(addr) = authority
         .to_socket_addrs()
@@ -501,6 +599,9 @@ fn answers_ping(url: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else {
         return false;
     };
+    if tls {
+        return true;
+    }
     let _ = stream.set_read_timeout(Some(PATIENCE));
     let _ = stream.set_write_timeout(Some(PATIENCE));
     let request =
@@ -529,8 +630,9 @@ pub fn lb_dir(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
 /// is down).
 pub fn lb_url(lb_dir: &Path) -> anyhow::Result<String> {
     let config = zato_lb::LbConfig::load(&lb_dir.join(zato_lb::CONFIG_FILE))?;
+    let scheme = scheme(config.tls.is_some());
     if !binds_port_zero(&config.bind) {
-        return Ok(format!("http://{}", connectable(&config.bind)));
+        return Ok(format!("{scheme}://{}", connectable(&config.bind)));
     }
     let path = lb_dir.join(zato_lb::ADDRESS_FILE);
     let address = std::fs::read_to_string(&path).with_context(|| {
@@ -540,7 +642,38 @@ pub fn lb_url(lb_dir: &Path) -> anyhow::Result<String> {
             path.display()
         )
     })?;
-    Ok(format!("http://{}", address.trim()))
+    Ok(format!("{scheme}://{}", address.trim()))
+}
+
+fn scheme(tls: bool) -> &'static str {
+    if tls { "https" } else { "http" }
+}
+
+/// The CA that signs the certificates of the environment `dir` names (an environment,
+/// or one of its servers', its load balancer's or its web admin's directories), when
+/// it was made with `--tls`.
+pub fn ca_file(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let env_dir = if dir.join(ENV_FILE).exists() {
+        dir.to_path_buf()
+    } else {
+        match dir.parent() {
+            Some(parent) if parent.join(ENV_FILE).exists() => parent.to_path_buf(),
+            _ => return Ok(None),
+        }
+    };
+    Ok(read_env(&env_dir)?.ca.map(|ca| env_dir.join(ca)))
+}
+
+/// An HTTP client of the environment that `dir` names (or one of its components'
+/// directories): trusting its CA alone when it has one.
+pub fn http_client(dir: &Path, builder: reqwest::ClientBuilder) -> anyhow::Result<reqwest::Client> {
+    let ca = match ca_file(dir)? {
+        Some(ca) => Some(
+            std::fs::read(&ca).with_context(|| format!("cannot read the CA `{}`", ca.display()))?,
+        ),
+        None => None,
+    };
+    zato_api::tls::http_client(builder, ca.as_deref()).map_err(anyhow::Error::msg)
 }
 
 /// An address to connect to for one to listen on: the loopback for a wildcard host.
@@ -595,6 +728,7 @@ mod tests {
             auto_http_channels: false,
             lb_port,
             web_admin_port: lb_port,
+            tls: None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ca;
 mod client;
 mod commands;
 mod embedded;
@@ -50,6 +51,7 @@ struct Cli {
 enum Command {
     Start(commands::start::Start),
     Quickstart(commands::quickstart::Quickstart),
+    Ca(commands::ca::CaCommand),
     Deploy(commands::deploy::Deploy),
     Service(commands::service::Service),
     Channel(commands::channel::Channel),
@@ -57,6 +59,8 @@ enum Command {
     Outconn(Box<commands::outconn::OutconnCommand>),
     Dictionary(commands::dictionary::Dictionary),
     Security(commands::security::Security),
+    RateLimit(commands::rate_limit::RateLimitCommand),
+    User(commands::user::UserCommand),
     Info(commands::info::Info),
     Stats(commands::stats::Stats),
     Lb(commands::lb::Lb),
@@ -88,6 +92,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Start(cmd) => cmd.run(&out).await,
             Command::Quickstart(cmd) => cmd.run(&out).await,
+            Command::Ca(cmd) => cmd.run(&out),
             Command::Deploy(cmd) => cmd.run(&out).await,
             Command::Service(cmd) => cmd.run(&out).await,
             Command::Channel(cmd) => cmd.run(&out).await,
@@ -95,6 +100,8 @@ fn main() -> std::process::ExitCode {
             Command::Outconn(cmd) => cmd.run(&out).await,
             Command::Dictionary(cmd) => cmd.run(&out).await,
             Command::Security(cmd) => cmd.run(&out).await,
+            Command::RateLimit(cmd) => cmd.run(&out).await,
+            Command::User(cmd) => cmd.run(&out).await,
             Command::Info(cmd) => cmd.run(&out).await,
             Command::Stats(cmd) => cmd.run(&out).await,
             Command::Lb(cmd) => cmd.run(&out).await,

@@ -246,6 +246,20 @@ pub fn router(app: Arc<App>) -> Router {
             "/outconns/{type}/{name}/delete",
             get(pages::outconn::confirm_delete).post(pages::outconn::delete),
         )
+        .route("/rate-limits", get(pages::rate_limits::list))
+        .route(
+            "/rate-limits/new",
+            get(pages::rate_limits::new_form).post(pages::rate_limits::create),
+        )
+        .route("/rate-limits/attach", post(pages::rate_limits::attach))
+        .route(
+            "/rate-limits/{name}",
+            get(pages::rate_limits::edit_form).post(pages::rate_limits::update),
+        )
+        .route(
+            "/rate-limits/{name}/delete",
+            get(pages::rate_limits::confirm_delete).post(pages::rate_limits::delete),
+        )
         .route("/security", get(pages::security::list))
         .route(
             "/security/new/{type}",

@@ -22,6 +22,9 @@ pub struct ClusterAccess {
     /// The load balancer in front of the cluster's servers (`http://HOST:PORT`), whose
     /// own statistics the dashboard shows, when it has one.
     pub lb_url: Option<String>,
+    /// The PEM of the CA that alone signs the cluster's HTTPS certificates, when it
+    /// has one (an environment made with `--tls`).
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ClusterAccess {
@@ -30,6 +33,7 @@ impl std::fmt::Debug for ClusterAccess {
             .field("urls", &self.urls)
             .field("username", &self.username)
             .field("lb_url", &self.lb_url)
+            .field("ca", &self.ca_pem.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +62,14 @@ pub enum ClusterError {
         cluster: String,
         /// The environment directory.
         environment: String,
+        /// Why.
+        error: String,
+    },
+    /// Its CA could not be read or used.
+    #[error("cluster `{cluster}`: its CA: {error}")]
+    Ca {
+        /// The cluster's name.
+        cluster: String,
         /// Why.
         error: String,
     },
@@ -92,7 +104,10 @@ pub struct Clusters {
     resolver: Resolver,
     /// The configuration file's directory: environments are relative to it.
     base_dir: PathBuf,
+    /// The client of clusters with no CA of their own (the system's roots).
     http: reqwest::Client,
+    /// The clients of clusters with a CA of their own, by the CA's PEM.
+    with_ca: Mutex<HashMap<Vec<u8>, reqwest::Client>>,
     /// Per cluster, the URL that answered last: tried first next time.
     last_good: Mutex<HashMap<String, String>>,
 }
@@ -100,19 +115,34 @@ pub struct Clusters {
 impl Clusters {
     /// Clusters reached over one HTTP client; environments relative to `base_dir`.
     pub fn new(resolver: Resolver, base_dir: PathBuf) -> Self {
-        zato_api::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            // A deploy compiles the component on the server: give it time.
-            .timeout(Duration::from_secs(300))
-            .build()
-            .expect("an HTTP client builds");
+        let http = zato_api::tls::http_client(client_builder(), None)
+            .expect("an HTTP client of the system's roots builds");
         Self {
             resolver,
             base_dir,
             http,
+            with_ca: Mutex::new(HashMap::new()),
             last_good: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The HTTP client of a cluster: trusting its CA alone when it has one.
+    fn http(&self, cluster: &str, access: &ClusterAccess) -> Result<reqwest::Client, ClusterError> {
+        let Some(ca) = &access.ca_pem else {
+            return Ok(self.http.clone());
+        };
+        let mut clients = self.with_ca.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(ca) {
+            return Ok(client.clone());
+        }
+        let client = zato_api::tls::http_client(client_builder(), Some(ca)).map_err(|error| {
+            ClusterError::Ca {
+                cluster: cluster.to_owned(),
+                error,
+            }
+        })?;
+        clients.insert(ca.clone(), client.clone());
+        Ok(client)
     }
 
     /// The URLs and credentials of `cluster`, resolving an environment now.
@@ -127,12 +157,25 @@ impl Clusters {
                 url,
                 username,
                 password,
-            } => Ok(ClusterAccess {
-                urls: vec![url.to_owned()],
-                username: username.to_owned(),
-                password: password.to_owned(),
-                lb_url: cluster.lb_url.clone(),
-            }),
+            } => {
+                let ca_pem = match &cluster.ca {
+                    Some(ca) => {
+                        let path = self.base_dir.join(ca);
+                        Some(std::fs::read(&path).map_err(|e| ClusterError::Ca {
+                            cluster: cluster.name.clone(),
+                            error: format!("cannot read `{}`: {e}", path.display()),
+                        })?)
+                    }
+                    None => None,
+                };
+                Ok(ClusterAccess {
+                    urls: vec![url.to_owned()],
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                    lb_url: cluster.lb_url.clone(),
+                    ca_pem,
+                })
+            }
             ClusterSource::Environment(dir) => {
                 let path = self.base_dir.join(dir);
                 let resolver = Arc::clone(&self.resolver);
@@ -156,9 +199,13 @@ impl Clusters {
         &self,
         cluster: &ClusterConfig,
     ) -> Option<(String, Result<zato_api::lb::LbStats, String>)> {
-        let url = self.access(cluster).await.ok()?.lb_url?;
-        let asked = self
-            .http
+        let access = self.access(cluster).await.ok()?;
+        let url = access.lb_url.clone()?;
+        let http = match self.http(&cluster.name, &access) {
+            Ok(http) => http,
+            Err(e) => return Some((url, Err(e.to_string()))),
+        };
+        let asked = http
             .get(format!("{}/zato-lb-stats", url.trim_end_matches('/')))
             .timeout(Duration::from_secs(1))
             .send()
@@ -188,6 +235,7 @@ impl Clusters {
         Fut: Future<Output = Result<T, ClientError>>,
     {
         let access = self.access(cluster).await?;
+        let http = self.http(&cluster.name, &access)?;
         let mut urls = access.urls.clone();
         if let Some(good) = self.last_good.lock().unwrap().get(&cluster.name)
             && let Some(at) = urls.iter().position(|u| u == good)
@@ -198,7 +246,7 @@ impl Clusters {
         let mut tried = Vec::new();
         for url in urls {
             let client = AdminClient::with_client(
-                self.http.clone(),
+                http.clone(),
                 url.clone(),
                 &access.username,
                 &access.password,
@@ -227,6 +275,14 @@ impl Clusters {
             tried,
         })
     }
+}
+
+/// How every cluster is reached: a deploy compiles the component on the server, so it
+/// gets time.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(300))
 }
 
 /// An error and its sources, `: `-separated.

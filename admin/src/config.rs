@@ -72,6 +72,20 @@ pub struct WebAdminConfig {
     /// The web admin's own users (besides each cluster's admin credentials).
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// TLS on the listener: the browser speaks HTTPS to the web admin. Plain HTTP, for
+    /// development, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+}
+
+/// The listener's certificate, read again without a restart when its files change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// PEM file of the certificate (and any intermediates), relative to this file.
+    pub cert: PathBuf,
+    /// PEM file of its private key, relative to this file.
+    pub key: PathBuf,
 }
 
 impl std::fmt::Debug for WebAdminConfig {
@@ -84,6 +98,7 @@ impl std::fmt::Debug for WebAdminConfig {
             .field("login", &self.login)
             .field("clusters", &self.clusters)
             .field("users", &self.users.len())
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +149,10 @@ pub struct ClusterConfig {
     /// dashboard shows (an environment's is found in its files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lb_url: Option<String>,
+    /// A remote cluster's CA: a PEM file, relative to the configuration file, that
+    /// alone signs its HTTPS certificates (an environment's is found in its files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -173,6 +192,7 @@ impl ClusterConfig {
             password: Some(password.into()),
             environment: None,
             lb_url: None,
+            ca: None,
         }
     }
 
@@ -185,6 +205,7 @@ impl ClusterConfig {
             password: None,
             environment: Some(dir.into()),
             lb_url: None,
+            ca: None,
         }
     }
 
@@ -254,6 +275,7 @@ impl Default for WebAdminConfig {
             login: LoginLimits::default(),
             clusters: Vec::new(),
             users: Vec::new(),
+            tls: None,
         }
     }
 }

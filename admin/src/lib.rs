@@ -56,7 +56,8 @@ use anyhow::Context as _;
 
 pub use clusters::{ClusterAccess, Resolver};
 pub use config::{
-    ClusterConfig, LoginLimits, UserConfig, WebAdminConfig, hash_password, new_secret_key,
+    ClusterConfig, ListenerTls, LoginLimits, UserConfig, WebAdminConfig, hash_password,
+    new_secret_key,
 };
 
 /// How long [`WebAdmin::bind`] keeps trying an address in use.
@@ -67,6 +68,7 @@ pub struct WebAdmin {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     app: Arc<app::App>,
+    tls: Option<zato_api::tls::ServerTls>,
 }
 
 impl std::fmt::Debug for WebAdmin {
@@ -87,6 +89,24 @@ impl WebAdmin {
         resolver: Resolver,
     ) -> anyhow::Result<WebAdmin> {
         let listen = config.listen;
+        let base = config_path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| {
+                zato_api::tls::ServerTls::load(
+                    zato_api::tls::TlsFiles {
+                        cert: base.join(&tls.cert),
+                        key: base.join(&tls.key),
+                    },
+                    false,
+                )
+            })
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("the web admin's [tls]: {e}"))?;
         let app = Arc::new(app::App::new(config, config_path, resolver)?);
         let started = Instant::now();
         let listener = loop {
@@ -108,6 +128,7 @@ impl WebAdmin {
             listener,
             addr,
             app,
+            tls,
         })
     }
 
@@ -116,19 +137,61 @@ impl WebAdmin {
         self.addr
     }
 
+    /// Whether it serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(address = %self.addr, "web admin listening");
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                shutdown.await;
+                stop.cancel();
+            }
+        });
+        match &self.tls {
+            Some(tls) => {
+                tracing::info!(address = %self.addr, "web admin listening (HTTPS)");
+                tokio::spawn(
+                    tls.clone()
+                        .watch("the web admin", stop.clone().cancelled_owned()),
+                );
+            }
+            None => tracing::warn!(
+                address = %self.addr,
+                "web admin listening on plain HTTP: passwords cross the network \
+                 unencrypted; fine for development, not beyond ([tls] in web-admin.toml; \
+                 `zato quickstart create DIR --tls` sets it)"
+            ),
+        }
+        let settings = zato_api::serve::ServeSettings {
+            max_header_bytes: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 1024,
+            max_connections_setting: "the web admin's connection cap",
+            tls: self.tls.as_ref().map(|tls| tls.config()),
+        };
         let router = app::router(self.app);
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the web admin stopped")
+        let handler = move |req: hyper::Request<hyper::body::Incoming>, peer: SocketAddr| {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            let router = router.clone();
+            async move {
+                match tower::ServiceExt::oneshot(router, req).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        };
+        zato_api::serve::serve(self.listener, settings, handler, stop).await;
+        Ok(())
     }
 }

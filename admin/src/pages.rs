@@ -8,6 +8,7 @@ pub mod invoke;
 pub mod login;
 pub mod msg_channels;
 pub mod outconn;
+pub mod rate_limits;
 pub mod scheduler;
 pub mod security;
 pub mod services;

@@ -12,10 +12,12 @@ mod dictionary;
 mod error;
 mod messaging;
 mod outconn;
+mod rate_limit;
 mod scheduler;
 mod security;
 mod soap;
 mod stats;
+mod users;
 
 use std::collections::BTreeMap;
 use std::fmt;

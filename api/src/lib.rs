@@ -16,13 +16,17 @@
 //! - [`messaging`]: AMQP and ZeroMQ channels and connection settings.
 //! - [`dictionary`]: data dictionaries (entries and translations), their CSV and JSON
 //!   forms.
+//! - [`rate_limit`]: rate limits and IP allow lists.
 //! - [`stats`]: usage statistics of services.
+//! - [`users`]: admin API users.
 //! - [`errors`]: the JSON body of every error answer.
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
 //! - [`client`]: [`AdminClient`] and its [`ClientError`].
 //! - `serve` (feature `serve`): the accept loop of the server's HTTP channels and of
 //!   the load balancer (connection cap, idle timer, graceful stop).
+//! - `tls` (feature `serve`): TLS on those listeners and the web admin's, certificates
+//!   reloaded when their files change; clients that trust an environment's CA.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), zato_api::ClientError> {
@@ -46,6 +50,7 @@ pub mod lb;
 pub mod messaging;
 pub mod names;
 pub mod outconn;
+pub mod rate_limit;
 pub mod scheduler;
 pub mod security;
 #[cfg(feature = "serve")]
@@ -54,6 +59,9 @@ pub mod servers;
 pub mod services;
 pub mod soap;
 pub mod stats;
+#[cfg(feature = "serve")]
+pub mod tls;
+pub mod users;
 
 pub use async_invoke::{AsyncOutcome, AsyncQueued, AsyncState};
 pub use channels::{DeletedHttpChannel, HttpChannel, MAX_TIMEOUT_MS};
@@ -78,8 +86,9 @@ pub use scheduler::{
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
 pub use security::{
-    ApikeySettings, BasicAuthSettings, DeletedSecurityDef, JwtAlgorithm, JwtLogIn, JwtSettings,
-    JwtToken, SecretChange, SecurityDef, SecurityDefInfo, SecuritySettings, SecurityType,
+    ApikeySettings, BasicAuthSettings, ClientCertSettings, DeletedSecurityDef, JwtAlgorithm,
+    JwtLogIn, JwtSettings, JwtToken, SecretChange, SecurityDef, SecurityDefInfo, SecuritySettings,
+    SecurityType,
 };
 pub use servers::{ServerInfo, ServerState, ServerStatus};
 

@@ -1,12 +1,13 @@
 //! Security definitions: named ways a channel checks who calls it (HTTP basic auth, API
-//! keys, JWT), attached to channels by name.
+//! keys, JWT, TLS client certificates), attached to channels by name.
 //!
 //! A definition's name is unique across its types and follows the service-name rule
 //! ([`check_service_name`](crate::check_service_name)). Its secret (a basic-auth
 //! password, an API key, a JWT signing key) is written with [`SecurityDef::secret`] and
 //! never read back: servers keep only a hash of a password or an API key (argon2id,
 //! SHA-256); a JWT signing key, which signing needs whole, is kept as it is and never
-//! answered, like an outgoing connection's password.
+//! answered, like an outgoing connection's password. A client-certificate definition has
+//! no secret: its CA certificate and the subject it requires are public.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,20 +23,28 @@ pub enum SecurityType {
     /// A JSON Web Token (`Authorization: Bearer`), issued by `/zato/jwt/log-in` for a
     /// basic-auth definition's username and password.
     Jwt,
+    /// A TLS client certificate signed by a given CA, with given subject fields.
+    Tls,
 }
 
 impl SecurityType {
     /// Every type, in the order above.
-    pub const ALL: [SecurityType; 3] = [Self::BasicAuth, Self::Apikey, Self::Jwt];
+    pub const ALL: [SecurityType; 4] = [Self::BasicAuth, Self::Apikey, Self::Jwt, Self::Tls];
 
     /// The type as it is written in URLs, the CLI and JSON (`basic-auth`, `apikey`,
-    /// `jwt`).
+    /// `jwt`, `tls`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::BasicAuth => "basic-auth",
             Self::Apikey => "apikey",
             Self::Jwt => "jwt",
+            Self::Tls => "tls",
         }
+    }
+
+    /// Whether definitions of this type have a secret (a password or a key).
+    pub fn has_secret(self) -> bool {
+        self != Self::Tls
     }
 }
 
@@ -53,7 +62,7 @@ impl std::str::FromStr for SecurityType {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown security type `{s}`: expected basic-auth, apikey or jwt")
+                format!("unknown security type `{s}`: expected basic-auth, apikey, jwt or tls")
             })
     }
 }
@@ -176,6 +185,55 @@ pub struct JwtSettings {
     pub public_key: Option<String>,
 }
 
+/// The subject fields a client certificate may be required to have, as written in
+/// `subject` (`CN=partner`, `O=ACME`): common name, organization, organizational unit,
+/// country, state or province, locality.
+pub const SUBJECT_FIELDS: [&str; 6] = ["CN", "O", "OU", "C", "ST", "L"];
+
+/// TLS client certificates: which CA must have signed the caller's, and what its subject
+/// must say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertSettings {
+    /// The CA certificate(s), PEM, one of which must have signed the client's
+    /// certificate (directly or through the intermediates the client sends).
+    pub ca_pem: String,
+    /// Subject fields the certificate must have, each with this exact value (one of its
+    /// values, when it has several): at least one, of CN, O, OU, C, ST and L.
+    #[cfg_attr(feature = "openapi", schema(example = json!({"CN": "partner", "O": "ACME"})))]
+    pub subject: std::collections::BTreeMap<String, String>,
+}
+
+/// One `FIELD=value` of a required subject (`CN=partner`), the field upper-cased; what
+/// is wrong with it, naming it.
+pub fn parse_subject_field(text: &str) -> Result<(String, String), String> {
+    let Some((field, value)) = text.split_once('=') else {
+        return Err(format!(
+            "`{}` is not FIELD=value (CN=partner, say)",
+            text.escape_debug()
+        ));
+    };
+    let field = field.trim().to_ascii_uppercase();
+    if !SUBJECT_FIELDS.contains(&field.as_str()) {
+        return Err(format!(
+            "unknown subject field `{}`: expected one of {}",
+            field.escape_debug(),
+            SUBJECT_FIELDS.join(", ")
+        ));
+    }
+    Ok((field, value.trim().to_owned()))
+}
+
+/// A required subject as a person reads and writes it: `CN=partner, O=ACME`.
+pub fn subject_text(subject: &std::collections::BTreeMap<String, String>) -> String {
+    subject
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What `POST /zato/jwt/log-in` takes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -213,6 +271,8 @@ pub enum SecuritySettings {
     Apikey(ApikeySettings),
     /// JSON Web Tokens.
     Jwt(JwtSettings),
+    /// TLS client certificates.
+    Tls(ClientCertSettings),
 }
 
 impl SecuritySettings {
@@ -222,6 +282,7 @@ impl SecuritySettings {
             Self::BasicAuth(_) => SecurityType::BasicAuth,
             Self::Apikey(_) => SecurityType::Apikey,
             Self::Jwt(_) => SecurityType::Jwt,
+            Self::Tls(_) => SecurityType::Tls,
         }
     }
 
@@ -302,6 +363,33 @@ impl SecuritySettings {
                     _ => {}
                 }
             }
+            Self::Tls(cert) => {
+                if !cert.ca_pem.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err("`ca_pem` holds no PEM certificate".into());
+                }
+                if cert.subject.is_empty() {
+                    return Err(format!(
+                        "`subject` is empty: a CA signs many certificates, name at least one \
+                         field the caller's must have ({})",
+                        SUBJECT_FIELDS.join(", ")
+                    ));
+                }
+                for (field, value) in &cert.subject {
+                    if !SUBJECT_FIELDS.contains(&field.as_str()) {
+                        return Err(format!(
+                            "`subject`: unknown field `{}`: expected one of {}",
+                            field.escape_debug(),
+                            SUBJECT_FIELDS.join(", ")
+                        ));
+                    }
+                    if value.is_empty() || value.chars().any(char::is_control) {
+                        return Err(format!(
+                            "`subject`: the value of {field} must be non-empty without \
+                             control characters"
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -326,6 +414,10 @@ impl SecuritySettings {
             Self::Jwt(jwt) if jwt.algorithm.asymmetric() && !secret.contains("-----BEGIN") => Err(
                 format!("the {} private key is not a PEM document", jwt.algorithm),
             ),
+            Self::Tls(_) => Err(
+                "a tls definition has no secret: its CA certificate and subject say who may call"
+                    .into(),
+            ),
             _ => Ok(()),
         }
     }
@@ -340,8 +432,8 @@ pub struct SecurityDef {
     pub name: String,
     /// The type and its settings.
     pub settings: SecuritySettings,
-    /// The password or key: required to create, kept when absent on an edit. Never
-    /// answered.
+    /// The password or key: required to create (but for a `tls` definition, which has
+    /// none), kept when absent on an edit. Never answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -430,7 +522,7 @@ mod tests {
             "oauth"
                 .parse::<SecurityType>()
                 .unwrap_err()
-                .contains("basic-auth, apikey or jwt")
+                .contains("basic-auth, apikey, jwt or tls")
         );
 
         // JWT: a public key for RS256 and ES256 only, a long enough HS256 key.
@@ -448,5 +540,32 @@ mod tests {
         assert!(rs.check_secret("not pem").unwrap_err().contains("PEM"));
         assert!(bad(r#"{"type": "jwt", "algorithm": "HS256", "issuer": "i", "audience": "a", "login": "p", "ttl_s": 0}"#).contains("ttl_s"));
         assert!(bad(r#"{"type": "jwt", "algorithm": "HS256", "issuer": "", "audience": "a", "login": "p"}"#).contains("issuer"));
+
+        // A client certificate: a PEM CA, known subject fields, no secret.
+        let pem = "-----BEGIN CERTIFICATE-----\\nMII\\n-----END CERTIFICATE-----";
+        let tls = jwt(&format!(
+            r#"{{"type": "tls", "ca_pem": "{pem}", "subject": {{"CN": "partner"}}}}"#
+        ));
+        assert_eq!(tls.kind(), SecurityType::Tls);
+        assert!(tls.check().is_ok());
+        assert!(tls.check_secret("x").unwrap_err().contains("no secret"));
+        assert!(!SecurityType::Tls.has_secret());
+        assert!(
+            bad(r#"{"type": "tls", "ca_pem": "x", "subject": {"CN": "p"}}"#).contains("ca_pem")
+        );
+        let no_subject = format!(r#"{{"type": "tls", "ca_pem": "{pem}", "subject": {{}}}}"#);
+        assert!(bad(&no_subject).contains("at least one"));
+        assert_eq!(
+            parse_subject_field(" cn = partner "),
+            Ok(("CN".into(), "partner".into()))
+        );
+        assert!(
+            parse_subject_field("partner")
+                .unwrap_err()
+                .contains("FIELD=value")
+        );
+        assert!(parse_subject_field("E=x").unwrap_err().contains("`E`"));
+        let unknown = format!(r#"{{"type": "tls", "ca_pem": "{pem}", "subject": {{"XX": "p"}}}}"#);
+        assert!(bad(&unknown).contains("`XX`"));
     }
 }

@@ -47,6 +47,11 @@ pub struct ServeSettings {
     /// The setting that sets `max_connections`, named in the log line when the cap is
     /// reached (e.g. `http.max_connections`).
     pub max_connections_setting: &'static str,
+    /// TLS on every connection, when set ([`crate::tls::ServerTls::config`]): the
+    /// handshake must end within `header_read_timeout`, and each request's extensions
+    /// hold a [`crate::tls::TlsConnection`] (with the client's certificate, if it
+    /// offered one).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// hyper's own cap on the header fields of an HTTP/1 request head: its parser keeps
@@ -113,7 +118,10 @@ pub async fn serve_with_max_headers<H, F, B>(
     builder
         .http2()
         .max_header_list_size(settings.max_header_bytes as u32);
+    let builder = Arc::new(builder);
     let idle_timeout = settings.idle_timeout;
+    let handshake_timeout = settings.header_read_timeout;
+    let tls = settings.tls.map(tokio_rustls::TlsAcceptor::from);
     let max = settings.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max as usize));
     let mut limit = Limit::new(max, settings.max_connections_setting);
@@ -148,44 +156,60 @@ pub async fn serve_with_max_headers<H, F, B>(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let service = {
-            let handler = handler.clone();
-            let activity = Arc::clone(&activity);
-            let stopping = shutdown.clone();
-            hyper::service::service_fn(move |req| {
-                let busy = activity.busy();
-                let answer = handler(req, peer);
-                let stopping = stopping.clone();
-                async move {
-                    let _busy = busy;
-                    let mut response = answer.await;
-                    if stopping.is_cancelled() {
-                        // Stopping: the client learns with this answer that the
-                        // connection ends, and takes its next request elsewhere.
-                        response
-                            .headers_mut()
-                            .insert(hyper::header::CONNECTION, CLOSE.clone());
-                    }
-                    Ok::<_, Infallible>(response)
-                }
-            })
-        };
-        // A second handle on the socket, to answer 408 once hyper gives up on a slow
-        // request head (it only closes the connection).
-        let reply = stream.as_fd().try_clone_to_owned().ok();
-        let io = TokioIo::new(Tracked {
+        let tracked = Tracked {
             stream,
             activity: Arc::clone(&activity),
+        };
+        let Some(acceptor) = &tls else {
+            let service = service(&handler, &activity, &shutdown, peer, None);
+            // A second handle on the socket, to answer 408 once hyper gives up on a slow
+            // request head (it only closes the connection).
+            let reply = tracked.stream.as_fd().try_clone_to_owned().ok();
+            let conn = builder
+                .serve_connection(TokioIo::new(tracked), service)
+                .into_owned();
+            tokio::spawn(run_connection(
+                conn,
+                reply,
+                activity,
+                idle_timeout,
+                shutdown.clone(),
+                slot,
+            ));
+            continue;
+        };
+        // The handshake runs in the connection's own task, so that a slow client holds
+        // only its own slot, for the time a request head would get at most.
+        let acceptor = acceptor.clone();
+        let builder = Arc::clone(&builder);
+        let handler = handler.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(tracked)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, "TLS handshake refused: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake not done in {handshake_timeout:?}");
+                        return;
+                    }
+                };
+            let tls = crate::tls::TlsConnection {
+                peer_certificates: stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|certs| certs.to_vec().into()),
+            };
+            let service = service(&handler, &activity, &shutdown, peer, Some(tls));
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            run_connection(conn, None, activity, idle_timeout, shutdown, slot).await;
         });
-        let conn = builder.serve_connection(io, service).into_owned();
-        tokio::spawn(run_connection(
-            conn,
-            reply,
-            activity,
-            idle_timeout,
-            shutdown.clone(),
-            slot,
-        ));
     }
     // Every connection gives its slot back when it ends: all slots free means all ended.
     if tokio::time::timeout(GRACE, slots.acquire_many(max))
@@ -194,6 +218,51 @@ pub async fn serve_with_max_headers<H, F, B>(
     {
         tracing::warn!("some HTTP connections were still busy after {GRACE:?}; closing them");
     }
+}
+
+/// The service of one connection: `handler` with the connection's peer (and its TLS), its requests counted on `activity`, told `connection: close` once the
+/// server stops.
+fn service<H, F, B>(
+    handler: &H,
+    activity: &Arc<Activity>,
+    stopping: &CancellationToken,
+    peer: SocketAddr,
+    tls: Option<crate::tls::TlsConnection>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<B>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+> + Send
++ 'static
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: Body + Send + 'static,
+{
+    let handler = handler.clone();
+    let activity = Arc::clone(activity);
+    let stopping = stopping.clone();
+    hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        let busy = activity.busy();
+        if let Some(tls) = &tls {
+            req.extensions_mut().insert(tls.clone());
+        }
+        let answer = handler(req, peer);
+        let stopping = stopping.clone();
+        async move {
+            let _busy = busy;
+            let mut response = answer.await;
+            if stopping.is_cancelled() {
+                // Stopping: the client learns with this answer that the connection
+                // ends, and takes its next request elsewhere.
+                response
+                    .headers_mut()
+                    .insert(hyper::header::CONNECTION, CLOSE.clone());
+            }
+            Ok::<_, Infallible>(response)
+        }
+    })
 }
 
 /// Drives one connection until it ends, is idle too long, or the server stops.

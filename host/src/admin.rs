@@ -10,11 +10,13 @@ mod extract;
 mod msg_channels;
 mod openapi;
 mod outconn;
+mod rate_limits;
 mod scheduler;
 mod security;
 mod services;
 mod soap_channels;
 mod stats;
+mod users;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +31,7 @@ use utoipa_axum::routes;
 
 pub use auth::{AdminAuth, hash_password};
 pub use openapi::SPEC_PATH;
+pub use users::UsersReload;
 
 use crate::api::ServerStatus;
 use crate::channel::http::Channels;
@@ -54,6 +57,8 @@ pub struct AdminState {
     pub started: Instant,
     /// A running server not seen for this long is reported as `gone`.
     pub dead_after_ms: i64,
+    /// Who may use the admin API: `/zato/api/users` names the configuration's admin.
+    pub auth: Arc<AdminAuth>,
 }
 
 type Shared = State<Arc<AdminState>>;
@@ -125,6 +130,17 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(security::list, security::create))
         .routes(routes!(security::get, security::update, security::remove))
         .routes(routes!(security::change_secret))
+        .routes(routes!(rate_limits::list, rate_limits::create))
+        .routes(routes!(
+            rate_limits::get,
+            rate_limits::update,
+            rate_limits::remove
+        ))
+        .routes(routes!(rate_limits::uses))
+        .routes(routes!(rate_limits::attach))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::remove))
         .routes(routes!(stats::service))
         .routes(routes!(stats::series))
         .routes(routes!(stats::top))

@@ -15,19 +15,21 @@ pub use zato_api::outconn::{
     self, DeletedOutconn, FtpSettings, Header, HttpAuth, HttpSettings, Outconn, OutconnInfo,
     OutconnPing, OutconnSettings, OutconnType, SoapSettings, SoapVersion, SqlSettings,
 };
+pub use zato_api::rate_limit;
 pub use zato_api::scheduler::{
     self, AfterLast, Calendar, Job, JobInfo, MAX_PREVIEW, MissedPolicy, Preview, Run, RunOutcome,
     RunQueued, RunTrigger, Schedule, SingletonInfo,
 };
 pub use zato_api::security::{
-    self, ApikeySettings, BasicAuthSettings, DeletedSecurityDef, JwtAlgorithm, JwtLogIn,
-    JwtSettings, JwtToken, MAX_JWT_TTL_S, SecretChange, SecurityDef, SecurityDefInfo,
+    self, ApikeySettings, BasicAuthSettings, ClientCertSettings, DeletedSecurityDef, JwtAlgorithm,
+    JwtLogIn, JwtSettings, JwtToken, MAX_JWT_TTL_S, SecretChange, SecurityDef, SecurityDefInfo,
     SecuritySettings, SecurityType,
 };
 pub use zato_api::soap::{DeletedSoapChannel, SoapChannel};
 pub use zato_api::stats::{
     self, CallSample, ServiceStats, StatsOrder, StatsPoint, StatsRange, StatsSeries, StatsTop,
 };
+pub use zato_api::users;
 pub use zato_api::{
     DataFormat, DeleteOutcome, DeletedHttpChannel, DeployOutcome, ErrorBody, Field, FieldType,
     HttpChannel, MAX_SERVICE_NAME, MAX_TIMEOUT_MS, Rollback, ServerInfo, ServerState, ServerStatus,

@@ -159,6 +159,18 @@ pub fn log_refusal(cid: &str, channel: &str, security: &str, refusal: &crate::se
     );
 }
 
+/// Logs a request that a rate limit or an allow list refused.
+pub fn log_limited(cid: &str, channel: &str, limited: &crate::rate_limit::Limited) {
+    tracing::info!(
+        cid,
+        channel,
+        rate_limit = %limited.definition,
+        status = limited.status.as_u16(),
+        "caller refused: {}",
+        limited.reason
+    );
+}
+
 /// `status` of a call's outcome, as the channel answered it.
 fn status_of(result: &Result<crate::runtime::Response, crate::runtime::CallError>) -> u16 {
     match result {

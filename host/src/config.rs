@@ -59,6 +59,20 @@ pub struct ServerConfig {
     /// Traces exported with OpenTelemetry (`telemetry.rs`).
     #[serde(default)]
     pub telemetry: crate::telemetry::TelemetrySettings,
+    /// TLS on the HTTP listener (channels, `/zato/ping`, the admin API); plain HTTP,
+    /// for development, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSettings>,
+}
+
+/// The listener's certificate, read again without a restart when its files change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file of the certificate (and any intermediates), relative to this file.
+    pub cert: PathBuf,
+    /// PEM file of its private key, relative to this file.
+    pub key: PathBuf,
 }
 
 /// Usage statistics, sample calls and slow responses (`stats.rs`).
@@ -196,14 +210,18 @@ pub struct AdminConfig {
     pub login: LoginSettings,
 }
 
-/// Failed admin logins per client address: past `max_failures` in a window of
+/// Failed admin logins: past `max_failures` from one client address in a window of
 /// `window_s` seconds, the address's logins are refused with 429 until the window
-/// ends (0 turns the limit off).
+/// ends; past `max_user_failures` for one user (from any address), that user is locked
+/// out until the window ends (but for credentials verified before). 0 turns a limit off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginSettings {
     pub max_failures: u32,
     pub window_s: u64,
+    /// Higher than `max_failures` by default: a user's lockout is one a guesser can
+    /// cause from anywhere.
+    pub max_user_failures: u32,
 }
 
 impl Default for LoginSettings {
@@ -211,6 +229,7 @@ impl Default for LoginSettings {
         Self {
             max_failures: 5,
             window_s: 60,
+            max_user_failures: 10,
         }
     }
 }
@@ -339,6 +358,11 @@ pub struct HttpSettings {
     /// credentials, as Prometheus scrapes); off, it answers 404. No channel may take
     /// the path either way.
     pub metrics: bool,
+    /// Networks of the proxies whose `X-Forwarded-For` tells the client's address (the
+    /// cluster's load balancer): CIDRs such as `127.0.0.1/32` or `10.0.0.0/8`. A
+    /// request from elsewhere is the address it came from, whatever it says. Rate
+    /// limits and allow lists count by that address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpSettings {
@@ -352,6 +376,7 @@ impl Default for HttpSettings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             bind_retry_ms: DEFAULT_BIND_RETRY_MS,
             metrics: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -435,6 +460,10 @@ impl ServerConfig {
         };
         self.data_dir = abs(&self.data_dir);
         self.pickup_dir = self.pickup_dir.as_deref().map(abs);
+        if let Some(tls) = &mut self.tls {
+            tls.cert = abs(&tls.cert);
+            tls.key = abs(&tls.key);
+        }
         self.runtime.cache_dir = Some(match &self.runtime.cache_dir {
             Some(dir) => abs(dir),
             None => self.data_dir.join("cache"),

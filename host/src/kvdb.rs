@@ -41,6 +41,10 @@ pub trait Kvdb: Send + Sync {
     async fn delete(&self, key: &str) -> KvdbResult<bool>;
     /// Adds `by` to an integer value (missing keys count as 0) and returns the result.
     async fn incr(&self, key: &str, by: i64) -> KvdbResult<i64>;
+    /// Adds one to the counter `key` and answers the new count; a counter this creates
+    /// expires after `ttl` (a window's count: later additions keep that expiry), in one
+    /// atomic step.
+    async fn count_in_window(&self, key: &str, ttl: Duration) -> KvdbResult<i64>;
 
     /// Takes the lock `key` for `ttl` if nobody holds it (`SET NX PX`).
     async fn try_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool>;

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod odb;
 pub mod outconn;
 pub mod pickup;
+pub mod rate_limit;
 pub mod reload;
 pub mod runtime;
 pub mod scheduler;

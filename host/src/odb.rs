@@ -42,6 +42,7 @@ mod configs;
 mod dictionaries;
 mod msg_channels;
 mod outconn;
+mod rate_limits;
 mod scheduler;
 mod security;
 mod servers;
@@ -50,6 +51,7 @@ mod soap_channels;
 mod sql;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use thiserror::Error;
 
@@ -58,12 +60,14 @@ pub use configs::ServiceConfigs;
 pub use dictionaries::{Dictionaries, entry_id};
 pub use msg_channels::MessagingChannels;
 pub use outconn::OutgoingConnections;
+pub use rate_limits::RateLimits;
 pub use scheduler::{JobRow, LeaseRow, NewRun, RunResult, RunRow, Scheduling};
 pub use security::SecurityDefinitions;
 pub use servers::{Membership, ServerRow};
 pub use services::{KeptVersion, NewVersion, ServiceVersions, VersionMeta, VersionRef};
 pub use soap_channels::SoapChannels;
 pub use sql::SqlOdb;
+pub use users::{AdminUsers, UserRow};
 
 #[derive(Debug, Error)]
 pub enum OdbError {
@@ -100,6 +104,8 @@ pub trait Odb:
     + MessagingChannels
     + Dictionaries
     + SecurityDefinitions
+    + RateLimits
+    + AdminUsers
 {
 }
 
@@ -113,7 +119,9 @@ impl<
         + SoapChannels
         + MessagingChannels
         + Dictionaries
-        + SecurityDefinitions,
+        + SecurityDefinitions
+        + RateLimits
+        + AdminUsers,
 > Odb for T
 {
 }

@@ -39,6 +39,8 @@ pub enum Kind {
     Dictionaries,
     /// The JWTs revoked by a log-out (read from the KVDB).
     JwtRevocations,
+    /// The admin API's users.
+    AdminUsers,
 }
 
 /// What servers tell each other on the broker.

@@ -16,6 +16,7 @@
 //! not the hash, on each request. A channel naming a definition this server does not
 //! hold refuses every caller (fail closed).
 
+pub mod client_cert;
 pub mod jwt;
 
 use std::collections::HashMap;
@@ -44,6 +45,8 @@ pub fn hash_secret(settings: &SecuritySettings, secret: &str) -> String {
         SecuritySettings::Apikey(_) => format!("{SHA256}{}", hex::encode(Sha256::digest(secret))),
         // Not a hash: a token cannot be signed with one. Never answered or logged.
         SecuritySettings::Jwt(_) => format!("{KEY}{secret}"),
+        // No secret: the CA and the subject say who may call.
+        SecuritySettings::Tls(_) => String::new(),
     }
 }
 
@@ -87,7 +90,7 @@ pub struct Caller {
     pub definition: String,
     pub kind: SecurityType,
     /// The basic-auth username; for an API key, the definition's name (a key has no
-    /// other).
+    /// other); for a JWT, its subject; for a client certificate, its common name.
     pub principal: String,
 }
 
@@ -130,6 +133,10 @@ enum Check {
         hash: String,
         keys: Box<jwt::Keys>,
         revoked: Arc<jwt::Revocations>,
+    },
+    ClientCert {
+        settings: SecuritySettings,
+        cert: Box<client_cert::ClientCert>,
     },
     /// Named by a channel but not held by this server: every caller is refused.
     Missing,
@@ -221,6 +228,19 @@ impl Guard {
                     }
                 }
             }
+            SecuritySettings::Tls(settings) => match client_cert::ClientCert::new(settings) {
+                Ok(cert) => Check::ClientCert {
+                    settings: info.settings.clone(),
+                    cert: Box::new(cert),
+                },
+                Err(e) => {
+                    tracing::error!(
+                        security = %info.name,
+                        "client-certificate definition is unusable ({e}): refusing every caller"
+                    );
+                    Check::Missing
+                }
+            },
         };
         Self {
             name: info.name.clone(),
@@ -246,14 +266,20 @@ impl Guard {
             Check::Basic { settings, hash, .. }
             | Check::Apikey { settings, hash, .. }
             | Check::Jwt { settings, hash, .. } => *settings == info.settings && hash == stored,
+            Check::ClientCert { settings, .. } => *settings == info.settings,
             Check::Missing => false,
         }
     }
 
-    /// Checks the credentials of a request to `channel`; when they pass, removes them
-    /// from `headers` (the service, its samples and its logs never see them) and says
-    /// who called.
-    pub async fn admit(&self, headers: &mut HeaderMap, channel: &str) -> Result<Caller, Refusal> {
+    /// Checks the credentials of a request to `channel` (its headers, and the TLS
+    /// connection it came over, if it did); when they pass, removes them from `headers`
+    /// (the service, its samples and its logs never see them) and says who called.
+    pub async fn admit(
+        &self,
+        headers: &mut HeaderMap,
+        tls: Option<&zato_api::tls::TlsConnection>,
+        channel: &str,
+    ) -> Result<Caller, Refusal> {
         match &self.check {
             Check::Basic {
                 username,
@@ -354,6 +380,34 @@ impl Guard {
                     definition: self.name.clone(),
                     kind: SecurityType::Jwt,
                     principal: claims.sub,
+                })
+            }
+            Check::ClientCert { cert, .. } => {
+                // No challenge: a client certificate is asked for in the handshake, and
+                // HTTP has no scheme to ask for one again.
+                let refuse = |reason: String| Refusal {
+                    status: StatusCode::FORBIDDEN,
+                    challenge: None,
+                    message: format!(
+                        "channel `{channel}` needs a TLS client certificate it trusts"
+                    ),
+                    reason,
+                };
+                let Some(tls) = tls else {
+                    return Err(refuse(
+                        "a plain-HTTP connection (this listener does not speak TLS, so no \
+                         client certificate can be offered)"
+                            .into(),
+                    ));
+                };
+                let Some(chain) = tls.peer_certificates.as_deref() else {
+                    return Err(refuse("no client certificate".into()));
+                };
+                let principal = cert.check(chain).map_err(refuse)?;
+                Ok(Caller {
+                    definition: self.name.clone(),
+                    kind: SecurityType::Tls,
+                    principal,
                 })
             }
             Check::Missing => Err(Refusal {
@@ -659,7 +713,7 @@ mod guard_tests {
             // The second time, from the remembered digest.
             let mut headers = basic_header("acme", "s3cret pass");
             headers.insert("x-other", HeaderValue::from_static("kept"));
-            let caller = guard.admit(&mut headers, "orders").await.unwrap();
+            let caller = guard.admit(&mut headers, None, "orders").await.unwrap();
             assert_eq!(
                 caller,
                 Caller {
@@ -687,7 +741,7 @@ mod guard_tests {
             (HeaderMap::new(), "no Authorization header"),
         ];
         for (mut headers, reason) in cases {
-            let refusal = guard.admit(&mut headers, "orders").await.unwrap_err();
+            let refusal = guard.admit(&mut headers, None, "orders").await.unwrap_err();
             assert_eq!(refusal.status, StatusCode::UNAUTHORIZED);
             assert_eq!(refusal.reason, reason);
             assert_eq!(
@@ -701,7 +755,7 @@ mod guard_tests {
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer abc"),
         );
-        let refusal = guard.admit(&mut bearer, "orders").await.unwrap_err();
+        let refusal = guard.admit(&mut bearer, None, "orders").await.unwrap_err();
         assert_eq!(
             refusal.reason,
             "an Authorization header that is not Basic credentials"
@@ -725,13 +779,13 @@ mod guard_tests {
             "x-partner-key",
             HeaderValue::from_static("0123456789abcdef-key"),
         );
-        let caller = guard.admit(&mut headers, "orders").await.unwrap();
+        let caller = guard.admit(&mut headers, None, "orders").await.unwrap();
         assert_eq!(caller.kind, SecurityType::Apikey);
         assert_eq!(caller.principal, "crm");
         assert!(headers.get("x-partner-key").is_none());
 
         let refusal = guard
-            .admit(&mut HeaderMap::new(), "orders")
+            .admit(&mut HeaderMap::new(), None, "orders")
             .await
             .unwrap_err();
         assert_eq!(refusal.status, StatusCode::UNAUTHORIZED);
@@ -744,7 +798,7 @@ mod guard_tests {
             "x-partner-key",
             HeaderValue::from_static("0123456789abcdef-kez"),
         );
-        let refusal = guard.admit(&mut wrong, "orders").await.unwrap_err();
+        let refusal = guard.admit(&mut wrong, None, "orders").await.unwrap_err();
         assert_eq!(refusal.status, StatusCode::FORBIDDEN);
         assert_eq!(refusal.reason, "a wrong key in header x-partner-key");
     }
@@ -755,7 +809,7 @@ mod guard_tests {
         let guards = Guards::default();
         let refusal = guards
             .get("gone")
-            .admit(&mut basic_header("a", "b"), "orders")
+            .admit(&mut basic_header("a", "b"), None, "orders")
             .await
             .unwrap_err();
         assert_eq!(refusal.status, StatusCode::FORBIDDEN);

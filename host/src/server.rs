@@ -75,6 +75,22 @@ impl Server {
             runtime.set_stats(recorder.clone());
             recorder
         });
+        // Read before binding: a certificate that cannot serve stops the start with the
+        // file it names, before any client can connect.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| {
+                zato_api::tls::ServerTls::load(
+                    zato_api::tls::TlsFiles {
+                        cert: tls.cert.clone(),
+                        key: tls.key.clone(),
+                    },
+                    true,
+                )
+            })
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("cannot serve TLS: {e}"))?;
         let listener = bind(
             &config.bind,
             Duration::from_millis(config.http.bind_retry_ms),
@@ -155,11 +171,21 @@ impl Server {
             runtime.clone(),
         ));
         reloader.register(Kind::Dictionaries, dictionaries.clone());
+        let auth = Arc::new(AdminAuth::new(
+            config.admin.username.clone(),
+            config.admin.password_hash.clone(),
+            config.admin.login.clone(),
+        )?);
+        let users = Arc::new(admin::UsersReload {
+            auth: auth.clone(),
+            odb: odb.clone(),
+        });
+        reloader.register(Kind::AdminUsers, users.clone());
         let reloader = Arc::new(reloader);
 
         odb.register_server(
             &config.name,
-            &http::base_url(addr),
+            &http::base_url(addr, tls.is_some()),
             i64::from(std::process::id()),
         )
         .await?;
@@ -171,14 +197,10 @@ impl Server {
         // its translations.
         outconns.reload().await?;
         dictionaries.reload().await?;
+        users.reload().await?;
         let startup = Arc::new(Startup::default());
         let todo = deployer.plan_load(startup.progress()).await?;
 
-        let auth = Arc::new(AdminAuth::new(
-            config.admin.username.clone(),
-            config.admin.password_hash.clone(),
-            config.admin.login.clone(),
-        )?);
         let admin_state = Arc::new(AdminState {
             deployer: deployer.clone(),
             odb: odb.clone(),
@@ -188,9 +210,10 @@ impl Server {
             kvdb: scheduler_kvdb.clone(),
             stats: config.stats.clone(),
             server_name: config.name.clone(),
-            address: http::base_url(addr),
+            address: http::base_url(addr, tls.is_some()),
             started,
             dead_after_ms: config.membership.dead_after_ms as i64,
+            auth: auth.clone(),
         });
         let system = startup::ping_route(
             admin::router(admin_state, auth, config.runtime.max_component_bytes),
@@ -204,6 +227,7 @@ impl Server {
             settings: config.http.clone(),
             kvdb: scheduler_kvdb.clone(),
             reloader: reloader.clone(),
+            tls: tls.clone(),
         });
 
         let mut tasks = vec![tokio::spawn(http::serve(
@@ -266,6 +290,12 @@ impl Server {
                 }
             }
         }));
+        if let Some(tls) = tls.clone() {
+            let stop = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                tls.watch("the HTTP listener", stop.cancelled_owned()).await;
+            }));
+        }
         if let Some(recorder) = stats_recorder {
             let flusher = crate::stats::Flusher::new(recorder, scheduler_kvdb.clone());
             tasks.push(tokio::spawn(flusher.run(shutdown.clone())));
@@ -285,10 +315,19 @@ impl Server {
                 shutdown.clone(),
             )?);
         }
+        if tls.is_none() {
+            tracing::warn!(
+                server = %config.name,
+                "plain HTTP on {addr}: credentials and payloads cross the network unencrypted; \
+                 fine for development, not beyond (`zato quickstart create DIR --tls` makes an \
+                 environment with a CA and a certificate for each server, or set [tls] cert \
+                 and key in server.toml)"
+            );
+        }
         tracing::info!(
             server = %config.name,
             "listening on {} ({:?} allocator, in {} ms)",
-            http::base_url(addr),
+            http::base_url(addr, tls.is_some()),
             runtime.allocator(),
             started.elapsed().as_millis()
         );

@@ -29,6 +29,32 @@ pub struct LbConfig {
     pub health: HealthSettings,
     #[serde(default)]
     pub limits: Limits,
+    /// TLS on the listener: clients speak HTTPS to the load balancer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+    /// TLS to the backends: every backend (the cluster's servers and `[[backends]]`)
+    /// speaks HTTPS, its certificate verified against `ca`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_tls: Option<BackendTlsConfig>,
+}
+
+/// The listener's certificate, read again without a restart when its files change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// PEM file of the certificate (and any intermediates), relative to `lb.toml`.
+    pub cert: PathBuf,
+    /// PEM file of its private key, relative to `lb.toml`.
+    pub key: PathBuf,
+}
+
+/// How the backends' certificates are verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendTlsConfig {
+    /// PEM file of the CA that signed the backends' certificates (the environment's
+    /// `ca/ca.pem`), relative to `lb.toml`; only it is trusted.
+    pub ca: PathBuf,
 }
 
 /// How a backend is chosen, one module each in `selection/`.

@@ -17,13 +17,14 @@ use crate::backend::Backend;
 use crate::config::{ClusterSource, Credentials};
 use crate::proxy::State;
 
-fn client() -> reqwest::Client {
-    zato_api::install_crypto_provider();
-    reqwest::Client::builder()
+/// The admin API client: trusting the backends' CA when they speak TLS.
+fn client(state: &State) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("an HTTP client without TLS builds")
+        .timeout(Duration::from_secs(2));
+    let ca = state.backend_tls.as_ref().map(|tls| tls.ca_pem.as_slice());
+    zato_api::tls::http_client(builder, ca)
+        .expect("the CA was checked when the load balancer started")
 }
 
 /// The first look at the cluster, before the load balancer listens.
@@ -31,7 +32,7 @@ pub async fn first(state: &State) {
     let Some(cluster) = &state.config.cluster else {
         return;
     };
-    match servers(&client(), cluster, &state.dir, state).await {
+    match servers(&client(state), cluster, &state.dir, state).await {
         Ok(servers) => update(state, &servers),
         // Usual when the servers start with it: they come in on a later round.
         Err(e) => tracing::info!("the cluster's servers are not known yet ({e}); asking again"),
@@ -42,7 +43,7 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
     let Some(cluster) = state.config.cluster.clone() else {
         return;
     };
-    let http = client();
+    let http = client(&state);
     let mut tick = tokio::time::interval(Duration::from_millis(cluster.poll_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // `first` has just asked.
@@ -80,14 +81,15 @@ async fn servers(
 ) -> Result<Vec<ServerInfo>, String> {
     let credentials = read_credentials(&dir.join(&cluster.credentials))?;
     let mut urls: Vec<String> = cluster.admin_urls.clone();
+    let scheme = crate::tls::scheme(state.backend_tls.as_ref());
     for file in &cluster.address_files {
         if let Ok(address) = std::fs::read_to_string(dir.join(file)) {
-            urls.push(format!("http://{}", address.trim()));
+            urls.push(format!("{scheme}://{}", address.trim()));
         }
     }
     for backend in state.backends.load().iter() {
         if backend.source == BackendSource::Cluster {
-            urls.push(format!("http://{}", backend.address));
+            urls.push(format!("{scheme}://{}", backend.address));
         }
     }
     urls.dedup();
@@ -136,6 +138,7 @@ fn update(state: &State, servers: &[ServerInfo]) {
         let address = server
             .address
             .trim_start_matches("http://")
+            .trim_start_matches("https://")
             .trim_end_matches('/')
             .to_owned();
         if next.iter().any(|b| b.address == address) {

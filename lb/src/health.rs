@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use zato_api::lb::HealthCheck;
@@ -32,9 +31,11 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
         let checks = backends.iter().map(|backend| {
             let backend = Arc::clone(backend);
             let settings = &settings;
+            let state = &state;
             async move {
                 let (ok, outcome) = check(
                     &backend.address,
+                    state.backend_tls.as_ref(),
                     &settings.path,
                     Duration::from_millis(settings.timeout_ms),
                 )
@@ -54,6 +55,7 @@ pub async fn first(state: &State) {
     let checks = backends.iter().map(|backend| async move {
         let (ok, outcome) = check(
             &backend.address,
+            state.backend_tls.as_ref(),
             &settings.path,
             Duration::from_millis(settings.timeout_ms),
         )
@@ -79,8 +81,13 @@ fn record(backend: &Backend, ok: bool, outcome: String, rise: u32, fall: u32) {
 }
 
 /// One check: whether it passed, and what it found.
-pub async fn check(address: &str, path: &str, timeout: Duration) -> (bool, String) {
-    match tokio::time::timeout(timeout, ask(address, path)).await {
+pub async fn check(
+    address: &str,
+    tls: Option<&crate::tls::BackendTls>,
+    path: &str,
+    timeout: Duration,
+) -> (bool, String) {
+    match tokio::time::timeout(timeout, ask(address, tls, path)).await {
         Ok(Ok((status, body))) => {
             let ok = status.is_success();
             let mut outcome = status.as_u16().to_string();
@@ -97,15 +104,16 @@ pub async fn check(address: &str, path: &str, timeout: Duration) -> (bool, Strin
     }
 }
 
-async fn ask(address: &str, path: &str) -> Result<(http::StatusCode, Bytes), String> {
+async fn ask(
+    address: &str,
+    tls: Option<&crate::tls::BackendTls>,
+    path: &str,
+) -> Result<(http::StatusCode, Bytes), String> {
     let stream = TcpStream::connect(address)
         .await
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    let conn = tokio::spawn(conn);
+    let mut sender = crate::tls::handshake(tls, address, stream).await?;
     let request = http::Request::get(path)
         .header(http::header::HOST, address)
         .header(http::header::USER_AGENT, "zato-lb health check")
@@ -122,6 +130,5 @@ async fn ask(address: &str, path: &str) -> Result<(http::StatusCode, Bytes), Str
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    conn.abort();
     Ok((status, body))
 }

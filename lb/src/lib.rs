@@ -28,6 +28,7 @@ mod health;
 mod metrics;
 mod proxy;
 mod selection;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,7 @@ const BIND_RETRY: Duration = Duration::from_secs(5);
 /// A running load balancer.
 pub struct Lb {
     addr: SocketAddr,
+    tls: bool,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -78,7 +80,7 @@ impl Lb {
         replace: bool,
     ) -> anyhow::Result<Self> {
         config.check()?;
-        let predecessor = running_at(&config.bind).await;
+        let predecessor = running_at(&config, dir).await;
         match predecessor {
             Some(pid) if !replace => anyhow::bail!(
                 "a load balancer (pid {pid}) listens on {} already; stop it, or take over \
@@ -95,6 +97,12 @@ impl Lb {
         let addr = socket.local_addr()?;
         let shutdown = CancellationToken::new();
         let state = proxy::State::new(&config, dir, addr)?;
+        if state.tls.is_none() {
+            tracing::warn!(
+                "the load balancer listens on plain HTTP ({addr}): fine for development, not \
+                 beyond (`[tls]` in lb.toml; `zato quickstart create DIR --tls` sets it)"
+            );
+        }
         // Know the backends and which are up before taking a connection: a load
         // balancer replacing another takes its share of clients as soon as it listens.
         discovery::first(&state).await;
@@ -107,6 +115,13 @@ impl Lb {
             tokio::spawn(health::run(Arc::clone(&state), shutdown.clone())),
             tokio::spawn(proxy::serve(listener, Arc::clone(&state), shutdown.clone())),
         ];
+        let mut tasks = tasks;
+        if let Some(tls) = state.tls.clone() {
+            let stop = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                tls.watch("the load balancer", stop.cancelled_owned()).await;
+            }));
+        }
         tracing::info!(
             "load balancer listening on {addr} ({})",
             config.algorithm.name()
@@ -129,6 +144,7 @@ impl Lb {
         }
         Ok(Self {
             addr,
+            tls: state.tls.is_some(),
             shutdown,
             tasks,
         })
@@ -136,6 +152,11 @@ impl Lb {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether clients speak HTTPS to it.
+    pub fn tls(&self) -> bool {
+        self.tls
     }
 
     /// A token that stops the load balancer when cancelled (e.g. by a signal handler).
@@ -159,18 +180,30 @@ impl Lb {
     }
 }
 
-/// The pid of the load balancer answering on `bind`, if one does (never on port 0).
-async fn running_at(bind: &str) -> Option<u32> {
+/// The pid of the load balancer answering on `config.bind`, if one does (never on port
+/// 0). Over TLS when `config` has it, trusting the backends' CA, which signs the load
+/// balancer's certificate too in an environment made with `--tls`.
+async fn running_at(config: &LbConfig, dir: &Path) -> Option<u32> {
+    let bind = &config.bind;
     if bind.ends_with(":0") {
         return None;
     }
-    zato_api::install_crypto_provider();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_millis(500))
-        .build()
-        .ok()?;
+    let ca = match &config.backend_tls {
+        Some(tls) => Some(std::fs::read(dir.join(&tls.ca)).ok()?),
+        None => None,
+    };
+    let http = zato_api::tls::http_client(
+        reqwest::Client::builder().timeout(Duration::from_millis(500)),
+        ca.as_deref(),
+    )
+    .ok()?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let stats: zato_api::lb::LbStats = http
-        .get(format!("http://{bind}/zato-lb-stats"))
+        .get(format!("{scheme}://{bind}/zato-lb-stats"))
         .send()
         .await
         .ok()?

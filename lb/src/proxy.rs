@@ -28,7 +28,6 @@ use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -49,10 +48,15 @@ pub struct State {
     selection: Box<dyn Selection>,
     pub refused: AtomicU64,
     budget: RetryBudget,
+    /// The listener's TLS, if it has some.
+    pub tls: Option<zato_api::tls::ServerTls>,
+    /// TLS to the backends, if they speak it.
+    pub backend_tls: Option<crate::tls::BackendTls>,
 }
 
 impl State {
     pub fn new(config: &LbConfig, dir: &Path, addr: SocketAddr) -> anyhow::Result<Arc<Self>> {
+        let (tls, backend_tls) = crate::tls::load(config, dir)?;
         let backends = Backends::default();
         backends.store(
             config
@@ -76,6 +80,8 @@ impl State {
             backends,
             refused: AtomicU64::new(0),
             budget: RetryBudget::new(config.limits.retry_budget_percent),
+            tls,
+            backend_tls,
         }))
     }
 }
@@ -89,6 +95,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: Cancellat
         idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
         max_connections: limits.max_connections,
         max_connections_setting: "limits.max_connections in lb.toml",
+        tls: state.tls.as_ref().map(|tls| tls.config()),
     };
     let max_headers = limits.max_headers;
     let handler = move |req: Request<Incoming>, peer: SocketAddr| {
@@ -140,7 +147,7 @@ async fn handle(
     // Read before the hop-by-hop headers (Transfer-Encoding among them) go.
     let length = content_length(&parts.headers);
     let with_body = has_body(&parts.headers);
-    forwarding_headers(&mut parts.headers, &parts.uri, peer);
+    forwarding_headers(&mut parts.headers, &parts.uri, peer, proto(state));
     parts.uri = origin_form(&parts.uri);
     parts.version = http::Version::HTTP_11;
     let idempotent = matches!(
@@ -191,7 +198,13 @@ async fn handle(
             backend.retries.fetch_add(1, Ordering::Relaxed);
         }
         let in_flight = InFlight::new(Arc::clone(backend));
-        let mut sender = match connection(backend, limits.connect_timeout_ms).await {
+        let mut sender = match connection(
+            backend,
+            state.backend_tls.as_ref(),
+            limits.connect_timeout_ms,
+        )
+        .await
+        {
             Ok(sender) => sender,
             Err(e) => {
                 // Nothing reached it: any request may go elsewhere.
@@ -368,6 +381,7 @@ impl Outgoing {
 /// A pooled connection to `backend`, or a new one.
 async fn connection(
     backend: &Backend,
+    backend_tls: Option<&crate::tls::BackendTls>,
     connect_timeout_ms: u64,
 ) -> Result<SendRequest<ProxyBody>, String> {
     if let Some(sender) = backend.take_idle() {
@@ -379,14 +393,7 @@ async fn connection(
         .map_err(|_| format!("no connection in {connect_timeout_ms} ms"))?
         .map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+    crate::tls::handshake(backend_tls, &backend.address, stream).await
 }
 
 /// The backend's answer for the client, without hop-by-hop headers; the request counts
@@ -643,9 +650,14 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The scheme clients speak to the load balancer.
+fn proto(state: &State) -> &'static str {
+    if state.tls.is_some() { "https" } else { "http" }
+}
+
 /// Hop-by-hop headers out; `X-Forwarded-For` (appended), `X-Forwarded-Proto` and
 /// `Forwarded` (appended) in; a `Host` from an HTTP/2 request's authority.
-fn forwarding_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr) {
+fn forwarding_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr, proto: &'static str) {
     remove_hop_by_hop(headers);
     if !headers.contains_key(header::HOST)
         && let Some(authority) = uri.authority()
@@ -661,13 +673,13 @@ fn forwarding_headers(headers: &mut HeaderMap, uri: &Uri, peer: SocketAddr) {
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         headers.insert("x-forwarded-for", value);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
     let node = if ip.is_ipv6() {
         format!("\"[{ip}]\"")
     } else {
         ip.to_string()
     };
-    let mut element = format!("for={node};proto=http");
+    let mut element = format!("for={node};proto={proto}");
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok())
         && host
             .bytes()
@@ -749,7 +761,7 @@ mod tests {
         headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         headers.insert("x-kept", HeaderValue::from_static("yes"));
         let peer: SocketAddr = "192.0.2.7:5000".parse().unwrap();
-        forwarding_headers(&mut headers, &Uri::from_static("/x"), peer);
+        forwarding_headers(&mut headers, &Uri::from_static("/x"), peer, "http");
         for gone in ["connection", "x-secret", "keep-alive", "transfer-encoding"] {
             assert!(!headers.contains_key(gone), "{gone}");
         }
@@ -767,6 +779,7 @@ mod tests {
             &mut h2,
             &Uri::from_static("http://h.example:8080/a?b=1"),
             v6,
+            "https",
         );
         assert_eq!(h2["host"], "h.example:8080");
         assert!(

@@ -99,12 +99,11 @@ impl WebAdminFound {
             });
         };
         let url = format!("{}/", url.trim_end_matches('/'));
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(2))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .ok()?;
+            .redirect(reqwest::redirect::Policy::none());
+        let http = env::http_client(&web_admin_dir, builder).ok()?;
         // Any HTTP answer to the login page is a web admin up.
         let answers = http.get(format!("{url}login")).send().await.is_ok();
         Some(Self { url, answers })
@@ -121,7 +120,10 @@ struct LbFound {
 impl LbFound {
     /// What it says of the server named `name` at `address`.
     fn line(&self, name: &str, address: &str) -> LbLine {
-        let address = address.trim_start_matches("http://").trim_end_matches('/');
+        let address = address
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
         let state = self.stats.as_ref().and_then(|stats| {
             stats
                 .backends

@@ -158,9 +158,10 @@ impl Started {
         self.lb.shutdown_token()
     }
 
-    /// Where it listens.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.lb.addr()
+    /// Its URL (`https://` when it speaks TLS).
+    pub fn url(&self) -> String {
+        let scheme = if self.lb.tls() { "https" } else { "http" };
+        format!("{scheme}://{}", self.lb.addr())
     }
 
     /// Waits until asked to stop, lets requests in flight finish, and removes the
@@ -230,12 +231,14 @@ fn url_of(lb_dir: &Path) -> CliResult<String> {
     env::lb_url(lb_dir).map_err(|e| unreachable(format!("{e:#}")))
 }
 
-fn http() -> CliResult<reqwest::Client> {
-    reqwest::Client::builder()
+/// A client of the load balancer in `lb_dir`: trusting its environment's CA alone
+/// when it has one.
+fn http(lb_dir: &Path) -> CliResult<reqwest::Client> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| unreachable(format!("cannot build an HTTP client: {e}")))
+        .timeout(Duration::from_secs(10));
+    env::http_client(lb_dir, builder)
+        .map_err(|e| unreachable(format!("cannot build an HTTP client: {e:#}")))
 }
 
 /// Exit 3: the load balancer at `url` does not answer.
@@ -273,11 +276,10 @@ pub async fn of_env(dir: &Path) -> Option<(String, Option<LbStats>)> {
         // It binds port 0 and is not running: only a running one knows its port.
         return Some(("(port chosen at start)".into(), None));
     };
-    let http = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(2))
-        .build()
-        .ok()?;
+        .timeout(Duration::from_secs(2));
+    let http = env::http_client(&lb_dir, builder).ok()?;
     let stats = stats(&http, &url).await.ok();
     Some((url, stats))
 }
@@ -286,7 +288,7 @@ impl Status {
     async fn run(self, out: &Output) -> CliResult {
         let lb_dir = self.at.lb_dir(self.dir.as_ref())?;
         let url = url_of(&lb_dir)?;
-        let stats = stats(&http()?, &url).await.map_err(|e| {
+        let stats = stats(&http(&lb_dir)?, &url).await.map_err(|e| {
             if e.is_status() {
                 CliError::new(
                     ExitCode::Failed,
@@ -386,7 +388,7 @@ impl Drain {
         let lb_dir = self.at.lb_dir(self.dir.as_ref())?;
         let url = url_of(&lb_dir)?;
         let credentials = self.credentials(&lb_dir)?;
-        let mut request = http()?
+        let mut request = http(&lb_dir)?
             .post(format!("{url}/zato-lb-drain"))
             .json(&serde_json::json!({"backend": self.server, "drain": !self.undo}));
         if let Some((user, password)) = &credentials {

@@ -64,6 +64,15 @@ struct Create {
     /// No web admin.
     #[arg(long)]
     no_web_admin: bool,
+    /// TLS everywhere: a CA of the environment's own (DIR/ca/ca.pem, which clients
+    /// trust: `curl --cacert DIR/ca/ca.pem`) signs a certificate for each server, the
+    /// load balancer and the web admin, and they all speak HTTPS only.
+    #[arg(long)]
+    tls: bool,
+    /// A host name or address the certificates name besides localhost, 127.0.0.1 and
+    /// ::1 (repeat for more; with --tls).
+    #[arg(long = "tls-host", value_name = "HOST", requires = "tls")]
+    tls_hosts: Vec<String>,
 }
 
 impl Quickstart {
@@ -95,16 +104,21 @@ impl Quickstart {
             auto_http_channels: false,
             lb_port,
             web_admin_port,
+            tls: create.tls.then(|| create.tls_hosts.clone()),
         })
         .map_err(|e| CliError::new(ExitCode::Usage, format!("{e:#}")))?;
+        let scheme = if create.tls { "https" } else { "http" };
         let servers: Vec<_> = (0..create.servers)
             .map(|i| {
                 serde_json::json!({
                     "name": format!("server{}", i + 1),
-                    "url": format!("http://127.0.0.1:{}", env::server_port(create.base_port, i)),
+                    "url": format!("{scheme}://127.0.0.1:{}", env::server_port(create.base_port, i)),
                 })
             })
             .collect();
+        let ca = create
+            .tls
+            .then(|| create.dir.join(env::CA_DIR).join(crate::ca::CA_CERT));
         let listing = servers
             .iter()
             .map(|s| {
@@ -117,8 +131,8 @@ impl Quickstart {
             .collect::<Vec<_>>()
             .join(", ");
         let dir = create.dir.display();
-        let lb_url = lb_port.map(|port| format!("http://127.0.0.1:{port}"));
-        let web_admin_url = web_admin_port.map(|port| format!("http://127.0.0.1:{port}/"));
+        let lb_url = lb_port.map(|port| format!("{scheme}://127.0.0.1:{port}"));
+        let web_admin_url = web_admin_port.map(|port| format!("{scheme}://127.0.0.1:{port}/"));
         out.print(
             &serde_json::json!({
                 "dir": create.dir,
@@ -133,6 +147,7 @@ impl Quickstart {
                 })),
                 "username": created.username,
                 "password": created.password,
+                "ca": ca,
             }),
             || {
                 let lb = match (&lb_url, lb_port) {
@@ -155,8 +170,17 @@ impl Quickstart {
                     (Some(url), _) => format!("Web admin on {url}: log in as the admin user\n"),
                     (None, _) => String::new(),
                 };
+                let tls = match &ca {
+                    Some(ca) => format!(
+                        "TLS everywhere, with certificates of the environment's own CA: clients \
+                         trust {} (curl --cacert {})\n",
+                        ca.display(),
+                        ca.display()
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "Created environment `{dir}` (cluster `{}`): {listing}\n{lb}{web_admin}\
+                    "Created environment `{dir}` (cluster `{}`): {listing}\n{lb}{web_admin}{tls}\
                      Admin user `{}`, password `{}` (shown once; the CLI reads it from {dir}/{})\n\
                      Start it:          zato start {dir}\n\
                      Deploy a service:  cp my_service.wasm {dir}/pickup/   or   zato deploy my_service.wasm --env {dir}",

@@ -1,4 +1,5 @@
-//! `zato security ...`: security definitions (HTTP basic auth, API keys, JWT): create,
+//! `zato security ...`: security definitions (HTTP basic auth, API keys, JWT, TLS client
+//! certificates): create,
 //! list, show, edit, change the password or key of, delete. Secrets are write-only:
 //! they are sent once and kept by the servers as hashes (a JWT signing key as it is).
 
@@ -6,10 +7,12 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use zato_api::security::{DEFAULT_APIKEY_HEADER, DEFAULT_JWT_TTL_S, DEFAULT_REALM};
+use zato_api::security::{
+    DEFAULT_APIKEY_HEADER, DEFAULT_JWT_TTL_S, DEFAULT_REALM, parse_subject_field, subject_text,
+};
 use zato_api::{
-    ApikeySettings, BasicAuthSettings, JwtAlgorithm, JwtSettings, SecurityDef, SecurityDefInfo,
-    SecuritySettings,
+    ApikeySettings, BasicAuthSettings, ClientCertSettings, JwtAlgorithm, JwtSettings, SecurityDef,
+    SecurityDefInfo, SecuritySettings,
 };
 
 use crate::client::Target;
@@ -17,9 +20,9 @@ use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, table};
 
 /// Security definitions: who may call a channel. A definition is HTTP basic auth (a
-/// username and password, in a realm), an API key (in a header) or JWT (tokens from
-/// POST /zato/jwt/log-in for a basic-auth definition's username and password);
-/// channels name it. Only a hash of a password or key is kept (argon2id, SHA-256); a
+/// username and password, in a realm), an API key (in a header), JWT (tokens from
+/// POST /zato/jwt/log-in for a basic-auth definition's username and password) or a TLS
+/// client certificate (signed by a CA, with given subject fields); channels name it. Only a hash of a password or key is kept (argon2id, SHA-256); a
 /// JWT signing key is kept as it is. None is ever shown.
 ///
 /// A secret on the command line is seen by `ps` and kept in the shell's history:
@@ -32,6 +35,8 @@ use crate::output::{Output, table};
 ///         --audience partners --key-env JWT_KEY
 ///     zato security create jwt --name partner-rs --algorithm RS256 --login partner \
 ///         --issuer zato --audience partners --key-file private.pem --public-key-file public.pem
+///     zato security create tls --name partner-cert --ca-file partner-ca.pem \
+///         --subject CN=partner --subject O=ACME
 ///     zato security list
 ///     zato security edit partner --realm partners
 ///     zato security change-password partner --password-env NEW_PASSWORD
@@ -62,7 +67,8 @@ enum Command {
         #[command(flatten)]
         target: SecTarget,
     },
-    /// Change a definition's username, realm or header (its secret: change-password).
+    /// Change a definition's username, realm, header, CA or subject (its secret:
+    /// change-password).
     Edit {
         /// The definition's name.
         name: String,
@@ -75,6 +81,13 @@ enum Command {
         /// apikey: the header the key comes in.
         #[arg(long)]
         header: Option<String>,
+        /// tls: the CA certificate(s) (PEM file) that must have signed the client's.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// tls: the subject the client's certificate must have, FIELD=value, repeated
+        /// (replaces the whole subject).
+        #[arg(long, value_name = "FIELD=VALUE", value_parser = parse_subject_field)]
+        subject: Vec<(String, String)>,
         #[command(flatten)]
         target: SecTarget,
     },
@@ -158,6 +171,30 @@ enum CreateKind {
         #[command(flatten)]
         target: SecTarget,
     },
+    /// A TLS client certificate: the caller's must be signed by the CA in --ca-file and
+    /// have each --subject field (CN, O, OU, C, ST or L) with the value given. It has no
+    /// secret. The caller must reach a server directly over TLS (a server with `[tls]`;
+    /// the load balancer ends TLS and does not pass certificates on).
+    Tls {
+        /// The definition's name (channels name it).
+        #[arg(long)]
+        name: String,
+        /// The CA certificate(s) (PEM file) that must have signed the client's.
+        #[arg(long, value_name = "FILE")]
+        ca_file: PathBuf,
+        /// A subject field the client's certificate must have, FIELD=value (CN=partner),
+        /// repeated: at least one.
+        #[arg(long, value_name = "FIELD=VALUE", value_parser = parse_subject_field, required = true)]
+        subject: Vec<(String, String)>,
+        #[command(flatten)]
+        target: SecTarget,
+    },
+}
+
+/// A PEM file's text; the error names the option and the file.
+fn read_pem(option: &str, file: &std::path::Path) -> CliResult<String> {
+    std::fs::read_to_string(file)
+        .map_err(|e| usage(format!("{option}: cannot read `{}`: {e}", file.display())))
 }
 
 fn parse_algorithm(s: &str) -> Result<JwtAlgorithm, String> {
@@ -261,6 +298,9 @@ struct SecTarget {
     /// Admin password: needed with --url.
     #[arg(long, env = "ZATO_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// PEM file of the CA to trust alone for an https:// --url.
+    #[arg(long, env = "ZATO_CA", value_name = "FILE")]
+    admin_ca: Option<PathBuf>,
 }
 
 impl SecTarget {
@@ -270,6 +310,7 @@ impl SecTarget {
             url: self.url,
             user: self.user,
             password: self.admin_password,
+            ca: self.admin_ca,
         }
         .connect()
     }
@@ -279,7 +320,7 @@ impl Security {
     pub async fn run(self, out: &Output) -> CliResult {
         match self.command {
             Command::Create { kind } => {
-                let (name, settings, secret, target) = match kind {
+                let (name, settings, secret, target): (_, _, Option<SecretArgs>, _) = match kind {
                     CreateKind::BasicAuth {
                         name,
                         username,
@@ -289,7 +330,7 @@ impl Security {
                     } => (
                         name,
                         SecuritySettings::BasicAuth(BasicAuthSettings { username, realm }),
-                        secret,
+                        Some(secret),
                         target,
                     ),
                     CreateKind::Apikey {
@@ -300,7 +341,7 @@ impl Security {
                     } => (
                         name,
                         SecuritySettings::Apikey(ApikeySettings { header }),
-                        secret,
+                        Some(secret),
                         target,
                     ),
                     CreateKind::Jwt {
@@ -334,16 +375,30 @@ impl Security {
                                 login,
                                 public_key,
                             }),
-                            secret,
+                            Some(secret),
                             target,
                         )
                     }
+                    CreateKind::Tls {
+                        name,
+                        ca_file,
+                        subject,
+                        target,
+                    } => (
+                        name,
+                        SecuritySettings::Tls(ClientCertSettings {
+                            ca_pem: read_pem("--ca-file", &ca_file)?,
+                            subject: subject.into_iter().collect(),
+                        }),
+                        None,
+                        target,
+                    ),
                 };
-                let secret = secret.read()?;
+                let secret = secret.map(|s| s.read()).transpose()?;
                 let def = SecurityDef {
                     name,
                     settings,
-                    secret: Some(secret),
+                    secret,
                 };
                 let info = target.connect()?.create_security_def(&def).await?;
                 out.print(&info, || {
@@ -358,17 +413,14 @@ impl Security {
                         return "no security definitions".into();
                     }
                     let rows: Vec<Vec<String>> = defs.iter().map(row).collect();
-                    table(&["NAME", "TYPE", "USERNAME / HEADER", "REALM"], &rows)
+                    table(&["NAME", "TYPE", "WHO", "DETAILS"], &rows)
                 });
                 Ok(())
             }
             Command::Get { name, target } => {
                 let info = target.connect()?.security_def(&name).await?;
                 out.print(&info, || {
-                    table(
-                        &["NAME", "TYPE", "USERNAME / HEADER", "REALM"],
-                        &[row(&info)],
-                    )
+                    table(&["NAME", "TYPE", "WHO", "DETAILS"], &[row(&info)])
                 });
                 Ok(())
             }
@@ -377,10 +429,20 @@ impl Security {
                 username,
                 realm,
                 header,
+                ca_file,
+                subject,
                 target,
             } => {
                 let client = target.connect()?;
                 let mut info = client.security_def(&name).await?;
+                if !matches!(info.settings, SecuritySettings::Tls(_))
+                    && (ca_file.is_some() || !subject.is_empty())
+                {
+                    return Err(usage(format!(
+                        "--ca-file and --subject are tls options; `{name}` is {}",
+                        info.kind
+                    )));
+                }
                 match &mut info.settings {
                     SecuritySettings::BasicAuth(basic) => {
                         if header.is_some() {
@@ -404,6 +466,20 @@ impl Security {
                         }
                         if let Some(header) = header {
                             key.header = header;
+                        }
+                    }
+                    SecuritySettings::Tls(cert) => {
+                        if username.is_some() || realm.is_some() || header.is_some() {
+                            return Err(usage(format!(
+                                "--username, --realm and --header are not tls options; \
+                                 `{name}` is tls (--ca-file, --subject)"
+                            )));
+                        }
+                        if let Some(file) = ca_file {
+                            cert.ca_pem = read_pem("--ca-file", &file)?;
+                        }
+                        if !subject.is_empty() {
+                            cert.subject = subject.into_iter().collect();
                         }
                     }
                     SecuritySettings::Jwt(_) => {
@@ -438,7 +514,9 @@ impl Security {
                 out.print(&info, || {
                     let what = match info.kind {
                         zato_api::SecurityType::BasicAuth => "password",
-                        zato_api::SecurityType::Apikey | zato_api::SecurityType::Jwt => "key",
+                        zato_api::SecurityType::Apikey
+                        | zato_api::SecurityType::Jwt
+                        | zato_api::SecurityType::Tls => "key",
                     };
                     format!("changed the {what} of security definition `{}`", info.name)
                 });
@@ -467,6 +545,7 @@ fn row(info: &SecurityDefInfo) -> Vec<String> {
             format!("login: {}", jwt.login),
             format!("{} {} -> {}", jwt.algorithm, jwt.issuer, jwt.audience),
         ),
+        SecuritySettings::Tls(cert) => (subject_text(&cert.subject), "client certificate".into()),
     };
     vec![info.name.clone(), info.kind.to_string(), who, realm]
 }

@@ -69,6 +69,7 @@ impl Start {
                 auto_http_channels: true,
                 lb_port: Some(or_zero(env::DEFAULT_LB_PORT)),
                 web_admin_port: Some(or_zero(env::DEFAULT_WEB_ADMIN_PORT)),
+                tls: None,
             })?;
             eprintln!(
                 "Created the development environment in {}: admin user `{}`, password `{}` \
@@ -170,8 +171,8 @@ impl Start {
             }
         });
         let around = Around {
-            lb: lb.as_ref().map(|lb| format!("http://{}", lb.addr())),
-            web_admin: web_admin.as_ref().map(|w| format!("http://{}/", w.addr())),
+            lb: lb.as_ref().map(super::lb::Started::url),
+            web_admin: web_admin.as_ref().map(super::web_admin::Started::url),
         };
         let lb = lb.map(|lb| tokio::spawn(lb.run_until_stopped()));
         let web_admin = web_admin.map(|w| tokio::spawn(w.run_until_stopped()));

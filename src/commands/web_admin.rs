@@ -104,7 +104,8 @@ impl Started {
         } else {
             None
         };
-        tracing::info!("web admin on http://{}/", web_admin.local_addr());
+        let scheme = if web_admin.tls() { "https" } else { "http" };
+        tracing::info!("web admin on {scheme}://{}/", web_admin.local_addr());
         Ok(Self {
             web_admin,
             address_file,
@@ -112,9 +113,14 @@ impl Started {
         })
     }
 
-    /// Where it listens.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.web_admin.local_addr()
+    /// Its URL (`https://` when it speaks TLS).
+    pub fn url(&self) -> String {
+        let scheme = if self.web_admin.tls() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/", self.web_admin.local_addr())
     }
 
     /// A token that stops the web admin when cancelled.

@@ -98,6 +98,7 @@ async fn a_password_guesser_is_locked_out_and_logged_while_the_channels_serve() 
         config.admin.login = LoginSettings {
             max_failures: 3,
             window_s: 60,
+            ..LoginSettings::default()
         };
     })
     .await;

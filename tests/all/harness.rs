@@ -86,6 +86,16 @@ impl TestServer {
         self.server.as_ref().unwrap().loaded().await;
     }
 
+    /// For a server started with `tls`: `base`, `http` and `api` speak HTTPS through
+    /// `http` (a client that trusts the server's CA), as `localhost`, which its
+    /// certificate names.
+    pub fn over_tls(&mut self, http: reqwest::Client) {
+        let port = self.server.as_ref().unwrap().addr().port();
+        self.base = format!("https://localhost:{port}");
+        self.api = AdminClient::with_client(http.clone(), &self.base, USER, PASSWORD);
+        self.http = http;
+    }
+
     pub fn pickup(&self) -> PathBuf {
         self.dir.path().join("pickup")
     }

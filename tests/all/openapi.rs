@@ -273,14 +273,15 @@ async fn schemathesis_finds_no_answer_outside_the_description() {
     // of the URL's type (outgoing connections, AMQP and ZeroMQ channels), a statistics
     // span be over 0 and at most 400 days, a dictionary's names and values be
     // non-empty and without control characters and its CSV be CSV, a delete name
-    // what exists. Valid-looking data refused with 400
-    // is right there.
+    // what exists, a rate limit's lines be `source = limit` and what it is attached to
+    // exist, an admin user's password be 12 characters or more. Valid-looking data
+    // refused with 400 is right there.
     let config = dir.join("schemathesis.toml");
     std::fs::write(
         &config,
         r#"
 [[operations]]
-include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar", "create_outconn", "update_outconn", "create_soap_channel", "update_soap_channel", "create_amqp_channel", "update_amqp_channel", "create_zmq_channel", "update_zmq_channel", "service_stats", "stats_top", "import_dictionary", "set_translation", "delete_translation", "delete_entries", "create_security_def", "update_security_def", "change_security_secret"]
+include-operation-id = ["deploy", "create_http_channel", "update_http_channel", "invoke", "rollback", "set_service_config", "create_job", "update_job", "preview_job", "job_next", "create_calendar", "update_calendar", "delete_calendar", "create_outconn", "update_outconn", "create_soap_channel", "update_soap_channel", "create_amqp_channel", "update_amqp_channel", "create_zmq_channel", "update_zmq_channel", "service_stats", "stats_top", "import_dictionary", "set_translation", "delete_translation", "delete_entries", "create_security_def", "update_security_def", "change_security_secret", "create_rate_limit", "update_rate_limit", "attach_rate_limit", "create_admin_user", "change_admin_password"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 "#,
     )

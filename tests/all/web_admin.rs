@@ -100,6 +100,7 @@ async fn the_web_admin_deploys_invokes_and_routes_a_service_on_a_real_server() {
             username: USER.into(),
             password: PASSWORD.into(),
             lb_url: None,
+            ca_pem: None,
         })
     });
     let down = dead_url();
@@ -1305,6 +1306,7 @@ async fn uploads_are_capped_channels_are_searched_and_clusters_are_added_edited_
             username: USER.into(),
             password: PASSWORD.into(),
             lb_url: None,
+            ca_pem: None,
         })
     });
     let cap = 64 * 1024;

@@ -98,3 +98,55 @@ async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser(
     assert_eq!(issued["definition"], "partner-jwt");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_makes_a_client_certificate_definition_and_rate_limits_in_the_browser() {
+    let server = TestServer::start().await;
+    server.deploy(zato_test_artifacts::ECHO).await;
+    server
+        .api
+        .create_http_channel(&crate::harness::http_channel(
+            "orders",
+            "/orders",
+            "test.echo",
+        ))
+        .await
+        .unwrap();
+    let pki = tempfile::tempdir().unwrap();
+    let made = crate::cli::zato(&["ca", "create", pki.path().to_str().unwrap()]).await;
+    assert!(made.status.success());
+    let ca_pem = std::fs::read_to_string(pki.path().join("ca.pem")).unwrap();
+    let admin = start_admin(&server).await;
+    run_browser_script(
+        "web_admin_rate_limits.mjs",
+        &[
+            ("WEB_ADMIN_URL", &admin.base),
+            ("ZATO_USER", USER),
+            ("ZATO_PASSWORD", PASSWORD),
+            ("CA_PEM", &ca_pem),
+        ],
+        &["security-tls", "rate-limit-form", "rate-limits"],
+        Duration::from_secs(180),
+    )
+    .await;
+    // What the browser left: the client-certificate definition, no rate limit.
+    let defs = server.api.security_defs().await.unwrap();
+    let [cert] = defs.as_slice() else {
+        panic!("partner-cert is left: {defs:?}")
+    };
+    let SecuritySettings::Tls(settings) = &cert.settings else {
+        panic!("{cert:?}")
+    };
+    assert_eq!(
+        settings.subject,
+        [
+            ("CN".to_owned(), "partner".to_owned()),
+            ("O".to_owned(), "ACME".to_owned())
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(settings.ca_pem.trim(), ca_pem.trim());
+    assert!(server.api.rate_limits().await.unwrap().is_empty());
+    assert!(server.api.rate_limit_uses().await.unwrap().is_empty());
+}

@@ -11,8 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use zato_api::security::{
-    ApikeySettings, BasicAuthSettings, DEFAULT_APIKEY_HEADER, DEFAULT_JWT_TTL_S, DEFAULT_REALM,
-    JwtAlgorithm, JwtSettings, SecurityDef, SecurityDefInfo, SecuritySettings, SecurityType,
+    ApikeySettings, BasicAuthSettings, ClientCertSettings, DEFAULT_APIKEY_HEADER,
+    DEFAULT_JWT_TTL_S, DEFAULT_REALM, JwtAlgorithm, JwtSettings, SecurityDef, SecurityDefInfo,
+    SecuritySettings, SecurityType, parse_subject_field, subject_text,
 };
 
 use super::FormErrors;
@@ -71,6 +72,7 @@ pub async fn list(
                     format!("log-in: {}", j.login),
                     format!("{} {} → {}", j.algorithm, j.issuer, j.audience),
                 ),
+                SecuritySettings::Tls(c) => (subject_text(&c.subject), "client certificate".into()),
             };
             Row {
                 link: seg(&d.name),
@@ -114,6 +116,11 @@ pub struct SecurityForm {
     login: String,
     #[serde(default)]
     public_key: String,
+    /// TLS client certificates: the CA (PEM) and the subject (`CN=partner, O=ACME`).
+    #[serde(default)]
+    ca_pem: String,
+    #[serde(default)]
+    subject: String,
 }
 
 impl SecurityForm {
@@ -146,6 +153,10 @@ impl SecurityForm {
                 form.ttl_s = j.ttl_s.to_string();
                 form.login = j.login.clone();
                 form.public_key = j.public_key.clone().unwrap_or_default();
+            }
+            SecuritySettings::Tls(c) => {
+                form.ca_pem = c.ca_pem.clone();
+                form.subject = subject_text(&c.subject);
             }
         }
         form
@@ -187,6 +198,28 @@ impl SecurityForm {
                     public_key: (!public_key.is_empty()).then(|| format!("{public_key}\n")),
                 })
             }
+            SecurityType::Tls => {
+                let mut subject = std::collections::BTreeMap::new();
+                for part in self.subject.split(',').filter(|p| !p.trim().is_empty()) {
+                    match parse_subject_field(part) {
+                        Ok((field, value)) => {
+                            subject.insert(field, value);
+                        }
+                        Err(e) => errors.set("subject", format!("`subject`: {e}")),
+                    }
+                }
+                // A browser sends a text area's lines ended with CR LF.
+                let ca_pem = self.ca_pem.replace("\r\n", "\n");
+                let ca_pem = ca_pem.trim();
+                SecuritySettings::Tls(ClientCertSettings {
+                    ca_pem: if ca_pem.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{ca_pem}\n")
+                    },
+                    subject,
+                })
+            }
         };
         if !self.secret.is_empty()
             && editing
@@ -199,8 +232,8 @@ impl SecurityForm {
         }
         Ok(SecurityDef {
             name: name.into(),
+            secret: (!editing && kind.has_secret()).then(|| self.secret.clone()),
             settings,
-            secret: (!editing).then(|| self.secret.clone()),
         })
     }
 }
@@ -223,6 +256,8 @@ fn attribute(message: &str, status: u16) -> FormErrors {
             "ttl_s",
             "login",
             "public_key",
+            "ca_pem",
+            "subject",
         ]
         .into_iter()
         .find(|f| rest.starts_with(&format!("`{f}`")))
@@ -414,7 +449,7 @@ pub async fn update(
         }
         done.push_str(match kind {
             SecurityType::BasicAuth => ", its password changed",
-            SecurityType::Apikey | SecurityType::Jwt => ", its key changed",
+            SecurityType::Apikey | SecurityType::Jwt | SecurityType::Tls => ", its key changed",
         });
     }
     Ok(see_other(&format!(

@@ -95,9 +95,11 @@ impl ClusterForm {
             if username.is_empty() {
                 errors.set("password", "The admin API's user and password are needed.");
             }
-            // The load balancer's URL is set in web-admin.toml only: an edit keeps it.
+            // The load balancer's URL and the CA are set in web-admin.toml only: an edit
+            // keeps them.
             ClusterConfig {
                 lb_url: old.and_then(|o| o.lb_url.clone()),
+                ca: old.and_then(|o| o.ca.clone()),
                 ..ClusterConfig::remote(name, url, username, &password)
             }
         };

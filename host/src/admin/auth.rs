@@ -1,5 +1,7 @@
-//! HTTP basic auth for the admin API, against an argon2id hash, built so that a
-//! password guesser cannot slow the channels down nor guess for long:
+//! HTTP basic auth for the admin API: the admin of `server.toml`, and the users of the
+//! ODB (`zato user ...`, [`AdminAuth::set_users`] on every server), each with an argon2id
+//! hash, built so that a password guesser cannot slow the channels down nor guess for
+//! long:
 //!
 //! - argon2 (about 20 ms of CPU, on purpose) runs on one dedicated thread fed by a
 //!   short queue, never on a tokio worker; a full queue is a 429, not a wait;
@@ -7,13 +9,17 @@
 //!   key random per process), so a client that logged in costs a hash, not argon2;
 //! - an address with `admin.login.max_failures` failed logins in `window_s` seconds is
 //!   answered 429 with `Retry-After`, without argon2, until its window ends;
+//! - so is a user whose password was wrong `max_user_failures` times in a window, from
+//!   any address (it is locked out, and told so), but for credentials verified before;
+//! - an unknown user name costs the same argon2 check as a known one;
 //! - every refusal is logged with the user name and the address, never the password
 //!   (a locked-out address once per lockout, not once per attempt).
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
@@ -47,20 +53,30 @@ pub enum Verdict {
     /// Too many failures from this address, or too many logins being checked: 429,
     /// to be tried again after this long.
     TooMany(Duration),
+    /// This user's password was wrong too often: locked out for this long.
+    Locked {
+        user: String,
+        wait: Duration,
+    },
 }
 
 pub struct AdminAuth {
-    username: String,
+    /// The admin of `server.toml`, and the hash of its password.
+    admin: (String, Arc<str>),
+    /// The ODB's users and their hashes.
+    users: RwLock<HashMap<String, Arc<str>>>,
     /// Keys the digests in `verified`, so a memory dump does not hold plain hashes
     /// of the credentials.
     key: [u8; 32],
     verified: Mutex<HashSet<[u8; 32]>>,
-    failures: Mutex<Failures>,
+    failures: Mutex<Failures<IpAddr>>,
+    user_failures: Mutex<Failures<String>>,
     hasher: SyncSender<Job>,
 }
 
 struct Job {
     password: String,
+    hash: Arc<str>,
     reply: oneshot::Sender<bool>,
 }
 
@@ -72,23 +88,68 @@ impl AdminAuth {
         std::thread::Builder::new()
             .name("zato-admin-auth".into())
             .spawn(move || {
-                let hash = PasswordHash::new(&hash).expect("checked above");
                 for job in jobs {
-                    let ok = Argon2::default()
-                        .verify_password(job.password.as_bytes(), &hash)
-                        .is_ok();
+                    let ok = PasswordHash::new(&job.hash).is_ok_and(|hash| {
+                        Argon2::default()
+                            .verify_password(job.password.as_bytes(), &hash)
+                            .is_ok()
+                    });
                     let _ = job.reply.send(ok);
                 }
             })?;
         let mut key = [0u8; 32];
         rand_core::OsRng.fill_bytes(&mut key);
         Ok(Self {
-            username,
+            admin: (username, Arc::from(hash)),
+            users: RwLock::new(HashMap::new()),
             key,
             verified: Mutex::new(HashSet::new()),
+            user_failures: Mutex::new(Failures::new(LoginSettings {
+                max_failures: login.max_user_failures,
+                ..login.clone()
+            })),
             failures: Mutex::new(Failures::new(login)),
             hasher,
         })
+    }
+
+    /// The admin of `server.toml`, whom the API can neither change nor delete.
+    pub fn config_username(&self) -> &str {
+        &self.admin.0
+    }
+
+    /// Replaces the ODB's users (username, hash). When they changed, credentials
+    /// verified before are checked again: a deleted user or an old password must not
+    /// pass on what was remembered.
+    pub fn set_users(&self, users: Vec<(String, String)>) {
+        let users: HashMap<String, Arc<str>> = users
+            .into_iter()
+            .filter(|(name, _)| *name != self.admin.0)
+            .map(|(name, hash)| (name, Arc::from(hash)))
+            .collect();
+        let mut current = self.users.write().unwrap_or_else(|e| e.into_inner());
+        if *current != users {
+            *current = users;
+            drop(current);
+            lock(&self.verified).clear();
+        }
+    }
+
+    /// The hash to check `user`'s password against, and whether the user exists (an
+    /// unknown one is checked against the admin's, for the time it takes).
+    fn hash_of(&self, user: &str) -> (Arc<str>, bool) {
+        if constant_time_eq(user.as_bytes(), self.admin.0.as_bytes()) {
+            return (Arc::clone(&self.admin.1), true);
+        }
+        match self
+            .users
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(user)
+        {
+            Some(hash) => (Arc::clone(hash), true),
+            None => (Arc::clone(&self.admin.1), false),
+        }
     }
 
     /// Whether `authorization`, sent from `client`, carries the admin's credentials.
@@ -125,8 +186,25 @@ impl AdminAuth {
             self.failed(client);
             return Verdict::Refused;
         };
+        if let Some((wait, first)) = lock(&self.user_failures).locked(user.clone(), Instant::now())
+        {
+            if first {
+                tracing::warn!(
+                    "admin user `{}` is locked out for {} s after too many failed logins \
+                     (the last from {address})",
+                    user.escape_debug(),
+                    wait.as_secs()
+                );
+            }
+            return Verdict::Locked { user, wait };
+        }
+        let (hash, known) = self.hash_of(&user);
         let (reply, verified) = oneshot::channel();
-        match self.hasher.try_send(Job { password, reply }) {
+        match self.hasher.try_send(Job {
+            password,
+            hash,
+            reply,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 tracing::warn!(
@@ -141,10 +219,9 @@ impl AdminAuth {
                 return Verdict::Refused;
             }
         }
-        // Both checks always run, so timing does not tell which one failed.
-        let user_ok = constant_time_eq(user.as_bytes(), self.username.as_bytes());
+        // The check always runs, so timing does not tell which one failed.
         let password_ok = verified.await.unwrap_or(false);
-        if user_ok && password_ok {
+        if known && password_ok {
             let mut verified = lock(&self.verified);
             if verified.len() >= REMEMBERED {
                 verified.clear();
@@ -154,6 +231,7 @@ impl AdminAuth {
             if let Some(client) = client {
                 lock(&self.failures).forget(client);
             }
+            lock(&self.user_failures).forget(user);
             return Verdict::Allowed;
         }
         tracing::warn!(
@@ -161,6 +239,9 @@ impl AdminAuth {
             user.escape_debug()
         );
         self.failed(client);
+        if known {
+            lock(&self.user_failures).failed(user, Instant::now());
+        }
         Verdict::Refused
     }
 
@@ -197,10 +278,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Failed logins per client address, in fixed windows.
-struct Failures {
+/// Failed logins per client address (or per user), in fixed windows.
+struct Failures<K> {
     settings: LoginSettings,
-    by_address: HashMap<IpAddr, Window>,
+    by_address: HashMap<K, Window>,
 }
 
 struct Window {
@@ -210,7 +291,7 @@ struct Window {
     logged: bool,
 }
 
-impl Failures {
+impl<K: Hash + Eq + Clone> Failures<K> {
     fn new(settings: LoginSettings) -> Self {
         Self {
             settings,
@@ -224,7 +305,7 @@ impl Failures {
 
     /// How long `client` must wait, if it is locked out, and whether this is the
     /// first refusal of its lockout.
-    fn locked(&mut self, client: IpAddr, now: Instant) -> Option<(Duration, bool)> {
+    fn locked(&mut self, client: K, now: Instant) -> Option<(Duration, bool)> {
         let window = self.window();
         let max = self.settings.max_failures;
         let entry = self.by_address.get_mut(&client)?;
@@ -243,7 +324,7 @@ impl Failures {
         Some((wait, first))
     }
 
-    fn failed(&mut self, client: IpAddr, now: Instant) {
+    fn failed(&mut self, client: K, now: Instant) {
         let window = self.window();
         if self.by_address.len() >= TRACKED && !self.by_address.contains_key(&client) {
             self.by_address.retain(|_, w| now < w.started + window);
@@ -266,7 +347,7 @@ impl Failures {
         entry.failures = entry.failures.saturating_add(1);
     }
 
-    fn forget(&mut self, client: IpAddr) {
+    fn forget(&mut self, client: K) {
         self.by_address.remove(&client);
     }
 }
@@ -275,7 +356,7 @@ impl Failures {
 pub use crate::security::hash_password;
 
 /// Middleware: 401 with a `WWW-Authenticate` challenge unless the credentials match,
-/// 429 with `Retry-After` for an address that failed too often.
+/// 429 with `Retry-After` for an address that failed too often, or a user locked out.
 pub async fn require(State(auth): State<Arc<AdminAuth>>, request: Request, next: Next) -> Response {
     let client = request
         .extensions()
@@ -312,6 +393,22 @@ pub async fn require(State(auth): State<Arc<AdminAuth>>, request: Request, next:
                 .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
             response
         }
+        Verdict::Locked { user, wait } => {
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "admin user `{}` is locked out after too many failed logins; try again \
+                     in {} s",
+                    user.escape_debug(),
+                    wait.as_secs()
+                ),
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+            response
+        }
     }
 }
 
@@ -325,9 +422,14 @@ mod tests {
     }
 
     fn auth(max_failures: u32) -> AdminAuth {
+        auth_with(max_failures, 0)
+    }
+
+    fn auth_with(max_failures: u32, max_user_failures: u32) -> AdminAuth {
         let login = LoginSettings {
             max_failures,
             window_s: 60,
+            max_user_failures,
         };
         AdminAuth::new("admin".into(), hash_password("s3cret"), login).unwrap()
     }
@@ -392,6 +494,7 @@ mod tests {
         let mut failures = Failures::new(LoginSettings {
             max_failures: 2,
             window_s: 10,
+            max_user_failures: 2,
         });
         let a = A.unwrap();
         let t0 = Instant::now();
@@ -412,6 +515,57 @@ mod tests {
         failures.forget(a);
         failures.failed(a, t0 + Duration::from_secs(12));
         assert_eq!(failures.locked(a, t0 + Duration::from_secs(12)), None);
+    }
+
+    #[tokio::test]
+    async fn odb_users_log_in_a_user_failing_too_often_is_locked_out_and_a_change_forgets() {
+        let auth = auth_with(3, 3);
+        auth.set_users(vec![("ops".into(), hash_password("ops password 1"))]);
+        let ops = basic("ops", "ops password 1");
+        assert_eq!(auth.authorize(Some(&ops), A).await, Verdict::Allowed);
+        // From three addresses, one wrong password each: the user is locked, every
+        // address is not.
+        let (c, d) = (
+            Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 3))),
+            Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 4))),
+        );
+        for client in [B, c, d] {
+            assert_eq!(
+                auth.authorize(Some(&basic("ops", "guess")), client).await,
+                Verdict::Refused
+            );
+        }
+        let e = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 5)));
+        match auth
+            .authorize(Some(&basic("ops", "another guess")), e)
+            .await
+        {
+            Verdict::Locked { user, wait } => {
+                assert_eq!(user, "ops");
+                assert!(wait > Duration::from_secs(50), "{wait:?}");
+            }
+            other => panic!("expected ops locked out, got {other:?}"),
+        }
+        // Credentials verified before still pass; the admin is not locked.
+        assert_eq!(auth.authorize(Some(&ops), A).await, Verdict::Allowed);
+        assert_eq!(
+            auth.authorize(Some(&basic("admin", "s3cret")), e).await,
+            Verdict::Allowed
+        );
+        // A changed password forgets what was verified: the old one no longer passes.
+        auth.set_users(vec![("ops".into(), hash_password("ops password 2"))]);
+        assert!(matches!(
+            auth.authorize(Some(&ops), A).await,
+            Verdict::Locked { .. }
+        ));
+        // Unknown users are refused (and never locked: there is no one to lock).
+        let f = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9)));
+        for _ in 0..3 {
+            assert_eq!(
+                auth.authorize(Some(&basic("nobody", "x")), f).await,
+                Verdict::Refused
+            );
+        }
     }
 
     #[test]

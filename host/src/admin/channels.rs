@@ -153,6 +153,12 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
     if !state.odb.delete_http_channel(&name).await? {
         return Err(not_found(&name));
     }
+    super::rate_limits::forget(
+        &state,
+        crate::api::rate_limit::LimitedKind::HttpChannel,
+        &name,
+    )
+    .await;
     reload(&state).await?;
     tracing::info!(channel = %name, "HTTP channel deleted");
     Ok(json_response(StatusCode::OK, &DeletedHttpChannel { name }))

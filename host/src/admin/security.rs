@@ -57,18 +57,25 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let def = read_def(body)?;
     check(&def)?;
-    let Some(secret) = def.secret.as_deref() else {
-        return Err(bad(format!(
-            "`secret`: security definition `{}` needs a password or key",
-            def.name
-        )));
+    let secret = match def.secret.as_deref() {
+        Some(secret) => {
+            def.settings.check_secret(secret).map_err(secret_error)?;
+            Some(secret)
+        }
+        None if def.kind().has_secret() => {
+            return Err(bad(format!(
+                "`secret`: security definition `{}` needs a password or key",
+                def.name
+            )));
+        }
+        None => None,
     };
-    def.settings.check_secret(secret).map_err(secret_error)?;
     if state.odb.security_def(&def.name).await?.is_some() {
         return Err(taken(&def.name));
     }
-    check_jwt(&state, &def.name, &def.settings, Some(secret)).await?;
-    let hash = hash(&def.settings, secret).await?;
+    check_jwt(&state, &def.name, &def.settings, secret).await?;
+    check_client_cert(&def.settings)?;
+    let hash = hash(&def.settings, secret.unwrap_or_default()).await?;
     let info = state
         .odb
         .create_security_def(&def.name, &def.settings, &hash)
@@ -143,6 +150,8 @@ pub async fn update(
             def.settings.check_secret(secret).map_err(secret_error)?;
             Some(hash(&def.settings, secret).await?)
         }
+        // No secret to keep: none is stored.
+        None if !def.kind().has_secret() => Some(String::new()),
         None if existing.kind != def.kind() => {
             return Err(bad(format!(
                 "`secret`: security definition `{name}` is of type {}: a change to {} \
@@ -154,6 +163,7 @@ pub async fn update(
         None => None,
     };
     check_jwt(&state, &name, &def.settings, def.secret.as_deref()).await?;
+    check_client_cert(&def.settings)?;
     let info = state
         .odb
         .update_security_def(&name, &def.settings, hash.as_deref())
@@ -255,6 +265,7 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
     if !state.odb.delete_security_def(&name).await? {
         return Err(not_found(&name));
     }
+    super::rate_limits::forget(&state, crate::api::rate_limit::LimitedKind::Security, &name).await;
     reload(&state).await?;
     tracing::info!(security = %name, kind = %existing.kind, "security definition deleted");
     Ok(json_response(
@@ -344,6 +355,17 @@ async fn check_jwt(
                 bad(format!("`settings`: {e}"))
             }
         })
+}
+
+/// A client-certificate definition's CA makes a verifier: what is wrong, naming the
+/// field.
+fn check_client_cert(settings: &SecuritySettings) -> Result<(), ApiError> {
+    match settings {
+        SecuritySettings::Tls(cert) => crate::security::client_cert::ClientCert::new(cert)
+            .map(|_| ())
+            .map_err(|e| bad(format!("`settings`: {e}"))),
+        _ => Ok(()),
+    }
 }
 
 /// The hash of `secret`, off the async reactor (argon2id is slow on purpose).

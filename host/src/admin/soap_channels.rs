@@ -152,6 +152,12 @@ pub async fn remove(State(state): Shared, Path(name): Path<String>) -> Result<Re
     if !state.odb.delete_soap_channel(&name).await? {
         return Err(not_found(&name));
     }
+    super::rate_limits::forget(
+        &state,
+        crate::api::rate_limit::LimitedKind::SoapChannel,
+        &name,
+    )
+    .await;
     reload(&state).await?;
     tracing::info!(channel = %name, "SOAP channel deleted");
     Ok(json_response(StatusCode::OK, &DeletedSoapChannel { name }))

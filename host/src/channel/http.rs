@@ -22,11 +22,13 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tower::ServiceExt as _;
 
-use crate::channel::{Inbound, call_service, log_refusal, new_cid, soap};
+use crate::api::rate_limit::LimitedKind;
+use crate::channel::{Inbound, call_service, log_limited, log_refusal, new_cid, soap};
 use crate::config::HttpSettings;
 use crate::http_response::{
     error_response, header_pairs, header_value, read_body, service_response,
 };
+use crate::rate_limit::{LimitCheck, client_ip};
 use crate::runtime::{self, ChannelKind, Runtime};
 use crate::security::Caller;
 pub use channels::{AutoHttpChannels, Channels};
@@ -44,6 +46,8 @@ pub struct HttpState {
     pub kvdb: Arc<dyn crate::kvdb::Kvdb>,
     /// Tells the other servers of a revocation.
     pub reloader: Arc<crate::reload::Reloader>,
+    /// The listener's TLS, when it has some.
+    pub tls: Option<zato_api::tls::ServerTls>,
 }
 
 /// Serves the channels and the server's own routes on `listener` until `shutdown`, then
@@ -60,6 +64,7 @@ pub async fn serve(
         idle_timeout: Duration::from_millis(settings.idle_timeout_ms),
         max_connections: settings.max_connections,
         max_connections_setting: "http.max_connections",
+        tls: state.tls.as_ref().map(|tls| tls.config()),
     };
     let handler = move |req, peer| {
         let state = Arc::clone(&state);
@@ -85,7 +90,7 @@ async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> 
             Err(never) => match never {},
         };
     }
-    call_channel(state, req).await
+    call_channel(state, req, peer).await
 }
 
 /// Where Prometheus scrapes the server's metrics; no channel can take it.
@@ -125,14 +130,32 @@ fn is_system_path(path: &str) -> bool {
     path == "/zato/ping" || path == "/zato/api" || path.starts_with("/zato/api/")
 }
 
-async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
+async fn call_channel(
+    state: &HttpState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let cid = new_cid();
+    let limit = LimitCheck {
+        limits: state.channels.limits(),
+        kvdb: &state.kvdb,
+        ip: client_ip(peer.ip(), req.headers(), &state.settings.trusted_proxies),
+    };
     let routes = state.channels.routes();
     let (channel, path_params) = match routes.find_target(req.uri().path()) {
         Some((Target::Http(channel), path_params)) => (channel, path_params),
         Some((Target::Soap(channel, guard), _)) => {
             drop(routes);
-            return soap::serve(&state.runtime, &state.settings, channel, guard, req, &cid).await;
+            return soap::serve(
+                &state.runtime,
+                &state.settings,
+                channel,
+                guard,
+                req,
+                &cid,
+                limit,
+            )
+            .await;
         }
         None => {
             return error_response(
@@ -161,9 +184,37 @@ async fn call_channel(state: &HttpState, req: Request<Incoming>) -> Response<Bod
         return response;
     }
     let (mut parts, body) = req.into_parts();
+    // Before the credentials are checked (a password guesser is counted too) and the
+    // body is read: the security definition's, the channel's and the service's limits.
+    let objects = [
+        channel
+            .guard
+            .as_ref()
+            .map(|g| (LimitedKind::Security, g.name())),
+        Some((LimitedKind::HttpChannel, channel.config.name.as_str())),
+        Some((LimitedKind::Service, channel.config.service.as_str())),
+    ];
+    let objects: Vec<_> = objects.into_iter().flatten().collect();
+    if let Err(limited) = limit.check(&objects).await {
+        log_limited(&cid, &channel.config.name, &limited);
+        let mut response = error_response(limited.status, limited.message, Some(&cid));
+        if let Some(seconds) = limited.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return response;
+    }
     // Before the body is read: a refused caller costs no upload.
     let caller = match &channel.guard {
-        Some(guard) => match guard.admit(&mut parts.headers, &channel.config.name).await {
+        Some(guard) => match guard
+            .admit(
+                &mut parts.headers,
+                parts.extensions.get::<zato_api::tls::TlsConnection>(),
+                &channel.config.name,
+            )
+            .await
+        {
             Ok(caller) => Some(caller),
             Err(refusal) => {
                 log_refusal(&cid, &channel.config.name, guard.name(), &refusal);
@@ -278,8 +329,12 @@ pub fn valid_method(method: &str) -> bool {
 }
 
 /// The address the server answers on, for messages (e.g. `http://127.0.0.1:17010`).
-pub fn base_url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
+pub fn base_url(addr: SocketAddr, tls: bool) -> String {
+    if tls {
+        format!("https://{addr}")
+    } else {
+        format!("http://{addr}")
+    }
 }
 
 #[cfg(test)]

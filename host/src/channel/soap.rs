@@ -31,6 +31,7 @@ use hyper::body::Incoming;
 pub use envelope::{Limits, SOAP11_NS, SOAP12_NS};
 pub use wsdl::ncname;
 
+use crate::api::rate_limit::LimitedKind;
 use crate::api::{SoapChannel, SoapVersion};
 use crate::channel::{Inbound, call_service, log_refusal};
 use crate::config::HttpSettings;
@@ -48,12 +49,29 @@ pub async fn serve(
     guard: Option<Arc<Guard>>,
     req: Request<Incoming>,
     cid: &str,
+    limit: crate::rate_limit::LimitCheck<'_>,
 ) -> Response<Body> {
     let (mut head, body) = req.into_parts();
+    // Rate limits before the credentials (the service's, once the envelope names it).
+    let objects = [
+        guard.as_ref().map(|g| (LimitedKind::Security, g.name())),
+        Some((LimitedKind::SoapChannel, channel.name.as_str())),
+    ];
+    let objects: Vec<_> = objects.into_iter().flatten().collect();
+    if let Err(limited) = limit.check(&objects).await {
+        return limited_fault(&head.headers, &channel.name, limited, cid);
+    }
     // First, for the WSDL too, and before the body is read. A refusal is a Fault (the
     // version the content type says, else 1.1) with the status and the challenge.
     let caller = match &guard {
-        Some(guard) => match guard.admit(&mut head.headers, &channel.name).await {
+        Some(guard) => match guard
+            .admit(
+                &mut head.headers,
+                head.extensions.get::<zato_api::tls::TlsConnection>(),
+                &channel.name,
+            )
+            .await
+        {
             Ok(caller) => Some(caller),
             Err(refusal) => {
                 log_refusal(cid, &channel.name, guard.name(), &refusal);
@@ -75,7 +93,11 @@ pub async fn serve(
         None => None,
     };
     if head.method == Method::GET && asks_for_wsdl(head.uri.query()) {
-        return wsdl_response(runtime, &channel, &head.headers, &head.uri);
+        let tls = head
+            .extensions
+            .get::<zato_api::tls::TlsConnection>()
+            .is_some();
+        return wsdl_response(runtime, &channel, &head.headers, &head.uri, tls);
     }
     if head.method != Method::POST {
         let mut response = error_response(
@@ -142,6 +164,12 @@ pub async fn serve(
         Ok(service) => service.to_owned(),
         Err(message) => return fault::fault(version, Code::Sender, false, &message, cid),
     };
+    if let Err(limited) = limit
+        .check(&[(LimitedKind::Service, service.as_str())])
+        .await
+    {
+        return limited_fault(&head.headers, &channel.name, limited, cid);
+    }
     let (operation, xml) = match envelope.body {
         Some(BodyElement {
             local_name, xml, ..
@@ -170,6 +198,29 @@ pub async fn serve(
     };
     let result = call_service(runtime, inbound).await;
     answer(version, &service, result, cid)
+}
+
+/// A rate limit's or an allow list's refusal as a Sender Fault (the version the content
+/// type says, else 1.1) with its status and `Retry-After`.
+fn limited_fault(
+    headers: &http::HeaderMap,
+    channel: &str,
+    limited: crate::rate_limit::Limited,
+    cid: &str,
+) -> Response<Body> {
+    crate::channel::log_limited(cid, channel, &limited);
+    let version = ContentType::of(headers)
+        .ok()
+        .and_then(|c| c.version)
+        .unwrap_or(SoapVersion::V11);
+    let mut response = fault::fault(version, Code::Sender, false, &limited.message, cid);
+    *response.status_mut() = limited.status;
+    if let Some(seconds) = limited.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// The service's answer in an envelope, or its failure as a Fault.
@@ -324,13 +375,22 @@ fn wsdl_response(
     channel: &SoapChannel,
     headers: &http::HeaderMap,
     uri: &http::Uri,
+    tls: bool,
 ) -> Response<Body> {
     let host = uri
         .authority()
         .map(|a| a.as_str().to_owned())
         .or_else(|| header_value(headers, "host").map(str::to_owned))
         .unwrap_or_else(|| "localhost".into());
-    let address = format!("http://{host}{}", channel.path);
+    // The scheme the client used: the load balancer's word for it, else this
+    // connection's.
+    let scheme = match header_value(headers, "x-forwarded-proto") {
+        Some("https") => "https",
+        Some("http") => "http",
+        _ if tls => "https",
+        _ => "http",
+    };
+    let address = format!("{scheme}://{host}{}", channel.path);
     let services: Vec<_> = channel
         .services
         .iter()

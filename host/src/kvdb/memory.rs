@@ -167,6 +167,26 @@ impl Kvdb for MemoryKvdb {
         Ok(next)
     }
 
+    async fn count_in_window(&self, key: &str, ttl: Duration) -> KvdbResult<i64> {
+        let mut state = self.state();
+        let (count, expires) = match state.live(key) {
+            Some((v, expires)) => (
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| KvdbError::NotAnInteger(key.to_owned()))?,
+                expires.unwrap_or_else(|| Instant::now() + ttl),
+            ),
+            None => (0, Instant::now() + ttl),
+        };
+        let next = count.wrapping_add(1);
+        state.values.insert(
+            key.to_owned(),
+            (next.to_string().into_bytes(), Some(expires)),
+        );
+        Ok(next)
+    }
+
     async fn try_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool> {
         let mut state = self.state();
         if state.live(key).is_some() {

@@ -271,6 +271,27 @@ impl Kvdb for RedisKvdb {
         }
     }
 
+    async fn count_in_window(&self, key: &str, ttl: Duration) -> KvdbResult<i64> {
+        let full = self.value_key(key);
+        let mut conn = self.commands.clone();
+        // MULTI/EXEC: the count and, for a counter just made, its expiry (NX: Redis 7)
+        // together, so that a window's counter never outlives it.
+        let mut pipe = ::redis::pipe();
+        pipe.atomic()
+            .cmd("INCR")
+            .arg(&full)
+            .cmd("PEXPIRE")
+            .arg(&full)
+            .arg(ttl.as_millis().max(1) as u64)
+            .arg("NX")
+            .ignore();
+        match pipe.query_async::<(i64,)>(&mut conn).await {
+            Ok((count,)) => Ok(count),
+            Err(e) if e.code() == Some("ERR") => Err(KvdbError::NotAnInteger(key.to_owned())),
+            Err(e) => Err(self.unavailable(&full, &e)),
+        }
+    }
+
     async fn try_lock(&self, key: &str, token: &str, ttl: Duration) -> KvdbResult<bool> {
         let key = self.value_key(key);
         // SET answers OK when it took the lock and nil when someone holds it.

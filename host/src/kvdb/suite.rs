@@ -26,6 +26,7 @@ macro_rules! behaviour_tests {
         $crate::kvdb::suite::behaviour_tests!(@each $setup;
             values_expire,
             incr_counts_from_zero_keeps_the_ttl_and_refuses_text,
+            a_window_count_expires_with_its_window,
             locks_are_released_and_extended_only_by_their_holder,
             an_expired_lock_is_free,
             fenced_locks_count_each_acquisition_only,
@@ -182,6 +183,26 @@ pub(crate) async fn incr_counts_from_zero_keeps_the_ttl_and_refuses_text((kv, _)
     assert_eq!(kv.incr("t", 1).await.unwrap(), 6);
     tokio::time::sleep(ms(300)).await;
     assert_eq!(kv.get("t").await.unwrap(), None, "incr kept the TTL");
+}
+
+pub(crate) async fn a_window_count_expires_with_its_window((kv, _): Opened) {
+    for expected in 1..=3 {
+        assert_eq!(kv.count_in_window("w", ms(300)).await.unwrap(), expected);
+    }
+    // Counting on does not push the window's end back.
+    tokio::time::sleep(ms(200)).await;
+    assert_eq!(kv.count_in_window("w", ms(300)).await.unwrap(), 4);
+    tokio::time::sleep(ms(250)).await;
+    assert_eq!(
+        kv.count_in_window("w", ms(300)).await.unwrap(),
+        1,
+        "a new window"
+    );
+    kv.set("text", b"x", None).await.unwrap();
+    assert!(matches!(
+        kv.count_in_window("text", ms(300)).await,
+        Err(KvdbError::NotAnInteger(_))
+    ));
 }
 
 pub(crate) async fn locks_are_released_and_extended_only_by_their_holder((kv, _): Opened) {

@@ -95,7 +95,8 @@ fn settings_of(name: &str, settings: &SecuritySettings, hash: Option<&str>) -> O
         &json,
     )?;
     if let Some(hash) = hash {
-        if hash.is_empty() {
+        // A client-certificate definition has no secret; every other needs one.
+        if hash.is_empty() && settings.kind().has_secret() {
             return Err(OdbError::Invalid(format!(
                 "security definition `{name}` needs a secret"
             )));

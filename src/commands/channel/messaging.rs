@@ -32,6 +32,9 @@ pub struct MsgTarget {
     /// Admin password: needed with --admin-url.
     #[arg(long, env = "ZATO_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// PEM file of the CA to trust alone for an https:// --admin-url.
+    #[arg(long, env = "ZATO_CA", value_name = "FILE")]
+    admin_ca: Option<PathBuf>,
 }
 
 impl MsgTarget {
@@ -41,6 +44,7 @@ impl MsgTarget {
             url: self.admin_url,
             user: self.user,
             password: self.password,
+            ca: self.admin_ca,
         }
     }
 }

@@ -10,6 +10,7 @@ use super::router::{ChannelRouter, RouteError};
 use crate::api::{DataFormat, HttpChannel, SoapChannel};
 use crate::deploy::DeployHook;
 use crate::odb::{Odb, OdbError};
+use crate::rate_limit::Limits;
 use crate::reload::{Kind, Notice, Notifier, Reloadable};
 use crate::security::Guards;
 use crate::security::jwt::Revocations;
@@ -22,6 +23,9 @@ pub struct Channels {
     guards: ArcSwap<Guards>,
     /// The cluster's revoked JWTs, which JWT guards check.
     revoked: Arc<Revocations>,
+    /// Rate limits and allow lists: what is attached to the channels, the security
+    /// definitions and the services, and this server's counts.
+    limits: Limits,
     odb: Arc<dyn Odb>,
     /// One reload at a time. Reloads come from the admin API, from notices and from the
     /// reconcile loop at once; unserialised, one that read the ODB before a channel was
@@ -36,6 +40,7 @@ impl Channels {
             routes: ArcSwap::from_pointee(ChannelRouter::default()),
             guards: ArcSwap::from_pointee(Guards::default()),
             revoked: Arc::default(),
+            limits: Limits::default(),
             odb,
             reloading: tokio::sync::Mutex::new(()),
         }
@@ -51,14 +56,19 @@ impl Channels {
         self.guards.load()
     }
 
+    /// The rate limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The cluster's revoked JWTs, as this server holds them.
     pub fn revocations(&self) -> &Arc<Revocations> {
         &self.revoked
     }
 
-    /// Rebuilds the table from the ODB (HTTP and SOAP channels, and the security
-    /// definitions they name: a definition's change reloads as
-    /// `Kind::HttpChannels`). A table that does not build (which
+    /// Rebuilds the table from the ODB (HTTP and SOAP channels, the security
+    /// definitions they name, and the rate limits attached to them, to those
+    /// definitions and to services: a change of any reloads as `Kind::HttpChannels`). A table that does not build (which
     /// [`Channels::check_new`] prevents) leaves the running one in place. When it
     /// returns, the table holds at least every channel the ODB held when it was called.
     pub async fn reload(&self) -> anyhow::Result<()> {
@@ -79,7 +89,12 @@ impl Channels {
             &self.revoked,
         );
         let routes = ChannelRouter::build_guarded(&channels, &soap, &guards)?;
+        let (limits, uses) = (
+            self.odb.rate_limits().await?,
+            self.odb.rate_limit_uses().await?,
+        );
         self.guards.store(Arc::new(guards));
+        self.limits.store(&limits, &uses);
         self.routes.store(Arc::new(routes));
         Ok(())
     }
