@@ -246,6 +246,15 @@ pub fn router(app: Arc<App>) -> Router {
             "/outconns/{type}/{name}/delete",
             get(pages::outconn::confirm_delete).post(pages::outconn::delete),
         )
+        .route("/users", get(pages::users::list).post(pages::users::create))
+        .route(
+            "/users/{username}/password",
+            post(pages::users::change_password),
+        )
+        .route(
+            "/users/{username}/delete",
+            get(pages::users::confirm_delete).post(pages::users::delete),
+        )
         .route("/rate-limits", get(pages::rate_limits::list))
         .route(
             "/rate-limits/new",

@@ -15,6 +15,7 @@ pub mod services;
 pub mod settings;
 pub mod stats;
 pub mod upload;
+pub mod users;
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -100,7 +100,8 @@ async fn a_person_creates_edits_and_deletes_security_definitions_in_the_browser(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_makes_a_client_certificate_definition_and_rate_limits_in_the_browser() {
+async fn a_person_makes_a_client_certificate_definition_rate_limits_and_admin_users_in_the_browser()
+{
     let server = TestServer::start().await;
     server.deploy(zato_test_artifacts::ECHO).await;
     server
@@ -124,8 +125,10 @@ async fn a_person_makes_a_client_certificate_definition_and_rate_limits_in_the_b
             ("ZATO_USER", USER),
             ("ZATO_PASSWORD", PASSWORD),
             ("CA_PEM", &ca_pem),
+            ("OPS_PASSWORD", "ops password typed in"),
+            ("OPS_NEW_PASSWORD", "ops password changed in"),
         ],
-        &["security-tls", "rate-limit-form", "rate-limits"],
+        &["security-tls", "rate-limit-form", "rate-limits", "users"],
         Duration::from_secs(180),
     )
     .await;
@@ -149,4 +152,28 @@ async fn a_person_makes_a_client_certificate_definition_and_rate_limits_in_the_b
     assert_eq!(settings.ca_pem.trim(), ca_pem.trim());
     assert!(server.api.rate_limits().await.unwrap().is_empty());
     assert!(server.api.rate_limit_uses().await.unwrap().is_empty());
+    // The admin and ops are left; ops logs in with the password it was changed to.
+    let users: Vec<String> = server
+        .api
+        .admin_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(users, [USER, "ops"]);
+    let services = format!("{}/zato/api/services", server.base);
+    for (password, status) in [
+        ("ops password changed in", 200),
+        ("ops password typed in", 401),
+    ] {
+        let answer = server
+            .http
+            .get(&services)
+            .basic_auth("ops", Some(password))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{password}");
+    }
 }

@@ -1,8 +1,9 @@
-// The web admin's rate-limits page, and the client-certificate form of the security
-// page, driven in Debian's Chromium by playwright-core, as a person uses them. Run by
+// The web admin's rate-limits page, its admin users page, and the client-certificate
+// form of the security page, driven in Debian's Chromium by playwright-core, as a person uses them. Run by
 // tests/all/web_admin_security.rs, which starts a server (with an HTTP channel
 // `orders`) and a web admin for it, and passes:
 //   WEB_ADMIN_URL, ZATO_USER, ZATO_PASSWORD, CA_PEM (a CA certificate),
+//   OPS_PASSWORD, OPS_NEW_PASSWORD (an admin user's first and second passwords),
 //   SCREENSHOTS (a directory), CHROMIUM.
 // Prints each step, and "all steps passed" at the end; any failure exits non-zero.
 
@@ -131,6 +132,45 @@ try {
   await Promise.all([toList(), page.locator('main form button.danger').click()]);
   assert.match(await page.textContent('main .notice.ok'), /Rate limit partners deleted/);
   assert.equal(await row('partners').count(), 0);
+
+  step('the Users page lists the configuration\'s admin, which it cannot change');
+  await Promise.all([page.waitForURL((url) => url.pathname === '/users'),
+    page.locator('header nav a[href="/users"]').click()]);
+  const userRow = (name) => page.locator(`table.users tr[data-user="${name}"]`);
+  assert.match(await userRow(env('ZATO_USER')).textContent(), /server\.toml/);
+  assert.equal(await userRow(env('ZATO_USER')).locator('form').count(), 0);
+
+  step('a short password is refused naming the shortest; then ops and tmp are made');
+  const create = page.locator('form[action="/users"]');
+  await create.locator('input[name=username]').fill('ops');
+  await create.locator('input[name=password]').fill('short');
+  await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/users')),
+    create.locator('button[type=submit]').click(),
+  ]);
+  await page.waitForLoadState('load');
+  assert.match(await page.locator('p.field-error').textContent(), /at least 12/);
+  assert.equal(await create.locator('input[name=username]').inputValue(), 'ops', 'kept');
+  assert.equal(await create.locator('input[name=password]').inputValue(), '', 'never sent back');
+  for (const [name, password] of [['ops', env('OPS_PASSWORD')], ['tmp', 'a temporary password']]) {
+    await create.locator('input[name=username]').fill(name);
+    await create.locator('input[name=password]').fill(password);
+    await Promise.all([page.waitForURL(/\/users\?done=/), create.locator('button[type=submit]').click()]);
+    assert.match(await page.textContent('main .notice.ok'), new RegExp(`Admin user ${name} created`));
+  }
+  assert.ok(!(await page.content()).includes(env('OPS_PASSWORD')), 'no password in the page');
+
+  step('ops\'s password changed from its row');
+  await userRow('ops').locator('input[name=password]').fill(env('OPS_NEW_PASSWORD'));
+  await Promise.all([page.waitForURL(/\/users\?done=/), userRow('ops').locator('button[type=submit]').click()]);
+  assert.match(await page.textContent('main .notice.ok'), /The password of ops changed/);
+  await shot('users');
+
+  step('tmp deleted after a confirmation');
+  await page.goto(base + '/users/tmp/delete');
+  await Promise.all([page.waitForURL(/\/users\?done=/), page.locator('main form button.danger').click()]);
+  assert.match(await page.textContent('main .notice.ok'), /Admin user tmp deleted/);
+  assert.equal(await userRow('tmp').count(), 0);
 
   console.log('all steps passed');
 } finally {
