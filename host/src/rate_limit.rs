@@ -34,8 +34,14 @@ use crate::api::rate_limit::{
 };
 use crate::kvdb::Kvdb;
 
-/// Past this many per-server counts, those of past windows are dropped.
+/// Past this many per-server counts, those of windows that ended are dropped (at most
+/// once a second).
 const LOCAL_PRUNE_AT: usize = 65_536;
+/// Past this many per-server counts of live windows, all are forgotten (a flood of
+/// addresses must not grow the server's memory without bound).
+const LOCAL_MAX: usize = 4 * LOCAL_PRUNE_AT;
+/// IPv6 addresses are counted by their /64, the network a single host is given.
+const IPV6_COUNTED_PREFIX: u8 = 64;
 
 /// One definition, ready to count.
 struct Def {
@@ -54,8 +60,15 @@ struct Table {
 #[derive(Default)]
 pub struct Limits {
     table: ArcSwap<Table>,
-    /// Key -> (window number, count) of the definitions that are not exact.
-    local: Mutex<HashMap<String, (u64, u64)>>,
+    /// The per-server counts of the definitions that are not exact.
+    local: Mutex<LocalCounts>,
+}
+
+/// Key -> (the second its window ends, count), and when they were last pruned.
+#[derive(Default)]
+struct LocalCounts {
+    counts: HashMap<String, (u64, u64)>,
+    pruned_at: u64,
 }
 
 /// Why a request was refused: for the caller (`message`) and the log (`reason`).
@@ -109,15 +122,24 @@ impl Limits {
         !self.table.load().uses.is_empty()
     }
 
-    /// One window's count of `key` in this server's memory, after this request.
-    fn count_locally(&self, key: String, window: u64) -> u64 {
+    /// The count of `key` in this server's memory after this request, in the window
+    /// that ends at second `ends` (`now` is the current second).
+    fn count_locally(&self, key: String, now: u64, ends: u64) -> u64 {
         let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        if local.len() >= LOCAL_PRUNE_AT {
-            local.retain(|_, (w, _)| *w >= window);
+        if local.counts.len() >= LOCAL_PRUNE_AT && local.pruned_at != now {
+            local.pruned_at = now;
+            local.counts.retain(|_, (end, _)| *end > now);
+            if local.counts.len() >= LOCAL_MAX {
+                tracing::warn!(
+                    "{} per-server rate-limit counts of live windows: forgetting them all",
+                    local.counts.len()
+                );
+                local.counts.clear();
+            }
         }
-        let entry = local.entry(key).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
+        let entry = local.counts.entry(key).or_insert((ends, 0));
+        if entry.0 != ends {
+            *entry = (ends, 0);
         }
         entry.1 += 1;
         entry.1
@@ -133,17 +155,20 @@ pub struct LimitCheck<'a> {
 
 impl LimitCheck<'_> {
     /// Counts the request against the definition of each of `objects` (in order); the
-    /// first refusal.
-    pub async fn check(&self, objects: &[(LimitedKind, &str)]) -> Result<(), Limited> {
+    /// first refusal. With nothing attached to anything, no more than a pointer load.
+    pub async fn check<'o>(
+        &self,
+        objects: impl IntoIterator<Item = (LimitedKind, &'o str)>,
+    ) -> Result<(), Limited> {
         let table = self.limits.table.load();
         if table.uses.is_empty() {
             return Ok(());
         }
         for (kind, object) in objects {
-            let Some(def) = table.uses.get(&(*kind, (*object).to_owned())) else {
+            let Some(def) = table.uses.get(&(kind, object.to_owned())) else {
                 continue;
             };
-            self.check_one(def, *kind, object).await?;
+            self.check_one(def, kind, object).await?;
         }
         Ok(())
     }
@@ -170,11 +195,12 @@ impl LimitCheck<'_> {
             .unwrap_or_default();
         let length = per.seconds();
         let window = now.as_secs() / length;
-        let left = Duration::from_secs((window + 1) * length).saturating_sub(now);
+        let ends = (window + 1) * length;
+        let left = Duration::from_secs(ends).saturating_sub(now);
         let key = format!(
             "rate-limit:{}:{object}:{}:{}{window}",
             kind.as_str(),
-            self.ip,
+            counted_as(self.ip),
             per.letter()
         );
         let seen = if def.exact {
@@ -189,7 +215,7 @@ impl LimitCheck<'_> {
                 }
             }
         } else {
-            self.limits.count_locally(key, window)
+            self.limits.count_locally(key, now.as_secs(), ends)
         };
         if seen <= count {
             return Ok(());
@@ -214,6 +240,17 @@ impl LimitCheck<'_> {
             ),
             definition: def.name.clone(),
         })
+    }
+}
+
+/// What a client's address is counted as: an IPv4 address itself, an IPv6 one its /64
+/// (a host is given a /64 and can use any address in it).
+fn counted_as(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(_) => IpNet::new(ip, IPV6_COUNTED_PREFIX)
+            .map(|net| net.trunc().to_string())
+            .unwrap_or_else(|_| ip.to_string()),
     }
 }
 
@@ -337,23 +374,25 @@ mod tests {
         };
         let orders = [(LimitedKind::HttpChannel, "orders")];
         for _ in 0..2 {
-            check("192.0.2.1").check(&orders).await.unwrap();
+            check("192.0.2.1").check(orders).await.unwrap();
         }
-        let refused = check("192.0.2.1").check(&orders).await.unwrap_err();
+        let refused = check("192.0.2.1").check(orders).await.unwrap_err();
         assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(refused.retry_after.unwrap() >= 1);
         assert!(refused.message.contains("2 per day"), "{}", refused.message);
         // Another address has its own count; an unlimited one none.
-        check("192.0.2.2").check(&orders).await.unwrap();
+        check("192.0.2.2").check(orders).await.unwrap();
         for _ in 0..5 {
-            check("2001:db8::1").check(&orders).await.unwrap();
+            check("2001:db8::1").check(orders).await.unwrap();
         }
-        let forbidden = check("198.51.100.1").check(&orders).await.unwrap_err();
+        assert_eq!(counted_as(ip("2001:db8:1:2:3:4:5:6")), "2001:db8:1:2::/64");
+        assert_eq!(counted_as(ip("192.0.2.9")), "192.0.2.9");
+        let forbidden = check("198.51.100.1").check(orders).await.unwrap_err();
         assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
         assert!(forbidden.reason.contains("no line"), "{}", forbidden.reason);
         // Other objects are not limited.
         check("198.51.100.1")
-            .check(&[(LimitedKind::HttpChannel, "other")])
+            .check([(LimitedKind::HttpChannel, "other")])
             .await
             .unwrap();
     }

@@ -627,6 +627,29 @@ impl Guards {
         }
     }
 
+    /// The JWT definitions a log-in may go to (`only`, when it names one) and the
+    /// basic-auth definitions they log in with: what its rate limits count it by.
+    pub fn log_in_definitions(&self, only: Option<&str>) -> Vec<String> {
+        let mut names = Vec::new();
+        for (name, guard) in &self.0 {
+            let Check::Jwt {
+                settings: SecuritySettings::Jwt(settings),
+                ..
+            } = &guard.check
+            else {
+                continue;
+            };
+            if only.is_some_and(|only| only != name) {
+                continue;
+            }
+            names.push(name.clone());
+            names.push(settings.login.clone());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// `/zato/jwt/log-out`: the claims of `headers`' Bearer token if one of the JWT
     /// definitions issued it (whether or not it was revoked already).
     pub fn token_claims(&self, headers: &HeaderMap) -> Option<jwt::Claims> {

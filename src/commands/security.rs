@@ -282,9 +282,9 @@ impl SecretArgs {
 }
 
 /// Which server to talk to. The admin's own password is `--admin-password` here, as
-/// `--password` is the definition's.
+/// `--password` is the definition's (or the user's, in `zato user`).
 #[derive(Debug, Args, Clone)]
-struct SecTarget {
+pub(crate) struct SecTarget {
     /// Environment directory (made by `zato quickstart create`); defaults to `./.zato`
     /// when it exists.
     #[arg(long, env = "ZATO_ENV", value_name = "DIR")]
@@ -304,7 +304,7 @@ struct SecTarget {
 }
 
 impl SecTarget {
-    fn connect(self) -> Result<zato_api::AdminClient, CliError> {
+    pub(crate) fn connect(self) -> Result<zato_api::AdminClient, CliError> {
         Target {
             env: self.env,
             url: self.url,

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use clap::{Args, Subcommand};
 use zato_api::users::{NewAdminUser, UserSource, check_password, check_username};
 
-use crate::client::Target;
+use super::security::SecTarget;
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::{Output, table};
 
@@ -40,12 +40,12 @@ enum Command {
         #[command(flatten)]
         password: PasswordArgs,
         #[command(flatten)]
-        target: UserTarget,
+        target: SecTarget,
     },
     /// List the users (never their passwords).
     List {
         #[command(flatten)]
-        target: UserTarget,
+        target: SecTarget,
     },
     /// Change a user's password.
     ChangePassword {
@@ -54,14 +54,14 @@ enum Command {
         #[command(flatten)]
         password: PasswordArgs,
         #[command(flatten)]
-        target: UserTarget,
+        target: SecTarget,
     },
     /// Delete a user.
     Delete {
         /// The user.
         name: String,
         #[command(flatten)]
-        target: UserTarget,
+        target: SecTarget,
     },
 }
 
@@ -98,40 +98,6 @@ impl PasswordArgs {
         };
         check_password(&password).map_err(usage)?;
         Ok(password)
-    }
-}
-
-/// Which server to talk to, as the admin (`--admin-password`: `--password` is the
-/// user's).
-#[derive(Debug, Args)]
-struct UserTarget {
-    /// Environment directory; defaults to `./.zato` when it exists.
-    #[arg(long, env = "ZATO_ENV", value_name = "DIR")]
-    env: Option<std::path::PathBuf>,
-    /// Admin API base URL (instead of --env).
-    #[arg(long, env = "ZATO_URL", value_name = "URL")]
-    url: Option<String>,
-    /// Admin user name: needed with --url.
-    #[arg(long, env = "ZATO_USER")]
-    user: Option<String>,
-    /// Admin password: needed with --url.
-    #[arg(long, env = "ZATO_PASSWORD", hide_env_values = true)]
-    admin_password: Option<String>,
-    /// PEM file of the CA to trust alone for an https:// --url.
-    #[arg(long, env = "ZATO_CA", value_name = "FILE")]
-    admin_ca: Option<std::path::PathBuf>,
-}
-
-impl UserTarget {
-    fn connect(self) -> Result<zato_api::AdminClient, CliError> {
-        Target {
-            env: self.env,
-            url: self.url,
-            user: self.user,
-            password: self.admin_password,
-            ca: self.admin_ca,
-        }
-        .connect()
     }
 }
 

@@ -778,7 +778,7 @@ async fn a_server_that_keeps_dying_is_given_up_on_and_zato_start_ends_when_none_
 
 /// Runs `zato ARGS --json` and returns its one JSON document: stdout must hold exactly
 /// one, whatever happened, and a failure's `exit_code` is the process's.
-async fn zato_json(args: &[&str]) -> (i32, Value) {
+pub(crate) async fn zato_json(args: &[&str]) -> (i32, Value) {
     let mut with_json = args.to_vec();
     with_json.push("--json");
     let output = zato(&with_json).await;

@@ -262,8 +262,13 @@ async fn schemathesis_finds_no_answer_outside_the_description() {
         "schemathesis is not installed: `pip install schemathesis=={SCHEMATHESIS}` \
          (tests/run.sh does)"
     );
-    // Its `ignored_auth` check sends wrong credentials: no lockout of the test's address.
-    let server = TestServer::start_with(|c| c.admin.login.max_failures = 0).await;
+    // Its `ignored_auth` check sends wrong credentials: no lockout of the test's address
+    // nor of the user name it makes up.
+    let server = TestServer::start_with(|c| {
+        c.admin.login.max_failures = 0;
+        c.admin.login.max_user_failures = 0;
+    })
+    .await;
     server.deploy(wasm::HELLO).await;
     let dir = server.dir.path();
     // Rules the description states in words and a schema cannot: a body of bytes must

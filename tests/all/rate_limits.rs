@@ -10,7 +10,6 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use zato_test_artifacts as wasm;
 
-use crate::cli::text;
 use crate::harness::{Backend, Cluster, TestServer, eventually, http_channel};
 
 /// `zato rate-limit ARGS` against the server at `base`: (exit code, JSON).
@@ -24,18 +23,8 @@ async fn rate_limit(base: &str, args: &[&str]) -> (i32, Value) {
         crate::harness::USER,
         "--password",
         crate::harness::PASSWORD,
-        "--json",
     ]);
-    let output = crate::cli::zato(&all).await;
-    let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "`zato {}` printed no JSON ({e}): {} {}",
-            all.join(" "),
-            text(&output.stdout),
-            text(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), document)
+    crate::cli::zato_json(&all).await
 }
 
 /// POSTs to `url`, from `forwarded` when given (as a proxy would say): the status and
@@ -61,8 +50,22 @@ fn trust_loopback(config: &mut zato_host::config::ServerConfig) {
     config.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
 }
 
+/// The tests count per UTC day: when the day ends within a minute, waits until it has,
+/// so that no window ends between a test's requests.
+async fn a_day_that_lasts() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let left = 86_400 - now % 86_400;
+    if left < 60 {
+        tokio::time::sleep(Duration::from_secs(left + 1)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exact_limit_holds_across_three_servers_whichever_one_a_request_reaches() {
+    a_day_that_lasts().await;
     let cluster =
         Cluster::start_adjusted(3, Backend::Sqlite, crate::harness::REDIS, trust_loopback).await;
     let one = &cluster.servers[0];
@@ -132,6 +135,7 @@ async fn an_exact_limit_holds_across_three_servers_whichever_one_a_request_reach
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_lists_take_ipv4_and_ipv6_networks_and_forwarded_for_only_from_a_trusted_proxy() {
+    a_day_that_lasts().await;
     let server = TestServer::start_with(trust_loopback).await;
     server.deploy(wasm::ECHO).await;
     server
@@ -180,7 +184,7 @@ async fn allow_lists_take_ipv4_and_ipv6_networks_and_forwarded_for_only_from_a_t
         StatusCode::OK
     );
     let (status, retry) = call(http, &orders, Some("2001:db8::5")).await;
-    assert_eq!(status, StatusCode::OK, "each address has its own count");
+    assert_eq!(status, StatusCode::OK, "each /64 has its own count");
     assert!(retry.is_none());
     let (status, retry) = call(http, &orders, Some("2001:db8::5")).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -237,6 +241,7 @@ async fn allow_lists_take_ipv4_and_ipv6_networks_and_forwarded_for_only_from_a_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_of_a_security_definition_a_soap_channel_and_a_service_apply_and_in_use_is_kept() {
+    a_day_that_lasts().await;
     let server = TestServer::start().await;
     server.deploy(wasm::ECHO).await;
     server.deploy(wasm::SOAP_HELLO).await;
@@ -389,4 +394,66 @@ async fn limits_of_a_security_definition_a_soap_channel_and_a_service_apply_and_
     server.api.delete_http_channel("orders").await.unwrap();
     let (_, uses) = rate_limit(&server.base, &["uses"]).await;
     assert!(!uses.to_string().contains("\"orders\""), "{uses}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_log_ins_are_counted_by_the_rate_limit_of_their_definition() {
+    a_day_that_lasts().await;
+    let server = TestServer::start().await;
+    for args in [
+        &[
+            "create",
+            "basic-auth",
+            "--name",
+            "partner",
+            "--username",
+            "acme",
+            "--password",
+            "correct horse",
+        ][..],
+        &[
+            "create",
+            "jwt",
+            "--name",
+            "partner-jwt",
+            "--login",
+            "partner",
+            "--issuer",
+            "zato",
+            "--audience",
+            "partners",
+            "--key",
+            "jwt-key-0123456789abcdef0123456789",
+        ][..],
+    ] {
+        let (code, answer) = crate::security_api::security(&server.base, args).await;
+        assert_eq!(code, 0, "{answer}");
+    }
+    for args in [
+        &["create", "--name", "log-ins", "--rule", "* = 2/d"][..],
+        &["attach", "log-ins", "--security", "partner-jwt"][..],
+    ] {
+        let (code, answer) = rate_limit(&server.base, args).await;
+        assert_eq!(code, 0, "{answer}");
+    }
+    let log_in = |password: &'static str| {
+        server
+            .http
+            .post(format!("{}/zato/jwt/log-in", server.base))
+            .json(&serde_json::json!({"username": "acme", "password": password}))
+            .send()
+    };
+    // A guess and the right password, then the window's count is spent: even the right
+    // password waits, and the password is not checked.
+    assert_eq!(
+        log_in("a guess").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log_in("correct horse").await.unwrap().status(),
+        StatusCode::OK
+    );
+    let refused = log_in("correct horse").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
 }

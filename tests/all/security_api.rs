@@ -5,32 +5,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::cli::{text, zato};
 use crate::harness::{PASSWORD, TestServer, USER};
 
 /// `zato security ARGS --url BASE ... --json`: its exit code and its one JSON document.
 pub(crate) async fn security(base: &str, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["security"];
     all.extend_from_slice(args);
-    all.extend([
-        "--url",
-        base,
-        "--user",
-        USER,
-        "--admin-password",
-        PASSWORD,
-        "--json",
-    ]);
-    let output = zato(&all).await;
-    let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "`zato {}` printed no JSON document ({e}): {} {}",
-            all.join(" "),
-            text(&output.stdout),
-            text(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), document)
+    all.extend(["--url", base, "--user", USER, "--admin-password", PASSWORD]);
+    crate::cli::zato_json(&all).await
 }
 
 /// No answer carries a secret or a hash of one.

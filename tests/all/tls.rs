@@ -392,18 +392,8 @@ async fn zato_tls(server: &TestServer, ca: &Path, args: &[&str]) -> (i32, Value)
         crate::harness::PASSWORD,
         ca_option,
         ca.to_str().unwrap(),
-        "--json",
     ]);
-    let output = zato(&all).await;
-    let document: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "`zato {}` printed no JSON ({e}): {} {}",
-            all.join(" "),
-            text(&output.stdout),
-            text(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), document)
+    crate::cli::zato_json(&all).await
 }
 
 /// A SOAP 1.1 call of demo.soap-hello at `/soap/hello`: status and body.

@@ -8,35 +8,17 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::cli::text;
 use crate::harness::{Backend, Cluster, PASSWORD, USER, eventually};
 
 const OPS_PASSWORD: &str = "ops password, long enough";
 const NEW_PASSWORD: &str = "a changed ops password";
 
-/// `zato user ARGS` against `base` as the admin: (exit code, JSON, stdout text).
-async fn user(base: &str, args: &[&str]) -> (i32, Value, String) {
+/// `zato user ARGS --json` against `base` as the admin: (exit code, JSON document).
+async fn user(base: &str, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["user"];
     all.extend_from_slice(args);
-    all.extend([
-        "--url",
-        base,
-        "--user",
-        USER,
-        "--admin-password",
-        PASSWORD,
-        "--json",
-    ]);
-    let output = crate::cli::zato(&all).await;
-    let stdout = text(&output.stdout).to_string();
-    let document = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!(
-            "`zato {}` printed no JSON ({e}): {stdout} {}",
-            all.join(" "),
-            text(&output.stderr)
-        )
-    });
-    (output.status.code().unwrap(), document, stdout)
+    all.extend(["--url", base, "--user", USER, "--admin-password", PASSWORD]);
+    crate::cli::zato_json(&all).await
 }
 
 /// `GET /zato/api/services` on `base` as `username`: the status and the body.
@@ -60,7 +42,7 @@ async fn users_are_made_changed_and_deleted_on_every_server_and_a_guessed_one_is
     .await;
     let (one, two) = (&cluster.servers[0].base, &cluster.servers[1].base);
 
-    let (code, created, stdout) = user(
+    let (code, created) = user(
         one,
         &["create", "--name", "ops", "--password", OPS_PASSWORD],
     )
@@ -68,9 +50,10 @@ async fn users_are_made_changed_and_deleted_on_every_server_and_a_guessed_one_is
     assert_eq!(code, 0, "{created}");
     assert_eq!(created["username"], "ops");
     assert_eq!(created["source"], "odb");
+    let shown = created.to_string();
     assert!(
-        !stdout.contains(OPS_PASSWORD) && !stdout.contains("argon2"),
-        "{stdout}"
+        !shown.contains(OPS_PASSWORD) && !shown.contains("argon2"),
+        "{shown}"
     );
     // The user works on the server that made it at once, and on the other once told.
     assert_eq!(as_user(one, "ops", OPS_PASSWORD).await.0, StatusCode::OK);
@@ -78,24 +61,25 @@ async fn users_are_made_changed_and_deleted_on_every_server_and_a_guessed_one_is
         (as_user(two, "ops", OPS_PASSWORD).await.0 == StatusCode::OK).then_some(())
     })
     .await;
-    let (code, listed, stdout) = user(two, &["list"]).await;
+    let (code, listed) = user(two, &["list"]).await;
     assert_eq!(code, 0);
     assert_eq!(listed[0]["username"], USER);
     assert_eq!(listed[0]["source"], "config");
     assert_eq!(listed[1]["username"], "ops");
+    let shown = listed.to_string();
     assert!(
-        !stdout.contains("argon2") && !stdout.contains(OPS_PASSWORD),
-        "{stdout}"
+        !shown.contains("argon2") && !shown.contains(OPS_PASSWORD),
+        "{shown}"
     );
 
     // Bad input is refused naming it, and changes nothing.
-    let (code, refused, _) = user(one, &["create", "--name", "ops2", "--password", "short"]).await;
+    let (code, refused) = user(one, &["create", "--name", "ops2", "--password", "short"]).await;
     assert_eq!(code, 2, "{refused}");
     assert!(
         refused["error"].as_str().unwrap().contains("at least 12"),
         "{refused}"
     );
-    let (code, refused, _) = user(
+    let (code, refused) = user(
         one,
         &["create", "--name", "ops", "--password", OPS_PASSWORD],
     )
@@ -108,7 +92,7 @@ async fn users_are_made_changed_and_deleted_on_every_server_and_a_guessed_one_is
             .contains("exists already"),
         "{refused}"
     );
-    let (code, refused, _) = user(one, &["delete", USER]).await;
+    let (code, refused) = user(one, &["delete", USER]).await;
     assert_ne!(code, 0);
     assert!(
         refused["error"].as_str().unwrap().contains("server.toml"),
@@ -116,8 +100,7 @@ async fn users_are_made_changed_and_deleted_on_every_server_and_a_guessed_one_is
     );
 
     // A changed password takes over on both servers; the old one is refused.
-    let (code, changed, _) =
-        user(two, &["change-password", "ops", "--password", NEW_PASSWORD]).await;
+    let (code, changed) = user(two, &["change-password", "ops", "--password", NEW_PASSWORD]).await;
     assert_eq!(code, 0, "{changed}");
     for base in [one, two] {
         eventually(
@@ -156,7 +139,7 @@ async fn users_are_made_changed_and_deleted_on_every_server_and_a_guessed_one_is
     assert_eq!(as_user(one, USER, PASSWORD).await.0, StatusCode::OK);
 
     // Deleted: refused everywhere.
-    let (code, deleted, _) = user(two, &["delete", "ops"]).await;
+    let (code, deleted) = user(two, &["delete", "ops"]).await;
     assert_eq!(code, 0, "{deleted}");
     eventually(Duration::from_secs(10), "server2 forgets ops", || async {
         (as_user(two, "ops", NEW_PASSWORD).await.0 == StatusCode::UNAUTHORIZED).then_some(())

@@ -68,7 +68,9 @@ pub struct AdminAuth {
     /// Keys the digests in `verified`, so a memory dump does not hold plain hashes
     /// of the credentials.
     key: [u8; 32],
-    verified: Mutex<HashSet<[u8; 32]>>,
+    /// The digests of verified credentials, and the generation of the users they were
+    /// verified against: a change of the users starts a new one.
+    verified: Mutex<(HashSet<[u8; 32]>, u64)>,
     failures: Mutex<Failures<IpAddr>>,
     user_failures: Mutex<Failures<String>>,
     hasher: SyncSender<Job>,
@@ -103,7 +105,7 @@ impl AdminAuth {
             admin: (username, Arc::from(hash)),
             users: RwLock::new(HashMap::new()),
             key,
-            verified: Mutex::new(HashSet::new()),
+            verified: Mutex::new((HashSet::new(), 0)),
             user_failures: Mutex::new(Failures::new(LoginSettings {
                 max_failures: login.max_user_failures,
                 ..login.clone()
@@ -130,9 +132,17 @@ impl AdminAuth {
         let mut current = self.users.write().unwrap_or_else(|e| e.into_inner());
         if *current != users {
             *current = users;
-            drop(current);
-            lock(&self.verified).clear();
+            // Under the users' lock: a check that read a hash before this cannot
+            // remember its outcome after it (`authorize` compares generations).
+            let mut verified = lock(&self.verified);
+            verified.0.clear();
+            verified.1 += 1;
         }
+    }
+
+    /// The generation of the users (see `verified`).
+    fn generation(&self) -> u64 {
+        lock(&self.verified).1
     }
 
     /// The hash to check `user`'s password against, and whether the user exists (an
@@ -165,7 +175,7 @@ impl AdminAuth {
             return Verdict::Refused;
         };
         let digest = self.digest(value.as_bytes());
-        if lock(&self.verified).contains(&digest) {
+        if lock(&self.verified).0.contains(&digest) {
             return Verdict::Allowed;
         }
         let address = client.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string());
@@ -198,6 +208,7 @@ impl AdminAuth {
             }
             return Verdict::Locked { user, wait };
         }
+        let generation = self.generation();
         let (hash, known) = self.hash_of(&user);
         let (reply, verified) = oneshot::channel();
         match self.hasher.try_send(Job {
@@ -223,10 +234,14 @@ impl AdminAuth {
         let password_ok = verified.await.unwrap_or(false);
         if known && password_ok {
             let mut verified = lock(&self.verified);
-            if verified.len() >= REMEMBERED {
-                verified.clear();
+            // Remembered only if the users did not change meanwhile: a password
+            // changed or a user deleted during the check must not pass later.
+            if verified.1 == generation {
+                if verified.0.len() >= REMEMBERED {
+                    verified.0.clear();
+                }
+                verified.0.insert(digest);
             }
-            verified.insert(digest);
             drop(verified);
             if let Some(client) = client {
                 lock(&self.failures).forget(client);
@@ -239,9 +254,8 @@ impl AdminAuth {
             user.escape_debug()
         );
         self.failed(client);
-        if known {
-            lock(&self.user_failures).failed(user, Instant::now());
-        }
+        // Unknown names too: a lockout must not tell which names exist.
+        lock(&self.user_failures).failed(user, Instant::now());
         Verdict::Refused
     }
 
@@ -558,14 +572,18 @@ mod tests {
             auth.authorize(Some(&ops), A).await,
             Verdict::Locked { .. }
         ));
-        // Unknown users are refused (and never locked: there is no one to lock).
-        let f = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9)));
-        for _ in 0..3 {
+        // An unknown user is locked out like a known one: a lockout does not tell
+        // which names exist.
+        for client in [B, c, d] {
             assert_eq!(
-                auth.authorize(Some(&basic("nobody", "x")), f).await,
+                auth.authorize(Some(&basic("nobody", "x")), client).await,
                 Verdict::Refused
             );
         }
+        assert!(matches!(
+            auth.authorize(Some(&basic("nobody", "x")), e).await,
+            Verdict::Locked { .. }
+        ));
     }
 
     #[test]

@@ -78,7 +78,7 @@ async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> 
         return metrics(state, req.method());
     }
     if jwt::is_jwt_path(req.uri().path()) {
-        return jwt::serve(state, req).await;
+        return jwt::serve(state, req, peer).await;
     }
     if is_system_path(req.uri().path()) {
         let mut req = req.map(Body::new);
@@ -91,6 +91,23 @@ async fn handle(state: &HttpState, req: Request<Incoming>, peer: SocketAddr) -> 
         };
     }
     call_channel(state, req, peer).await
+}
+
+/// A rate limit's or an allow list's refusal of a request to `channel`, logged: the
+/// status, with `Retry-After` past a count.
+fn limited_response(
+    cid: &str,
+    channel: &str,
+    limited: crate::rate_limit::Limited,
+) -> Response<Body> {
+    log_limited(cid, channel, &limited);
+    let mut response = error_response(limited.status, limited.message, Some(cid));
+    if let Some(seconds) = limited.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// Where Prometheus scrapes the server's metrics; no channel can take it.
@@ -194,16 +211,8 @@ async fn call_channel(
         Some((LimitedKind::HttpChannel, channel.config.name.as_str())),
         Some((LimitedKind::Service, channel.config.service.as_str())),
     ];
-    let objects: Vec<_> = objects.into_iter().flatten().collect();
-    if let Err(limited) = limit.check(&objects).await {
-        log_limited(&cid, &channel.config.name, &limited);
-        let mut response = error_response(limited.status, limited.message, Some(&cid));
-        if let Some(seconds) = limited.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        return response;
+    if let Err(limited) = limit.check(objects.into_iter().flatten()).await {
+        return limited_response(&cid, &channel.config.name, limited);
     }
     // Before the body is read: a refused caller costs no upload.
     let caller = match &channel.guard {

@@ -57,8 +57,7 @@ pub async fn serve(
         guard.as_ref().map(|g| (LimitedKind::Security, g.name())),
         Some((LimitedKind::SoapChannel, channel.name.as_str())),
     ];
-    let objects: Vec<_> = objects.into_iter().flatten().collect();
-    if let Err(limited) = limit.check(&objects).await {
+    if let Err(limited) = limit.check(objects.into_iter().flatten()).await {
         return limited_fault(&head.headers, &channel.name, limited, cid);
     }
     // First, for the WSDL too, and before the body is read. A refusal is a Fault (the
@@ -165,7 +164,7 @@ pub async fn serve(
         Err(message) => return fault::fault(version, Code::Sender, false, &message, cid),
     };
     if let Err(limited) = limit
-        .check(&[(LimitedKind::Service, service.as_str())])
+        .check([(LimitedKind::Service, service.as_str())])
         .await
     {
         return limited_fault(&head.headers, &channel.name, limited, cid);

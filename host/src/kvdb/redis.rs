@@ -62,6 +62,15 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
 end
 return 0
 ";
+/// Adds one to the counter KEYS[1] and, for a counter this made (or one without a
+/// TTL), sets its TTL to ARGV[1] ms, in one atomic step (Redis 6 has no PEXPIRE NX).
+const COUNT_IN_WINDOW: &str = r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 or redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+";
 /// Applies [`HashMerge`]s: KEYS the hashes; for each, ARGV holds `replace` (0 or 1),
 /// the TTL in ms (0: unchanged), then the fields to add, to lower and to raise, each
 /// list as its length and (field, value) pairs.
@@ -118,6 +127,7 @@ pub struct RedisKvdb {
     extend_lock: Script,
     unlock: Script,
     merge_hashes: Script,
+    count_in_window: Script,
     work: work::Scripts,
     /// Stops the pub/sub task when the last handle goes.
     _stop: DropGuard,
@@ -158,6 +168,7 @@ impl RedisKvdb {
             extend_lock: Script::new(EXTEND_LOCK),
             unlock: Script::new(UNLOCK),
             merge_hashes: Script::new(MERGE_HASHES),
+            count_in_window: Script::new(COUNT_IN_WINDOW),
             work: work::Scripts::default(),
             _stop: stop.drop_guard(),
             url: shown,
@@ -274,20 +285,14 @@ impl Kvdb for RedisKvdb {
     async fn count_in_window(&self, key: &str, ttl: Duration) -> KvdbResult<i64> {
         let full = self.value_key(key);
         let mut conn = self.commands.clone();
-        // MULTI/EXEC: the count and, for a counter just made, its expiry (NX: Redis 7)
-        // together, so that a window's counter never outlives it.
-        let mut pipe = ::redis::pipe();
-        pipe.atomic()
-            .cmd("INCR")
-            .arg(&full)
-            .cmd("PEXPIRE")
-            .arg(&full)
-            .arg(ttl.as_millis().max(1) as u64)
-            .arg("NX")
-            .ignore();
-        match pipe.query_async::<(i64,)>(&mut conn).await {
-            Ok((count,)) => Ok(count),
-            Err(e) if e.code() == Some("ERR") => Err(KvdbError::NotAnInteger(key.to_owned())),
+        let mut invocation = self.count_in_window.key(&full);
+        invocation.arg(ttl.as_millis().max(1) as u64);
+        match invocation.invoke_async::<i64>(&mut conn).await {
+            Ok(count) => Ok(count),
+            // INCR of a value that is not an integer fails the script.
+            Err(e) if e.to_string().contains("not an integer") => {
+                Err(KvdbError::NotAnInteger(key.to_owned()))
+            }
             Err(e) => Err(self.unavailable(&full, &e)),
         }
     }

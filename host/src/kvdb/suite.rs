@@ -186,21 +186,33 @@ pub(crate) async fn incr_counts_from_zero_keeps_the_ttl_and_refuses_text((kv, _)
 }
 
 pub(crate) async fn a_window_count_expires_with_its_window((kv, _): Opened) {
-    for expected in 1..=3 {
-        assert_eq!(kv.count_in_window("w", ms(300)).await.unwrap(), expected);
+    use tokio::time::Instant;
+    let window = ms(1_000);
+    // The window starts while the first count is made: after `first_sent`, before
+    // `first_done`.
+    let first_sent = Instant::now();
+    assert_eq!(kv.count_in_window("w", window).await.unwrap(), 1);
+    let first_done = Instant::now();
+    for expected in 2..=3 {
+        assert_eq!(kv.count_in_window("w", window).await.unwrap(), expected);
     }
-    // Counting on does not push the window's end back.
-    tokio::time::sleep(ms(200)).await;
-    assert_eq!(kv.count_in_window("w", ms(300)).await.unwrap(), 4);
-    tokio::time::sleep(ms(250)).await;
+    // Counting on, later in the window, does not push its end back...
+    tokio::time::sleep(ms(300)).await;
+    let sent = Instant::now();
+    let fourth = kv.count_in_window("w", window).await.unwrap();
+    if sent < first_sent + window {
+        assert_eq!(fourth, 4, "within the window");
+    }
+    // ... so once the first count's window is over, counting starts again.
+    tokio::time::sleep_until(first_done + ms(1_200)).await;
     assert_eq!(
-        kv.count_in_window("w", ms(300)).await.unwrap(),
+        kv.count_in_window("w", window).await.unwrap(),
         1,
         "a new window"
     );
     kv.set("text", b"x", None).await.unwrap();
     assert!(matches!(
-        kv.count_in_window("text", ms(300)).await,
+        kv.count_in_window("text", window).await,
         Err(KvdbError::NotAnInteger(_))
     ));
 }

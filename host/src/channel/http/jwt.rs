@@ -36,7 +36,11 @@ pub fn is_jwt_path(path: &str) -> bool {
     path == LOG_IN || path == LOG_OUT
 }
 
-pub(super) async fn serve(state: &HttpState, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn serve(
+    state: &HttpState,
+    req: Request<Incoming>,
+    peer: std::net::SocketAddr,
+) -> Response<Body> {
     let cid = new_cid();
     if req.method() != Method::POST {
         let mut response = error_response(
@@ -50,13 +54,20 @@ pub(super) async fn serve(state: &HttpState, req: Request<Incoming>) -> Response
         return response;
     }
     if req.uri().path() == LOG_IN {
-        log_in(state, req, &cid).await
+        log_in(state, req, peer, &cid).await
     } else {
         log_out(state, req, &cid).await
     }
 }
 
-async fn log_in(state: &HttpState, req: Request<Incoming>, cid: &str) -> Response<Body> {
+async fn log_in(
+    state: &HttpState,
+    req: Request<Incoming>,
+    peer: std::net::SocketAddr,
+    cid: &str,
+) -> Response<Body> {
+    let ip =
+        crate::rate_limit::client_ip(peer.ip(), req.headers(), &state.settings.trusted_proxies);
     let stall = Duration::from_millis(state.settings.body_read_timeout_ms);
     let body = match read_body(req.into_body(), MAX_LOG_IN_BYTES, stall, cid).await {
         Ok(body) => body,
@@ -75,7 +86,25 @@ async fn log_in(state: &HttpState, req: Request<Incoming>, cid: &str) -> Respons
             );
         }
     };
-    match state.channels.guards().log_in(&login).await {
+    // Counted like a request to a channel they guard: by the rate limits of the JWT
+    // definitions it may log in to (the one it names, else every one) and of their
+    // log-in definitions, before the password is checked.
+    let guards = state.channels.guards();
+    let limit = crate::rate_limit::LimitCheck {
+        limits: state.channels.limits(),
+        kvdb: &state.kvdb,
+        ip,
+    };
+    let names = guards.log_in_definitions(login.definition.as_deref());
+    // Collected: a closure in the future would not be `Send` for every lifetime.
+    let objects: Vec<(crate::api::rate_limit::LimitedKind, &str)> = names
+        .iter()
+        .map(|name| (crate::api::rate_limit::LimitedKind::Security, name.as_str()))
+        .collect();
+    if let Err(limited) = limit.check(objects).await {
+        return super::limited_response(cid, LOG_IN, limited);
+    }
+    match guards.log_in(&login).await {
         Ok((token, claims)) => {
             tracing::info!(
                 cid,
