@@ -251,6 +251,35 @@ impl Admin {
     }
 
     /// Creates a security definition.
+    /// Creates the rate-limit definition `name` of `rules` and attaches it to the HTTP
+    /// channel `channel`.
+    pub async fn rate_limit(
+        &self,
+        name: &str,
+        rules: &[&str],
+        exact: bool,
+        channel: &str,
+    ) -> anyhow::Result<()> {
+        let def = zato_api::rate_limit::RateLimit {
+            name: name.into(),
+            rules: rules.iter().map(|r| (*r).to_owned()).collect(),
+            exact,
+        };
+        self.api
+            .create_rate_limit(&def)
+            .await
+            .with_context(|| format!("rate-limit definition `{name}` refused"))?;
+        self.api
+            .attach_rate_limit(
+                zato_api::rate_limit::LimitedKind::HttpChannel,
+                channel,
+                Some(name),
+            )
+            .await
+            .with_context(|| format!("rate limit `{name}` not attached to `{channel}`"))?;
+        Ok(())
+    }
+
     pub async fn security(&self, def: &zato_api::SecurityDef) -> anyhow::Result<()> {
         self.api
             .create_security_def(def)

@@ -13,7 +13,8 @@
 //! - [`singleton`]: the lease that makes one server of a cluster the singleton.
 //! - [`outconn`]: the live outgoing connections (HTTP, SOAP, SQL, FTP) services reach
 //!   other systems through, by name. [`dictionary`]: the server's copy of the data
-//!   dictionary, which `translate` reads.
+//!   dictionary, which `translate` reads. [`rate_limit`]: rate limits and allow lists,
+//!   counted in memory or in the KVDB.
 //! - [`runtime`]: the wasmtime engine, compiled services, one fresh instance per call;
 //!   it knows nothing about HTTP or any other channel. [`capability`]: the host imports
 //!   offered to services, one module per WIT interface, linked by the runtime.

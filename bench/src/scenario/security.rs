@@ -1,8 +1,10 @@
 //! Scenario 16: what a channel's security definition costs a request.
 //!
-//! One server on the embedded defaults, `demo.hello` behind four channels: one open,
+//! One server on the embedded defaults, `demo.hello` behind six channels: one open,
 //! one guarded by a basic-auth definition, one by an API key, one by a JWT definition
-//! (HS256, its token from `/zato/jwt/log-in` before the runs). wrk loads each in turn
+//! (HS256, its token from `/zato/jwt/log-in` before the runs), and two open ones with
+//! a rate limit that counts every request and refuses none (`* = 1000000000/d`), one
+//! counted per server, one exactly (in the KVDB: the in-memory one here). wrk loads each in turn
 //! (the order alternating by round, pinned like scenario 1) sending the right
 //! credentials with every request, from a Lua script; the table gives the median of the
 //! rounds and the ratio of each guarded channel to the open one. A basic-auth password
@@ -31,7 +33,7 @@ const JWT_KEY: &str = "bench HS256 key, at least 32 bytes long";
 
 /// (label, channel path, wrk's Lua script or none); the JWT's script is made once its
 /// token is issued.
-fn targets() -> [(&'static str, &'static str, Option<String>); 4] {
+fn targets() -> [(&'static str, &'static str, Option<String>); 6] {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"));
     [
         ("no security", "/open/hello", None),
@@ -52,6 +54,16 @@ fn targets() -> [(&'static str, &'static str, Option<String>); 4] {
             "/jwt/hello",
             None,
         ),
+        (
+            "rate limit, per server (a count per address, in memory)",
+            "/counted/hello",
+            None,
+        ),
+        (
+            "rate limit, exact (a count per address in the KVDB, in-memory here)",
+            "/exact/hello",
+            None,
+        ),
     ]
 }
 
@@ -67,7 +79,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through four channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256); every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in); ratio = to the open channel.",
+        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through six channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256), and open with a rate limit counting every request (* = 1000000000/d), per server and exact; every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in); ratio = to the open channel.",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)
@@ -142,6 +154,8 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             Some("bench-basic"),
             Some("bench-key"),
             Some("bench-jwt"),
+            None,
+            None,
         ];
         let mut scripts = Vec::new();
         for ((_, path, script), guard) in targets.iter().zip(guards) {
@@ -159,6 +173,17 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
                 None => None,
             });
         }
+        admin
+            .rate_limit(
+                "bench-counted",
+                &["* = 1000000000/d"],
+                false,
+                "counted-hello",
+            )
+            .await?;
+        admin
+            .rate_limit("bench-exact", &["* = 1000000000/d"], true, "exact-hello")
+            .await?;
         let rounds = plan.rounds.max(2) as usize;
         let mut runs: Vec<Vec<wrk::Outcome>> = vec![Vec::new(); targets.len()];
         for round in 0..rounds {
