@@ -70,10 +70,13 @@ try {
   const box = await page.locator('svg.chart.counts').boundingBox();
   assert.ok(box && box.width > 300 && box.height > 80, `the chart is drawn: ${JSON.stringify(box)}`);
 
-  step('the slow list has the one slow call, with its request');
+  step('the slow list has the slow call, with its request');
+  // The 70 ms call is there; on a loaded machine a quick call of the load run can take
+  // over the 50 ms threshold too, and be listed with it.
   const slow = page.locator('table.slow tbody tr');
-  assert.equal(await slow.count(), 1);
-  assert.match(await slow.first().textContent(), /"ms":70/);
+  assert.ok(await slow.count() >= 1);
+  const rows = await slow.allTextContents();
+  assert.ok(rows.some((row) => /"ms":70/.test(row)), `the 70 ms call is listed: ${rows}`);
 
   step('the last call is shown with its request and response');
   assert.match(await page.locator('#sample pre.request').textContent(), /"ms":1/);
