@@ -184,6 +184,7 @@ impl AsyncWorker {
             details: Box::new(AsyncDetails::new(
                 call.caller.clone().unwrap_or_default(),
                 taken.deliveries,
+                call,
             )),
             timeout: None,
         };
@@ -233,7 +234,7 @@ impl AsyncWorker {
             channel: ChannelKind::Invoke,
             payload: &payload,
             data_format: DataFormat::Json,
-            details: Box::new(AsyncDetails::new(call.service.clone(), deliveries)),
+            details: Box::new(AsyncDetails::new(call.service.clone(), deliveries, call)),
             timeout: None,
         };
         if let Err(e) = call_service(&self.runtime, inbound).await {
@@ -292,18 +293,23 @@ fn callback_payload(call: &AsyncCall, answer: &Result<Response, (u16, String)>) 
 }
 
 /// What a service called asynchronously (or told of a call's outcome) reads of its
-/// request: the calling service as the channel's name (empty from the admin API), and
-/// details `async` (`true`) and `delivery`.
+/// request: the calling service as the channel's name (empty from the admin API),
+/// details `async` (`true`) and `delivery`, and the trace context the call was queued
+/// with (as headers `traceparent` and `tracestate`, which its span continues).
 struct AsyncDetails {
     caller: String,
     delivery: String,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
 }
 
 impl AsyncDetails {
-    fn new(caller: String, delivery: u32) -> Self {
+    fn new(caller: String, delivery: u32, call: &AsyncCall) -> Self {
         Self {
             caller,
             delivery: delivery.to_string(),
+            traceparent: call.traceparent.clone(),
+            tracestate: call.tracestate.clone(),
         }
     }
 }
@@ -311,6 +317,16 @@ impl AsyncDetails {
 impl RequestDetails for AsyncDetails {
     fn channel_name(&self) -> &str {
         &self.caller
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        if name.eq_ignore_ascii_case("traceparent") {
+            self.traceparent.as_deref()
+        } else if name.eq_ignore_ascii_case("tracestate") {
+            self.tracestate.as_deref()
+        } else {
+            None
+        }
     }
 
     fn details(&self) -> Vec<(&str, Cow<'_, str>)> {
@@ -362,10 +378,28 @@ mod tests {
 
     #[test]
     fn an_async_call_says_so_and_counts_its_deliveries() {
-        let details = AsyncDetails::new("caller.svc".into(), 2);
+        let details = AsyncDetails::new("caller.svc".into(), 2, &call());
         assert_eq!(details.channel_name(), "caller.svc");
         assert_eq!(details.detail("async").as_deref(), Some("true"));
         assert_eq!(details.detail("delivery").as_deref(), Some("2"));
         assert_eq!(details.detail("job"), None);
+        assert_eq!(details.header("traceparent"), None);
+    }
+
+    #[test]
+    fn an_async_call_carries_the_trace_it_was_queued_in() {
+        let mut queued = call();
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        queued.traceparent = Some(parent.into());
+        queued.tracestate = Some("k=v".into());
+        let taken = AsyncCall::decode(&queued.encode()).unwrap();
+        let details = AsyncDetails::new("caller.svc".into(), 1, &taken);
+        assert_eq!(details.header("TraceParent"), Some(parent));
+        assert_eq!(details.header("tracestate"), Some("k=v"));
+        // An item queued before calls carried a trace still reads.
+        let old = br#"{"cid":"c","service":"a.b","data_format":"json","callback":null,"caller":null,"queued_at":1}"#;
+        let mut item = (old.len() as u32).to_be_bytes().to_vec();
+        item.extend_from_slice(old);
+        assert_eq!(AsyncCall::decode(&item).unwrap().traceparent, None);
     }
 }

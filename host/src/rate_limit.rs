@@ -50,10 +50,11 @@ struct Def {
     exact: bool,
 }
 
-/// The definitions and their attachments in force.
+/// The definitions and their attachments in force: kind -> object -> definition (a
+/// lookup by `&str`, with no allocation per request).
 #[derive(Default)]
 struct Table {
-    uses: HashMap<(LimitedKind, String), Arc<Def>>,
+    uses: HashMap<LimitedKind, HashMap<String, Arc<Def>>>,
 }
 
 /// The live table and this server's own counts.
@@ -107,14 +108,17 @@ impl Limits {
                 )
             })
             .collect();
-        let uses = uses
-            .iter()
-            .filter_map(|u| {
-                let def = defs.get(u.rate_limit.as_str())?;
-                Some(((u.kind, u.object.clone()), Arc::clone(def)))
-            })
-            .collect();
-        self.table.store(Arc::new(Table { uses }));
+        let mut table = Table::default();
+        for u in uses {
+            if let Some(def) = defs.get(u.rate_limit.as_str()) {
+                table
+                    .uses
+                    .entry(u.kind)
+                    .or_default()
+                    .insert(u.object.clone(), Arc::clone(def));
+            }
+        }
+        self.table.store(Arc::new(table));
     }
 
     /// Whether anything is attached to anything (a request need not look further).
@@ -165,7 +169,11 @@ impl LimitCheck<'_> {
             return Ok(());
         }
         for (kind, object) in objects {
-            let Some(def) = table.uses.get(&(kind, object.to_owned())) else {
+            let Some(def) = table
+                .uses
+                .get(&kind)
+                .and_then(|of_kind| of_kind.get(object))
+            else {
                 continue;
             };
             self.check_one(def, kind, object).await?;
@@ -174,12 +182,12 @@ impl LimitCheck<'_> {
     }
 
     async fn check_one(&self, def: &Def, kind: LimitedKind, object: &str) -> Result<(), Limited> {
-        let what = format!("{} `{object}`", kind.describe());
+        let what = || format!("{} `{object}`", kind.describe());
         let Some((_, rule)) = rule_for(&def.rules, self.ip) else {
             return Err(Limited {
                 status: StatusCode::FORBIDDEN,
                 retry_after: None,
-                message: format!("address {} is not allowed to call {what}", self.ip),
+                message: format!("address {} is not allowed to call {}", self.ip, what()),
                 reason: format!(
                     "address {} is in no line of rate-limit definition `{}`",
                     self.ip, def.name
@@ -225,7 +233,8 @@ impl LimitCheck<'_> {
             status: StatusCode::TOO_MANY_REQUESTS,
             retry_after: Some(retry_after),
             message: format!(
-                "too many requests to {what}: {count} per {} from {}; try again in {retry_after} s",
+                "too many requests to {}: {count} per {} from {}; try again in {retry_after} s",
+                what(),
                 match per.letter() {
                     's' => "second",
                     'm' => "minute",
@@ -263,8 +272,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(&client) {
         return client;
     }
-    let values: Vec<_> = headers.get_all("x-forwarded-for").iter().collect();
-    for value in values.into_iter().rev() {
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
         let Ok(text) = value.to_str() else {
             return client;
         };
@@ -395,5 +403,28 @@ mod tests {
             .check([(LimitedKind::HttpChannel, "other")])
             .await
             .unwrap();
+    }
+
+    #[test]
+    fn per_server_counts_of_ended_windows_are_pruned_and_a_flood_is_forgotten() {
+        let limits = Limits::default();
+        // Counts of windows that ended at second 100, as many as trigger a prune.
+        for i in 0..LOCAL_PRUNE_AT {
+            limits.count_locally(format!("old-{i}"), 50, 100);
+        }
+        assert_eq!(limits.local.lock().unwrap().counts.len(), LOCAL_PRUNE_AT);
+        // At second 101 they are dropped, the new count kept.
+        assert_eq!(limits.count_locally("new".into(), 101, 200), 1);
+        assert_eq!(limits.local.lock().unwrap().counts.len(), 1);
+        // Live windows past the cap are all forgotten at the next prune (once a second).
+        for i in 0..LOCAL_MAX {
+            limits.count_locally(format!("live-{i}"), 101, 200);
+        }
+        assert!(limits.local.lock().unwrap().counts.len() > LOCAL_MAX);
+        assert_eq!(limits.count_locally("new".into(), 102, 200), 1);
+        assert_eq!(limits.local.lock().unwrap().counts.len(), 1);
+        // A window that ended restarts its count.
+        assert_eq!(limits.count_locally("new".into(), 102, 200), 2);
+        assert_eq!(limits.count_locally("new".into(), 201, 300), 1);
     }
 }

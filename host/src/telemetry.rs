@@ -306,7 +306,9 @@ where
 /// The span of one call of `service` through the channel kind `channel` (`http`,
 /// `invoke`, ...): a server span for a call that came through a channel (continuing the
 /// trace of its `traceparent` header, if any), an internal one for an invoke, which the
-/// caller's span holds. A disabled span when nothing exports.
+/// caller's span holds, and a consumer one for an asynchronous invoke (its
+/// `traceparent` is the producer span's, [`producer_span`]). A disabled span when
+/// nothing exports.
 pub fn call_span(
     service: &str,
     cid: &str,
@@ -317,10 +319,12 @@ pub fn call_span(
     if !enabled() {
         return Span::none();
     }
-    let kind = if channel == "invoke" {
-        "internal"
-    } else {
-        "server"
+    // An invoke runs inside its caller's span, unless it was queued (invoke-async): then
+    // it carries the producer's traceparent and is that message's consumer.
+    let kind = match (channel, &traceparent) {
+        ("invoke", None) => "internal",
+        ("invoke", Some(_)) => "consumer",
+        _ => "server",
     };
     let span = tracing::info_span!(
         target: TARGET,
@@ -422,12 +426,38 @@ pub fn client_span(
         http.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
+    let headers = trace_headers(&span);
+    Some((span, headers))
+}
+
+/// The producer span of an asynchronous invoke of `service` that the current call
+/// queues, and the `traceparent` (and `tracestate`) the queued call carries, so that
+/// its consumer span, on whichever server takes it, joins the caller's trace; None when
+/// nothing exports.
+pub fn producer_span(service: &str) -> Option<(Span, Vec<(&'static str, String)>)> {
+    if !enabled() {
+        return None;
+    }
+    let span = tracing::info_span!(
+        target: TARGET,
+        "invoke-async",
+        otel.name = %format_args!("invoke-async {service}"),
+        otel.kind = "producer",
+        zato.service = service,
+        otel.status_code = tracing::field::Empty,
+    );
+    let headers = trace_headers(&span);
+    Some((span, headers))
+}
+
+/// W3C Trace Context headers naming `span` as the parent.
+fn trace_headers(span: &Span) -> Vec<(&'static str, String)> {
     let mut carrier = Carrier::Outgoing(Vec::new());
     TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
     let Carrier::Outgoing(headers) = carrier else {
         unreachable!("the carrier stays outgoing")
     };
-    Some((span, headers))
+    headers
 }
 
 /// W3C Trace Context headers, read from a request or written for one.

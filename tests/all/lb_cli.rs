@@ -513,3 +513,74 @@ async fn fixed_ports_put_the_servers_on_p_to_p_plus_2_and_the_load_balancer_on_l
     }
     stop(supervisor, &log).await;
 }
+
+/// A quickstart environment trusts its own load balancer's `X-Forwarded-For`: a rate
+/// limit's allow list sees the address of the client the load balancer served, not the
+/// load balancer's. A client bound to 127.0.0.2 is allowed through it; one on
+/// 127.0.0.1 is not, though the load balancer itself reaches the server from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quickstart_server_counts_the_client_its_load_balancer_forwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join("env");
+    let env_arg = env.to_str().unwrap();
+    let created = zato(&["quickstart", "create", env_arg, "--base-port", "0"]).await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let log = dir.path().join("start.log");
+    let running = start(&env, &log).await;
+    let lb = up(env_arg, 1).await.address;
+    deploy_hello_at_slash_hello(env_arg).await;
+    for args in [
+        &[
+            "rate-limit",
+            "create",
+            "--name",
+            "only-two",
+            "--rule",
+            "127.0.0.2/32 = unlimited",
+        ][..],
+        &[
+            "rate-limit",
+            "attach",
+            "only-two",
+            "--http-channel",
+            "hello",
+        ][..],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--env", env_arg]);
+        let (code, answer) = crate::cli::zato_json(&args).await;
+        assert_eq!(code, 0, "{args:?}: {answer}");
+    }
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let (two, one) = (from([127, 0, 0, 2]), from([127, 0, 0, 1]));
+    let hello = format!("http://{lb}/hello?name=lb");
+    // The channel and its limit reach the server through the ODB's change feed.
+    eventually(
+        Duration::from_secs(30),
+        "127.0.0.1 refused through the load balancer once the limit is attached",
+        || async {
+            let answer = one.get(&hello).send().await.ok()?;
+            (answer.status() == StatusCode::FORBIDDEN).then_some(())
+        },
+    )
+    .await;
+    let refused: Value = one.get(&hello).send().await.unwrap().json().await.unwrap();
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("address 127.0.0.1 is not allowed")),
+        "{refused}"
+    );
+    let allowed = two.get(&hello).send().await.unwrap();
+    assert_eq!(
+        allowed.status(),
+        StatusCode::OK,
+        "from 127.0.0.2 through the LB"
+    );
+    stop(running, &log).await;
+}

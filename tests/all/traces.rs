@@ -88,6 +88,8 @@ server.serve_forever()
 const INTERNAL: i64 = 1;
 const SERVER: i64 = 2;
 const CLIENT: i64 = 3;
+const PRODUCER: i64 = 4;
+const CONSUMER: i64 = 5;
 /// OTLP's status codes.
 const OK: i64 = 1;
 const ERROR: i64 = 2;
@@ -156,8 +158,10 @@ async fn ok(args: &[&str]) {
 /// is a server span under the caller's, the service it invokes has an internal span
 /// under it, both carry the cid the caller was given; an outgoing HTTP request is a
 /// client span whose `traceparent` the remote system receives; a failed call's span
-/// is an error naming it. Every span reaches the collector with the server's resource
-/// and the configured export header.
+/// is an error naming it. A call queued with invoke-async joins its caller's trace: a
+/// producer span under the caller's, the queued call's consumer span under that.
+/// Every span reaches the collector with the server's resource and the configured
+/// export header.
 #[tokio::test]
 async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
     let (_collector, port, seen) = collector().await;
@@ -169,13 +173,20 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
     let log = dir.path().join("server.log");
     let _server: Running = start(&env, &log).await;
     let base = address(&env.join("server1")).await;
-    for wasm in [wasm::HELLO, wasm::INVOKER, wasm::OUTGOING_HTTP, wasm::TRAP] {
+    for wasm in [
+        wasm::HELLO,
+        wasm::INVOKER,
+        wasm::OUTGOING_HTTP,
+        wasm::TRAP,
+        wasm::ASYNC_INVOKE,
+    ] {
         ok(&["deploy", wasm, "--env", env_arg]).await;
     }
     for (name, path, service) in [
         ("invoker", "/invoker", "demo.invoker"),
         ("customer", "/customer", "demo.outgoing-http"),
         ("trap", "/trap", "test.trap"),
+        ("async", "/async", "test.async"),
     ] {
         ok(&[
             "channel",
@@ -226,6 +237,24 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
     assert!(customer.status().is_success(), "{:?}", customer.status());
     let trapped = http.post(format!("{base}/trap")).send().await.unwrap();
     assert_eq!(trapped.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    let async_trace = "0af7651916cd43dd8448eb211c80319c";
+    let queued: Value = http
+        .post(format!("{base}/async"))
+        .header(
+            "traceparent",
+            format!("00-{async_trace}-b7ad6b7169203331-01"),
+        )
+        .body(r#"{"op": "queue", "service": "test.async", "payload": {"op": "sleep", "ms": 0}}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let queued_cid = queued["cid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("queued: {queued}"))
+        .to_owned();
 
     let spans = eventually(
         Duration::from_secs(30),
@@ -240,7 +269,8 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
                 "test.trap",
             ];
             (names.iter().all(|n| spans.iter().any(|s| s["name"] == *n))
-                && spans.iter().any(|s| s["kind"] == CLIENT))
+                && spans.iter().any(|s| s["kind"] == CLIENT)
+                && spans.iter().any(|s| s["kind"] == CONSUMER))
             .then_some(spans)
         },
     )
@@ -300,6 +330,37 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
             client["span_id"].as_str().unwrap()
         )
     );
+
+    // invoke-async: the caller's server span, its producer span, and the queued call's
+    // consumer span, which the worker ran later, under the producer's.
+    let in_async_trace = |kind: i64| {
+        spans
+            .iter()
+            .find(|s| s["trace_id"] == async_trace && s["kind"] == kind)
+            .unwrap_or_else(|| panic!("no span of kind {kind} in trace {async_trace}: {spans:#?}"))
+            .clone()
+    };
+    let (queuing, producer, consumer) = (
+        in_async_trace(SERVER),
+        in_async_trace(PRODUCER),
+        in_async_trace(CONSUMER),
+    );
+    assert_eq!(queuing["name"], "test.async", "{queuing:#}");
+    assert_eq!(queuing["parent_span_id"], "b7ad6b7169203331", "{queuing:#}");
+    assert_eq!(producer["name"], "invoke-async test.async", "{producer:#}");
+    assert_eq!(
+        producer["parent_span_id"], queuing["span_id"],
+        "{producer:#}"
+    );
+    assert_eq!(producer["status"], OK, "{producer:#}");
+    assert_eq!(consumer["name"], "test.async", "{consumer:#}");
+    assert_eq!(
+        consumer["parent_span_id"], producer["span_id"],
+        "{consumer:#}"
+    );
+    assert_eq!(consumer["attributes"]["zato.cid"], queued_cid.as_str());
+    assert_eq!(consumer["attributes"]["zato.channel"], "invoke");
+    assert_eq!(consumer["status"], OK, "{consumer:#}");
 
     assert_eq!(trap["status"], ERROR, "{trap:#}");
     assert!(

@@ -6,7 +6,9 @@
 //! a rate limit that counts every request and refuses none (`* = 1000000000/d`), one
 //! counted per server, one exactly (in the KVDB: the in-memory one here). wrk loads each in turn
 //! (the order alternating by round, pinned like scenario 1) sending the right
-//! credentials with every request, from a Lua script; the table gives the median of the
+//! credentials with every request, from a Lua script, padded with a header of its own
+//! to the size of the largest (the JWT's), so that every target's requests are as
+//! large as every other's; the table gives the median of the
 //! rounds and the ratio of each guarded channel to the open one. A basic-auth password
 //! is verified with argon2id once, then remembered as a keyed digest: the figure is
 //! that of a caller the server already knows, as every caller but the first is.
@@ -31,23 +33,23 @@ const PASSWORD: &str = "bench password, long enough";
 const KEY: &str = "bench-key-0123456789abcdef";
 const JWT_KEY: &str = "bench HS256 key, at least 32 bytes long";
 
-/// (label, channel path, wrk's Lua script or none); the JWT's script is made once its
-/// token is issued.
-fn targets() -> [(&'static str, &'static str, Option<String>); 6] {
+/// (label, channel path, the credential header (name, value) or none); the JWT's is
+/// set once its token is issued.
+type Target = (&'static str, &'static str, Option<(&'static str, String)>);
+
+fn targets() -> [Target; 6] {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USERNAME}:{PASSWORD}"));
     [
         ("no security", "/open/hello", None),
         (
             "basic auth (password verified once, then from its digest)",
             "/basic/hello",
-            Some(format!(
-                "wrk.headers[\"Authorization\"] = \"Basic {basic}\"\n"
-            )),
+            Some(("Authorization", format!("Basic {basic}"))),
         ),
         (
             "API key (SHA-256, compared in constant time)",
             "/key/hello",
-            Some(format!("wrk.headers[\"X-API-Key\"] = \"{KEY}\"\n")),
+            Some(("X-API-Key", KEY.to_owned())),
         ),
         (
             "JWT (HS256 signature, claims, revocation set)",
@@ -67,6 +69,40 @@ fn targets() -> [(&'static str, &'static str, Option<String>); 6] {
     ]
 }
 
+/// The bytes a header adds to a request: `name: value\r\n`.
+fn header_bytes(name: &str, value: &str) -> usize {
+    name.len() + 2 + value.len() + 2
+}
+
+/// The wrk Lua script of each target: its credential header, and a padding header
+/// (`X-Bench-Pad`) that makes every target's requests the same size, so that what
+/// a ratio shows is the check, not the bytes of the credential that wrk writes and
+/// hyper parses.
+fn scripts(targets: &[Target]) -> Vec<String> {
+    const PAD: &str = "X-Bench-Pad";
+    let widest = targets
+        .iter()
+        .filter_map(|(_, _, header)| header.as_ref())
+        .map(|(name, value)| header_bytes(name, value))
+        .max()
+        .unwrap_or(0);
+    let total = widest + header_bytes(PAD, "x");
+    targets
+        .iter()
+        .map(|(_, _, header)| {
+            let mut lua = String::new();
+            let mut used = 0;
+            if let Some((name, value)) = header {
+                lua.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
+                used = header_bytes(name, value);
+            }
+            let pad = "x".repeat(total - used - header_bytes(PAD, ""));
+            lua.push_str(&format!("wrk.headers[\"{PAD}\"] = \"{pad}\"\n"));
+            lua
+        })
+        .collect()
+}
+
 pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let wrk = ctx
         .wrk
@@ -79,7 +115,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through six channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256), and open with a rate limit counting every request (* = 1000000000/d), per server and exact; every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in); ratio = to the open channel.",
+        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through six channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256), and open with a rate limit counting every request (* = 1000000000/d), per server and exact; every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in) and a padding header that makes every target's requests the same size; ratio = to the open channel.",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)
@@ -145,10 +181,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             .context("the JWT log-in was refused")?
             .json()
             .await?;
-        targets[3].2 = Some(format!(
-            "wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
-            issued.token
-        ));
+        targets[3].2 = Some(("Authorization", format!("Bearer {}", issued.token)));
         let guards = [
             None,
             Some("bench-basic"),
@@ -157,21 +190,16 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
             None,
             None,
         ];
-        let mut scripts = Vec::new();
-        for ((_, path, script), guard) in targets.iter().zip(guards) {
+        let mut files = Vec::new();
+        for (((_, path, _), guard), lua) in targets.iter().zip(guards).zip(scripts(&targets)) {
             let name = path.trim_start_matches('/').replace('/', "-");
             admin
                 .guarded_channel(&name, path, "demo.hello", guard)
                 .await?;
-            scripts.push(match script {
-                Some(lua) => {
-                    let file = ctx.work.join(format!("{name}.lua"));
-                    std::fs::write(&file, lua)
-                        .with_context(|| format!("cannot write `{}`", file.display()))?;
-                    Some(file)
-                }
-                None => None,
-            });
+            let file = ctx.work.join(format!("{name}.lua"));
+            std::fs::write(&file, lua)
+                .with_context(|| format!("cannot write `{}`", file.display()))?;
+            files.push(file);
         }
         admin
             .rate_limit(
@@ -196,7 +224,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
                     url: &url,
                     connections: crate::scenario::CONNECTIONS,
                     duration,
-                    script: scripts[t].as_deref(),
+                    script: Some(&files[t]),
                     cpu: ctx.load_cpu(),
                     cores: plan.cores,
                 };
@@ -220,4 +248,31 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         .rows
         .extend(crate::scenario::ratio_rows("security", &labels, &runs));
     Ok(section)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_sends_requests_of_the_same_size() {
+        let mut targets = targets();
+        targets[3].2 = Some(("Authorization", format!("Bearer {}", "t".repeat(180))));
+        let sizes: Vec<usize> = scripts(&targets)
+            .iter()
+            .map(|lua| {
+                lua.lines()
+                    .map(|line| {
+                        let (name, value) = line
+                            .strip_prefix("wrk.headers[\"")
+                            .and_then(|l| l.split_once("\"] = \""))
+                            .unwrap();
+                        header_bytes(name, value.strip_suffix('"').unwrap())
+                    })
+                    .sum()
+            })
+            .collect();
+        assert!(sizes.iter().all(|s| *s == sizes[0]), "{sizes:?}");
+        assert!(sizes[0] > 180, "{sizes:?}");
+    }
 }

@@ -427,9 +427,9 @@ async fn queue(
             "this server has no work queue for asynchronous invokes".into(),
         )
     })?;
-    let call =
+    let mut call =
         invoke_async::AsyncCall::new(name, body.to_vec(), query.data_format, query.callback, None);
-    queue.submit(&call).await.map_err(submit_error)?;
+    call.submit_traced(&queue).await.map_err(submit_error)?;
     Ok(json_response(
         StatusCode::ACCEPTED,
         &AsyncQueued { cid: call.cid },

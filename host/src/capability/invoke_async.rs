@@ -64,6 +64,13 @@ pub struct AsyncCall {
     pub caller: Option<String>,
     /// In ms since the Unix epoch.
     pub queued_at: i64,
+    /// The W3C `traceparent` of the producer span that queued it, when traces are
+    /// exported: the call's span joins the caller's trace on whichever server runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+    /// The W3C `tracestate` that goes with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
     /// Kept out of the JSON header: it may be 16 MiB of bytes.
     #[serde(skip)]
     pub payload: Vec<u8>,
@@ -85,8 +92,32 @@ impl AsyncCall {
             callback,
             caller,
             queued_at: now_ms(),
+            traceparent: None,
+            tracestate: None,
             payload,
         }
+    }
+
+    /// Queues it as a message of the current trace, if traces are exported: `submit`
+    /// runs inside a producer span, whose context the call carries.
+    pub async fn submit_traced(&mut self, queue: &AsyncQueue) -> Result<(), SubmitError> {
+        use tracing::Instrument as _;
+        let Some((span, headers)) = crate::telemetry::producer_span(&self.service) else {
+            return queue.submit(self).await;
+        };
+        for (name, value) in headers {
+            match name {
+                "traceparent" => self.traceparent = Some(value),
+                "tracestate" => self.tracestate = Some(value),
+                _ => {}
+            }
+        }
+        let result = queue.submit(self).instrument(span.clone()).await;
+        match &result {
+            Ok(()) => crate::telemetry::record_outcome(&span, None),
+            Err(e) => crate::telemetry::record_outcome(&span, Some((e, &"unavailable"))),
+        }
+        result
     }
 
     /// The queue item: the header's length (4 bytes, big-endian), the header as JSON,
@@ -278,14 +309,14 @@ impl InvokeAsyncView {
                 "this server has no work queue for asynchronous invokes".into(),
             ));
         };
-        let call = AsyncCall::new(
+        let mut call = AsyncCall::new(
             service,
             payload,
             from_wit(data_format),
             callback,
             Some(self.caller.to_string()),
         );
-        queue.submit(&call).await?;
+        call.submit_traced(&queue).await?;
         Ok(call.cid)
     }
 }
