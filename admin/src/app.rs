@@ -174,6 +174,19 @@ pub fn router(app: Arc<App>) -> Router {
             "/channels/http/{name}/delete",
             get(pages::channels::confirm_delete).post(pages::channels::delete),
         )
+        .route("/channels/soap", get(pages::soap_channels::list))
+        .route(
+            "/channels/soap/new",
+            get(pages::soap_channels::new_form).post(pages::soap_channels::create),
+        )
+        .route(
+            "/channels/soap/{name}",
+            get(pages::soap_channels::edit_form).post(pages::soap_channels::update),
+        )
+        .route(
+            "/channels/soap/{name}/delete",
+            get(pages::soap_channels::confirm_delete).post(pages::soap_channels::delete),
+        )
         .route("/channels/messaging", get(pages::msg_channels::list))
         .route(
             "/channels/messaging/new/{type}",

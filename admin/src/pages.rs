@@ -13,6 +13,7 @@ pub mod scheduler;
 pub mod security;
 pub mod services;
 pub mod settings;
+pub mod soap_channels;
 pub mod stats;
 pub mod upload;
 pub mod users;

@@ -51,5 +51,6 @@ mod web_admin_browser;
 mod web_admin_dictionaries;
 mod web_admin_messaging;
 mod web_admin_security;
+mod web_admin_soap;
 mod web_admin_stats;
 mod zeromq;

@@ -429,7 +429,7 @@ async fn queue(
     })?;
     let mut call =
         invoke_async::AsyncCall::new(name, body.to_vec(), query.data_format, query.callback, None);
-    call.submit_traced(&queue).await.map_err(submit_error)?;
+    call.submit_traced(queue).await.map_err(submit_error)?;
     Ok(json_response(
         StatusCode::ACCEPTED,
         &AsyncQueued { cid: call.cid },

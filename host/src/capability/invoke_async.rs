@@ -115,7 +115,9 @@ impl AsyncCall {
         let result = queue.submit(self).instrument(span.clone()).await;
         match &result {
             Ok(()) => crate::telemetry::record_outcome(&span, None),
-            Err(e) => crate::telemetry::record_outcome(&span, Some((e, &"unavailable"))),
+            Err(e) => {
+                crate::telemetry::record_outcome(&span, Some((e, &format_args!("Unavailable"))))
+            }
         }
         result
     }
@@ -316,7 +318,7 @@ impl InvokeAsyncView {
             callback,
             Some(self.caller.to_string()),
         );
-        call.submit_traced(&queue).await?;
+        call.submit_traced(queue).await?;
         Ok(call.cid)
     }
 }
