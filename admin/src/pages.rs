@@ -21,7 +21,13 @@ pub mod users;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
+use zato_api::{AdminClient, ClientError};
+
+use crate::app::{App, PageError, render, see_other, seg};
+use crate::auth::Session;
 
 /// A list page's query: `?q=` filters by a substring of the name (and a few fields).
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +68,68 @@ impl FormErrors {
     /// Sets `field`'s message.
     pub fn set(&mut self, field: &'static str, message: impl Into<String>) {
         self.fields.insert(field, message.into());
+    }
+}
+
+/// A delete that asks first: its confirmation page, and the delete itself, which goes
+/// on to where `done` says with a notice or, refused by the cluster, shows the page
+/// again with why, in the refusal's status.
+pub struct Deletion {
+    /// The nav section the page belongs to.
+    pub section: &'static str,
+    pub title: String,
+    /// What is about to happen.
+    pub question: String,
+    /// Where the confirmation posts.
+    pub action: String,
+    /// Where "Cancel" goes.
+    pub cancel: String,
+}
+
+impl Deletion {
+    /// The confirmation page, with why an earlier try failed.
+    pub fn page(&self, app: &App, session: &Session, errors: Vec<String>) -> Response {
+        render(&services::ConfirmPage {
+            chrome: app.chrome(session, self.section),
+            title: self.title.clone(),
+            question: self.question.clone(),
+            action: self.action.clone(),
+            button: "Delete".into(),
+            cancel: self.cancel.clone(),
+            errors,
+        })
+    }
+
+    /// Runs the delete `call` against the session's cluster; on success, a redirect to
+    /// the page and notice `done` makes of its answer: `(path, notice)`.
+    pub async fn run<T, F, Fut>(
+        &self,
+        app: &App,
+        session: &Session,
+        call: F,
+        done: impl FnOnce(T) -> (String, String),
+    ) -> Result<Response, PageError>
+    where
+        F: Fn(AdminClient) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let cluster = app.cluster(session)?;
+        match app.clusters.call(&cluster, false, call).await {
+            Ok(deleted) => {
+                let (to, notice) = done(deleted);
+                Ok(see_other(&format!("{to}?done={}", seg(&notice))))
+            }
+            Err(e) => match e.refusal() {
+                Some((status, message)) => {
+                    let mut page = self.page(app, session, vec![message.to_owned()]);
+                    if let Ok(status) = StatusCode::from_u16(status) {
+                        *page.status_mut() = status;
+                    }
+                    Ok(page)
+                }
+                None => Err(e.into()),
+            },
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use super::{FormErrors, Search};
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
 use crate::clusters::ClusterError;
+use crate::pages::Deletion;
 
 const FORMATS: [&str; 3] = ["json", "xml", "raw"];
 
@@ -371,18 +372,16 @@ pub async fn update(
     }
 }
 
-fn confirm_page(app: &App, session: &Session, name: &str, errors: Vec<String>) -> Response {
-    render(&super::services::ConfirmPage {
-        chrome: app.chrome(session, "channels"),
+fn deletion(name: &str) -> Deletion {
+    Deletion {
+        section: "channels",
         title: format!("Delete channel {name}"),
         question: format!(
             "Delete HTTP channel {name}? Its path stops answering on every server at once."
         ),
         action: format!("/channels/http/{}/delete", seg(name)),
-        button: "Delete".into(),
         cancel: "/channels/http".into(),
-        errors,
-    })
+    }
 }
 
 /// `GET /channels/http/{name}/delete`: asks first.
@@ -391,7 +390,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Response {
-    confirm_page(&app, &session, &name, Vec::new())
+    deletion(&name).page(&app, &session, Vec::new())
 }
 
 /// `POST /channels/http/{name}/delete`.
@@ -400,29 +399,15 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = name.as_str();
-    match app
-        .clusters
-        .call(&cluster, false, |c| async move {
-            c.delete_http_channel(name_ref).await
-        })
+    deletion(&name)
+        .run(
+            &app,
+            &session,
+            |c| async move { c.delete_http_channel(name_ref).await },
+            |_| ("/channels/http".into(), format!("Channel {name} deleted.")),
+        )
         .await
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/channels/http?done={}",
-            seg(&format!("Channel {name} deleted."))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((_, message)) => Ok(confirm_page(
-                &app,
-                &session,
-                &name,
-                vec![message.to_owned()],
-            )),
-            None => Err(e.into()),
-        },
-    }
 }
 
 #[cfg(test)]

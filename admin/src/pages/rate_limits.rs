@@ -14,6 +14,7 @@ use super::FormErrors;
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
 use crate::clusters::ClusterError;
+use crate::pages::Deletion;
 
 const SECTION: &str = "rate-limits";
 
@@ -383,16 +384,14 @@ pub async fn update(
     }
 }
 
-fn confirm_page(app: &App, session: &Session, name: &str, errors: Vec<String>) -> Response {
-    render(&super::services::ConfirmPage {
-        chrome: app.chrome(session, SECTION),
+fn deletion(name: &str) -> Deletion {
+    Deletion {
+        section: SECTION,
         title: format!("Delete rate limit {name}"),
         question: format!("Delete rate limit {name}? Nothing may be attached to it."),
         action: format!("/rate-limits/{}/delete", seg(name)),
-        button: "Delete".into(),
         cancel: "/rate-limits".into(),
-        errors,
-    })
+    }
 }
 
 /// `GET /rate-limits/{name}/delete`: asks first.
@@ -401,7 +400,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    Ok(confirm_page(&app, &session, &name, Vec::new()))
+    Ok(deletion(&name).page(&app, &session, Vec::new()))
 }
 
 /// `POST /rate-limits/{name}/delete`.
@@ -410,29 +409,20 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = name.as_str();
-    match app
-        .clusters
-        .call(&cluster, false, |c| async move {
-            c.delete_rate_limit(name_ref).await
-        })
+    deletion(&name)
+        .run(
+            &app,
+            &session,
+            |c| async move { c.delete_rate_limit(name_ref).await },
+            |deleted| {
+                (
+                    "/rate-limits".into(),
+                    format!("Rate limit {} deleted.", deleted.name),
+                )
+            },
+        )
         .await
-    {
-        Ok(deleted) => Ok(see_other(&format!(
-            "/rate-limits?done={}",
-            seg(&format!("Rate limit {} deleted.", deleted.name))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((_, message)) => Ok(confirm_page(
-                &app,
-                &session,
-                &name,
-                vec![message.to_owned()],
-            )),
-            None => Err(e.into()),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use zato_api::{Job, JobInfo, Run, RunOutcome, RunTrigger, Schedule, SingletonInf
 use super::{Search, format_ago, format_time};
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
+use crate::pages::Deletion;
 
 /// How many runs a job's page lists.
 const RUNS_SHOWN: u32 = 50;
@@ -449,19 +450,17 @@ pub async fn run_now(
     act(&app, &session, &name, &form.back, Action::Run).await
 }
 
-fn confirm_page(app: &App, session: &Session, name: &str, errors: Vec<String>) -> Response {
-    render(&super::services::ConfirmPage {
-        chrome: app.chrome(session, SECTION),
+fn deletion(name: &str) -> Deletion {
+    Deletion {
+        section: SECTION,
         title: format!("Delete job {name}"),
         question: format!(
             "Delete scheduler job {name}? It stops firing on every server; its recorded runs \
              go with it."
         ),
         action: format!("/scheduler/jobs/{}/delete", seg(name)),
-        button: "Delete".into(),
         cancel: format!("/scheduler/jobs/{}", seg(name)),
-        errors,
-    })
+    }
 }
 
 /// `GET /scheduler/jobs/{name}/delete`: asks first.
@@ -470,7 +469,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Response {
-    confirm_page(&app, &session, &name, Vec::new())
+    deletion(&name).page(&app, &session, Vec::new())
 }
 
 /// `POST /scheduler/jobs/{name}/delete`.
@@ -479,32 +478,15 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = name.as_str();
-    match app
-        .clusters
-        .call(
-            &cluster,
-            false,
+    deletion(&name)
+        .run(
+            &app,
+            &session,
             |c| async move { c.delete_job(name_ref).await },
+            |_| ("/scheduler".into(), format!("Job {name} deleted.")),
         )
         .await
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/scheduler?done={}",
-            seg(&format!("Job {name} deleted."))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((status, message)) => {
-                let mut response = confirm_page(&app, &session, &name, vec![message.to_owned()]);
-                if let Ok(status) = axum::http::StatusCode::from_u16(status) {
-                    *response.status_mut() = status;
-                }
-                Ok(response)
-            }
-            None => Err(e.into()),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use super::FormErrors;
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
 use crate::clusters::ClusterError;
+use crate::pages::Deletion;
 
 const SECTION: &str = "security";
 
@@ -458,19 +459,17 @@ pub async fn update(
     )))
 }
 
-fn confirm_page(app: &App, session: &Session, name: &str, errors: Vec<String>) -> Response {
-    render(&super::services::ConfirmPage {
-        chrome: app.chrome(session, SECTION),
+fn deletion(name: &str) -> Deletion {
+    Deletion {
+        section: SECTION,
         title: format!("Delete security definition {name}"),
         question: format!(
             "Delete security definition {name}? Its password or key is forgotten: creating \
              it again needs a new one."
         ),
         action: format!("/security/{}/delete", seg(name)),
-        button: "Delete".into(),
         cancel: "/security".into(),
-        errors,
-    })
+    }
 }
 
 /// `GET /security/{name}/delete`: asks first.
@@ -479,7 +478,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    Ok(confirm_page(&app, &session, &name, Vec::new()))
+    Ok(deletion(&name).page(&app, &session, Vec::new()))
 }
 
 /// `POST /security/{name}/delete`.
@@ -488,32 +487,23 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = name.as_str();
-    match app
-        .clusters
-        .call(&cluster, false, |c| async move {
-            c.delete_security_def(name_ref).await
-        })
+    deletion(&name)
+        .run(
+            &app,
+            &session,
+            |c| async move { c.delete_security_def(name_ref).await },
+            |deleted| {
+                (
+                    "/security".into(),
+                    format!(
+                        "Security definition {} ({}) deleted.",
+                        deleted.name, deleted.kind
+                    ),
+                )
+            },
+        )
         .await
-    {
-        Ok(deleted) => Ok(see_other(&format!(
-            "/security?done={}",
-            seg(&format!(
-                "Security definition {} ({}) deleted.",
-                deleted.name, deleted.kind
-            ))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((_, message)) => Ok(confirm_page(
-                &app,
-                &session,
-                &name,
-                vec![message.to_owned()],
-            )),
-            None => Err(e.into()),
-        },
-    }
 }
 
 #[cfg(test)]

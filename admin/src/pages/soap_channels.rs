@@ -13,6 +13,7 @@ use super::{FormErrors, Search};
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
 use crate::clusters::ClusterError;
+use crate::pages::Deletion;
 
 struct Row {
     c: SoapChannel,
@@ -397,19 +398,17 @@ pub async fn update(
     }
 }
 
-fn confirm_page(app: &App, session: &Session, name: &str, errors: Vec<String>) -> Response {
-    render(&super::services::ConfirmPage {
-        chrome: app.chrome(session, "soap"),
+fn deletion(name: &str) -> Deletion {
+    Deletion {
+        section: "soap",
         title: format!("Delete SOAP channel {name}"),
         question: format!(
             "Delete SOAP channel {name}? Its path and its WSDL stop answering on every \
              server at once."
         ),
         action: format!("/channels/soap/{}/delete", seg(name)),
-        button: "Delete".into(),
         cancel: "/channels/soap".into(),
-        errors,
-    })
+    }
 }
 
 /// `GET /channels/soap/{name}/delete`: asks first.
@@ -418,7 +417,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Response {
-    confirm_page(&app, &session, &name, Vec::new())
+    deletion(&name).page(&app, &session, Vec::new())
 }
 
 /// `POST /channels/soap/{name}/delete`.
@@ -427,29 +426,20 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = name.as_str();
-    match app
-        .clusters
-        .call(&cluster, false, |c| async move {
-            c.delete_soap_channel(name_ref).await
-        })
+    deletion(&name)
+        .run(
+            &app,
+            &session,
+            |c| async move { c.delete_soap_channel(name_ref).await },
+            |_| {
+                (
+                    "/channels/soap".into(),
+                    format!("SOAP channel {name} deleted."),
+                )
+            },
+        )
         .await
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/channels/soap?done={}",
-            seg(&format!("SOAP channel {name} deleted."))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((_, message)) => Ok(confirm_page(
-                &app,
-                &session,
-                &name,
-                vec![message.to_owned()],
-            )),
-            None => Err(e.into()),
-        },
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use zato_api::users::{AdminUserInfo, NewAdminUser, UserSource, check_password, c
 use super::FormErrors;
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
+use crate::pages::Deletion;
 
 const SECTION: &str = "users";
 
@@ -181,16 +182,14 @@ pub async fn change_password(
     }
 }
 
-fn confirm_page(app: &App, session: &Session, username: &str, errors: Vec<String>) -> Response {
-    render(&super::services::ConfirmPage {
-        chrome: app.chrome(session, SECTION),
+fn deletion(username: &str) -> Deletion {
+    Deletion {
+        section: SECTION,
         title: format!("Delete admin user {username}"),
         question: format!("Delete admin user {username}? Its logins stop on every server at once."),
         action: format!("/users/{}/delete", seg(username)),
-        button: "Delete".into(),
         cancel: "/users".into(),
-        errors,
-    })
+    }
 }
 
 /// `GET /users/{username}/delete`: asks first.
@@ -199,7 +198,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(username): Path<String>,
 ) -> Result<Response, PageError> {
-    Ok(confirm_page(&app, &session, &username, Vec::new()))
+    Ok(deletion(&username).page(&app, &session, Vec::new()))
 }
 
 /// `POST /users/{username}/delete`.
@@ -208,27 +207,18 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(username): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = username.as_str();
-    match app
-        .clusters
-        .call(&cluster, false, |c| async move {
-            c.delete_admin_user(name_ref).await
-        })
+    deletion(&username)
+        .run(
+            &app,
+            &session,
+            |c| async move { c.delete_admin_user(name_ref).await },
+            |deleted| {
+                (
+                    "/users".into(),
+                    format!("Admin user {} deleted.", deleted.username),
+                )
+            },
+        )
         .await
-    {
-        Ok(deleted) => Ok(see_other(&format!(
-            "/users?done={}",
-            seg(&format!("Admin user {} deleted.", deleted.username))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((_, message)) => Ok(confirm_page(
-                &app,
-                &session,
-                &username,
-                vec![message.to_owned()],
-            )),
-            None => Err(e.into()),
-        },
-    }
 }

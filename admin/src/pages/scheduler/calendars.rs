@@ -13,6 +13,7 @@ use super::SECTION;
 use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
 use crate::auth::Session;
 use crate::clusters::ClusterError;
+use crate::pages::Deletion;
 use crate::pages::FormErrors;
 
 /// How many of a calendar's dates its row shows.
@@ -323,19 +324,17 @@ pub async fn update(
     }
 }
 
-fn confirm_page(app: &App, session: &Session, name: &str, errors: Vec<String>) -> Response {
-    render(&crate::pages::services::ConfirmPage {
-        chrome: app.chrome(session, SECTION),
+fn deletion(name: &str) -> Deletion {
+    Deletion {
+        section: SECTION,
         title: format!("Delete calendar {name}"),
         question: format!(
             "Delete calendar {name}? A calendar that a job names cannot be deleted: take it \
              off the job first."
         ),
         action: format!("/scheduler/calendars/{}/delete", seg(name)),
-        button: "Delete".into(),
         cancel: "/scheduler/calendars".into(),
-        errors,
-    })
+    }
 }
 
 /// `GET /scheduler/calendars/{name}/delete`: asks first.
@@ -344,7 +343,7 @@ pub async fn confirm_delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Response {
-    confirm_page(&app, &session, &name, Vec::new())
+    deletion(&name).page(&app, &session, Vec::new())
 }
 
 /// `POST /scheduler/calendars/{name}/delete`: a calendar in use stays, with the admin
@@ -354,30 +353,20 @@ pub async fn delete(
     Extension(session): Extension<Session>,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
-    let cluster = app.cluster(&session)?;
     let name_ref = name.as_str();
-    match app
-        .clusters
-        .call(&cluster, false, |c| async move {
-            c.delete_calendar(name_ref).await
-        })
+    deletion(&name)
+        .run(
+            &app,
+            &session,
+            |c| async move { c.delete_calendar(name_ref).await },
+            |_| {
+                (
+                    "/scheduler/calendars".into(),
+                    format!("Calendar {name} deleted."),
+                )
+            },
+        )
         .await
-    {
-        Ok(_) => Ok(see_other(&format!(
-            "/scheduler/calendars?done={}",
-            seg(&format!("Calendar {name} deleted."))
-        ))),
-        Err(e) => match e.refusal() {
-            Some((status, message)) => {
-                let mut response = confirm_page(&app, &session, &name, vec![message.to_owned()]);
-                if let Ok(status) = StatusCode::from_u16(status) {
-                    *response.status_mut() = status;
-                }
-                Ok(response)
-            }
-            None => Err(e.into()),
-        },
-    }
 }
 
 #[cfg(test)]
