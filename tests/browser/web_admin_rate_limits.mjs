@@ -8,43 +8,14 @@
 // Prints each step, and "all steps passed" at the end; any failure exits non-zero.
 
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { env, open, step } from './common.mjs';
 
-const env = (name) => {
-  const value = process.env[name];
-  assert.ok(value, `${name} is set`);
-  return value;
-};
-const base = env('WEB_ADMIN_URL').replace(/\/$/, '');
-const shots = env('SCREENSHOTS');
-
-const browser = await chromium.launch({
-  executablePath: env('CHROMIUM'),
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update'],
-});
-const page = await (await browser.newContext({ viewport: { width: 1366, height: 900 } })).newPage();
-page.setDefaultTimeout(20000);
-const step = (text) => console.log(`- ${text}`);
-const shot = (name) => page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-const submit = () => page.locator('main form.stacked button[type=submit]').first().click();
-async function submitRefused(path) {
-  await Promise.all([
-    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(path)),
-    submit(),
-  ]);
-  await page.waitForLoadState('load');
-}
+const { browser, page, base, shot, submit, submitRefused, logIn } = await open();
 const toList = () => page.waitForURL((url) => url.pathname === '/rate-limits');
 const row = (name) => page.locator('table.rate-limits tr', { has: page.locator(`a[href="/rate-limits/${name}"]`) });
 
 try {
-  step('log in');
-  await page.goto(base + '/login');
-  await page.fill('input[name=username]', env('ZATO_USER'));
-  await page.fill('input[name=password]', env('ZATO_PASSWORD'));
-  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')),
-    page.locator('form[action="/login"] [type=submit]').click()]);
+  await logIn();
 
   step('a client-certificate definition through its form: an empty subject refused first');
   await page.goto(base + '/security/new/tls');
