@@ -319,14 +319,14 @@ impl RequestDetails for AsyncDetails {
         &self.caller
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
-        if name.eq_ignore_ascii_case("traceparent") {
-            self.traceparent.as_deref()
-        } else if name.eq_ignore_ascii_case("tracestate") {
-            self.tracestate.as_deref()
-        } else {
-            None
-        }
+    fn headers(&self) -> Vec<(&str, &str)> {
+        [
+            ("traceparent", self.traceparent.as_deref()),
+            ("tracestate", self.tracestate.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect()
     }
 
     fn details(&self) -> Vec<(&str, Cow<'_, str>)> {

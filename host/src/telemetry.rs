@@ -445,6 +445,8 @@ pub fn producer_span(service: &str) -> Option<(Span, Vec<(&'static str, String)>
         otel.kind = "producer",
         zato.service = service,
         otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        zato.error.kind = tracing::field::Empty,
     );
     let headers = trace_headers(&span);
     Some((span, headers))

@@ -159,7 +159,8 @@ async fn ok(args: &[&str]) {
 /// under it, both carry the cid the caller was given; an outgoing HTTP request is a
 /// client span whose `traceparent` the remote system receives; a failed call's span
 /// is an error naming it. A call queued with invoke-async joins its caller's trace: a
-/// producer span under the caller's, the queued call's consumer span under that.
+/// producer span under the caller's, the queued call's consumer span and its callback's
+/// under that.
 /// Every span reaches the collector with the server's resource and the configured
 /// export header.
 #[tokio::test]
@@ -244,7 +245,7 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
             "traceparent",
             format!("00-{async_trace}-b7ad6b7169203331-01"),
         )
-        .body(r#"{"op": "queue", "service": "test.async", "payload": {"op": "sleep", "ms": 0}}"#)
+        .body(r#"{"op": "queue", "service": "test.async", "payload": {"op": "sleep", "ms": 0}, "callback": "demo.hello"}"#)
         .send()
         .await
         .unwrap()
@@ -270,8 +271,8 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
             ];
             (names.iter().all(|n| spans.iter().any(|s| s["name"] == *n))
                 && spans.iter().any(|s| s["kind"] == CLIENT)
-                && spans.iter().any(|s| s["kind"] == CONSUMER))
-            .then_some(spans)
+                && spans.iter().filter(|s| s["kind"] == CONSUMER).count() == 2)
+                .then_some(spans)
         },
     )
     .await;
@@ -284,7 +285,12 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
     };
     let (outer, inner, fetch, trap) = (
         span("demo.invoker"),
-        span("demo.hello"),
+        // The invoker's demo.hello, not the callback's (in the invoke-async trace).
+        spans
+            .iter()
+            .find(|s| s["name"] == "demo.hello" && s["trace_id"] == trace)
+            .unwrap_or_else(|| panic!("no demo.hello in trace {trace}: {spans:#?}"))
+            .clone(),
         span("demo.outgoing-http"),
         span("test.trap"),
     );
@@ -340,11 +346,15 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
             .unwrap_or_else(|| panic!("no span of kind {kind} in trace {async_trace}: {spans:#?}"))
             .clone()
     };
-    let (queuing, producer, consumer) = (
-        in_async_trace(SERVER),
-        in_async_trace(PRODUCER),
-        in_async_trace(CONSUMER),
-    );
+    let (queuing, producer) = (in_async_trace(SERVER), in_async_trace(PRODUCER));
+    let consumer_named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s["trace_id"] == async_trace && s["kind"] == CONSUMER && s["name"] == name)
+            .unwrap_or_else(|| panic!("no consumer span {name} in trace {async_trace}: {spans:#?}"))
+            .clone()
+    };
+    let (consumer, callback) = (consumer_named("test.async"), consumer_named("demo.hello"));
     assert_eq!(queuing["name"], "test.async", "{queuing:#}");
     assert_eq!(queuing["parent_span_id"], "b7ad6b7169203331", "{queuing:#}");
     assert_eq!(producer["name"], "invoke-async test.async", "{producer:#}");
@@ -361,6 +371,12 @@ async fn spans_of_a_call_and_its_nested_invoke_reach_an_otlp_collector() {
     assert_eq!(consumer["attributes"]["zato.cid"], queued_cid.as_str());
     assert_eq!(consumer["attributes"]["zato.channel"], "invoke");
     assert_eq!(consumer["status"], OK, "{consumer:#}");
+    // The callback, told of the outcome, is a consumer of the same message.
+    assert_eq!(
+        callback["parent_span_id"], producer["span_id"],
+        "{callback:#}"
+    );
+    assert_eq!(callback["attributes"]["zato.cid"], queued_cid.as_str());
 
     assert_eq!(trap["status"], ERROR, "{trap:#}");
     assert!(
