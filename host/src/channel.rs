@@ -56,18 +56,18 @@ pub async fn call_service(
     // What the statistics need of the request, taken before the runtime owns it.
     let recorder = runtime.stats();
     let policy = recorder.map(|_| runtime.stats_policy(inbound.service));
-    let sampled = recorder
+    let payloads = recorder
         .zip(policy)
         .is_some_and(|(recorder, (_, policy))| recorder.wants_exchange(policy));
     let channel_name = match recorder {
         Some(_) => inbound.details.channel_name().to_owned(),
         None => String::new(),
     };
-    let request_headers = if sampled {
-        stats::Headers::capture(inbound.details.headers())
-    } else {
-        stats::Headers::default()
-    };
+    // Only the sample keeps headers, and they go with the details: captured now.
+    let request_headers = recorder
+        .zip(policy)
+        .filter(|(recorder, (_, policy))| recorder.wants_sample(inbound.service, *policy))
+        .map(|_| stats::Headers::capture(inbound.details.headers()));
     let request = runtime::Request {
         cid: inbound.cid,
         channel: inbound.channel,
@@ -118,7 +118,7 @@ pub async fn call_service(
             threshold_ms,
             policy,
         };
-        let exchange = sampled.then(|| stats::Exchange {
+        let exchange = payloads.then(|| stats::Exchange {
             request: inbound.payload,
             request_headers,
             response: result.as_ref().map_or(&[][..], |r| &r.payload[..]),

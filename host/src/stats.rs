@@ -3,9 +3,11 @@
 //! - On the request path (`channel::call_service`), [`Recorder::record`] adds a call to
 //!   this server's aggregate of the current minute for its service: count, errors,
 //!   timeouts, sum, min and max of durations, and a histogram of them (`hdrhistogram`,
-//!   2 significant digits: percentiles within 1%). It also keeps the service's latest
-//!   call as its sample, and a call slower than the service's threshold for the slow
-//!   list. One short lock, no I/O.
+//!   2 significant digits: percentiles within 1%). It also keeps a call as the service's
+//!   sample, at most one per flush interval ([`Recorder::wants_sample`]: a sample's
+//!   headers are copied before the call, and copying them on every call cost a few per
+//!   cent of a server's requests/s), and a call slower than the service's threshold for
+//!   the slow list. One short lock, no I/O.
 //! - [`Flusher`], on every server, takes what was recorded every `flush_interval_ms` and
 //!   writes it in one batch ([`Kvdb::merge_hashes`]): a hash per (minute, service), to
 //!   which every server of the cluster adds, so that the cluster's figures add up. A
@@ -151,8 +153,9 @@ pub struct Call<'a> {
 /// What a sample or a slow entry keeps of a call's exchange; built only when needed.
 pub struct Exchange<'a> {
     pub request: &'a [u8],
-    /// Request headers, those carrying secrets left out when captured.
-    pub request_headers: Headers,
+    /// Request headers, those carrying secrets left out, when captured: only for a call
+    /// that [`Recorder::wants_sample`] said to take as the sample.
+    pub request_headers: Option<Headers>,
     pub response: &'a [u8],
     pub response_headers: &'a [(String, String)],
     /// An error's message, when the call failed.
@@ -390,7 +393,7 @@ impl Last {
         };
         self.request_len = cut(&mut self.request, exchange.request);
         self.response_len = cut(&mut self.response, exchange.response);
-        self.request_headers = exchange.request_headers;
+        self.request_headers = exchange.request_headers.unwrap_or_default();
         self.response_headers.0.clear();
         self.response_headers.extend(
             exchange
@@ -443,10 +446,25 @@ impl Recorder {
         &self.settings
     }
 
-    /// Whether a call of a service with `policy` is sampled: its exchange is then
-    /// wanted by [`Recorder::record`].
+    /// Whether a call of a service with `policy` may keep payloads: its exchange is
+    /// then wanted by [`Recorder::record`], for the sample or the slow list.
     pub fn wants_exchange(&self, policy: Policy) -> bool {
         self.settings.samples && !policy.private
+    }
+
+    /// Whether the next call of `service` is to be its sample, so that its request
+    /// headers are worth capturing: the first call since the last flush, and every call
+    /// of a service that was slow since then (so that its slow calls keep their
+    /// headers too). A busy service is thus sampled once per flush interval, not on
+    /// every call.
+    pub fn wants_sample(&self, service: &str, policy: Policy) -> bool {
+        self.wants_exchange(policy)
+            && self
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(service)
+                .is_none_or(|pending| pending.last.is_none() || !pending.slow.is_empty())
     }
 
     /// The threshold of a slow response for a call, in µs.
@@ -459,7 +477,8 @@ impl Recorder {
         u64::from(ms) * 1000
     }
 
-    /// Adds a call; `exchange` is its request and response when sampled.
+    /// Adds a call; `exchange` is its request and response when payloads may be kept
+    /// (the sample when its headers were captured).
     pub fn record(&self, call: &Call<'_>, exchange: Option<Exchange<'_>>) {
         let us = u64::try_from(call.duration.as_micros()).unwrap_or(u64::MAX);
         let duration_ms = i64::try_from(call.duration.as_millis()).unwrap_or(i64::MAX);
@@ -480,19 +499,25 @@ impl Recorder {
                 service.minutes.push((minute, aggregate));
             }
         }
-        let sampled = exchange.is_some();
-        if let Some(exchange) = exchange {
-            let last = service.last.get_or_insert_with(Last::default);
-            last.set_call(call, started_ms);
-            last.set_exchange(exchange, self.settings.sample_max_bytes);
-        }
+        let (sampled, exchange) = match exchange {
+            Some(exchange) if exchange.request_headers.is_some() => {
+                let last = service.last.get_or_insert_with(Last::default);
+                last.set_call(call, started_ms);
+                last.set_exchange(exchange, self.settings.sample_max_bytes);
+                (true, None)
+            }
+            other => (false, other),
+        };
         if slow {
-            // Rare (over the threshold): built now, with the exchange when sampled.
+            // Rare (over the threshold): built now, with the exchange when there is one.
             let entry = match &service.last {
                 Some(last) if sampled => last.to_sample(&self.server),
                 _ => {
                     let mut bare = Last::default();
                     bare.set_call(call, started_ms);
+                    if let Some(exchange) = exchange {
+                        bare.set_exchange(exchange, self.settings.sample_max_bytes);
+                    }
                     bare.to_sample(&self.server)
                 }
             };

@@ -219,7 +219,7 @@ async fn the_slow_list_keeps_exactly_the_100_slowest_over_the_threshold() {
             &c,
             Some(Exchange {
                 request: format!("{{\"ms\": {ms}}}").as_bytes(),
-                request_headers: Headers::default(),
+                request_headers: None,
                 response: b"{}",
                 response_headers: &[],
                 error: None,
@@ -251,7 +251,8 @@ async fn the_slow_list_keeps_exactly_the_100_slowest_over_the_threshold() {
 }
 
 #[tokio::test]
-async fn a_sample_is_the_last_call_without_credentials_and_private_services_have_none() {
+async fn a_sample_is_taken_once_per_flush_interval_without_credentials_and_private_services_have_none()
+ {
     let kvdb = memory();
     let mut small = settings();
     small.sample_max_bytes = 8;
@@ -270,23 +271,48 @@ async fn a_sample_is_the_last_call_without_credentials_and_private_services_have
         ("set-cookie".to_owned(), "sid=2".to_owned()),
         ("x-trace".to_owned(), "t".to_owned()),
     ];
-    for (i, body) in ["first", "a body longer than eight bytes"]
-        .iter()
-        .enumerate()
-    {
+    // As a channel does: headers are captured only for the call that is to be sampled.
+    let record = |body: &str, ms: u64| {
+        let policy = Policy::default();
+        let wanted = recorder.wants_sample("svc", policy);
         recorder.record(
-            &call("svc", 3, Outcome::Ok),
+            &call("svc", ms, Outcome::Ok),
             Some(Exchange {
                 request: body.as_bytes(),
-                request_headers: headers(&i.to_string()),
+                request_headers: wanted.then(|| headers(body)),
                 response: b"ok",
                 response_headers: &response_headers,
                 error: None,
             }),
         );
-    }
+        wanted
+    };
+    // One interval: the first call is the sample; the next ones are only counted.
+    assert!(record("first", 3));
+    assert!(!record("second", 3));
     flusher.flush().await.unwrap();
     let sample = sample(&*kvdb, "svc").await.unwrap().unwrap();
+    assert_eq!(sample.request, "first");
+    assert!(!sample.request_truncated);
+    // The next interval samples again.
+    assert!(record("a body longer than eight bytes", 3));
+    // A slow call makes every later call of the interval sampled, so that its slow
+    // calls keep their headers.
+    assert!(!record("slow", 5_000));
+    assert!(record("slower", 6_000));
+    assert!(record("a body longer than eight bytes", 3));
+    let kept: Vec<(String, usize)> = recorder.pending.lock().unwrap()["svc"]
+        .slow
+        .iter()
+        .map(|slow| (slow.request.clone(), slow.request_headers.len()))
+        .collect();
+    assert_eq!(
+        kept,
+        [("slow".to_owned(), 0), ("slower".to_owned(), 1)],
+        "both slow calls keep their requests; the second its headers too"
+    );
+    flusher.flush().await.unwrap();
+    let sample = super::sample(&*kvdb, "svc").await.unwrap().unwrap();
     assert_eq!(sample.request, "a body l");
     assert!(sample.request_truncated);
     let header = |name: &str, value: &str| crate::api::Header {
@@ -306,13 +332,14 @@ async fn a_sample_is_the_last_call_without_credentials_and_private_services_have
     let private = policy(&config).unwrap();
     assert!(private.private);
     assert!(!recorder.wants_exchange(private));
+    assert!(!recorder.wants_sample("secret", private));
     let mut c = call("secret", 3, Outcome::Ok);
     c.policy = private;
     recorder.record(
         &c,
         Some(Exchange {
             request: b"card number",
-            request_headers: Headers::default(),
+            request_headers: Some(Headers::default()),
             response: b"",
             response_headers: &[],
             error: None,
