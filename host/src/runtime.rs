@@ -2,7 +2,8 @@
 //! instance per call.
 //!
 //! Invariants:
-//! - the runtime knows nothing about HTTP or any other channel;
+//! - the runtime knows nothing about HTTP or any other channel (a `wasi:http` component
+//!   is handed a request made of the channel-neutral details: [`wasi_http`]);
 //! - nothing of one call is visible to the next: every call gets a new `Store` and a
 //!   new instance from the service's `InstancePre`, dropped when the call ends;
 //! - a guest's trap, timeout, memory bomb or stack overflow becomes a [`CallError`] for
@@ -20,6 +21,7 @@ mod limits;
 mod registry;
 mod request;
 mod warm;
+mod wasi_http;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,8 @@ use tracing::Instrument as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub use crate::capability::request::{RequestDetails, StaticDetails};
 pub use bindings::{
@@ -40,6 +44,7 @@ pub use error::{CallError, CompileError, ErrorKind};
 pub use registry::{LoadedService, Registry};
 pub use request::Request;
 pub use warm::REUSE_KEY;
+pub use wasi_http::name_from_source;
 
 use crate::capability::invoke_async::{AsyncHost, AsyncQueue};
 use crate::capability::request::NoDetails;
@@ -58,11 +63,24 @@ use limits::Limiter;
 /// to be instantiated once per call.
 #[derive(Clone)]
 pub struct Compiled {
-    pub(crate) pre: ZatoServicePre<Ctx>,
-    /// The `handle` export of this component, through which every call is made.
-    pub(crate) handle: Arc<HandleExport>,
+    pub(crate) entry: Entry,
     /// Whether the artifact came from the on-disk cache rather than Cranelift.
     pub from_cache: bool,
+}
+
+/// The description of a `wasi:http` component, which has no `info()` to say one.
+const WASI_HTTP_DESCRIPTION: &str = "a wasi:http component";
+
+/// How a component is called.
+#[derive(Clone)]
+pub(crate) enum Entry {
+    /// A zato service: its `handle` export, through which every call is made.
+    Service {
+        pre: ZatoServicePre<Ctx>,
+        handle: Arc<HandleExport>,
+    },
+    /// A standard `wasi:http/proxy` component ([`wasi_http`]).
+    WasiHttp(ProxyPre<Ctx>),
 }
 
 /// Where a call sits in a chain of `invoke`s; shared by a request and every service it
@@ -129,6 +147,19 @@ pub struct Ctx {
     pub(crate) call: CallContext,
     /// The locks the call holds (`lock` import), released when it ends.
     pub(crate) locks: capability::lock::HeldLocks,
+    /// What a `wasi:http` component's `wasi:http/types` reach (a field-size limit).
+    http: WasiHttpCtx,
+    http_hooks: wasi_http::Hooks,
+}
+
+impl WasiHttpView for Ctx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
 }
 
 impl WasiView for Ctx {
@@ -182,6 +213,9 @@ impl Runtime {
         // stdio, and the filesystem types). The context below grants no preopened
         // directory and no network, so linking WASI gives them no way out.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // The `wasi:http` types a standard `wasi:http/proxy` component imports; its
+        // outgoing requests are denied (`wasi_http::Hooks`).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         // zato's own imports, each from the part of the call's state it reaches.
         capability::types::add_to_linker(&mut linker)?;
         capability::log::add_to_linker(&mut linker, |ctx| LogView {
@@ -382,16 +416,22 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| CompileError::Link(format!("{e:#}")))?;
-        let pre =
-            ZatoServicePre::new(pre).map_err(|e| CompileError::NotAService(format!("{e:#}")))?;
-        let handle = HandleExport::find(&component).ok_or_else(|| {
-            CompileError::NotAService("the component exports no `handle` function".into())
-        })?;
-        Ok(Compiled {
-            pre,
-            handle: Arc::new(handle),
-            from_cache,
-        })
+        let entry = if wasi_http::is_wasi_http(&component) {
+            Entry::WasiHttp(
+                ProxyPre::new(pre).map_err(|e| CompileError::NotAService(format!("{e:#}")))?,
+            )
+        } else {
+            let pre = ZatoServicePre::new(pre)
+                .map_err(|e| CompileError::NotAService(format!("{e:#}")))?;
+            let handle = HandleExport::find(&component).ok_or_else(|| {
+                CompileError::NotAService("the component exports no `handle` function".into())
+            })?;
+            Entry::Service {
+                pre,
+                handle: Arc::new(handle),
+            }
+        };
+        Ok(Compiled { entry, from_cache })
     }
 
     /// Compiles off the reactor, within the configured compile timeout.
@@ -420,12 +460,26 @@ impl Runtime {
         }
     }
 
-    /// Instantiates a freshly compiled component and asks it for its `info()`.
+    /// Instantiates a freshly compiled component and asks it for its `info()`. A
+    /// `wasi:http` component has none: it is named after `what`, its source
+    /// ([`name_from_source`]).
     pub async fn read_info(
         self: &Arc<Self>,
         compiled: &Compiled,
         what: &str,
     ) -> Result<crate::api::ServiceInfo, CallError> {
+        let pre = match &compiled.entry {
+            Entry::Service { pre, .. } => pre,
+            Entry::WasiHttp(_) => {
+                return Ok(crate::api::ServiceInfo {
+                    name: name_from_source(what).to_owned(),
+                    description: WASI_HTTP_DESCRIPTION.to_owned(),
+                    input: Vec::new(),
+                    output: Vec::new(),
+                    slow_threshold_ms: 0,
+                });
+            }
+        };
         let call = CallContext::new(self.settings.info_timeout());
         let mut store = self.new_store(
             Arc::from(what),
@@ -434,7 +488,7 @@ impl Runtime {
             call.clone(),
         );
         let outcome = tokio::time::timeout(self.settings.info_timeout(), async {
-            let instance = compiled.pre.instantiate_async(&mut store).await?;
+            let instance = pre.instantiate_async(&mut store).await?;
             instance.zato_service_service().call_info(&mut store).await
         })
         .await;
@@ -503,6 +557,10 @@ impl Runtime {
                 }
             })?;
         }
+        let (pre, handle) = match &service.entry {
+            Entry::Service { pre, handle } => (pre, handle),
+            Entry::WasiHttp(pre) => return self.call_wasi_http(&service, pre, request, call).await,
+        };
         let remaining = call.deadline.saturating_duration_since(Instant::now());
         // Whole milliseconds, rounded up, so messages say "1s" rather than "999.98ms".
         let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
@@ -534,15 +592,9 @@ impl Runtime {
         let outcome = tokio::time::timeout(remaining, async {
             let instance = match warm_instance {
                 Some(instance) => instance,
-                None => {
-                    service
-                        .pre
-                        .instance_pre()
-                        .instantiate_async(&mut store)
-                        .await?
-                }
+                None => pre.instance_pre().instantiate_async(&mut store).await?,
             };
-            let handle = service.handle.get(&mut store, &instance)?;
+            let handle = handle.get(&mut store, &instance)?;
             let (answer,) = handle.call_async(&mut store, (lowered,)).await?;
             wasmtime::Result::Ok((instance, answer))
         })
@@ -595,6 +647,44 @@ impl Runtime {
         }
     }
 
+    /// Calls a `wasi:http` component ([`wasi_http`]): a fresh instance, within the
+    /// deadline and memory limit of any call; no warm instances.
+    async fn call_wasi_http(
+        self: &Arc<Self>,
+        service: &LoadedService,
+        pre: &ProxyPre<Ctx>,
+        request: Request<'_>,
+        call: CallContext,
+    ) -> Result<Response, CallError> {
+        let name = &*service.name;
+        let remaining = call.deadline.saturating_duration_since(Instant::now());
+        let budget = Duration::from_millis(remaining.as_micros().div_ceil(1000) as u64);
+        let mut store = self.new_store(
+            Arc::clone(&service.name),
+            Arc::from(request.cid),
+            request.details,
+            call,
+        );
+        let max_body = self.settings.memory_limit_bytes();
+        let outcome = tokio::time::timeout(
+            remaining,
+            wasi_http::call(pre, &mut store, request.payload, max_body),
+        )
+        .await;
+        match outcome {
+            Ok(Ok(wasi_http::Answer::Response(response))) => Ok(response),
+            Ok(Ok(wasi_http::Answer::Failed(reason))) => Err(CallError::Service {
+                service: name.to_owned(),
+                error: ServiceError::Internal(reason),
+            }),
+            Ok(Err(trap)) => Err(self.classify(name, trap, &store, budget)),
+            Err(_) => Err(CallError::Timeout {
+                service: name.to_owned(),
+                after: budget,
+            }),
+        }
+    }
+
     fn new_store(
         self: &Arc<Self>,
         service: Arc<str>,
@@ -615,6 +705,8 @@ impl Runtime {
             details,
             call,
             locks: Default::default(),
+            http: WasiHttpCtx::new(),
+            http_hooks: wasi_http::Hooks,
         };
         let mut store = Store::new(&self.engine, ctx);
         store.limiter(|ctx| &mut ctx.limiter);

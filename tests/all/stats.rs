@@ -12,7 +12,7 @@ use crate::cli::{text, zato};
 use crate::harness::{Backend, Cluster, PASSWORD, REDIS, TestServer, USER, eventually};
 
 /// `zato ARGS --url BASE ... --json`: its exit code and its one JSON document.
-async fn zato_at(base: &str, args: &[&str]) -> (i32, Value) {
+pub(crate) async fn zato_at(base: &str, args: &[&str]) -> (i32, Value) {
     let mut all = args.to_vec();
     all.extend([
         "--url",
@@ -37,7 +37,7 @@ async fn zato_at(base: &str, args: &[&str]) -> (i32, Value) {
 
 /// Waits until the cluster's figures of `service`, read through `base`, count `count`
 /// calls, and answers them.
-async fn stats_once_counted(base: &str, service: &str, count: u64) -> Value {
+pub(crate) async fn stats_once_counted(base: &str, service: &str, count: u64) -> Value {
     eventually(
         Duration::from_secs(20),
         &format!("{count} calls of {service} counted"),

@@ -17,8 +17,7 @@ pub struct LoadedService {
     pub version: i64,
     pub sha256: String,
     pub info: ServiceInfo,
-    pub(crate) pre: super::ZatoServicePre<super::Ctx>,
-    pub(crate) handle: Arc<super::HandleExport>,
+    pub(crate) entry: super::Entry,
     /// Idle warm instances, used only if the service opted in.
     pub(crate) warm: super::warm::WarmPool,
 }
@@ -30,8 +29,7 @@ impl LoadedService {
             version,
             sha256,
             info,
-            pre: compiled.pre,
-            handle: compiled.handle,
+            entry: compiled.entry,
             warm: Default::default(),
         }
     }
