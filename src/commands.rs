@@ -1,12 +1,14 @@
 //! One module per `zato` command.
 
 pub mod apispec;
+pub mod build;
 pub mod ca;
 pub mod channel;
 pub mod deploy;
 pub mod dictionary;
 pub mod info;
 pub mod lb;
+pub mod new;
 pub mod outconn;
 pub mod quickstart;
 pub mod rate_limit;

@@ -63,6 +63,13 @@ python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("prometheus-
 python3 -c 'import sys, importlib.metadata as m; sys.exit(m.version("opentelemetry-proto") != "1.45.2")' 2>/dev/null \
   || python3 -m pip install -q 'opentelemetry-proto==1.45.2'
 
+# Python services (tests/all/python.rs, examples/python): `zato build` runs
+# componentize-py; the example's own tests run under pytest. Both pinned.
+command -v componentize-py >/dev/null && componentize-py --version 2>/dev/null | grep -q '0\.25\.0' \
+  || python3 -m pip install -q 'componentize-py==0.25.0'
+python3 -c 'import sys, pytest; sys.exit(pytest.__version__ != "9.2.0")' 2>/dev/null \
+  || python3 -m pip install -q 'pytest==9.2.0'
+
 echo "== browser"
 # The web admin's browser tests drive Debian's Chromium with playwright-core from npm
 # (pinned in tests/browser/package-lock.json; never a browser download).
@@ -70,6 +77,11 @@ command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq
 command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 [[ -d tests/browser/node_modules/playwright-core ]] \
   || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund
+
+# JavaScript services (tests/all/languages.rs, examples/js): componentize-js and the
+# SDK (a link to sdk-js), pinned in examples/js/package-lock.json.
+[[ -d examples/js/node_modules/@bytecodealliance/componentize-js ]] \
+  || npm ci --prefix examples/js --no-audit --no-fund
 
 echo "== formatting"
 cargo fmt --all -- --check
@@ -121,3 +133,7 @@ export RUSTFLAGS="-D warnings"
 cargo test --workspace --locked --no-fail-fast
 unset RUSTC_WORKSPACE_WRAPPER RUSTFLAGS
 cargo test --manifest-path examples/Cargo.toml --locked
+
+echo "== the Python and JavaScript examples' own tests (pytest, node --test; no server)"
+(cd examples/python && PYTHONPATH=../../sdk-python python3 -m pytest -q -p no:cacheprovider)
+(cd examples/js && node --test)
