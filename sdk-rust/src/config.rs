@@ -8,8 +8,8 @@
 //! # assert_eq!(greeting, "Hello");
 //! ```
 //!
-//! Outside a zato host (in a native unit test) there is no configuration: [`get`] finds
-//! nothing and [`get_all`] is empty.
+//! Outside a zato host (in a native unit test) the configuration is what the test set
+//! with [`testing::set_config`](crate::testing::set_config): nothing unless it did.
 
 /// The value of `key`, if it is set.
 pub fn get(key: &str) -> Option<String> {
@@ -17,10 +17,7 @@ pub fn get(key: &str) -> Option<String> {
     return crate::import(|| crate::bindings::zato::service::config::get(key));
 
     #[cfg(not(target_arch = "wasm32"))]
-    {
-        let _ = key;
-        None
-    }
+    crate::testing::config(key)
 }
 
 /// The value of `key`, or `default` if it is not set.
@@ -34,5 +31,5 @@ pub fn get_all() -> Vec<(String, String)> {
     return crate::import(crate::bindings::zato::service::config::get_all);
 
     #[cfg(not(target_arch = "wasm32"))]
-    Vec::new()
+    crate::testing::config_all()
 }

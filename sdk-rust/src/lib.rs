@@ -73,6 +73,8 @@ pub mod outgoing;
 mod request;
 mod response;
 pub mod sql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod xml;
 pub mod zeromq;
 

@@ -3,9 +3,6 @@
 //! Servers run in-process on 127.0.0.1:0 (or as real `zato` processes in `cli`), each
 //! with its own temporary directory, SQLite ODB and pickup directory. The guest
 //! components come from `zato-test-artifacts`, built once per test run.
-
-mod harness;
-
 mod admin;
 mod amqp;
 mod async_invoke;
@@ -17,16 +14,19 @@ mod contract;
 mod deploy;
 mod dictionary;
 mod guide;
+mod harness;
 mod hostile;
 mod http;
 mod jwt;
 mod kv_lock;
+mod languages;
 mod lb;
 mod lb_cli;
 mod lb_netns;
 mod lean;
 mod metrics;
 mod msg_channels_api;
+mod new_projects;
 mod openapi;
 mod outconn_api;
 mod outgoing_ftp;
@@ -46,6 +46,7 @@ mod tls;
 mod traces;
 mod users;
 mod versions;
+mod wasi_http;
 mod web_admin;
 mod web_admin_browser;
 mod web_admin_dictionaries;
