@@ -7,6 +7,11 @@
 //!   instance per request), and a copy of `demo.hello` opted in to warm instances
 //!   (`zato.instance_reuse`), to show what instantiation costs, and demo.hello's lean
 //!   build (wasm32-unknown-unknown: no WASI, wrapped at deploy);
+//! - the same wasi:http hello deployed on zato unchanged (named `http_hello` after its
+//!   file), behind an HTTP channel, a fresh instance per request;
+//! - the Python and JavaScript greeters (`examples/python`, `examples/js`) built by
+//!   `zato build`, when componentize-py and `examples/js/node_modules` are there: what
+//!   a fresh instance of an interpreter's snapshot costs per request;
 //! - `wasmtime serve` running an equivalent wasi:http hello, when `wasmtime` is on the
 //!   PATH (`cargo install wasmtime-cli --version 48.0.8`): with its defaults, and with
 //!   its pooling allocator tuned as zato's engine is.
@@ -146,6 +151,38 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         admin.channel(service, path, service).await?;
     }
     opt_in_warm(&admin).await?;
+    // The wasi:http hello `wasmtime serve` runs, deployed as it is.
+    let outcome = admin
+        .deploy(std::fs::read(&ctx.artifacts.http_hello)?, "http_hello.wasm")
+        .await?;
+    admin
+        .channel(&outcome.name, "/demo/http-hello", &outcome.name)
+        .await?;
+    // The greeters in Python and JavaScript, built by `zato build` as a user would.
+    let mut greeters = Vec::new();
+    for (language, source, service, path) in [
+        (
+            "Python",
+            ctx.artifacts.root.join("examples/python/greeter.py"),
+            "demo.py-greeter",
+            "/demo/py-greeter",
+        ),
+        (
+            "JavaScript",
+            ctx.artifacts.root.join("examples/js"),
+            "demo.js-greeter",
+            "/demo/js-greeter",
+        ),
+    ] {
+        match zato_build(ctx, &source) {
+            Ok(component) => {
+                admin.deploy(std::fs::read(&component)?, service).await?;
+                admin.channel(service, path, service).await?;
+                greeters.push((language, path));
+            }
+            Err(e) => notes.push(format!("The {language} greeter skipped: {e:#}")),
+        }
+    }
     let script = ctx.work.join("transform.lua");
     std::fs::write(
         &script,
@@ -182,11 +219,27 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Results> {
         server: zato_index,
         expect: "Hello, bench!",
     });
+    targets.push(Target {
+        label: "zato http_hello (the wasi:http component, unchanged)".into(),
+        url: format!("{}/demo/http-hello?name=bench", env.base(0)),
+        script: None,
+        server: zato_index,
+        expect: "Hello, bench!",
+    });
+    for (language, path) in greeters {
+        targets.push(Target {
+            label: format!("zato {language} greeter (a fresh instance of its snapshot)"),
+            url: format!("{}{path}?name=bench", env.base(0)),
+            script: None,
+            server: zato_index,
+            expect: "Hello, bench!",
+        });
+    }
     notes.push(
         "The lean build is demo.hello built for wasm32-unknown-unknown: a core module without WASI that zato wraps into a component at deploy."
             .into(),
     );
-    servers.push(Server::new("zato (all four services)", zato));
+    servers.push(Server::new("zato (all its services)", zato));
 
     match &ctx.artifacts.wasmtime {
         Some((wasmtime, version)) => {
@@ -463,6 +516,36 @@ pub(crate) const HELLO_FRESH_AND_WARM: [(&str, &str); 2] = [
 
 /// Starts the plain hyper baseline from `cmd` (the binary, perhaps under a wrapper) on a
 /// free port of 127.0.0.1, and gives its process and the URL of its hello.
+/// `zato build SOURCE` with the benchmark's zato, into a copy for a Python module (the
+/// component is written beside it); the component's path, the last line printed.
+fn zato_build(ctx: &Ctx<'_>, source: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let source = if source.extension().is_some_and(|e| e == "py") {
+        let copy = ctx.work.join(source.file_name().context("a module")?);
+        std::fs::copy(source, &copy)?;
+        copy
+    } else {
+        source.to_owned()
+    };
+    let output = std::process::Command::new(&ctx.artifacts.zato)
+        .arg("build")
+        .arg(&source)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "`zato build {}` failed: {}",
+            source.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(PathBuf::from(
+        stdout
+            .lines()
+            .last()
+            .context("zato build printed nothing")?,
+    ))
+}
+
 pub(crate) fn spawn_baseline(
     ctx: &Ctx<'_>,
     name: &str,
