@@ -25,8 +25,8 @@ use crate::output::Output;
 
 /// The contract every service is built against.
 const WIT: &str = include_str!("../../wit/service.wit");
-/// The Python SDK, file by file.
-const PYTHON_SDK: [(&str, &str); 5] = [
+/// The Python SDK, file by file (`zato new` copies it too).
+pub(crate) const PYTHON_SDK: [(&str, &str); 5] = [
     (
         "__init__.py",
         include_str!("../../sdk-python/zato_sdk/__init__.py"),
@@ -48,9 +48,22 @@ const PYTHON_SDK: [(&str, &str); 5] = [
         include_str!("../../sdk-python/zato_sdk/testing.py"),
     ),
 ];
-/// The JavaScript SDK: the module services import, and the export's glue.
-const JS_SDK: &str = include_str!("../../sdk-js/index.js");
-const JS_COMPONENT: &str = include_str!("../../sdk-js/component.js");
+/// The JavaScript SDK, file by file (`zato new` copies it too): the module services
+/// import, its test harness, the export's glue.
+pub(crate) const JS_SDK: [(&str, &str); 4] = [
+    ("package.json", include_str!("../../sdk-js/package.json")),
+    ("index.js", include_str!("../../sdk-js/index.js")),
+    ("testing.js", include_str!("../../sdk-js/testing.js")),
+    ("component.js", include_str!("../../sdk-js/component.js")),
+];
+
+/// One file of the JavaScript SDK.
+fn js_sdk(file: &str) -> &'static str {
+    JS_SDK
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map_or("", |(_, text)| text)
+}
 /// Runs componentize-js: `node BUILD COMPONENTIZE ENTRY WIT OUT`.
 const JS_BUILD: &str = r#"import { writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
@@ -440,7 +453,8 @@ async fn build_js(module: &Path, out: &Output) -> Result<PathBuf, CliError> {
     let tool = componentize_js(&source_dir).ok_or_else(|| {
         failed(format!(
             "componentize-js is not installed in `{}` or above: `npm install --save-dev \
-             {COMPONENTIZE_JS}` builds JavaScript services",
+             {COMPONENTIZE_JS} @bytecodealliance/preview2-shim@0.25.0` builds JavaScript \
+             services",
             source_dir.display()
         ))
     })?;
@@ -461,10 +475,10 @@ async fn build_js(module: &Path, out: &Output) -> Result<PathBuf, CliError> {
                 std::fs::write(work.path().join(name), sdk_import(&text))?;
             }
         }
-        std::fs::write(work.path().join("zato-sdk.js"), JS_SDK)?;
+        std::fs::write(work.path().join("zato-sdk.js"), js_sdk("index.js"))?;
         std::fs::write(
             work.path().join("zato-sdk-component.js"),
-            JS_COMPONENT.replace("from \"./index.js\"", "from \"./zato-sdk.js\""),
+            js_sdk("component.js").replace("from \"./index.js\"", "from \"./zato-sdk.js\""),
         )?;
         std::fs::write(
             work.path().join("zato-entry.js"),

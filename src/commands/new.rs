@@ -11,36 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::build::{JS_SDK, PYTHON_SDK};
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::output::Output;
 
 /// The Rust SDK of the clone this CLI was built from.
 const RUST_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk-rust");
-
-const PYTHON_SDK: [(&str, &str); 4] = [
-    (
-        "__init__.py",
-        include_str!("../../sdk-python/zato_sdk/__init__.py"),
-    ),
-    (
-        "_fields.py",
-        include_str!("../../sdk-python/zato_sdk/_fields.py"),
-    ),
-    (
-        "_host.py",
-        include_str!("../../sdk-python/zato_sdk/_host.py"),
-    ),
-    (
-        "testing.py",
-        include_str!("../../sdk-python/zato_sdk/testing.py"),
-    ),
-];
-const JS_SDK: [(&str, &str); 4] = [
-    ("package.json", include_str!("../../sdk-js/package.json")),
-    ("index.js", include_str!("../../sdk-js/index.js")),
-    ("testing.js", include_str!("../../sdk-js/testing.js")),
-    ("component.js", include_str!("../../sdk-js/component.js")),
-];
 
 /// Create a service project: its service, its own test, build settings and a README.
 ///
@@ -337,6 +313,7 @@ pythonpath = ["."]
             ),
         ),
     ];
+    // The whole SDK: `_component.py` too, which only a build imports.
     for (file, text) in PYTHON_SDK {
         files.push((format!("zato_sdk/{file}"), text.to_owned()));
     }
@@ -403,7 +380,8 @@ test("a name that is not a string is refused", () => {{
     "zato-sdk": "file:./zato-sdk"
   }},
   "devDependencies": {{
-    "@bytecodealliance/componentize-js": "0.23.0"
+    "@bytecodealliance/componentize-js": "0.23.0",
+    "@bytecodealliance/preview2-shim": "0.25.0"
   }}
 }}
 "#,
