@@ -201,7 +201,7 @@ impl Deployer {
             })?;
         let info = self
             .runtime
-            .read_info(&compiled, source)
+            .read_info(&compiled, source, crate::runtime::name_from_source(source))
             .await
             .map_err(|error| DeployError::InfoFailed {
                 source_name: source.to_owned(),
@@ -405,7 +405,10 @@ impl Deployer {
             .runtime
             .compile_async(bytes.into(), target.sha256.clone())
             .await?;
-        let info = self.runtime.read_info(&compiled, &target.name).await?;
+        let info = self
+            .runtime
+            .read_info(&compiled, &target.name, &target.name)
+            .await?;
         Ok((compiled, info))
     }
 

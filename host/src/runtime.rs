@@ -461,18 +461,20 @@ impl Runtime {
     }
 
     /// Instantiates a freshly compiled component and asks it for its `info()`. A
-    /// `wasi:http` component has none: it is named after `what`, its source
-    /// ([`name_from_source`]).
+    /// `wasi:http` component has none: it is named `name`, given by the caller (the
+    /// deploy: after its source, [`name_from_source`]; a server applying a stored
+    /// version: the name it was stored under).
     pub async fn read_info(
         self: &Arc<Self>,
         compiled: &Compiled,
         what: &str,
+        name: &str,
     ) -> Result<crate::api::ServiceInfo, CallError> {
         let pre = match &compiled.entry {
             Entry::Service { pre, .. } => pre,
             Entry::WasiHttp(_) => {
                 return Ok(crate::api::ServiceInfo {
-                    name: name_from_source(what).to_owned(),
+                    name: name.to_owned(),
                     description: WASI_HTTP_DESCRIPTION.to_owned(),
                     input: Vec::new(),
                     output: Vec::new(),

@@ -122,7 +122,10 @@ async fn an_idle_warm_instance_holds_nothing_of_the_request_it_served() {
         .compile_async(Arc::from(bytes.as_slice()), sha256.clone())
         .await
         .unwrap();
-    let info = runtime.read_info(&compiled, "test.counter").await.unwrap();
+    let info = runtime
+        .read_info(&compiled, "test.counter", "test.counter")
+        .await
+        .unwrap();
     runtime
         .registry()
         .install(LoadedService::new(compiled, info, 1, sha256));

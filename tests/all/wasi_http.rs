@@ -1,7 +1,8 @@
 //! A standard `wasi:http/proxy` component, built for `wasmtime serve` with the `wasip2`
 //! crate and knowing nothing of zato (`bench/guests/http-hello`), deploys with `zato
 //! deploy` and is served unchanged: by an HTTP channel with a security definition, by
-//! `invoke`, and counted by the statistics like any service.
+//! `invoke`, counted by the statistics like any service, and loaded again from the ODB
+//! by a restarted server.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -86,4 +87,20 @@ async fn a_wasi_http_component_built_for_wasmtime_serve_is_served_unchanged() {
     // The statistics count the calls that reached it (the refused one did not).
     let stats = stats_once_counted(&server.base, name, 2).await;
     assert_eq!(stats["errors"], 0, "{stats}");
+
+    // Restarted, the server loads it from the ODB under the name it was stored with.
+    let dir = server.stop().await;
+    let config = crate::harness::config(dir.path());
+    let server = TestServer::start_in(dir, config).await;
+    let url = format!("{}/hello?name=again", server.base);
+    let answered = server
+        .http
+        .get(&url)
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let body: serde_json::Value = answered.json().await.unwrap();
+    assert_eq!(body, json!({"message": "Hello, again!"}));
 }

@@ -74,7 +74,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
         let compiled = runtime
             .compile_async(Arc::from(bytes.as_slice()), sha256.clone())
             .await?;
-        let info = runtime.read_info(&compiled, service).await?;
+        let info = runtime.read_info(&compiled, service, service).await?;
         runtime
             .registry()
             .install(LoadedService::new(compiled, info, 1, sha256));

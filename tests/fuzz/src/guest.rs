@@ -49,7 +49,7 @@ impl Installed {
             .compile(&bytes, &sha256)
             .expect("the fuzz guest compiles");
         let info = runtime
-            .read_info(&compiled, NAME)
+            .read_info(&compiled, NAME, NAME)
             .await
             .expect("the fuzz guest answers info()");
         assert_eq!(info.name, NAME, "the fuzz guest's name");
