@@ -13,6 +13,17 @@ use crate::stats::{stats_once_counted, zato_at};
 
 const KEY: &str = "k3y-0123456789abcdef";
 
+/// `GET /hello?name=NAME` with the API key.
+async fn hello(server: &TestServer, name: &str) -> reqwest::Response {
+    server
+        .http
+        .get(format!("{}/hello?name={name}", server.base))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wasi_http_component_built_for_wasmtime_serve_is_served_unchanged() {
     let server = TestServer::start_with(|config| config.stats.flush_interval_ms = 100).await;
@@ -61,18 +72,11 @@ async fn a_wasi_http_component_built_for_wasmtime_serve_is_served_unchanged() {
     .await;
     assert_eq!(code, 0, "{created}");
     let url = format!("{}/hello?name=zato", server.base);
-
     let refused = server.http.get(&url).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 
     // Its own status, headers and body, as `wasmtime serve` would send them.
-    let answered = server
-        .http
-        .get(&url)
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap();
+    let answered = hello(&server, "zato").await;
     assert_eq!(answered.status(), StatusCode::OK);
     assert_eq!(answered.headers()["content-type"], "application/json");
     assert!(answered.headers().contains_key("x-zato-cid"));
@@ -92,14 +96,7 @@ async fn a_wasi_http_component_built_for_wasmtime_serve_is_served_unchanged() {
     let dir = server.stop().await;
     let config = crate::harness::config(dir.path());
     let server = TestServer::start_in(dir, config).await;
-    let url = format!("{}/hello?name=again", server.base);
-    let answered = server
-        .http
-        .get(&url)
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap();
+    let answered = hello(&server, "again").await;
     assert_eq!(answered.status(), StatusCode::OK);
     let body: serde_json::Value = answered.json().await.unwrap();
     assert_eq!(body, json!({"message": "Hello, again!"}));
