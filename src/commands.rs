@@ -6,6 +6,7 @@ pub mod ca;
 pub mod channel;
 pub mod deploy;
 pub mod dictionary;
+pub mod enmasse;
 pub mod info;
 pub mod lb;
 pub mod new;

@@ -10,6 +10,19 @@ cd "$(dirname "$0")/.."
 # even when rustup did not install them on first use.
 rustup target add wasm32-wasip2 wasm32-unknown-unknown >/dev/null 2>&1 || true
 
+# cargo-deny (the supply-chain check, below) is built once per machine: in the
+# background while the services and packages below install, which mostly wait on the
+# network and disks; without LTO and at opt-level 1, since it only reads lock files (the
+# release profile's whole-program optimisation cost a clean run three minutes).
+deny_build=""
+deny_log="$(mktemp)"
+if ! command -v cargo-deny >/dev/null; then
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
+    cargo install --locked --quiet cargo-deny@0.20.2 >"$deny_log" 2>&1 &
+  deny_build=$!
+fi
+
 echo "== services"
 # The tests talk to this machine's real Redis, PostgreSQL and MariaDB: start any that is
 # down (each test then makes its own database or key prefix).
@@ -90,7 +103,12 @@ cargo fmt --manifest-path tests/guests/Cargo.toml --all -- --check
 
 echo "== supply chain"
 # cargo deny (deny.toml): known vulnerabilities, licences, duplicate versions, sources.
-command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
+# cargo-deny was built in the background from the start (below); wait for it.
+if [[ -n "${deny_build:-}" ]] && ! wait "$deny_build"; then
+  cat "$deny_log" >&2
+  echo "cargo install cargo-deny failed" >&2
+  exit 1
+fi
 # The advisory database is fetched from GitHub; where GitHub cannot be reached, the copy
 # on disk is used, and with no copy the other checks run and the log says so.
 # Every crate of the lock file, those of other targets too: cargo deny reads them all.

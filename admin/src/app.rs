@@ -297,6 +297,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/dictionaries", get(pages::dictionaries::show))
         .route("/dictionaries/export", get(pages::dictionaries::export))
+        .route("/enmasse", get(pages::enmasse::page))
+        .route("/enmasse/export", get(pages::enmasse::export))
+        .route("/enmasse/import", post(pages::enmasse::import))
         .route("/dictionaries/import", post(pages::dictionaries::import))
         .route("/dictionaries/translations", post(pages::dictionaries::set))
         .route(

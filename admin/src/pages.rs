@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod dashboard;
 pub mod dictionaries;
+pub mod enmasse;
 pub mod invoke;
 pub mod login;
 pub mod msg_channels;

@@ -184,6 +184,17 @@ impl AdminClient {
             .await
     }
 
+    /// `GET /zato/api/services/{name}/component`: the bytes of the service's latest
+    /// version, as they were deployed.
+    pub async fn service_component(&self, name: &str) -> Result<Bytes, ClientError> {
+        let path = format!("/zato/api/services/{}/component", segment(name));
+        let answer = self.send(Method::GET, &path, Body::Empty).await?;
+        if !answer.status.is_success() {
+            return Err(answer.into_error());
+        }
+        Ok(answer.body)
+    }
+
     /// `POST /zato/api/services/{name}/rollback`: deploys the bytes of kept version
     /// `to_version` again, as the service's next version.
     pub async fn rollback(

@@ -23,6 +23,8 @@
 //! - [`lb`]: the load balancer's statistics (`/zato-lb-stats`).
 //! - [`names`]: what a service name may be.
 //! - [`client`]: [`AdminClient`] and its [`ClientError`].
+//! - [`enmasse`]: every definition of an environment as one document (`zato enmasse`):
+//!   export, a checked plan, and its import.
 //! - `serve` (feature `serve`): the accept loop of the server's HTTP channels and of
 //!   the load balancer (connection cap, idle timer, graceful stop).
 //! - `tls` (feature `serve`): TLS on those listeners and the web admin's, certificates
@@ -45,6 +47,7 @@ pub mod async_invoke;
 pub mod channels;
 pub mod client;
 pub mod dictionary;
+pub mod enmasse;
 pub mod errors;
 pub mod lb;
 pub mod messaging;

@@ -45,7 +45,7 @@ use scenario::{Ctx, Pin, Plan};
 /// and memory.
 ///
 /// Run it in release mode (it builds zato, the examples and the other targets itself):
-///     cargo run -p zato-bench --release              # the full suite (about 22 minutes)
+///     cargo run -p zato-bench --release              # the full suite (about 25 minutes)
 ///     cargo run -p zato-bench --release -- --quick   # a shortened run, under a minute
 ///     cargo run -p zato-bench --release -- --scenario sandbox --json
 ///
@@ -109,6 +109,9 @@ use scenario::{Ctx, Pin, Plan};
 ///           16. demo.hello through channels guarded by a basic-auth, an API key and a
 ///               JWT definition (right credentials on every request) against an open
 ///               one on the same server; requests/s, p50, p99, ratios to the open one.
+///   new     17. from `zato new LANGUAGE NAME` to the service deployed and answering, in
+///               Rust, Python and JavaScript: each step timed as a new user runs it.
+///               Needs componentize-py (pip) and Node.js with npm.
 ///
 /// bench/README.md says how to profile a server or the sandbox scenario by hand (perf,
 /// callgrind).
@@ -193,6 +196,8 @@ enum Scenario {
     /// demo.hello through channels guarded by each security definition type against
     /// an open one.
     Security,
+    /// From `zato new` to a deployed service answering, per language.
+    New,
 }
 
 fn main() -> ExitCode {
@@ -417,6 +422,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         let result = scenario::security::run(&ctx).await;
         timed("security", started);
         record("16. Channel security", result);
+    }
+    if wanted(Scenario::New) {
+        let started = Instant::now();
+        let result = scenario::new_project::run(&ctx).await;
+        timed("new", started);
+        record("17. From zato new to a deployed service", result);
     }
     // Scenario order in the report: 1, 2, ..., 10, by the title's number.
     sections.sort_by_key(|s| {

@@ -25,6 +25,7 @@ pub mod http;
 pub mod http_out;
 pub mod instructions;
 pub mod lb;
+pub mod new_project;
 pub mod sandbox;
 pub mod scale;
 pub mod scheduler;
@@ -108,18 +109,34 @@ pub fn ratio_rows(
                 median_of(t, |o| o.p99_ms),
             );
             let ratio = (t > 0).then(|| rps / baseline_rps);
+            // Each round's ratio to the baseline's run of the same round, whose
+            // neighbour it was: a drift of the machine's speed over the run moves both.
+            let paired = (t > 0).then(|| {
+                let per_round: Vec<f64> = runs[t]
+                    .iter()
+                    .zip(&runs[0])
+                    .map(|(o, base)| o.rps / base.rps)
+                    .collect();
+                crate::stats::median(&per_round)
+            });
             let mut row = Row::new(scenario, *label);
             row.rps = Some(rps);
             row.p50_ms = Some(p50);
             row.p99_ms = Some(p99);
             row.ratio_to_baseline = ratio;
             let rounds: Vec<f64> = runs[t].iter().map(|o| o.rps).collect();
-            row.extra("rounds_rps", rounds).cells(vec![
+            let row = row.extra("rounds_rps", rounds);
+            let row = match paired {
+                Some(p) => row.extra("paired_ratio", p),
+                None => row,
+            };
+            row.cells(vec![
                 label.to_string(),
                 thousands(rps),
                 ms(p50),
                 ms(p99),
                 ratio.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
+                paired.map_or("1.00 (baseline)".into(), |r| format!("{r:.3}")),
             ])
         })
         .collect()

@@ -76,6 +76,7 @@ fn api() -> OpenApiRouter<Arc<AdminState>> {
         .routes(routes!(services::invoke))
         .routes(routes!(async_invoke::outcome))
         .routes(routes!(services::versions))
+        .routes(routes!(services::component))
         .routes(routes!(services::rollback))
         .routes(routes!(services::get_config, services::put_config))
         .routes(routes!(channels::list, channels::create))

@@ -31,7 +31,9 @@
 //! in a service.
 //!
 //! Outside a zato host (in a native unit test) no connection is configured: every call
-//! fails with [`OutgoingError::NotFound`].
+//! fails with [`OutgoingError::NotFound`], unless the test gave its answer with
+//! [`testing::answer_http`](crate::testing::answer_http) or
+//! [`testing::answer_soap`](crate::testing::answer_soap).
 
 use std::fmt;
 
@@ -248,10 +250,13 @@ impl HttpRequest {
         }
 
         #[cfg(not(target_arch = "wasm32"))]
-        Err(OutgoingError::NotFound(format!(
-            "no http connection named `{}` is configured: outgoing calls need a zato host ({} {})",
-            self.connection, self.method, self.path
-        )))
+        crate::testing::send_http(crate::testing::SentHttp {
+            connection: self.connection,
+            method: self.method,
+            path: self.path,
+            headers: self.headers,
+            body: self.body,
+        })
     }
 }
 
@@ -275,6 +280,19 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// An answer as a test fakes it ([`testing::answer_http`](crate::testing::answer_http)):
+    /// a status, headers (names are made lowercase, as received ones are) and a body.
+    pub fn new(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned()))
+                .collect(),
+            body: body.into(),
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         self.status
@@ -447,13 +465,7 @@ impl Soap {
         .map_err(SoapError::from);
 
         #[cfg(not(target_arch = "wasm32"))]
-        {
-            let _ = body;
-            Err(SoapError::Call(OutgoingError::NotFound(format!(
-                "no soap connection named `{}` is configured: outgoing calls need a zato host ({action})",
-                self.connection
-            ))))
-        }
+        crate::testing::call_soap(&self.connection, action, body)
     }
 }
 
@@ -468,6 +480,44 @@ mod tests {
         assert_eq!(Error::from(err).status(), 500);
         let err = soap("billing").call("A", "<a/>").unwrap_err();
         assert!(matches!(err, SoapError::Call(OutgoingError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_test_fakes_what_a_connection_answers_and_sees_what_was_sent() {
+        crate::testing::answer_http(
+            "crm",
+            Ok(HttpResponse::new(
+                201,
+                &[("Content-Type", "application/json")],
+                r#"{"id":7}"#,
+            )),
+        );
+        crate::testing::answer_soap("billing", "Pay", Ok("<paid/>".into()));
+        let answer = http("crm")
+            .post("/customers")
+            .json(&serde_json::json!({"name": "Ada"}))
+            .unwrap()
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+        assert_eq!(answer.header("content-type"), Some("application/json"));
+        assert_eq!(soap("billing").call("Pay", "<pay/>").unwrap(), "<paid/>");
+        let sent = crate::testing::sent_http();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            (sent[0].method.as_str(), sent[0].path.as_str()),
+            ("POST", "/customers")
+        );
+        assert_eq!(sent[0].body, br#"{"name":"Ada"}"#);
+        assert_eq!(
+            crate::testing::sent_soap(),
+            [("billing".into(), "Pay".into(), "<pay/>".into())]
+        );
+        // Another connection, or another action, still has no answer.
+        assert!(http("erp").get("/").send().is_err());
+        assert!(soap("billing").call("Refund", "<r/>").is_err());
+        crate::testing::reset();
+        assert!(http("crm").get("/").send().is_err());
     }
 
     #[test]

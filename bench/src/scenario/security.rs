@@ -111,11 +111,18 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let plan = ctx.plan;
     let mut section = Section::new(
         "16. Channel security: the cost of each check per request",
-        vec!["target", "requests/s", "p50", "p99", "ratio (requests/s)"],
+        vec![
+            "target",
+            "requests/s",
+            "p50",
+            "p99",
+            "ratio (requests/s)",
+            "paired ratio (median of rounds)",
+        ],
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through six channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256), and open with a rate limit counting every request (* = 1000000000/d), per server and exact; every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in) and a padding header that makes every target's requests the same size; ratio = to the open channel.",
+        "demo.hello over HTTP (GET ...?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order) through six channels of one server: open, guarded by a basic-auth definition, by an API key definition, by a JWT definition (HS256), and open with a rate limit counting every request (* = 1000000000/d), per server and exact; every request carries the right credentials (a wrk Lua script sets the header; the JWT is one token from /zato/jwt/log-in) and a padding header that makes every target's requests the same size; ratio = to the open channel; paired ratio = the median of each round's ratio to the open channel's run in the same round (a drift of the machine over the run moves both).",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)

@@ -56,11 +56,18 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let counted = if plan.quick { 2_000 } else { COUNTED };
     let mut section = Section::new(
         "15. Usage statistics: their cost on the request path, and their count",
-        vec!["target", "requests/s", "p50", "p99", "ratio (requests/s)"],
+        vec![
+            "target",
+            "requests/s",
+            "p50",
+            "p99",
+            "ratio (requests/s)",
+            "paired ratio (median of rounds)",
+        ],
     )
     .text_columns(1);
     section.notes.push(format!(
-        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics off (`[stats] enabled = false`), one with them on but no samples (`samples = false`: each call added to its minute's aggregate only) one with the defaults (also the last call kept as its service's sample, headers and payloads copied), and one with the defaults and a span per call exported as OTLP/HTTP protobuf to a collector in the bench's process (`[telemetry] otlp_endpoint`); each writes to the in-memory KVDB every second; ratio = to statistics off.",
+        "demo.hello over HTTP (GET /demo/hello?name=bench, keep-alive, {} connections, {} s runs, median of {} rounds alternating the order), on one server with statistics off (`[stats] enabled = false`), one with them on but no samples (`samples = false`: each call added to its minute's aggregate only) one with the defaults (also the last call kept as its service's sample, headers and payloads copied), and one with the defaults and a span per call exported as OTLP/HTTP protobuf to a collector in the bench's process (`[telemetry] otlp_endpoint`); each writes to the in-memory KVDB every second; ratio = to statistics off; paired ratio = the median of each round's ratio to the statistics-off run of the same round.",
         crate::scenario::CONNECTIONS,
         plan.duration.as_secs(),
         plan.rounds.max(2)

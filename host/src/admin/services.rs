@@ -184,6 +184,55 @@ fn body_refusal(state: &super::AdminState, rejection: &BytesRejection) -> ApiErr
     }
 }
 
+/// The component's bytes of a service's latest version, as they were deployed (their
+/// sha256 is the service's): what `zato enmasse export` writes next to its file.
+#[utoipa::path(
+    get,
+    path = "/zato/api/services/{name}/component",
+    tag = "services",
+    operation_id = "get_service_component",
+    params(("name" = String, Path, description = "the service's name")),
+    responses(
+        (status = 200, description = "the component's bytes, `x-zato-sha256` their hex \
+            SHA-256", content_type = "application/wasm", body = Component),
+        (status = 400, description = "a name that does not decode", body = ErrorBody),
+        (status = 404, description = "the service is not deployed", body = ErrorBody),
+    ),
+)]
+pub async fn component(
+    State(state): Shared,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_deployed = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("service `{name}` is not deployed"),
+        )
+    };
+    let meta = state
+        .odb
+        .live_services()
+        .await?
+        .into_iter()
+        .find(|m| m.name == name)
+        .ok_or_else(not_deployed)?;
+    let bytes = state
+        .odb
+        .version_bytes(&name, meta.version)
+        .await?
+        // Deleted or pruned since the list was read.
+        .ok_or_else(not_deployed)?;
+    Ok((
+        StatusCode::OK,
+        [
+            (http::header::CONTENT_TYPE, "application/wasm".to_owned()),
+            (http::HeaderName::from_static("x-zato-sha256"), meta.sha256),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Deletes a service from every server (the deletion is a version of its own).
 #[utoipa::path(
     delete,
