@@ -616,6 +616,19 @@ pub fn render(template: &impl Template) -> Response {
     }
 }
 
+/// `body` as a file the browser downloads as `filename`.
+pub fn download(content_type: &str, filename: &str, body: String) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// A 303 to `to`: where a form's POST goes next.
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()

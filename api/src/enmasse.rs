@@ -406,16 +406,11 @@ pub async fn plan(
         .into_iter()
         .map(|d| (d.name, (d.kind, d.settings)))
         .collect();
-    let outconns: HashMap<(String, String), (bool, crate::OutconnSettings, bool)> = client
+    let outconns: HashMap<(String, String), (bool, crate::OutconnSettings)> = client
         .outconns(None)
         .await?
         .into_iter()
-        .map(|c| {
-            (
-                (c.kind.to_string(), c.name),
-                (c.active, c.settings, c.secret_set),
-            )
-        })
+        .map(|c| ((c.kind.to_string(), c.name), (c.active, c.settings)))
         .collect();
     let services: HashMap<String, String> = client
         .services()
@@ -644,37 +639,13 @@ pub async fn plan(
         let key = (conn.kind().to_string(), conn.name.clone());
         let name = format!("{}/{}", key.0, key.1);
         let what = format!("{} connection `{}`", key.0, conn.name);
-        let now = outconns.get(&key);
-        let secret = resolve(conn.secret.as_deref(), sources);
+        let equal = outconns
+            .get(&key)
+            .map(|(active, settings)| *active == conn.active && settings == &conn.settings);
+        let (act, secret, detail) =
+            optional_secret(&what, equal, conn.secret.as_deref(), sources, &mut problems);
         let mut out = conn.clone();
-        out.secret = None;
-        let mut detail = None;
-        let act = match (now, secret) {
-            (None, Secret::Given(s)) => {
-                out.secret = Some(s);
-                Action::Create
-            }
-            (None, Secret::Unset(var)) => {
-                problems.push(format!(
-                    "{what} does not exist here and its secret `${{{var}}}` is not set: set \
-                     environment variable {var}, or remove `secret`"
-                ));
-                Action::Create
-            }
-            (None, Secret::None) => Action::Create,
-            (Some(_), Secret::Given(s)) if sources.update_secrets => {
-                out.secret = Some(s);
-                detail = Some("secret sent".to_owned());
-                Action::Update
-            }
-            (Some((active, settings, _)), _) => {
-                if *active == conn.active && settings == &conn.settings {
-                    Action::Unchanged
-                } else {
-                    Action::Update
-                }
-            }
-        };
+        out.secret = secret;
         let op = (act != Action::Unchanged).then(|| Op::Outconn(act == Action::Create, out));
         let mut s = step("outconn", name, act, op);
         s.detail = detail;
@@ -800,34 +771,17 @@ pub async fn plan(
         let key = (channel.kind().to_string(), channel.name.clone());
         let what = format!("{} channel `{}`", key.0, channel.name);
         service_ref(what.clone(), &channel.service, &mut problems);
-        let now = msg.get(&key);
-        let secret = resolve(channel.secret.as_deref(), sources);
         let mut out = channel.clone();
         out.secret = None;
-        let mut detail = None;
-        let mut compared = channel.clone();
-        compared.secret = None;
-        let act = match (now, secret) {
-            (None, Secret::Given(s)) => {
-                out.secret = Some(s);
-                Action::Create
-            }
-            (None, Secret::Unset(var)) => {
-                problems.push(format!(
-                    "{what} does not exist here and its secret `${{{var}}}` is not set: set \
-                     environment variable {var}, or remove `secret`"
-                ));
-                Action::Create
-            }
-            (None, Secret::None) => Action::Create,
-            (Some(_), Secret::Given(s)) if sources.update_secrets => {
-                out.secret = Some(s);
-                detail = Some("secret sent".to_owned());
-                Action::Update
-            }
-            (Some(now), _) if now == &compared => Action::Unchanged,
-            (Some(_), _) => Action::Update,
-        };
+        let equal = msg.get(&key).map(|now| now == &out);
+        let (act, secret, detail) = optional_secret(
+            &what,
+            equal,
+            channel.secret.as_deref(),
+            sources,
+            &mut problems,
+        );
+        out.secret = secret;
         let op = (act != Action::Unchanged).then(|| Op::MsgChannel(act == Action::Create, out));
         let mut s = step("msg-channel", format!("{}/{}", key.0, key.1), act, op);
         s.detail = detail;
@@ -916,6 +870,35 @@ pub async fn plan(
         Ok(Plan { steps })
     } else {
         Err(PlanError::Refused(problems))
+    }
+}
+
+/// What an import does with an object whose secret is optional (an outgoing connection,
+/// a messaging channel): its action, the secret to send, what to say of it. `equal` is
+/// none when the environment has no such object, else whether its settings are the
+/// document's.
+fn optional_secret(
+    what: &str,
+    equal: Option<bool>,
+    secret: Option<&str>,
+    sources: &Sources<'_>,
+    problems: &mut Vec<String>,
+) -> (Action, Option<String>, Option<String>) {
+    match (equal, resolve(secret, sources)) {
+        (None, Secret::Given(s)) => (Action::Create, Some(s), None),
+        (None, Secret::Unset(var)) => {
+            problems.push(format!(
+                "{what} does not exist here and its secret `${{{var}}}` is not set: set \
+                 environment variable {var}, or remove `secret`"
+            ));
+            (Action::Create, None, None)
+        }
+        (None, Secret::None) => (Action::Create, None, None),
+        (Some(_), Secret::Given(s)) if sources.update_secrets => {
+            (Action::Update, Some(s), Some("secret sent".to_owned()))
+        }
+        (Some(true), _) => (Action::Unchanged, None, None),
+        (Some(false), _) => (Action::Update, None, None),
     }
 }
 

@@ -142,6 +142,16 @@ pub fn ratio_rows(
         .collect()
 }
 
+/// The columns of the rows [`ratio_rows`] makes.
+pub const RATIO_COLUMNS: [&str; 6] = [
+    "target",
+    "requests/s",
+    "p50",
+    "p99",
+    "ratio (requests/s)",
+    "paired ratio (median of rounds)",
+];
+
 /// Connections wrk keeps open in the HTTP scenario's main rows, and in scenario 6.
 pub const CONNECTIONS: u32 = 64;
 

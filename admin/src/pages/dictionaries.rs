@@ -4,12 +4,12 @@
 
 use askama::Template;
 use axum::extract::{Extension, Form, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use zato_api::{DictEntry, DictFormat, DictImport, DictTranslation};
 
-use crate::app::{App, Chrome, PageError, Shared, render, see_other, seg};
+use crate::app::{App, Chrome, PageError, Shared, download, render, see_other, seg};
 use crate::auth::Session;
 use crate::clusters::ClusterError;
 
@@ -244,11 +244,11 @@ pub async fn import(
     }
 }
 
-/// The export's query.
+/// An export's query (this page's and the Enmasse page's).
 #[derive(Debug, Default, Deserialize)]
 pub struct ExportQuery {
     #[serde(default)]
-    format: String,
+    pub(crate) format: String,
 }
 
 /// `GET /dictionaries/export?format=csv|json`: the dictionary as a download.
@@ -269,15 +269,11 @@ pub async fn export(
         DictFormat::Csv => "text/csv; charset=utf-8",
         DictFormat::Json => "application/json",
     };
-    let disposition = format!("attachment; filename=\"dictionary.{format}\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+    Ok(download(
+        content_type,
+        &format!("dictionary.{format}"),
         export.data,
-    )
-        .into_response())
+    ))
 }
 
 /// A removal's form: the translation of an entry into a system and key.

@@ -9,12 +9,13 @@
 
 use askama::Template;
 use axum::extract::{Extension, Form, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use zato_api::enmasse::{self, Action, Enmasse, Plan, PlanError, Sources};
 
-use crate::app::{Chrome, PageError, Shared, render};
+use super::dictionaries::ExportQuery;
+use crate::app::{Chrome, PageError, Shared, download, render};
 use crate::auth::Session;
 
 struct StepRow {
@@ -85,13 +86,6 @@ pub async fn page(State(app): Shared, Extension(session): Extension<Session>) ->
     show(page)
 }
 
-/// The export's query.
-#[derive(Debug, Default, Deserialize)]
-pub struct ExportQuery {
-    #[serde(default)]
-    format: String,
-}
-
 /// `GET /enmasse/export?format=yaml|json`: the cluster's document, as a download.
 pub async fn export(
     State(app): Shared,
@@ -114,15 +108,11 @@ pub async fn export(
             .map_err(|e| PageError::Internal(anyhow::anyhow!("cannot write YAML: {e}")))?;
         (text, "application/yaml; charset=utf-8", "yaml")
     };
-    let disposition = format!("attachment; filename=\"enmasse.{extension}\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
+    Ok(download(
+        content_type,
+        &format!("enmasse.{extension}"),
         text,
-    )
-        .into_response())
+    ))
 }
 
 /// A component file, which a browser does not send.

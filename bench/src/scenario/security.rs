@@ -111,14 +111,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let plan = ctx.plan;
     let mut section = Section::new(
         "16. Channel security: the cost of each check per request",
-        vec![
-            "target",
-            "requests/s",
-            "p50",
-            "p99",
-            "ratio (requests/s)",
-            "paired ratio (median of rounds)",
-        ],
+        crate::scenario::RATIO_COLUMNS.to_vec(),
     )
     .text_columns(1);
     section.notes.push(format!(

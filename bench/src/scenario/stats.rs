@@ -56,14 +56,7 @@ pub async fn run(ctx: &Ctx<'_>) -> anyhow::Result<Section> {
     let counted = if plan.quick { 2_000 } else { COUNTED };
     let mut section = Section::new(
         "15. Usage statistics: their cost on the request path, and their count",
-        vec![
-            "target",
-            "requests/s",
-            "p50",
-            "p99",
-            "ratio (requests/s)",
-            "paired ratio (median of rounds)",
-        ],
+        crate::scenario::RATIO_COLUMNS.to_vec(),
     )
     .text_columns(1);
     section.notes.push(format!(
