@@ -353,6 +353,7 @@ mod tests {
                 "GET /zato/api/servers",
                 "GET /zato/api/services",
                 "GET /zato/api/services/{name}",
+                "GET /zato/api/services/{name}/component",
                 "GET /zato/api/services/{name}/config",
                 "GET /zato/api/services/{name}/versions",
                 "GET /zato/api/singleton",
