@@ -273,6 +273,32 @@ async fn an_export_imported_into_an_empty_environment_exports_the_same_and_works
         (&json!(0), &json!(0)),
         "{twice}"
     );
+    // --update-secrets sends the secrets of objects that exist: a new password takes over.
+    let mut changed = SECRETS.to_vec();
+    changed[0].1 = "acme's new password";
+    let (code, updated) = enmasse(
+        &target,
+        &["import", a_file.to_str().unwrap(), "--update-secrets"],
+        &changed,
+    )
+    .await;
+    assert_eq!(code, 0, "{updated}");
+    assert_eq!(updated["created"], 0, "{updated}");
+    assert!(updated["updated"].as_u64().unwrap() >= 1, "{updated}");
+    for (password, status) in [
+        (ACME_PASSWORD, StatusCode::UNAUTHORIZED),
+        ("acme's new password", StatusCode::OK),
+    ] {
+        let answer = target
+            .http
+            .get(&hello)
+            .basic_auth("acme", Some(password))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{password}");
+    }
+
     let json_file = b.join("env.json");
     let (code, _) = enmasse(&target, &["export", json_file.to_str().unwrap()], &[]).await;
     assert_eq!(code, 0);
@@ -301,6 +327,9 @@ security:
   - name: partner
     settings: {type: basic-auth, username: acme}
     secret: ${ZATO_SECRET_SECURITY_PARTNER}
+  - name: tokens
+    settings: {type: jwt, algorithm: HS256, issuer: zato, audience: partners, login: robot}
+    secret: an HS256 key of more than 32 bytes, for enmasse
 services:
   - name: demo.soap-hello
     sha256: "0000000000000000000000000000000000000000000000000000000000000000"
@@ -345,13 +374,14 @@ rate_limit_uses:
         "HTTP channel `missing` names security definition `nobody`",
         "job `nightly` names calendar `holidays`",
         "attaches to SOAP channel `nowhere`",
+        "security definition `tokens` logs in with basic-auth definition `robot`, which neither",
     ] {
         assert!(
             problems.iter().any(|p| p.contains(expected)),
             "no problem says {expected:?}: {problems:#?}"
         );
     }
-    assert_eq!(problems.len(), 7, "{problems:#?}");
+    assert_eq!(problems.len(), 8, "{problems:#?}");
     // Nothing changed, not even what had no problem (the rate limit, the channel).
     assert!(server.api.rate_limits().await.unwrap().is_empty());
     assert!(server.api.security_defs().await.unwrap().is_empty());
